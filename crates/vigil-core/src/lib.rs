@@ -1,0 +1,17 @@
+//! Vigil's domain core: what every other crate speaks. No I/O, no wall clock, no randomness.
+
+pub mod alert;
+pub mod clock;
+pub mod event;
+pub mod fixed;
+pub mod ids;
+pub mod time;
+
+pub use alert::{Alert, AlertType, Level};
+pub use clock::{Clock, EventClock, TestClock};
+pub use event::{
+    Amend, Cancel, Event, EventKind, EventType, LevelHint, NewOrder, Quote, Side, Trade,
+};
+pub use fixed::{DecimalError, Price, Qty};
+pub use ids::{AccountId, Interner, Names, OrderKey, OwnerId, SymbolId, TradeKey, VenueId};
+pub use time::Ts;

@@ -1,0 +1,189 @@
+//! Vigil's file readers and writers. Every reader streams in constant memory, turns each record
+//! into an [`vigil_core::Event`] or a [`Reject`] naming the file, line, field and reason, and never
+//! stops on a bad record. [`open`] picks the reader from the file name (`.jsonl`, `.csv`, either
+//! `.gz`; LOBSTER by `--format`), and [`EventStream`] merges files into one ordered stream.
+
+pub mod decode;
+pub mod flatjson;
+pub mod lobster;
+pub mod read;
+pub mod reject;
+pub mod stream;
+pub mod write;
+
+pub use read::{CsvReader, EventReader, Item, JsonlReader};
+pub use reject::{Reject, RejectCode, RejectSink};
+pub use stream::{EventStream, Reorder, StreamOptions, StreamStats, TradeDedup};
+pub use write::{EventWriter, OutFormat};
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A file that cannot be read at all, or no further.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{file}: {source}")]
+    Open {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: read failed: {source}")]
+    Io {
+        file: String,
+        line: u64,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {msg}")]
+    Format {
+        file: String,
+        line: u64,
+        msg: String,
+    },
+}
+
+impl ReadError {
+    pub fn at(file: &str, line: u64, source: std::io::Error) -> Self {
+        ReadError::Io {
+            file: file.to_string(),
+            line,
+            source,
+        }
+    }
+}
+
+/// The input formats.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Csv,
+    Lobster,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            "lobster" => Some(Format::Lobster),
+            _ => None,
+        }
+    }
+
+    /// From the file name: `.jsonl`/`.ndjson`/`.json`, `.csv`, each optionally `.gz`.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let p = path.strip_suffix(".gz").unwrap_or(path);
+        let ext = p.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Counts the bytes read from a file (compressed bytes for `.gz`), for a progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+const BUF: usize = 1 << 18;
+
+/// Opens `path` with the reader its format needs. `progress` counts bytes read.
+pub fn open(
+    path: &str,
+    format: Option<Format>,
+    progress: Arc<AtomicU64>,
+) -> Result<Box<dyn EventReader>, ReadError> {
+    let format = match format.or_else(|| Format::from_path(path)) {
+        Some(f) => f,
+        None => return Err(ReadError::Format { file: path.to_string(), line: 0, msg: "cannot tell the format from the file name (.jsonl, .csv, optionally .gz): give --format jsonl|csv|lobster".into() }),
+    };
+    let file: Arc<str> = Arc::from(path);
+    if format == Format::Lobster && path.ends_with(".zip") {
+        let (name, data) = lobster_zip_member(path)?;
+        return Ok(Box::new(lobster::LobsterReader::new(
+            std::io::Cursor::new(data),
+            file,
+            &name,
+        )?));
+    }
+    let f = File::open(path).map_err(|source| ReadError::Open {
+        file: path.to_string(),
+        source,
+    })?;
+    let counted = Counting {
+        inner: f,
+        count: progress,
+    };
+    let r: Box<dyn BufRead + Send> = if path.ends_with(".gz") {
+        Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, counted)),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(BUF, counted))
+    };
+    Ok(match format {
+        Format::Jsonl => Box::new(JsonlReader::new(r, file)),
+        Format::Csv => Box::new(CsvReader::new(r, file)?),
+        Format::Lobster => {
+            let name = path.strip_suffix(".gz").unwrap_or(path).to_string();
+            Box::new(lobster::LobsterReader::new(r, file, &name)?)
+        }
+    })
+}
+
+/// The message file inside a LOBSTER sample zip, read into memory (a day is a few megabytes).
+pub fn lobster_zip_member(path: &str) -> Result<(String, Vec<u8>), ReadError> {
+    lobster_zip_file(path, "_message_")
+}
+
+/// The member of a LOBSTER zip whose name contains `part` (`_message_` or `_orderbook_`).
+pub fn lobster_zip_file(path: &str, part: &str) -> Result<(String, Vec<u8>), ReadError> {
+    let fmt = |msg: String| ReadError::Format {
+        file: path.to_string(),
+        line: 0,
+        msg,
+    };
+    let f = File::open(path).map_err(|source| ReadError::Open {
+        file: path.to_string(),
+        source,
+    })?;
+    let mut z = zip::ZipArchive::new(f).map_err(|e| fmt(format!("not a zip archive: {e}")))?;
+    for i in 0..z.len() {
+        let mut m = z
+            .by_index(i)
+            .map_err(|e| fmt(format!("zip member {i}: {e}")))?;
+        let name = m.name().to_string();
+        if name.contains(part) && name.ends_with(".csv") {
+            let mut data = Vec::with_capacity(m.size() as usize);
+            m.read_to_end(&mut data)
+                .map_err(|e| ReadError::at(path, 0, e))?;
+            return Ok((name, data));
+        }
+    }
+    Err(fmt(format!("no member named *{part}*.csv in the archive")))
+}
+
+/// Where the project's shared public data lives (`shared/data`: LOBSTER, Tardis, exchange
+/// captures): `$VIGIL_DATA_DIR`, else the nearest `shared/data` above the workspace.
+pub fn shared_data_dir() -> Option<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("VIGIL_DATA_DIR") {
+        return Some(d.into());
+    }
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared").join("data"))
+        .find(|p| p.join("lobster").is_dir())
+}

@@ -1,0 +1,250 @@
+//! Streaming readers for the spec's JSON Lines and CSV, in constant memory: one reused line
+//! buffer, no per-line allocation for ids of up to 24 bytes.
+
+use crate::decode::{column, Record, COLUMNS};
+use crate::flatjson::{for_each_member, JsonValue};
+use crate::reject::{Reject, RejectCode};
+use crate::ReadError;
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::sync::Arc;
+use vigil_core::{Event, Interner};
+
+/// What a reader yields: an event (its `seq` is its line number) or a reject.
+#[derive(Debug)]
+pub enum Item {
+    Event(Event),
+    Reject(Reject),
+}
+
+/// A source of events from one file.
+pub trait EventReader: Send {
+    /// The next event or reject; `Ok(None)` at the end; `Err` when the file itself cannot be read
+    /// further (an I/O error, a corrupt compressed stream).
+    fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError>;
+    /// The file's name as reports show it.
+    fn file(&self) -> &Arc<str>;
+}
+
+fn lossy(b: &[u8]) -> String {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    let b = b.strip_suffix(b"\r").unwrap_or(b);
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The spec's JSON Lines.
+pub struct JsonlReader<R> {
+    r: R,
+    file: Arc<str>,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead + Send> JsonlReader<R> {
+    pub fn new(r: R, file: Arc<str>) -> Self {
+        JsonlReader {
+            r,
+            file,
+            line: 0,
+            buf: Vec::with_capacity(512),
+        }
+    }
+}
+
+impl<R: BufRead + Send> EventReader for JsonlReader<R> {
+    fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .r
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            let line = self.buf.as_slice();
+            if line.iter().all(|c| c.is_ascii_whitespace()) {
+                continue;
+            }
+            let mut rec = Record::default();
+            let mut dup: Option<&'static str> = None;
+            let parsed = for_each_member(line, |k, v: JsonValue<'_>| {
+                if let Some(c) = column(k) {
+                    if rec.fields[c].is_some() {
+                        dup = Some(COLUMNS[c]);
+                        return Err(());
+                    }
+                    if v != JsonValue::Null {
+                        rec.fields[c] = Some(v);
+                    }
+                }
+                Ok(())
+            });
+            let reject = |field, code, reason: String| {
+                Item::Reject(Reject {
+                    file: self.file.clone(),
+                    line: self.line,
+                    field,
+                    code,
+                    reason,
+                    raw: lossy(line),
+                })
+            };
+            return Ok(Some(match parsed {
+                Err(Err(e)) => reject(
+                    None,
+                    RejectCode::InvalidJson,
+                    format!("{} at byte {}", e.msg, e.offset + 1),
+                ),
+                Err(Ok(())) => reject(
+                    dup,
+                    RejectCode::InvalidJson,
+                    "the field appears twice".into(),
+                ),
+                Ok(()) => match rec.decode(interner) {
+                    Ok(mut ev) => {
+                        ev.seq = self.line;
+                        Item::Event(ev)
+                    }
+                    Err(e) => reject(e.field, e.code, e.reason),
+                },
+            }));
+        }
+    }
+}
+
+/// The spec's CSV: a header row naming the columns (in the spec's order or any other).
+pub struct CsvReader<R: std::io::Read> {
+    r: csv::Reader<R>,
+    file: Arc<str>,
+    map: Vec<Option<usize>>,
+    rec: csv::ByteRecord,
+}
+
+impl<R: std::io::Read + Send> CsvReader<R> {
+    pub fn new(r: R, file: Arc<str>) -> Result<Self, ReadError> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(r);
+        let header = r
+            .byte_headers()
+            .map_err(|e| ReadError::Format {
+                file: file.to_string(),
+                line: 1,
+                msg: format!("cannot read the CSV header: {e}"),
+            })?
+            .clone();
+        let map: Vec<Option<usize>> = header
+            .iter()
+            .map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim())))
+            .collect();
+        for need in ["ts", "type"] {
+            if !map.iter().flatten().any(|&c| COLUMNS[c] == need) {
+                return Err(ReadError::Format {
+                    file: file.to_string(),
+                    line: 1,
+                    msg: format!(
+                        "the CSV header has no `{need}` column; expected the spec's columns: {}",
+                        COLUMNS.join(",")
+                    ),
+                });
+            }
+        }
+        Ok(CsvReader {
+            r,
+            file,
+            map,
+            rec: csv::ByteRecord::new(),
+        })
+    }
+}
+
+impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
+    fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
+        let more = match self.r.read_byte_record(&mut self.rec) {
+            Ok(m) => m,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                return match e.into_kind() {
+                    csv::ErrorKind::Io(io) => Err(ReadError::at(&self.file, line, io)),
+                    other => Ok(Some(Item::Reject(Reject {
+                        file: self.file.clone(),
+                        line,
+                        field: None,
+                        code: RejectCode::InvalidCsv,
+                        reason: format!("{other:?}"),
+                        raw: String::new(),
+                    }))),
+                };
+            }
+        };
+        if !more {
+            return Ok(None);
+        }
+        let line = self.rec.position().map(|p| p.line()).unwrap_or(0);
+        let raw = || {
+            let fields: Vec<String> = self
+                .rec
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            fields.join(",")
+        };
+        let reject = |field, code, reason: String| {
+            Ok(Some(Item::Reject(Reject {
+                file: self.file.clone(),
+                line,
+                field,
+                code,
+                reason,
+                raw: raw(),
+            })))
+        };
+        if self.rec.len() > self.map.len() {
+            return reject(
+                None,
+                RejectCode::InvalidCsv,
+                format!(
+                    "{} fields, but the header has {}",
+                    self.rec.len(),
+                    self.map.len()
+                ),
+            );
+        }
+        let mut rec = Record::default();
+        for (i, f) in self.rec.iter().enumerate() {
+            let Some(c) = self.map[i] else { continue };
+            if f.is_empty() {
+                continue;
+            }
+            match std::str::from_utf8(f) {
+                Ok(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
+                Err(_) => {
+                    return reject(
+                        Some(COLUMNS[c]),
+                        RejectCode::InvalidEncoding,
+                        "not valid UTF-8".into(),
+                    )
+                }
+            }
+        }
+        match rec.decode(interner) {
+            Ok(mut ev) => {
+                ev.seq = line;
+                Ok(Some(Item::Event(ev)))
+            }
+            Err(e) => reject(e.field, e.code, e.reason),
+        }
+    }
+}
