@@ -1,1 +1,11 @@
+//! Vigil's detection engine: the [`Detector`] trait, the detectors, the alert builder and the
+//! deterministic sharded [`Engine`]. Detection is a pure function of the event stream.
 
+pub mod builder;
+pub mod config;
+pub mod detectors;
+pub mod engine;
+
+pub use builder::{AlertBuilder, Signal};
+pub use config::{Config, ConfigError, DEFAULT_TOML};
+pub use engine::{Context, Detector, Engine, Instrument, Shard, ShardStats};

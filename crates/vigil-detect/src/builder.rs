@@ -1,0 +1,147 @@
+//! From a detector's [`Signal`] to the spec's [`Alert`]: a stable id derived from the detector and
+//! the events involved, a risk score and level from how far past its threshold the behaviour went,
+//! and suppression of repeats of one behaviour within the detector's cooldown.
+
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value};
+use vigil_core::{AccountId, Alert, AlertType, Level, Names, SymbolId, Ts, VenueId};
+use xxhash_rust::xxh3::Xxh3;
+
+/// What a detector found, before it becomes an alert.
+#[derive(Clone, Debug)]
+pub struct Signal {
+    pub kind: AlertType,
+    /// The detection moment (event time).
+    pub ts: Ts,
+    pub window_start: Ts,
+    pub window_end: Ts,
+    pub venue: Option<VenueId>,
+    pub symbols: Vec<SymbolId>,
+    pub accounts: Vec<AccountId>,
+    /// Measured value over threshold (≥ 1 when the threshold is crossed).
+    pub severity: f64,
+    /// How much data the judgement stands on, in [0, 1].
+    pub confidence: f64,
+    /// Identifies the behaviour, so repeats can be recognised; must include the instrument.
+    pub behaviour: u64,
+    /// Repeats of the same behaviour within this span of event time are suppressed.
+    pub cooldown: i64,
+    /// Identifies the key events (trade ids, order ids), for the stable alert id.
+    pub identity: u64,
+    pub description: String,
+    pub evidence: Map<String, Value>,
+}
+
+/// Hashes the parts that identify a behaviour or a set of events.
+pub fn key(parts: &[&[u8]]) -> u64 {
+    let mut h = Xxh3::new();
+    for p in parts {
+        h.update(&(p.len() as u32).to_le_bytes());
+        h.update(p);
+    }
+    h.digest()
+}
+
+/// Rounds for output: scores to 4 decimals, so that text is stable and readable.
+pub fn round(x: f64, places: i32) -> f64 {
+    let m = 10f64.powi(places);
+    (x * m).round() / m
+}
+
+/// Risk in [0, 1): half the type's weight at the threshold, rising toward the full weight as the
+/// behaviour goes further past it (3× the threshold gives 90 % of the weight).
+pub fn risk_score(kind: AlertType, severity: f64) -> f64 {
+    let weight = if kind.is_manipulation() { 1.0 } else { 0.8 };
+    let s = if severity.is_finite() {
+        severity.max(1.0)
+    } else {
+        1.0
+    };
+    weight * (0.5 + 0.5 * s.ln().tanh())
+}
+
+pub fn level(risk: f64) -> Level {
+    if risk >= 0.85 {
+        Level::Critical
+    } else if risk >= 0.7 {
+        Level::High
+    } else if risk >= 0.55 {
+        Level::Medium
+    } else {
+        Level::Low
+    }
+}
+
+/// Turns signals into alerts, one per behaviour per cooldown.
+#[derive(Default)]
+pub struct AlertBuilder {
+    /// Behaviour → when it was last signalled.
+    last: FxHashMap<u64, i64>,
+    /// Signals suppressed as repeats, by type.
+    pub suppressed: FxHashMap<AlertType, u64>,
+}
+
+impl AlertBuilder {
+    /// The alert for `s`, or `None` if it repeats a behaviour still within its cooldown (each
+    /// repeat extends the episode, so a behaviour that goes on is one alert).
+    pub fn build(&mut self, s: Signal, names: &Names) -> Option<Alert> {
+        let b = s.behaviour ^ (s.kind as u64).rotate_left(56);
+        if let Some(prev) = self.last.insert(b, s.ts.0) {
+            if s.ts.0.saturating_sub(prev) < s.cooldown {
+                *self.suppressed.entry(s.kind).or_default() += 1;
+                return None;
+            }
+        }
+        let venue = s.venue.map(|v| names.venue(v).to_string());
+        let symbols: Vec<String> = s
+            .symbols
+            .iter()
+            .map(|&x| names.symbol(x).to_string())
+            .collect();
+        let accounts: Vec<String> = s
+            .accounts
+            .iter()
+            .map(|&a| names.account(a).to_string())
+            .collect();
+        let mut h = Xxh3::new();
+        h.update(s.kind.as_str().as_bytes());
+        h.update(venue.as_deref().unwrap_or("").as_bytes());
+        for x in symbols.iter().chain(accounts.iter()) {
+            h.update(b"\x1f");
+            h.update(x.as_bytes());
+        }
+        h.update(&s.window_start.0.to_le_bytes());
+        h.update(&s.identity.to_le_bytes());
+        let risk = round(risk_score(s.kind, s.severity), 4);
+        Some(Alert {
+            alert_id: format!("{}-{:016x}", s.kind.as_str(), h.digest()),
+            kind: s.kind,
+            level: level(risk),
+            risk_score: risk,
+            confidence: round(s.confidence.clamp(0.0, 1.0), 4),
+            ts: s.ts.0,
+            window_start: s.window_start.0,
+            window_end: s.window_end.0,
+            venue,
+            symbols,
+            accounts,
+            description: s.description,
+            evidence: s.evidence,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn risk_rises_with_severity_and_levels_follow() {
+        assert_eq!(risk_score(AlertType::Spoofing, 1.0), 0.5);
+        assert!(risk_score(AlertType::Spoofing, 3.0) > 0.89);
+        assert!(risk_score(AlertType::VolumeSpike, 100.0) < 0.8);
+        assert_eq!(level(0.9), Level::Critical);
+        assert_eq!(level(0.5), Level::Low);
+        assert_eq!(risk_score(AlertType::Spoofing, f64::NAN), 0.5);
+    }
+}
