@@ -1,0 +1,111 @@
+//! `vigil bench`: generates N events in memory, then measures the engine on them: one shard on
+//! one core (the engine alone, no I/O), and the threaded engine as `replay` runs it. Reports the
+//! median of the runs, in events a second.
+
+use crate::replay::group;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use vigil_core::Interner;
+use vigil_detect::{Config, Engine, Shard};
+use vigil_sim::{Synth, SynthConfig};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Events to generate.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: usize,
+    #[arg(long, default_value_t = 16)]
+    pub symbols: usize,
+    /// Shards for the threaded run (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Runs of each measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    let mut interner = Interner::new();
+    let t = crate::wall::now();
+    let events: Vec<_> = Synth::new(
+        SynthConfig {
+            seed: a.seed,
+            symbols: a.symbols,
+            ..Default::default()
+        },
+        &mut interner,
+    )
+    .take(a.events)
+    .collect();
+    let names = interner.names();
+    eprintln!(
+        "vigil bench: generated {} events over {} instruments in {:.2} s",
+        group(events.len() as u64),
+        a.symbols,
+        t.elapsed().as_secs_f64()
+    );
+    let config = Config::default();
+    let runs = a.runs.max(1);
+
+    let mut single = Vec::new();
+    let mut alerts = 0;
+    for _ in 0..runs {
+        let mut shard = Shard::new(&config, names.clone());
+        let mut out = Vec::new();
+        let t = crate::wall::now();
+        for e in &events {
+            shard.process(e, &mut out);
+        }
+        single.push(events.len() as f64 / t.elapsed().as_secs_f64());
+        alerts = out.len();
+    }
+    let threads = crate::replay::threads(&config, a.threads);
+    let mut threaded = Vec::new();
+    for _ in 0..runs {
+        let count = Arc::new(AtomicU64::new(0));
+        let c = count.clone();
+        let t = crate::wall::now();
+        let mut engine = Engine::start(
+            &config,
+            threads,
+            names.clone(),
+            Box::new(move |_| {
+                c.fetch_add(1, Ordering::Relaxed);
+            }),
+        );
+        for e in &events {
+            engine.push(e.clone());
+        }
+        engine.finish().map_err(anyhow::Error::msg)?;
+        threaded.push(events.len() as f64 / t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            count.load(Ordering::Relaxed) as usize == alerts,
+            "the threaded engine raised a different number of alerts"
+        );
+    }
+    let (s, m) = (median(single.clone()), median(threaded.clone()));
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"events": events.len(), "runs": runs, "single_shard_events_per_sec": s, "threaded_events_per_sec": m, "threads": threads, "alerts": alerts, "single_runs": single, "threaded_runs": threaded})
+        );
+    } else {
+        println!(
+            "engine alone, 1 shard on 1 core: {} events/s (median of {runs})",
+            group(s as u64)
+        );
+        println!("engine, {threads} shard thread(s), fed from this thread: {} events/s (median of {runs})", group(m as u64));
+        println!("alerts raised: {alerts}");
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! `vigil replay FILE... --alerts-out PATH`, as the spec's last section says: read the files (the
+//! format from the extension, or `--format`), run every detector in event time, write every alert,
+//! print a summary. Exit 0 when the input was read, even with rejected lines.
+
+use anyhow::{bail, Context as _};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use vigil_core::{Alert, Interner};
+use vigil_detect::{Config, Engine, ShardStats};
+use vigil_io::{EventStream, Format, RejectSink, StreamOptions, StreamStats};
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Event files: .jsonl or .csv (the spec's formats), optionally .gz.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+    /// Where to write the alerts, one JSON object a line.
+    #[arg(long)]
+    pub alerts_out: Option<String>,
+    /// The input format, where the file name does not say: jsonl, csv or lobster.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// A vigil.toml; its keys override the defaults (`vigil config default` prints them).
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Shards (threads); the alerts are the same for any number. Default: the configuration's
+    /// `engine.threads`, and 0 there means one per core.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write every rejected line (file, line, field, reason, raw text) here, one JSON object a line.
+    #[arg(long)]
+    pub rejects: Option<String>,
+    /// Also write the summary as JSON here.
+    #[arg(long)]
+    pub summary_json: Option<String>,
+    /// No progress bar and no summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
+    match path {
+        None => Ok(Config::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the configuration {p}"))?;
+            Config::from_toml(&text).with_context(|| format!("configuration {p}"))
+        }
+    }
+}
+
+pub fn threads(config: &Config, arg: Option<usize>) -> usize {
+    match arg.unwrap_or(config.engine.threads) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// What a run did, for the terminal and for `--summary-json`.
+#[derive(serde::Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub records: u64,
+    pub events: u64,
+    pub rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub reordered: u64,
+    pub unknown_cancels: u64,
+    pub unknown_amends: u64,
+    pub unknown_trade_orders: u64,
+    pub duplicate_orders: u64,
+    pub instruments: u64,
+    pub alerts: u64,
+    pub alerts_by_type: BTreeMap<String, u64>,
+    pub suppressed_repeats: u64,
+    pub threads: usize,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub read_error: Option<String>,
+}
+
+impl Summary {
+    fn print(&self, rejects: &RejectSink) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(
+            e,
+            "vigil replay: {} events from {} file(s) in {:.2} s: {} events/s on {} shard(s)",
+            group(self.events),
+            self.files,
+            self.seconds,
+            group(self.events_per_second as u64),
+            self.threads
+        );
+        let _ = writeln!(e, "  records read    {:>12}", group(self.records));
+        let _ = writeln!(e, "  accepted        {:>12}", group(self.events));
+        let _ = writeln!(
+            e,
+            "  rejected        {:>12}{}",
+            group(self.rejected),
+            by(&self.rejected_by_reason)
+        );
+        let _ = writeln!(
+            e,
+            "  reordered       {:>12}   (out of order within the tolerance, put back in order)",
+            group(self.reordered)
+        );
+        let _ = writeln!(
+            e,
+            "  unknown orders  {:>12}   (cancels {}, amends {}, trade legs {})",
+            group(self.unknown_cancels + self.unknown_amends + self.unknown_trade_orders),
+            self.unknown_cancels,
+            self.unknown_amends,
+            self.unknown_trade_orders
+        );
+        let _ = writeln!(e, "  instruments     {:>12}", group(self.instruments));
+        let _ = writeln!(
+            e,
+            "  alerts          {:>12}{}",
+            group(self.alerts),
+            by(&self.alerts_by_type)
+        );
+        let _ = writeln!(
+            e,
+            "  repeats merged  {:>12}   (continuations of an alerted behaviour)",
+            group(self.suppressed_repeats)
+        );
+        for r in rejects.examples.iter().take(5) {
+            let _ = writeln!(e, "  reject: {r}");
+        }
+        if self.rejected > 5 {
+            let _ = writeln!(
+                e,
+                "  (first 5 rejects shown; --rejects PATH keeps them all)"
+            );
+        }
+    }
+}
+
+fn by(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("   ({})", parts.join(", "))
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Writes alerts as JSON lines from the engine's collector thread; remembers the first error.
+pub struct AlertFile {
+    out: Option<BufWriter<Box<dyn Write + Send>>>,
+    error: Option<std::io::Error>,
+}
+
+impl AlertFile {
+    pub fn create(path: Option<&str>) -> anyhow::Result<Arc<Mutex<AlertFile>>> {
+        let out: Option<BufWriter<Box<dyn Write + Send>>> = match path {
+            None => None,
+            Some("-") => Some(BufWriter::new(Box::new(std::io::stdout()))),
+            Some(p) => Some(BufWriter::with_capacity(
+                1 << 16,
+                Box::new(File::create(p).with_context(|| format!("cannot create {p}"))?),
+            )),
+        };
+        Ok(Arc::new(Mutex::new(AlertFile { out, error: None })))
+    }
+    pub fn write(&mut self, a: &Alert) {
+        if let (Some(out), None) = (&mut self.out, &self.error) {
+            if let Err(e) = serde_json::to_writer(&mut *out, a)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+            {
+                self.error = Some(e);
+            }
+        }
+    }
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some(out) = &mut self.out {
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything `replay` and `demo` share: files in, alerts out, a summary back.
+pub struct Run<'a> {
+    pub files: &'a [String],
+    pub format: Option<Format>,
+    pub config: &'a Config,
+    pub threads: usize,
+    pub alerts: Arc<Mutex<AlertFile>>,
+    pub rejects: Option<Box<dyn Write + Send>>,
+    pub progress: bool,
+    /// Called with each alert as it is written (the demo prints some).
+    pub on_alert: Option<Box<dyn FnMut(&Alert) + Send>>,
+}
+
+pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
+    let format = run.format;
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    let mut total_bytes = 0u64;
+    for f in run.files {
+        total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        readers.push(vigil_io::open(f, format, counter.clone())?);
+    }
+    let opts = StreamOptions {
+        reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
+        dedup_window_ns: run.config.engine.dedup_window.0,
+        dedup_max_ids: run.config.engine.dedup_max_ids,
+    };
+    let mut stream = EventStream::new(
+        readers,
+        &opts,
+        Interner::new(),
+        RejectSink::new(run.rejects),
+    );
+    let alerts = run.alerts.clone();
+    let mut on_alert = run.on_alert;
+    let sink = Box::new(move |a: Alert| {
+        if let Some(f) = &mut on_alert {
+            f(&a);
+        }
+        alerts.lock().unwrap_or_else(|e| e.into_inner()).write(&a);
+    });
+    let bar = (run.progress && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(total_bytes);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {wide_bar} {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let started = crate::wall::now();
+    let mut engine = Engine::start(run.config, run.threads, stream.names(), sink);
+    let mut read_error = None;
+    let mut n: u64 = 0;
+    loop {
+        match stream.next_event() {
+            Ok(Some(ev)) => {
+                engine.push(ev);
+                n += 1;
+                if n & 0xFFFF == 0 {
+                    if let Some(b) = &bar {
+                        b.set_position(counter.load(Ordering::Relaxed));
+                        b.set_message(format!("{} events", group(n)));
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let stats: ShardStats = engine.finish().map_err(anyhow::Error::msg)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    run.alerts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .finish()
+        .context("cannot write the alerts")?;
+    stream
+        .rejects
+        .finish()
+        .context("cannot write the rejects")?;
+    let s: StreamStats = stream.stats();
+    let summary = Summary {
+        files: run.files.len(),
+        records: s.records,
+        events: s.events,
+        rejected: stream.rejects.total(),
+        rejected_by_reason: stream
+            .rejects
+            .by_reason()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        reordered: s.reordered,
+        unknown_cancels: stats.book.unknown_cancels,
+        unknown_amends: stats.book.unknown_amends,
+        unknown_trade_orders: stats.book.unknown_trade_orders,
+        duplicate_orders: stats.book.duplicate_orders,
+        instruments: stats.instruments,
+        alerts: stats.alerts.values().sum(),
+        alerts_by_type: stats
+            .alerts
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), *v))
+            .collect(),
+        suppressed_repeats: stats.suppressed.values().sum(),
+        threads: run.threads,
+        seconds,
+        events_per_second: if seconds > 0.0 {
+            s.events as f64 / seconds
+        } else {
+            0.0
+        },
+        read_error,
+    };
+    let rejects = std::mem::take(&mut stream.rejects);
+    Ok((summary, rejects))
+}
+
+pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(a.config.as_deref())?;
+    let format = match &a.format {
+        None => None,
+        Some(f) => match Format::parse(f) {
+            Some(f) => Some(f),
+            None => bail!("unknown --format {f:?}: jsonl, csv or lobster"),
+        },
+    };
+    let rejects: Option<Box<dyn Write + Send>> = match &a.rejects {
+        None => None,
+        Some(p) => Some(Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {p}"))?,
+        ))),
+    };
+    let threads = threads(&config, a.threads);
+    let alerts = AlertFile::create(a.alerts_out.as_deref())?;
+    let (summary, rejects) = execute(Run {
+        files: &a.files,
+        format,
+        config: &config,
+        threads,
+        alerts,
+        rejects,
+        progress: !a.quiet,
+        on_alert: None,
+    })?;
+    if !a.quiet {
+        summary.print(&rejects);
+    }
+    if let Some(p) = &a.summary_json {
+        std::fs::write(p, serde_json::to_string_pretty(&summary)? + "\n")
+            .with_context(|| format!("cannot write {p}"))?;
+    }
+    if let Some(e) = &summary.read_error {
+        eprintln!("vigil: the input could not be read to the end: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
