@@ -1,9 +1,7 @@
 //! Book throughput on a realistic mix: orders arrive near the touch, most are cancelled, some trade.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use vigil_book::Book;
-use vigil_core::{
-    Cancel, Event, EventKind, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId,
-};
+use vigil_core::{Cancel, Event, EventKind, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
 fn flow(n: usize) -> Vec<Event> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -21,11 +19,7 @@ fn flow(n: usize) -> Vec<Event> {
         let kind = if live.len() < 50 || r % 100 < 45 {
             let side = if r & 1 == 0 { Side::Buy } else { Side::Sell };
             let off = ((r >> 8) % 20) as i64;
-            let px = if side == Side::Buy {
-                10_000 - off
-            } else {
-                10_001 + off
-            };
+            let px = if side == Side::Buy { 10_000 - off } else { 10_001 + off };
             next += 1;
             live.push((next, side, px));
             EventKind::New(NewOrder {
@@ -39,17 +33,9 @@ fn flow(n: usize) -> Vec<Event> {
             let k = (r >> 16) as usize % live.len();
             let (id, side, px) = live.swap_remove(k);
             if r % 100 < 88 {
-                EventKind::Cancel(Cancel {
-                    order_id: id.to_string().into(),
-                    account: None,
-                    hint: None,
-                })
+                EventKind::Cancel(Cancel { order_id: id.to_string().into(), account: None, hint: None })
             } else {
-                let (b, s) = if side == Side::Buy {
-                    (Some(id.to_string().into()), None)
-                } else {
-                    (None, Some(id.to_string().into()))
-                };
+                let (b, s) = if side == Side::Buy { (Some(id.to_string().into()), None) } else { (None, Some(id.to_string().into())) };
                 EventKind::Trade(Trade {
                     trade_id: i.to_string().into(),
                     price: Price::from_int(px),
@@ -62,13 +48,7 @@ fn flow(n: usize) -> Vec<Event> {
                 })
             }
         };
-        out.push(Event {
-            ts: Ts(i as i64),
-            seq: i as u64,
-            venue: VenueId(0),
-            symbol: SymbolId(0),
-            kind,
-        });
+        out.push(Event { ts: Ts(i as i64), seq: i as u64, venue: VenueId(0), symbol: SymbolId(0), kind });
     }
     out
 }

@@ -40,10 +40,7 @@ pub struct Ladder {
 
 impl Ladder {
     fn new(side: Side) -> Self {
-        Ladder {
-            side,
-            levels: Vec::new(),
-        }
+        Ladder { side, levels: Vec::new() }
     }
 
     /// Position of `price`, or where it would go, in worst→best order.
@@ -113,14 +110,7 @@ impl Ladder {
             }
             Ok(i) => self.levels[i].qty = qty,
             Err(_) if qty.0 <= 0 => {}
-            Err(i) => self.levels.insert(
-                i,
-                Level {
-                    price,
-                    qty,
-                    orders: 0,
-                },
-            ),
+            Err(i) => self.levels.insert(i, Level { price, qty, orders: 0 }),
         }
     }
 
@@ -157,17 +147,11 @@ pub enum BookChange {
     /// A limit order now rests.
     Added(RestingOrder),
     /// An order changed; `before` is how it was.
-    Amended {
-        before: RestingOrder,
-        after: RestingOrder,
-    },
+    Amended { before: RestingOrder, after: RestingOrder },
     /// An order left unfilled; its open quantity then is what was cancelled.
     Cancelled(RestingOrder),
     /// A trade reduced the orders it named (and known) by `qty`.
-    Traded {
-        buy: Option<RestingOrder>,
-        sell: Option<RestingOrder>,
-    },
+    Traded { buy: Option<RestingOrder>, sell: Option<RestingOrder> },
     /// A cancel or amend of an order the book does not know (counted in [`BookStats`]).
     Unknown,
     /// The event does not touch the book (market order, quote, reference data, a repeated id).
@@ -212,12 +196,7 @@ impl Default for Book {
 
 impl Book {
     pub fn new() -> Self {
-        Book {
-            bids: Ladder::new(Side::Buy),
-            asks: Ladder::new(Side::Sell),
-            orders: FxHashMap::default(),
-            stats: BookStats::default(),
-        }
+        Book { bids: Ladder::new(Side::Buy), asks: Ladder::new(Side::Sell), orders: FxHashMap::default(), stats: BookStats::default() }
     }
 
     pub fn side(&self, side: Side) -> &Ladder {
@@ -273,13 +252,7 @@ impl Book {
                     self.stats.duplicate_orders += 1;
                     return BookChange::None;
                 }
-                let o = RestingOrder {
-                    side: n.side,
-                    price,
-                    qty: n.qty,
-                    account: n.account,
-                    ts: ev.ts,
-                };
+                let o = RestingOrder { side: n.side, price, qty: n.qty, account: n.account, ts: ev.ts };
                 self.side_mut(n.side).add(price, n.qty, 1);
                 self.orders.insert(n.order_id.clone(), o);
                 BookChange::Added(o)
@@ -342,14 +315,8 @@ impl Book {
                 BookChange::Amended { before, after: *o }
             }
             EventKind::Trade(t) => {
-                let buy = t
-                    .buy_order_id
-                    .as_ref()
-                    .and_then(|id| self.fill(id, Side::Buy, t.price, t.qty, t.aggressor));
-                let sell = t
-                    .sell_order_id
-                    .as_ref()
-                    .and_then(|id| self.fill(id, Side::Sell, t.price, t.qty, t.aggressor));
+                let buy = t.buy_order_id.as_ref().and_then(|id| self.fill(id, Side::Buy, t.price, t.qty, t.aggressor));
+                let sell = t.sell_order_id.as_ref().and_then(|id| self.fill(id, Side::Sell, t.price, t.qty, t.aggressor));
                 BookChange::Traded { buy, sell }
             }
             EventKind::Quote(_) | EventKind::Account { .. } => BookChange::None,
@@ -357,14 +324,7 @@ impl Book {
     }
 
     /// Fills `qty` of order `id`, which should be on `side`. Returns the order as it was before.
-    fn fill(
-        &mut self,
-        id: &OrderKey,
-        side: Side,
-        price: Price,
-        qty: Qty,
-        aggressor: Option<Side>,
-    ) -> Option<RestingOrder> {
+    fn fill(&mut self, id: &OrderKey, side: Side, price: Price, qty: Qty, aggressor: Option<Side>) -> Option<RestingOrder> {
         match self.orders.get_mut(id) {
             Some(o) => {
                 let before = *o;

@@ -2,46 +2,16 @@ use super::*;
 use vigil_core::{Amend, Cancel, NewOrder, SymbolId, Trade, VenueId};
 
 fn ev(ts: i64, kind: EventKind) -> Event {
-    Event {
-        ts: Ts(ts),
-        seq: ts as u64,
-        venue: VenueId(0),
-        symbol: SymbolId(0),
-        kind,
-    }
+    Event { ts: Ts(ts), seq: ts as u64, venue: VenueId(0), symbol: SymbolId(0), kind }
 }
 fn new(id: &str, side: Side, px: i64, q: i64) -> Event {
-    ev(
-        1,
-        EventKind::New(NewOrder {
-            order_id: id.into(),
-            account: None,
-            side,
-            price: Some(Price::from_int(px)),
-            qty: Qty::from_int(q),
-        }),
-    )
+    ev(1, EventKind::New(NewOrder { order_id: id.into(), account: None, side, price: Some(Price::from_int(px)), qty: Qty::from_int(q) }))
 }
 fn cancel(id: &str) -> Event {
-    ev(
-        2,
-        EventKind::Cancel(Cancel {
-            order_id: id.into(),
-            account: None,
-            hint: None,
-        }),
-    )
+    ev(2, EventKind::Cancel(Cancel { order_id: id.into(), account: None, hint: None }))
 }
 fn levels(l: &Ladder) -> Vec<(i64, i64, u32)> {
-    l.iter()
-        .map(|l| {
-            (
-                l.price.0 / vigil_core::fixed::SCALE,
-                l.qty.0 / vigil_core::fixed::SCALE,
-                l.orders,
-            )
-        })
-        .collect()
+    l.iter().map(|l| (l.price.0 / vigil_core::fixed::SCALE, l.qty.0 / vigil_core::fixed::SCALE, l.orders)).collect()
 }
 
 #[test]
@@ -70,16 +40,7 @@ fn cancel_amend_trade() {
     }
     assert_eq!(levels(b.bids()), vec![(100, 5, 1)]);
     // Amend: move the price.
-    b.apply(&ev(
-        3,
-        EventKind::Amend(Amend {
-            order_id: "1".into(),
-            account: None,
-            price: Some(Price::from_int(99)),
-            qty: Some(Qty::from_int(4)),
-            hint: None,
-        }),
-    ));
+    b.apply(&ev(3, EventKind::Amend(Amend { order_id: "1".into(), account: None, price: Some(Price::from_int(99)), qty: Some(Qty::from_int(4)), hint: None })));
     assert_eq!(levels(b.bids()), vec![(99, 4, 1)]);
     // Partial then full fill.
     let t = |q: i64| {
@@ -116,11 +77,7 @@ fn unknown_orders_are_counted_and_hints_reduce_depth() {
         EventKind::Cancel(Cancel {
             order_id: "old".into(),
             account: None,
-            hint: Some(LevelHint {
-                side: Side::Sell,
-                price: Price::from_int(105),
-                qty: Qty::from_int(4),
-            }),
+            hint: Some(LevelHint { side: Side::Sell, price: Price::from_int(105), qty: Qty::from_int(4) }),
         }),
     ));
     assert_eq!(levels(b.asks()), vec![(105, 6, 0)]);

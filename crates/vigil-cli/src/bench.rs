@@ -37,23 +37,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let mut interner = Interner::new();
     let t = crate::wall::now();
-    let events: Vec<_> = Synth::new(
-        SynthConfig {
-            seed: a.seed,
-            symbols: a.symbols,
-            ..Default::default()
-        },
-        &mut interner,
-    )
-    .take(a.events)
-    .collect();
+    let events: Vec<_> = Synth::new(SynthConfig { seed: a.seed, symbols: a.symbols, ..Default::default() }, &mut interner).take(a.events).collect();
     let names = interner.names();
-    eprintln!(
-        "vigil bench: generated {} events over {} instruments in {:.2} s",
-        group(events.len() as u64),
-        a.symbols,
-        t.elapsed().as_secs_f64()
-    );
+    eprintln!("vigil bench: generated {} events over {} instruments in {:.2} s", group(events.len() as u64), a.symbols, t.elapsed().as_secs_f64());
     let config = Config::default();
     let runs = a.runs.max(1);
 
@@ -88,10 +74,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         engine.finish().map_err(anyhow::Error::msg)?;
         threaded.push(events.len() as f64 / t.elapsed().as_secs_f64());
-        anyhow::ensure!(
-            count.load(Ordering::Relaxed) as usize == alerts,
-            "the threaded engine raised a different number of alerts"
-        );
+        anyhow::ensure!(count.load(Ordering::Relaxed) as usize == alerts, "the threaded engine raised a different number of alerts");
     }
     let (s, m) = (median(single.clone()), median(threaded.clone()));
     if a.json {
@@ -100,10 +83,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             serde_json::json!({"events": events.len(), "runs": runs, "single_shard_events_per_sec": s, "threaded_events_per_sec": m, "threads": threads, "alerts": alerts, "single_runs": single, "threaded_runs": threaded})
         );
     } else {
-        println!(
-            "engine alone, 1 shard on 1 core: {} events/s (median of {runs})",
-            group(s as u64)
-        );
+        println!("engine alone, 1 shard on 1 core: {} events/s (median of {runs})", group(s as u64));
         println!("engine, {threads} shard thread(s), fed from this thread: {} events/s (median of {runs})", group(m as u64));
         println!("alerts raised: {alerts}");
     }

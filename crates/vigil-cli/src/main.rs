@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "vigil",
-    version,
-    about = "Trade surveillance: finds market manipulation in order and trade activity, explainably and deterministically."
-)]
+#[command(name = "vigil", version, about = "Trade surveillance: finds market manipulation in order and trade activity, explainably and deterministically.")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -52,15 +48,11 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
-        Cmd::Config {
-            cmd: ConfigCmd::Default,
-        } => {
+        Cmd::Config { cmd: ConfigCmd::Default } => {
             print!("{}", vigil_detect::DEFAULT_TOML);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Config {
-            cmd: ConfigCmd::Check { path },
-        } => replay::load_config(Some(&path)).map(|c| {
+        Cmd::Config { cmd: ConfigCmd::Check { path } } => replay::load_config(Some(&path)).map(|c| {
             println!("{c:#?}");
             ExitCode::SUCCESS
         }),

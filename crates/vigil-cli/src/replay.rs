@@ -46,8 +46,7 @@ pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
     match path {
         None => Ok(Config::default()),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the configuration {p}"))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the configuration {p}"))?;
             Config::from_toml(&text).with_context(|| format!("configuration {p}"))
         }
     }
@@ -97,17 +96,8 @@ impl Summary {
         );
         let _ = writeln!(e, "  records read    {:>12}", group(self.records));
         let _ = writeln!(e, "  accepted        {:>12}", group(self.events));
-        let _ = writeln!(
-            e,
-            "  rejected        {:>12}{}",
-            group(self.rejected),
-            by(&self.rejected_by_reason)
-        );
-        let _ = writeln!(
-            e,
-            "  reordered       {:>12}   (out of order within the tolerance, put back in order)",
-            group(self.reordered)
-        );
+        let _ = writeln!(e, "  rejected        {:>12}{}", group(self.rejected), by(&self.rejected_by_reason));
+        let _ = writeln!(e, "  reordered       {:>12}   (out of order within the tolerance, put back in order)", group(self.reordered));
         let _ = writeln!(
             e,
             "  unknown orders  {:>12}   (cancels {}, amends {}, trade legs {})",
@@ -117,25 +107,13 @@ impl Summary {
             self.unknown_trade_orders
         );
         let _ = writeln!(e, "  instruments     {:>12}", group(self.instruments));
-        let _ = writeln!(
-            e,
-            "  alerts          {:>12}{}",
-            group(self.alerts),
-            by(&self.alerts_by_type)
-        );
-        let _ = writeln!(
-            e,
-            "  repeats merged  {:>12}   (continuations of an alerted behaviour)",
-            group(self.suppressed_repeats)
-        );
+        let _ = writeln!(e, "  alerts          {:>12}{}", group(self.alerts), by(&self.alerts_by_type));
+        let _ = writeln!(e, "  repeats merged  {:>12}   (continuations of an alerted behaviour)", group(self.suppressed_repeats));
         for r in rejects.examples.iter().take(5) {
             let _ = writeln!(e, "  reject: {r}");
         }
         if self.rejected > 5 {
-            let _ = writeln!(
-                e,
-                "  (first 5 rejects shown; --rejects PATH keeps them all)"
-            );
+            let _ = writeln!(e, "  (first 5 rejects shown; --rejects PATH keeps them all)");
         }
     }
 }
@@ -172,19 +150,13 @@ impl AlertFile {
         let out: Option<BufWriter<Box<dyn Write + Send>>> = match path {
             None => None,
             Some("-") => Some(BufWriter::new(Box::new(std::io::stdout()))),
-            Some(p) => Some(BufWriter::with_capacity(
-                1 << 16,
-                Box::new(File::create(p).with_context(|| format!("cannot create {p}"))?),
-            )),
+            Some(p) => Some(BufWriter::with_capacity(1 << 16, Box::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
         };
         Ok(Arc::new(Mutex::new(AlertFile { out, error: None })))
     }
     pub fn write(&mut self, a: &Alert) {
         if let (Some(out), None) = (&mut self.out, &self.error) {
-            if let Err(e) = serde_json::to_writer(&mut *out, a)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"))
-            {
+            if let Err(e) = serde_json::to_writer(&mut *out, a).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n")) {
                 self.error = Some(e);
             }
         }
@@ -220,19 +192,14 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let mut total_bytes = 0u64;
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        readers.push(vigil_io::open(f, format, counter.clone())?);
+        readers.push(Box::new(vigil_io::ReadAhead::new(vigil_io::open(f, format, counter.clone())?)) as Box<dyn vigil_io::EventReader>);
     }
     let opts = StreamOptions {
         reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
         dedup_window_ns: run.config.engine.dedup_window.0,
         dedup_max_ids: run.config.engine.dedup_max_ids,
     };
-    let mut stream = EventStream::new(
-        readers,
-        &opts,
-        Interner::new(),
-        RejectSink::new(run.rejects),
-    );
+    let mut stream = EventStream::new(readers, &opts, Interner::new(), RejectSink::new(run.rejects));
     let alerts = run.alerts.clone();
     let mut on_alert = run.on_alert;
     let sink = Box::new(move |a: Alert| {
@@ -244,10 +211,8 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let bar = (run.progress && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(total_bytes);
         b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {bytes}/{total_bytes} {wide_bar} {eta} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
@@ -279,27 +244,15 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    run.alerts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .finish()
-        .context("cannot write the alerts")?;
-    stream
-        .rejects
-        .finish()
-        .context("cannot write the rejects")?;
+    run.alerts.lock().unwrap_or_else(|e| e.into_inner()).finish().context("cannot write the alerts")?;
+    stream.rejects.finish().context("cannot write the rejects")?;
     let s: StreamStats = stream.stats();
     let summary = Summary {
         files: run.files.len(),
         records: s.records,
         events: s.events,
         rejected: stream.rejects.total(),
-        rejected_by_reason: stream
-            .rejects
-            .by_reason()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
+        rejected_by_reason: stream.rejects.by_reason().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         reordered: s.reordered,
         unknown_cancels: stats.book.unknown_cancels,
         unknown_amends: stats.book.unknown_amends,
@@ -307,19 +260,11 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
         duplicate_orders: stats.book.duplicate_orders,
         instruments: stats.instruments,
         alerts: stats.alerts.values().sum(),
-        alerts_by_type: stats
-            .alerts
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), *v))
-            .collect(),
+        alerts_by_type: stats.alerts.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect(),
         suppressed_repeats: stats.suppressed.values().sum(),
         threads: run.threads,
         seconds,
-        events_per_second: if seconds > 0.0 {
-            s.events as f64 / seconds
-        } else {
-            0.0
-        },
+        events_per_second: if seconds > 0.0 { s.events as f64 / seconds } else { 0.0 },
         read_error,
     };
     let rejects = std::mem::take(&mut stream.rejects);
@@ -337,28 +282,16 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let rejects: Option<Box<dyn Write + Send>> = match &a.rejects {
         None => None,
-        Some(p) => Some(Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("cannot create {p}"))?,
-        ))),
+        Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
     };
     let threads = threads(&config, a.threads);
     let alerts = AlertFile::create(a.alerts_out.as_deref())?;
-    let (summary, rejects) = execute(Run {
-        files: &a.files,
-        format,
-        config: &config,
-        threads,
-        alerts,
-        rejects,
-        progress: !a.quiet,
-        on_alert: None,
-    })?;
+    let (summary, rejects) = execute(Run { files: &a.files, format, config: &config, threads, alerts, rejects, progress: !a.quiet, on_alert: None })?;
     if !a.quiet {
         summary.print(&rejects);
     }
     if let Some(p) = &a.summary_json {
-        std::fs::write(p, serde_json::to_string_pretty(&summary)? + "\n")
-            .with_context(|| format!("cannot write {p}"))?;
+        std::fs::write(p, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("cannot write {p}"))?;
     }
     if let Some(e) = &summary.read_error {
         eprintln!("vigil: the input could not be read to the end: {e}");

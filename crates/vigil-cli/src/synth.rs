@@ -35,27 +35,12 @@ fn writer(path: &str) -> anyhow::Result<(Box<dyn Write>, OutFormat)> {
         Some(vigil_io::Format::Jsonl) => OutFormat::Jsonl,
         _ => anyhow::bail!("{path}: the name must end in .jsonl or .csv (optionally .gz)"),
     };
-    let f = BufWriter::with_capacity(
-        1 << 20,
-        File::create(path).with_context(|| format!("cannot create {path}"))?,
-    );
-    let w: Box<dyn Write> = if path.ends_with(".gz") {
-        Box::new(flate2::write::GzEncoder::new(
-            f,
-            flate2::Compression::fast(),
-        ))
-    } else {
-        Box::new(f)
-    };
+    let f = BufWriter::with_capacity(1 << 20, File::create(path).with_context(|| format!("cannot create {path}"))?);
+    let w: Box<dyn Write> = if path.ends_with(".gz") { Box::new(flate2::write::GzEncoder::new(f, flate2::Compression::fast())) } else { Box::new(f) };
     Ok((w, format))
 }
 
-fn write_events(
-    cfg: SynthConfig,
-    count: Option<u64>,
-    until: Option<Ts>,
-    path: &str,
-) -> anyhow::Result<u64> {
+fn write_events(cfg: SynthConfig, count: Option<u64>, until: Option<Ts>, path: &str) -> anyhow::Result<u64> {
     let mut interner = Interner::new();
     let synth = Synth::new(cfg, &mut interner);
     let names = interner.names();
@@ -66,8 +51,7 @@ fn write_events(
         if count.is_some_and(|c| n >= c) || until.is_some_and(|u| ev.ts >= u) {
             break;
         }
-        out.write(&ev, &names)
-            .with_context(|| format!("cannot write {path}"))?;
+        out.write(&ev, &names).with_context(|| format!("cannot write {path}"))?;
         n += 1;
     }
     out.flush()?;
@@ -81,9 +65,7 @@ pub fn write(a: SynthArgs) -> anyhow::Result<()> {
         symbols: a.symbols,
         venues: a.venues,
         rate: a.rate,
-        seasonality: Seasonality::UShape {
-            day_ns: 6 * 3_600 * 1_000_000_000,
-        },
+        seasonality: Seasonality::UShape { day_ns: 6 * 3_600 * 1_000_000_000 },
         clustering: 0.5,
         ..Default::default()
     };
@@ -117,17 +99,8 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
         clustering: 0.5,
         seasonality: Seasonality::UShape { day_ns: 120 * MIN },
         injections: vec![
-            Injection::VolumeSurge {
-                symbol: 2,
-                at: Ts(start.0 + 45 * MIN),
-                duration_ns: 3 * MIN,
-                factor: 15.0,
-            },
-            Injection::PriceJump {
-                symbol: 4,
-                at: Ts(start.0 + 80 * MIN),
-                fraction: 0.07,
-            },
+            Injection::VolumeSurge { symbol: 2, at: Ts(start.0 + 45 * MIN), duration_ns: 3 * MIN, factor: 15.0 },
+            Injection::PriceJump { symbol: 4, at: Ts(start.0 + 80 * MIN), fraction: 0.07 },
         ],
         ..Default::default()
     };
@@ -135,10 +108,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let alerts_path = format!("{}/alerts.jsonl", a.dir);
     eprintln!("vigil demo: a synthetic market of 6 instruments on 2 venues for two hours, with a volume surge on SYM2-USD at 10:45 and a 7% price jump on SYM4-USD at 11:20 injected.");
     let n = write_events(cfg, None, Some(Ts(start.0 + 120 * MIN)), &events)?;
-    eprintln!(
-        "vigil demo: wrote {} events to {events}; replaying them through every detector...",
-        group(n)
-    );
+    eprintln!("vigil demo: wrote {} events to {events}; replaying them through every detector...", group(n));
     let config = crate::replay::load_config(a.config.as_deref())?;
     let threads = crate::replay::threads(&config, None);
     let files = [events];
@@ -150,16 +120,14 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
         alerts: AlertFile::create(Some(&alerts_path))?,
         rejects: None,
         progress: true,
-        on_alert: Some(Box::new(|a| {
-            println!(
-                "[{}] {} {}: {}",
-                a.level.as_str(),
-                Ts(a.ts),
-                a.kind,
-                a.description
-            )
-        })),
+        on_alert: Some(Box::new(|a| println!("[{}] {} {}: {}", a.level.as_str(), Ts(a.ts), a.kind, a.description))),
     })?;
-    eprintln!("vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path}", group(summary.events), summary.alerts, summary.seconds, group(summary.events_per_second as u64));
+    eprintln!(
+        "vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path}",
+        group(summary.events),
+        summary.alerts,
+        summary.seconds,
+        group(summary.events_per_second as u64)
+    );
     Ok(ExitCode::SUCCESS)
 }

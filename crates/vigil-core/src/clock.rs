@@ -18,9 +18,7 @@ pub struct EventClock {
 
 impl EventClock {
     pub fn new(start: Ts) -> Self {
-        EventClock {
-            now: Cell::new(start),
-        }
+        EventClock { now: Cell::new(start) }
     }
     /// Moves time forward to `ts`; never backward.
     pub fn advance(&self, ts: Ts) {
@@ -44,9 +42,7 @@ pub struct TestClock {
 
 impl TestClock {
     pub fn new(start: Ts) -> Self {
-        TestClock {
-            now: Cell::new(start),
-        }
+        TestClock { now: Cell::new(start) }
     }
     pub fn set(&self, ts: Ts) {
         self.now.set(ts)

@@ -99,8 +99,7 @@ pub fn parse_fixed(s: &[u8]) -> Result<i64, DecimalError> {
         if shift > 38 {
             return Err(DecimalError::Overflow);
         }
-        mant.checked_mul(10i128.pow(shift as u32))
-            .ok_or(DecimalError::Overflow)?
+        mant.checked_mul(10i128.pow(shift as u32)).ok_or(DecimalError::Overflow)?
     } else {
         let d = -shift;
         if d > 38 {
@@ -239,10 +238,7 @@ mod tests {
         assert_eq!(parse_fixed(b"1e"), Err(DecimalError::Invalid));
         assert_eq!(parse_fixed(b"1e5x"), Err(DecimalError::Invalid));
         assert_eq!(parse_fixed(b"1e30"), Err(DecimalError::Overflow));
-        assert_eq!(
-            parse_fixed(b"99999999999999999999"),
-            Err(DecimalError::Overflow)
-        );
+        assert_eq!(parse_fixed(b"99999999999999999999"), Err(DecimalError::Overflow));
         assert_eq!(parse_fixed(b"NaN"), Err(DecimalError::Invalid));
     }
 

@@ -27,10 +27,7 @@ macro_rules! dense_id {
 }
 
 dense_id!(VenueId, "An interned venue (`binance`).");
-dense_id!(
-    SymbolId,
-    "An interned instrument symbol (`BTC-USDT`), the same on every venue."
-);
+dense_id!(SymbolId, "An interned instrument symbol (`BTC-USDT`), the same on every venue.");
 dense_id!(AccountId, "An interned trading account.");
 dense_id!(OwnerId, "An interned beneficial owner.");
 
@@ -49,10 +46,7 @@ pub struct NameTable {
 impl NameTable {
     pub fn get(&self, i: u32) -> Arc<str> {
         let names = self.names.read().unwrap_or_else(|e| e.into_inner());
-        names
-            .get(i as usize)
-            .cloned()
-            .unwrap_or_else(|| Arc::from("?"))
+        names.get(i as usize).cloned().unwrap_or_else(|| Arc::from("?"))
     }
     pub fn len(&self) -> usize {
         self.names.read().unwrap_or_else(|e| e.into_inner()).len()
@@ -140,13 +134,7 @@ impl Default for Interner {
 
 impl Interner {
     pub fn new() -> Self {
-        Interner {
-            names: Arc::new(Names::default()),
-            venues: Map::default(),
-            symbols: Map::default(),
-            accounts: Map::default(),
-            owners: Map::default(),
-        }
+        Interner { names: Arc::new(Names::default()), venues: Map::default(), symbols: Map::default(), accounts: Map::default(), owners: Map::default() }
     }
     /// The shared, read-only view of every name handed out so far.
     pub fn names(&self) -> Arc<Names> {

@@ -9,9 +9,7 @@ pub mod time;
 
 pub use alert::{Alert, AlertType, Level};
 pub use clock::{Clock, EventClock, TestClock};
-pub use event::{
-    Amend, Cancel, Event, EventKind, EventType, LevelHint, NewOrder, Quote, Side, Trade,
-};
+pub use event::{Amend, Cancel, Event, EventKind, EventType, LevelHint, NewOrder, Quote, Side, Trade};
 pub use fixed::{DecimalError, Price, Qty};
 pub use ids::{AccountId, Interner, Names, OrderKey, OwnerId, SymbolId, TradeKey, VenueId};
 pub use time::Ts;

@@ -52,11 +52,7 @@ pub fn round(x: f64, places: i32) -> f64 {
 /// behaviour goes further past it (3× the threshold gives 90 % of the weight).
 pub fn risk_score(kind: AlertType, severity: f64) -> f64 {
     let weight = if kind.is_manipulation() { 1.0 } else { 0.8 };
-    let s = if severity.is_finite() {
-        severity.max(1.0)
-    } else {
-        1.0
-    };
+    let s = if severity.is_finite() { severity.max(1.0) } else { 1.0 };
     weight * (0.5 + 0.5 * s.ln().tanh())
 }
 
@@ -93,16 +89,8 @@ impl AlertBuilder {
             }
         }
         let venue = s.venue.map(|v| names.venue(v).to_string());
-        let symbols: Vec<String> = s
-            .symbols
-            .iter()
-            .map(|&x| names.symbol(x).to_string())
-            .collect();
-        let accounts: Vec<String> = s
-            .accounts
-            .iter()
-            .map(|&a| names.account(a).to_string())
-            .collect();
+        let symbols: Vec<String> = s.symbols.iter().map(|&x| names.symbol(x).to_string()).collect();
+        let accounts: Vec<String> = s.accounts.iter().map(|&a| names.account(a).to_string()).collect();
         let mut h = Xxh3::new();
         h.update(s.kind.as_str().as_bytes());
         h.update(venue.as_deref().unwrap_or("").as_bytes());

@@ -17,9 +17,7 @@ impl<'de> Deserialize<'de> for Duration {
         let s = String::deserialize(d)?;
         let ns = parse_duration(&s).map_err(serde::de::Error::custom)?;
         if ns <= 0 {
-            return Err(serde::de::Error::custom(format!(
-                "duration {s:?} must be positive"
-            )));
+            return Err(serde::de::Error::custom(format!("duration {s:?} must be positive")));
         }
         Ok(Duration(ns))
     }
@@ -90,13 +88,10 @@ impl Config {
     /// Reads a configuration: the user's keys over the defaults. Unknown keys are errors, so a
     /// misspelt threshold never silently keeps its default.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let mut base: toml::Value =
-            toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses");
+        let mut base: toml::Value = toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses");
         let user: toml::Value = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         merge(&mut base, user);
-        let cfg: Config = base
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
+        let cfg: Config = base.try_into().map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -105,27 +100,14 @@ impl Config {
         let v = &self.detectors.volume_spike;
         let bad = |k: &str, why: &str| Err(ConfigError(format!("{k}: {why}")));
         if v.baseline_windows == 0 || v.min_baseline_windows > v.baseline_windows {
-            return bad(
-                "detectors.volume_spike.min_baseline_windows",
-                "must be at most baseline_windows, which must be > 0",
-            );
+            return bad("detectors.volume_spike.min_baseline_windows", "must be at most baseline_windows, which must be > 0");
         }
-        if v.multiplier.is_nan()
-            || v.multiplier < 1.0
-            || v.mad_multiplier.is_nan()
-            || v.mad_multiplier < 0.0
-        {
-            return bad(
-                "detectors.volume_spike.multiplier",
-                "must be >= 1 (and mad_multiplier >= 0)",
-            );
+        if v.multiplier.is_nan() || v.multiplier < 1.0 || v.mad_multiplier.is_nan() || v.mad_multiplier < 0.0 {
+            return bad("detectors.volume_spike.multiplier", "must be >= 1 (and mad_multiplier >= 0)");
         }
         let p = &self.detectors.price_anomaly;
         if p.baseline_windows == 0 || p.min_baseline_windows > p.baseline_windows {
-            return bad(
-                "detectors.price_anomaly.min_baseline_windows",
-                "must be at most baseline_windows, which must be > 0",
-            );
+            return bad("detectors.price_anomaly.min_baseline_windows", "must be at most baseline_windows, which must be > 0");
         }
         if p.sigma_multiplier.is_nan()
             || p.sigma_multiplier <= 0.0
@@ -134,10 +116,7 @@ impl Config {
             || p.absolute_move.is_nan()
             || p.absolute_move <= 0.0
         {
-            return bad(
-                "detectors.price_anomaly",
-                "sigma_multiplier and absolute_move must be > 0, min_move >= 0",
-            );
+            return bad("detectors.price_anomaly", "sigma_multiplier and absolute_move must be > 0, min_move >= 0");
         }
         Ok(())
     }

@@ -12,10 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use vigil_book::{Book, BookChange, BookStats};
-use vigil_core::{
-    AccountId, Alert, AlertType, Event, EventKind, Names, OwnerId, Price, Quote, SymbolId, Ts,
-    VenueId,
-};
+use vigil_core::{AccountId, Alert, AlertType, Event, EventKind, Names, OwnerId, Price, Quote, SymbolId, Ts, VenueId};
 
 /// One instrument on one venue, as a shard sees it.
 pub struct Instrument {
@@ -121,13 +118,7 @@ impl Shard {
         let slot = match self.index.get(&key) {
             Some(&s) => s as usize,
             None => {
-                self.instruments.push(Instrument {
-                    venue: ev.venue,
-                    symbol: ev.symbol,
-                    book: Book::new(),
-                    last_trade: None,
-                    quote: None,
-                });
+                self.instruments.push(Instrument { venue: ev.venue, symbol: ev.symbol, book: Book::new(), last_trade: None, quote: None });
                 let s = self.instruments.len() - 1;
                 self.index.insert(key, s as u32);
                 s
@@ -140,13 +131,7 @@ impl Shard {
             EventKind::Quote(q) => inst.quote = Some(q.clone()),
             _ => {}
         }
-        let cx = Context {
-            slot,
-            instrument: inst,
-            change: &change,
-            names: &self.names,
-            owners: &self.owners,
-        };
+        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners };
         for d in &mut self.detectors {
             d.on_event(ev, &cx, &mut self.signals);
         }
@@ -166,11 +151,7 @@ impl Shard {
     }
 
     pub fn stats(&self) -> ShardStats {
-        let mut s = ShardStats {
-            events: self.events,
-            instruments: self.instruments.len() as u64,
-            ..Default::default()
-        };
+        let mut s = ShardStats { events: self.events, instruments: self.instruments.len() as u64, ..Default::default() };
         for i in &self.instruments {
             s.book.merge(&i.book.stats);
         }
@@ -215,12 +196,7 @@ const BATCH: usize = 2048;
 
 impl Engine {
     /// Starts `threads` shards (at least one); `sink` receives every alert, in order.
-    pub fn start(
-        config: &Config,
-        threads: usize,
-        names: Arc<Names>,
-        mut sink: Box<dyn FnMut(Alert) + Send>,
-    ) -> Engine {
+    pub fn start(config: &Config, threads: usize, names: Arc<Names>, mut sink: Box<dyn FnMut(Alert) + Send>) -> Engine {
         let n = threads.max(1);
         let (out_tx, out_rx) = bounded::<Output>(4 * n + 4);
         let mut txs = Vec::with_capacity(n);
@@ -239,14 +215,7 @@ impl Engine {
                             for ev in &batch.events {
                                 shard.process(ev, &mut alerts);
                             }
-                            if out_tx
-                                .send(Output {
-                                    shard: i,
-                                    alerts,
-                                    upto: batch.upto,
-                                })
-                                .is_err()
-                            {
+                            if out_tx.send(Output { shard: i, alerts, upto: batch.upto }).is_err() {
                                 break;
                             }
                         }
@@ -256,10 +225,8 @@ impl Engine {
             );
         }
         drop(out_tx);
-        let collector = std::thread::Builder::new()
-            .name("vigil-alerts".into())
-            .spawn(move || collect(n, out_rx, &mut *sink))
-            .expect("spawn the collector thread");
+        let collector =
+            std::thread::Builder::new().name("vigil-alerts".into()).spawn(move || collect(n, out_rx, &mut *sink)).expect("spawn the collector thread");
         Engine {
             txs,
             pending: (0..n).map(|_| Vec::with_capacity(BATCH)).collect(),
@@ -292,11 +259,7 @@ impl Engine {
                 p.push(ev.clone());
             }
         } else {
-            let s = if self.txs.len() == 1 {
-                0
-            } else {
-                self.route(ev.symbol)
-            };
+            let s = if self.txs.len() == 1 { 0 } else { self.route(ev.symbol) };
             self.pending[s].push(ev);
         }
         self.pending_len += 1;
@@ -311,10 +274,7 @@ impl Engine {
         for (i, tx) in self.txs.iter().enumerate() {
             let events = std::mem::replace(&mut self.pending[i], Vec::with_capacity(BATCH));
             // A send fails only if the shard thread died; finish() reports that.
-            let _ = tx.send(Batch {
-                events,
-                upto: self.upto,
-            });
+            let _ = tx.send(Batch { events, upto: self.upto });
         }
         self.pending_len = 0;
     }
@@ -325,17 +285,10 @@ impl Engine {
         self.txs.clear();
         let mut total = ShardStats::default();
         for h in self.shards.drain(..) {
-            let s = h
-                .join()
-                .map_err(|_| "a shard thread panicked".to_string())?;
+            let s = h.join().map_err(|_| "a shard thread panicked".to_string())?;
             total.merge(&s);
         }
-        let alerts = self
-            .collector
-            .take()
-            .expect("collector")
-            .join()
-            .map_err(|_| "the alert collector panicked".to_string())?;
+        let alerts = self.collector.take().expect("collector").join().map_err(|_| "the alert collector panicked".to_string())?;
         total.alerts = alerts;
         Ok(total)
     }
@@ -343,17 +296,11 @@ impl Engine {
 
 /// Merges the shards' alerts by input position: an alert is released once every shard has
 /// reported past its position.
-fn collect(
-    n: usize,
-    rx: Receiver<Output>,
-    sink: &mut dyn FnMut(Alert),
-) -> BTreeMap<AlertType, u64> {
+fn collect(n: usize, rx: Receiver<Output>, sink: &mut dyn FnMut(Alert)) -> BTreeMap<AlertType, u64> {
     let mut upto = vec![0u64; n];
     let mut held: BTreeMap<(u64, u32), Alert> = BTreeMap::new();
     let mut counts = BTreeMap::new();
-    let mut release = |held: &mut BTreeMap<(u64, u32), Alert>,
-                       limit: u64,
-                       counts: &mut BTreeMap<AlertType, u64>| {
+    let mut release = |held: &mut BTreeMap<(u64, u32), Alert>, limit: u64, counts: &mut BTreeMap<AlertType, u64>| {
         while let Some(e) = held.first_entry() {
             if e.key().0 > limit {
                 break;

@@ -1,9 +1,7 @@
 //! The first detectors on what they must catch and on the look-alikes they must not flag.
 
 use std::sync::Arc;
-use vigil_core::{
-    Alert, AlertType, Event, EventKind, Interner, Price, Qty, SymbolId, Trade, Ts, VenueId,
-};
+use vigil_core::{Alert, AlertType, Event, EventKind, Interner, Price, Qty, SymbolId, Trade, Ts, VenueId};
 use vigil_detect::{Config, Engine, Shard};
 use vigil_sim::{Injection, Rng, Seasonality, Synth, SynthConfig};
 
@@ -22,12 +20,7 @@ impl Tape {
         let mut interner = Interner::new();
         let venue = interner.venue("testx");
         let symbol = interner.symbol("ABC-USD");
-        Tape {
-            interner,
-            venue,
-            symbol,
-            events: Vec::new(),
-        }
+        Tape { interner, venue, symbol, events: Vec::new() }
     }
     fn trade(&mut self, ts: i64, price: f64, qty: f64) {
         let seq = self.events.len() as u64 + 1;
@@ -92,16 +85,9 @@ fn volume_spike_catches_a_surge_as_it_happens() {
     let median = a.evidence["baseline_median"].as_f64().unwrap();
     assert!((20.0..=24.0).contains(&median), "{median}");
     assert!(a.evidence["window_volume"].as_f64().unwrap() >= 3.0 * median);
-    assert!(
-        a.description.contains("ABC-USD on testx traded"),
-        "{}",
-        a.description
-    );
+    assert!(a.description.contains("ABC-USD on testx traded"), "{}", a.description);
     assert!(a.alert_id.starts_with("volume_spike-"));
-    assert!(
-        of(&alerts, AlertType::PriceAnomaly).is_empty(),
-        "a flat price is no price anomaly"
-    );
+    assert!(of(&alerts, AlertType::PriceAnomaly).is_empty(), "a flat price is no price anomaly");
 }
 
 #[test]
@@ -112,19 +98,10 @@ fn volume_spike_ignores_a_steady_rise_through_the_day() {
     for m in 0..390 {
         let n = 5 + (m / 30);
         let level = 1.03f64.powi(m as i32);
-        tape.minute(
-            m as i64,
-            n as i64,
-            |_| 100.0,
-            level * (0.8 + 0.4 * rng.f64()),
-        );
+        tape.minute(m as i64, n as i64, |_| 100.0, level * (0.8 + 0.4 * rng.f64()));
     }
     let alerts = tape.run(&Config::default());
-    assert!(
-        of(&alerts, AlertType::VolumeSpike).is_empty(),
-        "{:#?}",
-        of(&alerts, AlertType::VolumeSpike)
-    );
+    assert!(of(&alerts, AlertType::VolumeSpike).is_empty(), "{:#?}", of(&alerts, AlertType::VolumeSpike));
 }
 
 #[test]
@@ -135,11 +112,7 @@ fn volume_spike_ignores_an_erratic_but_normal_market_and_a_thin_one() {
     for m in 0..300 {
         let n = 10 + rng.below(10) as i64;
         for k in 0..n {
-            tape.trade(
-                T0 + m * MIN + k * (MIN / n),
-                100.0,
-                rng.pareto(1.0, 2.5).min(40.0),
-            );
+            tape.trade(T0 + m * MIN + k * (MIN / n), 100.0, rng.pareto(1.0, 2.5).min(40.0));
         }
     }
     // A thin market: one trade a minute, then one big print of 50×.
@@ -148,11 +121,7 @@ fn volume_spike_ignores_an_erratic_but_normal_market_and_a_thin_one() {
     }
     tape.trade(T0 + 460 * MIN, 100.0, 50.0);
     let alerts = tape.run(&Config::default());
-    assert!(
-        of(&alerts, AlertType::VolumeSpike).is_empty(),
-        "{:#?}",
-        of(&alerts, AlertType::VolumeSpike)
-    );
+    assert!(of(&alerts, AlertType::VolumeSpike).is_empty(), "{:#?}", of(&alerts, AlertType::VolumeSpike));
 }
 
 #[test]
@@ -205,11 +174,7 @@ fn price_anomaly_backstop_fires_without_history() {
     let pa = of(&alerts, AlertType::PriceAnomaly);
     assert_eq!(pa.len(), 1, "{alerts:#?}");
     assert_eq!(pa[0].evidence["crossed"], "absolute_move");
-    assert!(
-        pa[0].description.contains("moved -21%"),
-        "{}",
-        pa[0].description
-    );
+    assert!(pa[0].description.contains("moved -21%"), "{}", pa[0].description);
 }
 
 #[test]
@@ -231,22 +196,13 @@ fn price_anomaly_ignores_a_volatile_but_normal_market() {
             let start = p;
             p *= 1.0 + r;
             let end = p;
-            tape.minute(
-                m,
-                12,
-                |k| start + (end - start) * (k as f64 + 1.0) / 12.0,
-                1.0,
-            );
+            tape.minute(m, 12, |k| start + (end - start) * (k as f64 + 1.0) / 12.0, 1.0);
             var = omega + alpha * r * r + beta * var;
             var = var.clamp(0.004f64.powi(2), 0.03f64.powi(2));
         }
         let alerts = tape.run(&Config::default());
         let pa = of(&alerts, AlertType::PriceAnomaly);
-        assert!(
-            pa.is_empty(),
-            "seed {seed}: {:#?}",
-            pa.iter().map(|a| &a.description).collect::<Vec<_>>()
-        );
+        assert!(pa.is_empty(), "seed {seed}: {:#?}", pa.iter().map(|a| &a.description).collect::<Vec<_>>());
     }
 }
 
@@ -254,21 +210,14 @@ fn synth_events(cfg: SynthConfig) -> (Vec<Event>, Arc<vigil_core::Names>) {
     let mut interner = Interner::new();
     let minutes = 90;
     let end = cfg.start.0 + minutes * MIN;
-    let events: Vec<Event> = Synth::new(cfg, &mut interner)
-        .take_while(|e| e.ts.0 < end)
-        .collect();
+    let events: Vec<Event> = Synth::new(cfg, &mut interner).take_while(|e| e.ts.0 < end).collect();
     (events, interner.names())
 }
 
 fn engine_run(events: &[Event], names: Arc<vigil_core::Names>, threads: usize) -> Vec<Alert> {
     let alerts = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = alerts.clone();
-    let mut engine = Engine::start(
-        &Config::default(),
-        threads,
-        names,
-        Box::new(move |a| sink.lock().unwrap().push(a)),
-    );
+    let mut engine = Engine::start(&Config::default(), threads, names, Box::new(move |a| sink.lock().unwrap().push(a)));
     for e in events {
         engine.push(e.clone());
     }
@@ -286,23 +235,9 @@ fn the_engine_gives_the_same_alerts_in_the_same_order_for_any_thread_count() {
         symbols: 12,
         rate: 40.0,
         injections: vec![
-            Injection::VolumeSurge {
-                symbol: 3,
-                at: Ts(T0 + 50 * MIN),
-                duration_ns: 2 * MIN,
-                factor: 12.0,
-            },
-            Injection::PriceJump {
-                symbol: 5,
-                at: Ts(T0 + 60 * MIN),
-                fraction: 0.06,
-            },
-            Injection::VolumeSurge {
-                symbol: 8,
-                at: Ts(T0 + 70 * MIN),
-                duration_ns: 2 * MIN,
-                factor: 12.0,
-            },
+            Injection::VolumeSurge { symbol: 3, at: Ts(T0 + 50 * MIN), duration_ns: 2 * MIN, factor: 12.0 },
+            Injection::PriceJump { symbol: 5, at: Ts(T0 + 60 * MIN), fraction: 0.06 },
+            Injection::VolumeSurge { symbol: 8, at: Ts(T0 + 70 * MIN), duration_ns: 2 * MIN, factor: 12.0 },
         ],
         start,
         ..Default::default()
@@ -311,17 +246,10 @@ fn the_engine_gives_the_same_alerts_in_the_same_order_for_any_thread_count() {
     let one = engine_run(&events, names.clone(), 1);
     assert!(one.len() >= 3, "the injections are caught: {one:#?}");
     let by = |t: AlertType, s: &str| one.iter().any(|a| a.kind == t && a.symbols[0] == s);
-    assert!(
-        by(AlertType::VolumeSpike, "SYM3-USD") && by(AlertType::VolumeSpike, "SYM8-USD"),
-        "{one:#?}"
-    );
+    assert!(by(AlertType::VolumeSpike, "SYM3-USD") && by(AlertType::VolumeSpike, "SYM8-USD"), "{one:#?}");
     assert!(by(AlertType::PriceAnomaly, "SYM5-USD"), "{one:#?}");
     for threads in [2, 3, 5] {
-        assert_eq!(
-            engine_run(&events, names.clone(), threads),
-            one,
-            "{threads} threads"
-        );
+        assert_eq!(engine_run(&events, names.clone(), threads), one, "{threads} threads");
     }
 }
 
@@ -338,9 +266,5 @@ fn a_u_shaped_day_without_injections_is_quiet() {
     };
     let (events, names) = synth_events(cfg);
     let alerts = engine_run(&events, names, 2);
-    assert!(
-        alerts.is_empty(),
-        "{:#?}",
-        alerts.iter().map(|a| &a.description).collect::<Vec<_>>()
-    );
+    assert!(alerts.is_empty(), "{:#?}", alerts.iter().map(|a| &a.description).collect::<Vec<_>>());
 }

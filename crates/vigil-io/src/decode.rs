@@ -6,10 +6,7 @@ use crate::reject::RejectCode;
 use compact_str::CompactString;
 use std::borrow::Cow;
 use vigil_core::fixed::parse_fixed;
-use vigil_core::{
-    Amend, Cancel, DecimalError, Event, EventKind, EventType, Interner, NewOrder, Price, Qty,
-    Quote, Side, SymbolId, Trade, Ts, VenueId,
-};
+use vigil_core::{Amend, Cancel, DecimalError, Event, EventKind, EventType, Interner, NewOrder, Price, Qty, Quote, Side, SymbolId, Trade, Ts, VenueId};
 
 /// The spec's CSV columns, in order; also the JSON field names.
 pub const COLUMNS: [&str; 20] = [
@@ -93,11 +90,7 @@ pub struct FieldError {
 }
 
 fn err<T>(col: usize, code: RejectCode, reason: String) -> Result<T, FieldError> {
-    Err(FieldError {
-        field: Some(COLUMNS[col]),
-        code,
-        reason,
-    })
+    Err(FieldError { field: Some(COLUMNS[col]), code, reason })
 }
 
 /// The fields of one record, by column; JSON `null` and empty CSV cells are absent.
@@ -119,25 +112,12 @@ impl<'a> Record<'a> {
             Some(JsonValue::Str(s)) if s.is_empty() => Ok(None),
             Some(JsonValue::Str(s)) => Ok(Some(s)),
             Some(JsonValue::Num(s)) => Ok(Some(s)),
-            Some(v) => err(
-                col,
-                RejectCode::InvalidField,
-                format!("expected a string, got {}", v.type_name()),
-            ),
+            Some(v) => err(col, RejectCode::InvalidField, format!("expected a string, got {}", v.type_name())),
         }
     }
 
     fn req_text(&self, col: usize) -> Result<&str, FieldError> {
-        self.text(col)?.map_or_else(
-            || {
-                err(
-                    col,
-                    RejectCode::MissingField,
-                    "required field is missing".into(),
-                )
-            },
-            Ok,
-        )
+        self.text(col)?.map_or_else(|| err(col, RejectCode::MissingField, "required field is missing".into()), Ok)
     }
 
     fn decimal(&self, col: usize) -> Result<Option<i64>, FieldError> {
@@ -146,31 +126,13 @@ impl<'a> Record<'a> {
             Some(JsonValue::Str(s)) if s.is_empty() => return Ok(None),
             Some(JsonValue::Str(s)) => s.as_ref(),
             Some(JsonValue::Num(s)) => s,
-            Some(v) => {
-                return err(
-                    col,
-                    RejectCode::InvalidField,
-                    format!("expected a decimal, got {}", v.type_name()),
-                )
-            }
+            Some(v) => return err(col, RejectCode::InvalidField, format!("expected a decimal, got {}", v.type_name())),
         };
         match parse_fixed(s.as_bytes()) {
             Ok(v) => Ok(Some(v)),
-            Err(DecimalError::TooPrecise) => err(
-                col,
-                RejectCode::InvalidDecimal,
-                format!("{s:?} has more than 8 decimal places"),
-            ),
-            Err(DecimalError::Overflow) => err(
-                col,
-                RejectCode::InvalidDecimal,
-                format!("{s:?} is out of range"),
-            ),
-            Err(_) => err(
-                col,
-                RejectCode::InvalidDecimal,
-                format!("{s:?} is not a decimal number"),
-            ),
+            Err(DecimalError::TooPrecise) => err(col, RejectCode::InvalidDecimal, format!("{s:?} has more than 8 decimal places")),
+            Err(DecimalError::Overflow) => err(col, RejectCode::InvalidDecimal, format!("{s:?} is out of range")),
+            Err(_) => err(col, RejectCode::InvalidDecimal, format!("{s:?} is not a decimal number")),
         }
     }
 
@@ -183,14 +145,7 @@ impl<'a> Record<'a> {
         match self.decimal(col)? {
             Some(v) if v < 0 || (positive && v == 0) => {
                 let shown = Qty(v).to_string();
-                err(
-                    col,
-                    RejectCode::InvalidQty,
-                    format!(
-                        "quantity must be {} 0, got {shown}",
-                        if positive { ">" } else { ">=" }
-                    ),
-                )
+                err(col, RejectCode::InvalidQty, format!("quantity must be {} 0, got {shown}", if positive { ">" } else { ">=" }))
             }
             v => Ok(v.map(Qty)),
         }
@@ -201,11 +156,7 @@ impl<'a> Record<'a> {
             None => Ok(None),
             Some(s) => match Side::parse(s) {
                 Some(side) => Ok(Some(side)),
-                None => err(
-                    col,
-                    RejectCode::InvalidField,
-                    format!("{s:?} is not `buy` or `sell`"),
-                ),
+                None => err(col, RejectCode::InvalidField, format!("{s:?} is not `buy` or `sell`")),
             },
         }
     }
@@ -213,51 +164,22 @@ impl<'a> Record<'a> {
     /// Decodes the record, interning names only once every check has passed.
     pub fn decode(&self, interner: &mut Interner) -> Result<Event, FieldError> {
         let ts = match &self.fields[TS] {
-            None => {
-                return err(
-                    TS,
-                    RejectCode::MissingField,
-                    "required field is missing".into(),
-                )
-            }
-            Some(JsonValue::Str(s)) if s.is_empty() => {
-                return err(
-                    TS,
-                    RejectCode::MissingField,
-                    "required field is missing".into(),
-                )
-            }
+            None => return err(TS, RejectCode::MissingField, "required field is missing".into()),
+            Some(JsonValue::Str(s)) if s.is_empty() => return err(TS, RejectCode::MissingField, "required field is missing".into()),
             Some(JsonValue::Str(s)) => s.as_ref(),
             Some(JsonValue::Num(s)) => s,
-            Some(v) => {
-                return err(
-                    TS,
-                    RejectCode::InvalidField,
-                    format!(
-                        "expected integer nanoseconds or an RFC 3339 string, got {}",
-                        v.type_name()
-                    ),
-                )
-            }
+            Some(v) => return err(TS, RejectCode::InvalidField, format!("expected integer nanoseconds or an RFC 3339 string, got {}", v.type_name())),
         };
-        let ts = Ts::parse(ts.as_bytes())
-            .or_else(|e| err(TS, RejectCode::InvalidTimestamp, format!("{ts:?}: {e}")))?;
+        let ts = Ts::parse(ts.as_bytes()).or_else(|e| err(TS, RejectCode::InvalidTimestamp, format!("{ts:?}: {e}")))?;
         let ty = self.req_text(TYPE)?;
         let Some(ty) = EventType::parse(ty) else {
             return err(TYPE, RejectCode::UnknownType, format!("unknown event type {ty:?} (expected new, amend, cancel, trade, quote or account)"));
         };
-        let (venue, symbol) = if ty == EventType::Account {
-            (self.text(VENUE)?, self.text(SYMBOL)?)
-        } else {
-            (Some(self.req_text(VENUE)?), Some(self.req_text(SYMBOL)?))
-        };
+        let (venue, symbol) =
+            if ty == EventType::Account { (self.text(VENUE)?, self.text(SYMBOL)?) } else { (Some(self.req_text(VENUE)?), Some(self.req_text(SYMBOL)?)) };
 
-        let order_id = || -> Result<CompactString, FieldError> {
-            Ok(CompactString::from(self.req_text(ORDER_ID)?))
-        };
-        let opt_id = |col| -> Result<Option<CompactString>, FieldError> {
-            Ok(self.text(col)?.map(CompactString::from))
-        };
+        let order_id = || -> Result<CompactString, FieldError> { Ok(CompactString::from(self.req_text(ORDER_ID)?)) };
+        let opt_id = |col| -> Result<Option<CompactString>, FieldError> { Ok(self.text(col)?.map(CompactString::from)) };
 
         // Validate everything first; names are interned last, so a rejected line adds none.
         enum Pending<'r> {
@@ -297,79 +219,25 @@ impl<'a> Record<'a> {
         let pending = match ty {
             EventType::New => {
                 let order_id = order_id()?;
-                let side = self.side(SIDE)?.map_or_else(
-                    || {
-                        err(
-                            SIDE,
-                            RejectCode::MissingField,
-                            "required field is missing".into(),
-                        )
-                    },
-                    Ok,
-                )?;
+                let side = self.side(SIDE)?.map_or_else(|| err(SIDE, RejectCode::MissingField, "required field is missing".into()), Ok)?;
                 let price = self.price(PRICE)?;
-                let qty = self.qty(QTY, true)?.map_or_else(
-                    || {
-                        err(
-                            QTY,
-                            RejectCode::MissingField,
-                            "required field is missing".into(),
-                        )
-                    },
-                    Ok,
-                )?;
-                Pending::New {
-                    order_id,
-                    account: self.text(ACCOUNT)?,
-                    side,
-                    price,
-                    qty,
-                }
+                let qty = self.qty(QTY, true)?.map_or_else(|| err(QTY, RejectCode::MissingField, "required field is missing".into()), Ok)?;
+                Pending::New { order_id, account: self.text(ACCOUNT)?, side, price, qty }
             }
             EventType::Amend => {
                 let order_id = order_id()?;
                 let price = self.price(PRICE)?;
                 let qty = self.qty(QTY, false)?;
                 if price.is_none() && qty.is_none() {
-                    return Err(FieldError {
-                        field: Some("price"),
-                        code: RejectCode::MissingField,
-                        reason: "an amend needs a new price or a new qty".into(),
-                    });
+                    return Err(FieldError { field: Some("price"), code: RejectCode::MissingField, reason: "an amend needs a new price or a new qty".into() });
                 }
-                Pending::Amend {
-                    order_id,
-                    account: self.text(ACCOUNT)?,
-                    price,
-                    qty,
-                }
+                Pending::Amend { order_id, account: self.text(ACCOUNT)?, price, qty }
             }
-            EventType::Cancel => Pending::Cancel {
-                order_id: order_id()?,
-                account: self.text(ACCOUNT)?,
-            },
+            EventType::Cancel => Pending::Cancel { order_id: order_id()?, account: self.text(ACCOUNT)? },
             EventType::Trade => {
                 let trade_id = CompactString::from(self.req_text(TRADE_ID)?);
-                let price = self.price(PRICE)?.map_or_else(
-                    || {
-                        err(
-                            PRICE,
-                            RejectCode::MissingField,
-                            "required field is missing".into(),
-                        )
-                    },
-                    Ok,
-                )?;
-                let qty = self.qty(QTY, true)?.map_or_else(
-                    || {
-                        err(
-                            QTY,
-                            RejectCode::MissingField,
-                            "required field is missing".into(),
-                        )
-                    },
-                    Ok,
-                )?;
+                let price = self.price(PRICE)?.map_or_else(|| err(PRICE, RejectCode::MissingField, "required field is missing".into()), Ok)?;
+                let qty = self.qty(QTY, true)?.map_or_else(|| err(QTY, RejectCode::MissingField, "required field is missing".into()), Ok)?;
                 Pending::Trade {
                     trade_id,
                     price,
@@ -382,25 +250,13 @@ impl<'a> Record<'a> {
                 }
             }
             EventType::Quote => {
-                let q = Quote {
-                    bid: self.price(BID)?,
-                    bid_qty: self.qty(BID_QTY, false)?,
-                    ask: self.price(ASK)?,
-                    ask_qty: self.qty(ASK_QTY, false)?,
-                };
+                let q = Quote { bid: self.price(BID)?, bid_qty: self.qty(BID_QTY, false)?, ask: self.price(ASK)?, ask_qty: self.qty(ASK_QTY, false)? };
                 if q.bid.is_none() && q.ask.is_none() {
-                    return Err(FieldError {
-                        field: Some("bid"),
-                        code: RejectCode::MissingField,
-                        reason: "a quote needs a bid or an ask".into(),
-                    });
+                    return Err(FieldError { field: Some("bid"), code: RejectCode::MissingField, reason: "a quote needs a bid or an ask".into() });
                 }
                 Pending::Quote(q)
             }
-            EventType::Account => Pending::Account {
-                account: self.req_text(ACCOUNT)?,
-                owner: self.req_text(OWNER)?,
-            },
+            EventType::Account => Pending::Account { account: self.req_text(ACCOUNT)?, owner: self.req_text(OWNER)? },
         };
 
         let venue = match venue {
@@ -413,75 +269,21 @@ impl<'a> Record<'a> {
         };
         let mut acc = |a: Option<&str>| a.map(|a| interner.account(a));
         let kind = match pending {
-            Pending::New {
-                order_id,
-                account,
-                side,
-                price,
-                qty,
-            } => EventKind::New(NewOrder {
-                order_id,
-                account: acc(account),
-                side,
-                price,
-                qty,
-            }),
-            Pending::Amend {
-                order_id,
-                account,
-                price,
-                qty,
-            } => EventKind::Amend(Amend {
-                order_id,
-                account: acc(account),
-                price,
-                qty,
-                hint: None,
-            }),
-            Pending::Cancel { order_id, account } => EventKind::Cancel(Cancel {
-                order_id,
-                account: acc(account),
-                hint: None,
-            }),
-            Pending::Trade {
-                trade_id,
-                price,
-                qty,
-                buy_account,
-                sell_account,
-                buy_order_id,
-                sell_order_id,
-                aggressor,
-            } => {
+            Pending::New { order_id, account, side, price, qty } => EventKind::New(NewOrder { order_id, account: acc(account), side, price, qty }),
+            Pending::Amend { order_id, account, price, qty } => EventKind::Amend(Amend { order_id, account: acc(account), price, qty, hint: None }),
+            Pending::Cancel { order_id, account } => EventKind::Cancel(Cancel { order_id, account: acc(account), hint: None }),
+            Pending::Trade { trade_id, price, qty, buy_account, sell_account, buy_order_id, sell_order_id, aggressor } => {
                 let buy_account = acc(buy_account);
                 let sell_account = acc(sell_account);
-                EventKind::Trade(Trade {
-                    trade_id,
-                    price,
-                    qty,
-                    buy_account,
-                    sell_account,
-                    buy_order_id,
-                    sell_order_id,
-                    aggressor,
-                })
+                EventKind::Trade(Trade { trade_id, price, qty, buy_account, sell_account, buy_order_id, sell_order_id, aggressor })
             }
             Pending::Quote(q) => EventKind::Quote(q),
             Pending::Account { account, owner } => {
                 let account = interner.account(account);
-                EventKind::Account {
-                    account,
-                    owner: interner.owner(owner),
-                }
+                EventKind::Account { account, owner: interner.owner(owner) }
             }
         };
-        Ok(Event {
-            ts,
-            seq: 0,
-            venue,
-            symbol,
-            kind,
-        })
+        Ok(Event { ts, seq: 0, venue, symbol, kind })
     }
 }
 

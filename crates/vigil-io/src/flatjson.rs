@@ -1,7 +1,8 @@
 //! A scanner for the one JSON shape an event line has: a flat object of strings, numbers,
 //! booleans and nulls. It borrows from the line (a string is copied only when it has escapes) and
 //! keeps a number's text as written, so decimals stay exact. Nested values are refused: no event
-//! field holds one.
+//! field holds one. The caller checks the line is UTF-8 once; strings are found with `memchr`
+//! and sliced from it. Raw control characters inside strings are tolerated.
 
 use std::borrow::Cow;
 
@@ -34,16 +35,15 @@ pub struct JsonError {
 }
 
 struct Scanner<'a> {
+    /// The line, already checked to be UTF-8 once: strings are sliced from it at ASCII quotes.
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
 
 impl<'a> Scanner<'a> {
     fn err<T>(&self, msg: &'static str) -> Result<T, JsonError> {
-        Err(JsonError {
-            offset: self.i,
-            msg,
-        })
+        Err(JsonError { offset: self.i, msg })
     }
     #[inline]
     fn ws(&mut self) {
@@ -60,20 +60,19 @@ impl<'a> Scanner<'a> {
         // at the opening quote
         self.i += 1;
         let start = self.i;
-        loop {
-            match self.s.get(self.i) {
-                None => return self.err("unterminated string"),
-                Some(b'"') => {
-                    let raw = &self.s[start..self.i];
-                    self.i += 1;
-                    return match std::str::from_utf8(raw) {
-                        Ok(s) => Ok(Cow::Borrowed(s)),
-                        Err(_) => self.err("string is not valid UTF-8"),
-                    };
-                }
-                Some(b'\\') => return self.escaped(start),
-                Some(c) if *c < 0x20 => return self.err("control character in string"),
-                Some(_) => self.i += 1,
+        match memchr::memchr2(b'"', b'\\', &self.s[start..]) {
+            None => {
+                self.i = self.s.len();
+                self.err("unterminated string")
+            }
+            Some(k) if self.s[start + k] == b'"' => {
+                self.i = start + k + 1;
+                // Both ends are ASCII quotes, so the slice falls on character boundaries.
+                Ok(Cow::Borrowed(&self.text[start..start + k]))
+            }
+            Some(k) => {
+                self.i = start + k;
+                self.escaped(start)
             }
         }
     }
@@ -109,9 +108,7 @@ impl<'a> Scanner<'a> {
                         b'u' => {
                             let mut cp = self.hex4()?;
                             if (0xD800..0xDC00).contains(&cp) {
-                                if self.s.get(self.i) != Some(&b'\\')
-                                    || self.s.get(self.i + 1) != Some(&b'u')
-                                {
+                                if self.s.get(self.i) != Some(&b'\\') || self.s.get(self.i + 1) != Some(&b'u') {
                                     return self.err("unpaired surrogate");
                                 }
                                 self.i += 2;
@@ -200,15 +197,11 @@ impl<'a> Scanner<'a> {
                 return self.err("invalid number");
             }
         }
-        // ASCII only, so this cannot fail.
-        std::str::from_utf8(&self.s[start..self.i]).or_else(|_| self.err("invalid number"))
+        // ASCII only: the slice falls on character boundaries.
+        Ok(&self.text[start..self.i])
     }
 
-    fn literal(
-        &mut self,
-        word: &'static [u8],
-        v: JsonValue<'a>,
-    ) -> Result<JsonValue<'a>, JsonError> {
+    fn literal(&mut self, word: &'static [u8], v: JsonValue<'a>) -> Result<JsonValue<'a>, JsonError> {
         if self.s[self.i..].starts_with(word) {
             self.i += word.len();
             Ok(v)
@@ -233,17 +226,11 @@ impl<'a> Scanner<'a> {
 
 /// Calls `f(key, value)` for each member of the flat object on `line`, in order. Stops at the
 /// first error `f` returns, as `Err(Ok(e))`; a syntax error is `Err(Err(JsonError))`.
-pub fn for_each_member<'a, E>(
-    line: &'a [u8],
-    mut f: impl FnMut(&str, JsonValue<'a>) -> Result<(), E>,
-) -> Result<(), Result<E, JsonError>> {
-    let mut sc = Scanner { s: line, i: 0 };
+pub fn for_each_member<'a, E>(line: &'a str, mut f: impl FnMut(&str, JsonValue<'a>) -> Result<(), E>) -> Result<(), Result<E, JsonError>> {
+    let mut sc = Scanner { text: line, s: line.as_bytes(), i: 0 };
     sc.ws();
     if sc.peek() != Some(b'{') {
-        return Err(Err(JsonError {
-            offset: sc.i,
-            msg: "not a JSON object",
-        }));
+        return Err(Err(JsonError { offset: sc.i, msg: "not a JSON object" }));
     }
     sc.i += 1;
     sc.ws();
@@ -253,11 +240,7 @@ pub fn for_each_member<'a, E>(
         loop {
             sc.ws();
             if sc.peek() != Some(b'"') {
-                let msg = if sc.peek().is_none() {
-                    "truncated: the line ends inside the object"
-                } else {
-                    "expected a field name"
-                };
+                let msg = if sc.peek().is_none() { "truncated: the line ends inside the object" } else { "expected a field name" };
                 return Err(Err(JsonError { offset: sc.i, msg }));
             }
             let key = sc.string().map_err(Err)?;
@@ -265,11 +248,7 @@ pub fn for_each_member<'a, E>(
             if sc.peek() != Some(b':') {
                 return Err(Err(JsonError {
                     offset: sc.i,
-                    msg: if sc.peek().is_none() {
-                        "truncated: the line ends inside the object"
-                    } else {
-                        "expected ':'"
-                    },
+                    msg: if sc.peek().is_none() { "truncated: the line ends inside the object" } else { "expected ':'" },
                 }));
             }
             sc.i += 1;
@@ -283,27 +262,14 @@ pub fn for_each_member<'a, E>(
                     sc.i += 1;
                     break;
                 }
-                None => {
-                    return Err(Err(JsonError {
-                        offset: sc.i,
-                        msg: "truncated: the line ends inside the object",
-                    }))
-                }
-                Some(_) => {
-                    return Err(Err(JsonError {
-                        offset: sc.i,
-                        msg: "expected ',' or '}'",
-                    }))
-                }
+                None => return Err(Err(JsonError { offset: sc.i, msg: "truncated: the line ends inside the object" })),
+                Some(_) => return Err(Err(JsonError { offset: sc.i, msg: "expected ',' or '}'" })),
             }
         }
     }
     sc.ws();
     if sc.i != line.len() {
-        return Err(Err(JsonError {
-            offset: sc.i,
-            msg: "text after the object",
-        }));
+        return Err(Err(JsonError { offset: sc.i, msg: "text after the object" }));
     }
     Ok(())
 }
@@ -314,7 +280,7 @@ mod tests {
 
     fn members(line: &str) -> Result<Vec<(String, JsonValue<'_>)>, JsonError> {
         let mut v = Vec::new();
-        match for_each_member::<()>(line.as_bytes(), |k, val| {
+        match for_each_member::<()>(line, |k, val| {
             v.push((k.to_string(), val));
             Ok(())
         }) {
@@ -353,14 +319,8 @@ mod tests {
         ] {
             assert!(members(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            members(r#"{"ts": 1, "type": "tra"#).unwrap_err().msg,
-            "unterminated string"
-        );
-        assert_eq!(
-            members(r#"{"ts": 1, "#).unwrap_err().msg,
-            "truncated: the line ends inside the object"
-        );
+        assert_eq!(members(r#"{"ts": 1, "type": "tra"#).unwrap_err().msg, "unterminated string");
+        assert_eq!(members(r#"{"ts": 1, "#).unwrap_err().msg, "truncated: the line ends inside the object");
     }
 
     proptest::proptest! {

@@ -3,6 +3,7 @@
 //! stops on a bad record. [`open`] picks the reader from the file name (`.jsonl`, `.csv`, either
 //! `.gz`; LOBSTER by `--format`), and [`EventStream`] merges files into one ordered stream.
 
+pub mod ahead;
 pub mod decode;
 pub mod flatjson;
 pub mod lobster;
@@ -11,6 +12,7 @@ pub mod reject;
 pub mod stream;
 pub mod write;
 
+pub use ahead::ReadAhead;
 pub use read::{CsvReader, EventReader, Item, JsonlReader};
 pub use reject::{Reject, RejectCode, RejectSink};
 pub use stream::{EventStream, Reorder, StreamOptions, StreamStats, TradeDedup};
@@ -25,31 +27,16 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{file}: {source}")]
-    Open {
-        file: String,
-        source: std::io::Error,
-    },
+    Open { file: String, source: std::io::Error },
     #[error("{file}:{line}: read failed: {source}")]
-    Io {
-        file: String,
-        line: u64,
-        source: std::io::Error,
-    },
+    Io { file: String, line: u64, source: std::io::Error },
     #[error("{file}:{line}: {msg}")]
-    Format {
-        file: String,
-        line: u64,
-        msg: String,
-    },
+    Format { file: String, line: u64, msg: String },
 }
 
 impl ReadError {
     pub fn at(file: &str, line: u64, source: std::io::Error) -> Self {
-        ReadError::Io {
-            file: file.to_string(),
-            line,
-            source,
-        }
+        ReadError::Io { file: file.to_string(), line, source }
     }
 }
 
@@ -100,37 +87,26 @@ impl<R: Read> Read for Counting<R> {
 const BUF: usize = 1 << 18;
 
 /// Opens `path` with the reader its format needs. `progress` counts bytes read.
-pub fn open(
-    path: &str,
-    format: Option<Format>,
-    progress: Arc<AtomicU64>,
-) -> Result<Box<dyn EventReader>, ReadError> {
+pub fn open(path: &str, format: Option<Format>, progress: Arc<AtomicU64>) -> Result<Box<dyn EventReader>, ReadError> {
     let format = match format.or_else(|| Format::from_path(path)) {
         Some(f) => f,
-        None => return Err(ReadError::Format { file: path.to_string(), line: 0, msg: "cannot tell the format from the file name (.jsonl, .csv, optionally .gz): give --format jsonl|csv|lobster".into() }),
+        None => {
+            return Err(ReadError::Format {
+                file: path.to_string(),
+                line: 0,
+                msg: "cannot tell the format from the file name (.jsonl, .csv, optionally .gz): give --format jsonl|csv|lobster".into(),
+            })
+        }
     };
     let file: Arc<str> = Arc::from(path);
     if format == Format::Lobster && path.ends_with(".zip") {
         let (name, data) = lobster_zip_member(path)?;
-        return Ok(Box::new(lobster::LobsterReader::new(
-            std::io::Cursor::new(data),
-            file,
-            &name,
-        )?));
+        return Ok(Box::new(lobster::LobsterReader::new(std::io::Cursor::new(data), file, &name)?));
     }
-    let f = File::open(path).map_err(|source| ReadError::Open {
-        file: path.to_string(),
-        source,
-    })?;
-    let counted = Counting {
-        inner: f,
-        count: progress,
-    };
+    let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
+    let counted = Counting { inner: f, count: progress };
     let r: Box<dyn BufRead + Send> = if path.ends_with(".gz") {
-        Box::new(BufReader::with_capacity(
-            BUF,
-            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, counted)),
-        ))
+        Box::new(BufReader::with_capacity(BUF, flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, counted))))
     } else {
         Box::new(BufReader::with_capacity(BUF, counted))
     };
@@ -151,25 +127,15 @@ pub fn lobster_zip_member(path: &str) -> Result<(String, Vec<u8>), ReadError> {
 
 /// The member of a LOBSTER zip whose name contains `part` (`_message_` or `_orderbook_`).
 pub fn lobster_zip_file(path: &str, part: &str) -> Result<(String, Vec<u8>), ReadError> {
-    let fmt = |msg: String| ReadError::Format {
-        file: path.to_string(),
-        line: 0,
-        msg,
-    };
-    let f = File::open(path).map_err(|source| ReadError::Open {
-        file: path.to_string(),
-        source,
-    })?;
+    let fmt = |msg: String| ReadError::Format { file: path.to_string(), line: 0, msg };
+    let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
     let mut z = zip::ZipArchive::new(f).map_err(|e| fmt(format!("not a zip archive: {e}")))?;
     for i in 0..z.len() {
-        let mut m = z
-            .by_index(i)
-            .map_err(|e| fmt(format!("zip member {i}: {e}")))?;
+        let mut m = z.by_index(i).map_err(|e| fmt(format!("zip member {i}: {e}")))?;
         let name = m.name().to_string();
         if name.contains(part) && name.ends_with(".csv") {
             let mut data = Vec::with_capacity(m.size() as usize);
-            m.read_to_end(&mut data)
-                .map_err(|e| ReadError::at(path, 0, e))?;
+            m.read_to_end(&mut data).map_err(|e| ReadError::at(path, 0, e))?;
             return Ok((name, data));
         }
     }
@@ -183,7 +149,5 @@ pub fn shared_data_dir() -> Option<std::path::PathBuf> {
         return Some(d.into());
     }
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared").join("data"))
-        .find(|p| p.join("lobster").is_dir())
+    here.ancestors().map(|a| a.join("shared").join("data")).find(|p| p.join("lobster").is_dir())
 }

@@ -10,10 +10,7 @@ use rustc_hash::FxHashMap;
 use std::io::BufRead;
 use std::sync::Arc;
 use vigil_core::time::days_from_civil;
-use vigil_core::{
-    Amend, Cancel, Event, EventKind, Interner, LevelHint, NewOrder, Price, Qty, Side, SymbolId,
-    Trade, Ts, VenueId,
-};
+use vigil_core::{Amend, Cancel, Event, EventKind, Interner, LevelHint, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
 /// One row of a message file.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -45,9 +42,7 @@ impl Message {
 }
 
 fn int(s: &str, what: &str) -> Result<i64, String> {
-    s.trim()
-        .parse::<i64>()
-        .map_err(|_| format!("{what} {s:?} is not an integer"))
+    s.trim().parse::<i64>().map_err(|_| format!("{what} {s:?} is not an integer"))
 }
 
 /// Seconds after midnight, to the nearest nanosecond. LOBSTER writes up to nine decimals, and a few
@@ -55,16 +50,10 @@ fn int(s: &str, what: &str) -> Result<i64, String> {
 fn seconds_ns(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let (int_part, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int_part.is_empty()
-        || int_part.len() > 6
-        || !int_part.bytes().all(|c| c.is_ascii_digit())
-        || !frac.bytes().all(|c| c.is_ascii_digit())
-    {
+    if int_part.is_empty() || int_part.len() > 6 || !int_part.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
         return Err(format!("time {s:?} is not seconds after midnight"));
     }
-    let secs: i64 = int_part
-        .parse()
-        .map_err(|_| format!("time {s:?} is out of range"))?;
+    let secs: i64 = int_part.parse().map_err(|_| format!("time {s:?} is out of range"))?;
     let mut ns: i64 = 0;
     for c in frac.bytes().chain(std::iter::repeat(b'0')).take(9) {
         ns = ns * 10 + (c - b'0') as i64;
@@ -78,10 +67,7 @@ fn seconds_ns(s: &str) -> Result<i64, String> {
 /// Parses one message row.
 pub fn parse_message(line: &str) -> Result<Message, String> {
     let mut f = line.trim_end_matches(['\r', '\n']).split(',');
-    let mut next = |what: &str| {
-        f.next()
-            .ok_or_else(|| format!("missing the {what} column (a message row has 6)"))
-    };
+    let mut next = |what: &str| f.next().ok_or_else(|| format!("missing the {what} column (a message row has 6)"));
     let time_ns = seconds_ns(next("time")?)?;
     let kind = int(next("type")?, "type")?;
     if !matches!(kind, 1..=7) {
@@ -97,23 +83,12 @@ pub fn parse_message(line: &str) -> Result<Message, String> {
     if kind != 7 && (size <= 0 || order_id < 0) {
         return Err(format!("size {size} must be > 0"));
     }
-    Ok(Message {
-        time_ns,
-        kind: kind as u8,
-        order_id: order_id.max(0) as u64,
-        size,
-        price,
-        direction: direction as i8,
-    })
+    Ok(Message { time_ns, kind: kind as u8, order_id: order_id.max(0) as u64, size, price, direction: direction as i8 })
 }
 
 /// One row of an orderbook file: per level, (ask price, ask size, bid price, bid size).
 pub fn parse_book_row(line: &str) -> Result<Vec<[i64; 4]>, String> {
-    let v: Vec<i64> = line
-        .trim_end_matches(['\r', '\n'])
-        .split(',')
-        .map(|s| int(s, "value"))
-        .collect::<Result<_, _>>()?;
+    let v: Vec<i64> = line.trim_end_matches(['\r', '\n']).split(',').map(|s| int(s, "value")).collect::<Result<_, _>>()?;
     if v.is_empty() || v.len() % 4 != 0 {
         return Err(format!("{} columns is not a multiple of 4", v.len()));
     }
@@ -143,11 +118,7 @@ impl FileName {
         let y = d.next()?.parse().ok()?;
         let m = d.next()?.parse().ok()?;
         let day = d.next()?.parse().ok()?;
-        Some(FileName {
-            ticker: parts[..n - 5].join("_"),
-            date: (y, m, day),
-            levels,
-        })
+        Some(FileName { ticker: parts[..n - 5].join("_"), date: (y, m, day), levels })
     }
 
     /// Midnight of the file's date in New York, as UTC nanoseconds.
@@ -193,13 +164,7 @@ pub struct Converter {
 
 impl Converter {
     pub fn new(venue: VenueId, symbol: SymbolId, midnight: Ts) -> Self {
-        Converter {
-            venue,
-            symbol,
-            midnight,
-            open: FxHashMap::default(),
-            halts: 0,
-        }
+        Converter { venue, symbol, midnight, open: FxHashMap::default(), halts: 0 }
     }
 
     /// The event of one message; `None` for a halt. `row` makes trade ids unique in the file.
@@ -213,49 +178,23 @@ impl Converter {
         let kind = match m.kind {
             1 => {
                 self.open.insert(m.order_id, m.size);
-                EventKind::New(NewOrder {
-                    order_id: id(),
-                    account: None,
-                    side,
-                    price: Some(price),
-                    qty,
-                })
+                EventKind::New(NewOrder { order_id: id(), account: None, side, price: Some(price), qty })
             }
             2 => match self.open.get_mut(&m.order_id) {
                 Some(open) => {
                     *open -= m.size;
                     if *open <= 0 {
                         self.open.remove(&m.order_id);
-                        EventKind::Cancel(Cancel {
-                            order_id: id(),
-                            account: None,
-                            hint,
-                        })
+                        EventKind::Cancel(Cancel { order_id: id(), account: None, hint })
                     } else {
-                        EventKind::Amend(Amend {
-                            order_id: id(),
-                            account: None,
-                            price: None,
-                            qty: Some(Qty::from_int(*open)),
-                            hint,
-                        })
+                        EventKind::Amend(Amend { order_id: id(), account: None, price: None, qty: Some(Qty::from_int(*open)), hint })
                     }
                 }
-                None => EventKind::Amend(Amend {
-                    order_id: id(),
-                    account: None,
-                    price: None,
-                    qty: None,
-                    hint,
-                }),
+                None => EventKind::Amend(Amend { order_id: id(), account: None, price: None, qty: None, hint }),
             },
             3 => {
                 self.open.remove(&m.order_id);
-                EventKind::Cancel(Cancel {
-                    order_id: id(),
-                    account: None,
-                    hint,
-                })
+                EventKind::Cancel(Cancel { order_id: id(), account: None, hint })
             }
             4 => {
                 if let Some(open) = self.open.get_mut(&m.order_id) {
@@ -265,11 +204,7 @@ impl Converter {
                     }
                 }
                 // The executed order rests; the aggressor is the other side.
-                let (buy_order_id, sell_order_id) = if side == Side::Buy {
-                    (Some(id()), None)
-                } else {
-                    (None, Some(id()))
-                };
+                let (buy_order_id, sell_order_id) = if side == Side::Buy { (Some(id()), None) } else { (None, Some(id())) };
                 EventKind::Trade(Trade {
                     trade_id: format!("L{row}").into(),
                     price,
@@ -290,24 +225,14 @@ impl Converter {
                 sell_account: None,
                 buy_order_id: None,
                 sell_order_id: None,
-                aggressor: if m.kind == 5 {
-                    Some(side.opposite())
-                } else {
-                    None
-                },
+                aggressor: if m.kind == 5 { Some(side.opposite()) } else { None },
             }),
             _ => {
                 self.halts += 1;
                 return None;
             }
         };
-        Some(Event {
-            ts,
-            seq: row,
-            venue: self.venue,
-            symbol: self.symbol,
-            kind,
-        })
+        Some(Event { ts, seq: row, venue: self.venue, symbol: self.symbol, kind })
     }
 }
 
@@ -324,15 +249,12 @@ pub struct LobsterReader<R> {
 impl<R: BufRead + Send> LobsterReader<R> {
     /// `name` is the message file's own name, which carries the ticker and the date.
     pub fn new(r: R, file: Arc<str>, name: &str) -> Result<Self, ReadError> {
-        let parsed = FileName::parse(name).ok_or_else(|| ReadError::Format { file: file.to_string(), line: 0, msg: format!("{name:?} is not a LOBSTER file name (TICKER_YYYY-MM-DD_START_END_message_LEVELS.csv), which carries the ticker and date") })?;
-        Ok(LobsterReader {
-            r,
-            file,
-            name: parsed,
-            conv: None,
+        let parsed = FileName::parse(name).ok_or_else(|| ReadError::Format {
+            file: file.to_string(),
             line: 0,
-            buf: String::new(),
-        })
+            msg: format!("{name:?} is not a LOBSTER file name (TICKER_YYYY-MM-DD_START_END_message_LEVELS.csv), which carries the ticker and date"),
+        })?;
+        Ok(LobsterReader { r, file, name: parsed, conv: None, line: 0, buf: String::new() })
     }
 }
 
@@ -341,19 +263,10 @@ impl<R: BufRead + Send> EventReader for LobsterReader<R> {
         &self.file
     }
     fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
-        let conv = self.conv.get_or_insert_with(|| {
-            Converter::new(
-                interner.venue("nasdaq"),
-                interner.symbol(&self.name.ticker),
-                self.name.midnight_utc(),
-            )
-        });
+        let conv = self.conv.get_or_insert_with(|| Converter::new(interner.venue("nasdaq"), interner.symbol(&self.name.ticker), self.name.midnight_utc()));
         loop {
             self.buf.clear();
-            let n = self
-                .r
-                .read_line(&mut self.buf)
-                .map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
+            let n = self.r.read_line(&mut self.buf).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
             if n == 0 {
                 return Ok(None);
             }
@@ -389,43 +302,15 @@ mod tests {
     #[test]
     fn rows_and_names() {
         let m = parse_message("34200.017459617,5,0,1,2238200,-1").unwrap();
-        assert_eq!(
-            m,
-            Message {
-                time_ns: 34_200_017_459_617,
-                kind: 5,
-                order_id: 0,
-                size: 1,
-                price: 2_238_200,
-                direction: -1
-            }
-        );
-        assert_eq!(
-            parse_message("34200.1,1,5,10,100").unwrap_err(),
-            "missing the direction column (a message row has 6)"
-        );
+        assert_eq!(m, Message { time_ns: 34_200_017_459_617, kind: 5, order_id: 0, size: 1, price: 2_238_200, direction: -1 });
+        assert_eq!(parse_message("34200.1,1,5,10,100").unwrap_err(), "missing the direction column (a message row has 6)");
         assert!(parse_message("34200.1,9,5,10,100,1").is_err());
-        assert_eq!(
-            parse_message("43002.632812672504,3,1,1,1,1")
-                .unwrap()
-                .time_ns,
-            43_002_632_812_673
-        );
+        assert_eq!(parse_message("43002.632812672504,3,1,1,1,1").unwrap().time_ns, 43_002_632_812_673);
         assert_eq!(parse_book_row("1,2,3,4,5,6,7,8").unwrap().len(), 2);
         let n = FileName::parse("/x/AAPL_2012-06-21_34200000_57600000_message_10.csv").unwrap();
-        assert_eq!(
-            n,
-            FileName {
-                ticker: "AAPL".into(),
-                date: (2012, 6, 21),
-                levels: 10
-            }
-        );
+        assert_eq!(n, FileName { ticker: "AAPL".into(), date: (2012, 6, 21), levels: 10 });
         // 2012-06-21 is daylight time: 09:30 in New York is 13:30 UTC.
-        assert_eq!(
-            Ts(n.midnight_utc().0 + 34_200 * 1_000_000_000).to_string(),
-            "2012-06-21T13:30:00.000000000Z"
-        );
+        assert_eq!(Ts(n.midnight_utc().0 + 34_200 * 1_000_000_000).to_string(), "2012-06-21T13:30:00.000000000Z");
         assert_eq!(new_york_offset_secs(2012, 1, 5), -5 * 3600);
         assert_eq!(new_york_offset_secs(2024, 3, 10), -4 * 3600);
         assert_eq!(new_york_offset_secs(2024, 3, 9), -5 * 3600);

@@ -42,12 +42,7 @@ pub struct JsonlReader<R> {
 
 impl<R: BufRead + Send> JsonlReader<R> {
     pub fn new(r: R, file: Arc<str>) -> Self {
-        JsonlReader {
-            r,
-            file,
-            line: 0,
-            buf: Vec::with_capacity(512),
-        }
+        JsonlReader { r, file, line: 0, buf: Vec::with_capacity(512) }
     }
 }
 
@@ -59,16 +54,27 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
     fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
         loop {
             self.buf.clear();
-            let n = self
-                .r
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
+            let n = self.r.read_until(b'\n', &mut self.buf).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line += 1;
-            let line = self.buf.as_slice();
-            if line.iter().all(|c| c.is_ascii_whitespace()) {
+            let bytes = self.buf.as_slice();
+            let line = match std::str::from_utf8(bytes) {
+                Ok(l) => l,
+                Err(e) => {
+                    let reason = format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1);
+                    return Ok(Some(Item::Reject(Reject {
+                        file: self.file.clone(),
+                        line: self.line,
+                        field: None,
+                        code: RejectCode::InvalidEncoding,
+                        reason,
+                        raw: lossy(bytes),
+                    })));
+                }
+            };
+            if line.bytes().all(|c| c.is_ascii_whitespace()) {
                 continue;
             }
             let mut rec = Record::default();
@@ -86,26 +92,11 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
                 Ok(())
             });
             let reject = |field, code, reason: String| {
-                Item::Reject(Reject {
-                    file: self.file.clone(),
-                    line: self.line,
-                    field,
-                    code,
-                    reason,
-                    raw: lossy(line),
-                })
+                Item::Reject(Reject { file: self.file.clone(), line: self.line, field, code, reason, raw: lossy(line.as_bytes()) })
             };
             return Ok(Some(match parsed {
-                Err(Err(e)) => reject(
-                    None,
-                    RejectCode::InvalidJson,
-                    format!("{} at byte {}", e.msg, e.offset + 1),
-                ),
-                Err(Ok(())) => reject(
-                    dup,
-                    RejectCode::InvalidJson,
-                    "the field appears twice".into(),
-                ),
+                Err(Err(e)) => reject(None, RejectCode::InvalidJson, format!("{} at byte {}", e.msg, e.offset + 1)),
+                Err(Ok(())) => reject(dup, RejectCode::InvalidJson, "the field appears twice".into()),
                 Ok(()) => match rec.decode(interner) {
                     Ok(mut ev) => {
                         ev.seq = self.line;
@@ -128,41 +119,20 @@ pub struct CsvReader<R: std::io::Read> {
 
 impl<R: std::io::Read + Send> CsvReader<R> {
     pub fn new(r: R, file: Arc<str>) -> Result<Self, ReadError> {
-        let mut r = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(r);
-        let header = r
-            .byte_headers()
-            .map_err(|e| ReadError::Format {
-                file: file.to_string(),
-                line: 1,
-                msg: format!("cannot read the CSV header: {e}"),
-            })?
-            .clone();
-        let map: Vec<Option<usize>> = header
-            .iter()
-            .map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim())))
-            .collect();
+        let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).buffer_capacity(1 << 16).from_reader(r);
+        let header =
+            r.byte_headers().map_err(|e| ReadError::Format { file: file.to_string(), line: 1, msg: format!("cannot read the CSV header: {e}") })?.clone();
+        let map: Vec<Option<usize>> = header.iter().map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim()))).collect();
         for need in ["ts", "type"] {
             if !map.iter().flatten().any(|&c| COLUMNS[c] == need) {
                 return Err(ReadError::Format {
                     file: file.to_string(),
                     line: 1,
-                    msg: format!(
-                        "the CSV header has no `{need}` column; expected the spec's columns: {}",
-                        COLUMNS.join(",")
-                    ),
+                    msg: format!("the CSV header has no `{need}` column; expected the spec's columns: {}", COLUMNS.join(",")),
                 });
             }
         }
-        Ok(CsvReader {
-            r,
-            file,
-            map,
-            rec: csv::ByteRecord::new(),
-        })
+        Ok(CsvReader { r, file, map, rec: csv::ByteRecord::new() })
     }
 }
 
@@ -194,33 +164,12 @@ impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
         }
         let line = self.rec.position().map(|p| p.line()).unwrap_or(0);
         let raw = || {
-            let fields: Vec<String> = self
-                .rec
-                .iter()
-                .map(|f| String::from_utf8_lossy(f).into_owned())
-                .collect();
+            let fields: Vec<String> = self.rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
             fields.join(",")
         };
-        let reject = |field, code, reason: String| {
-            Ok(Some(Item::Reject(Reject {
-                file: self.file.clone(),
-                line,
-                field,
-                code,
-                reason,
-                raw: raw(),
-            })))
-        };
+        let reject = |field, code, reason: String| Ok(Some(Item::Reject(Reject { file: self.file.clone(), line, field, code, reason, raw: raw() })));
         if self.rec.len() > self.map.len() {
-            return reject(
-                None,
-                RejectCode::InvalidCsv,
-                format!(
-                    "{} fields, but the header has {}",
-                    self.rec.len(),
-                    self.map.len()
-                ),
-            );
+            return reject(None, RejectCode::InvalidCsv, format!("{} fields, but the header has {}", self.rec.len(), self.map.len()));
         }
         let mut rec = Record::default();
         for (i, f) in self.rec.iter().enumerate() {
@@ -230,13 +179,7 @@ impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
             }
             match std::str::from_utf8(f) {
                 Ok(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
-                Err(_) => {
-                    return reject(
-                        Some(COLUMNS[c]),
-                        RejectCode::InvalidEncoding,
-                        "not valid UTF-8".into(),
-                    )
-                }
+                Err(_) => return reject(Some(COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into()),
             }
         }
         match rec.decode(interner) {

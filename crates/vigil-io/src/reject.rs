@@ -104,28 +104,14 @@ impl RejectSink {
     pub const EXAMPLES: usize = 10;
 
     pub fn new(out: Option<Box<dyn Write + Send>>) -> Self {
-        RejectSink {
-            counts: FxHashMap::default(),
-            out,
-            examples: Vec::new(),
-            write_error: None,
-        }
+        RejectSink { counts: FxHashMap::default(), out, examples: Vec::new(), write_error: None }
     }
 
     pub fn push(&mut self, r: Reject) {
         *self.counts.entry(r.code).or_default() += 1;
         if let Some(out) = &mut self.out {
-            let line = RejectLine {
-                file: &r.file,
-                line: r.line,
-                field: r.field,
-                code: r.code.as_str(),
-                reason: &r.reason,
-                raw: &r.raw,
-            };
-            let res = serde_json::to_writer(&mut *out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"));
+            let line = RejectLine { file: &r.file, line: r.line, field: r.field, code: r.code.as_str(), reason: &r.reason, raw: &r.raw };
+            let res = serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n"));
             if let Err(e) = res {
                 self.write_error.get_or_insert(e);
             }

@@ -23,12 +23,7 @@ pub struct Reorder {
 
 impl Reorder {
     pub fn new(tolerance_ns: i64) -> Self {
-        Reorder {
-            tolerance: tolerance_ns.max(0),
-            max_ts: Ts::MIN,
-            buf: VecDeque::new(),
-            reordered: 0,
-        }
+        Reorder { tolerance: tolerance_ns.max(0), max_ts: Ts::MIN, buf: VecDeque::new(), reordered: 0 }
     }
 
     /// Takes an event, or gives it back with the reason it is too late.
@@ -82,12 +77,7 @@ pub struct TradeDedup {
 
 impl TradeDedup {
     pub fn new(window_ns: i64, max: usize) -> Self {
-        TradeDedup {
-            window: window_ns,
-            max: max.max(1),
-            seen: Default::default(),
-            order: VecDeque::new(),
-        }
+        TradeDedup { window: window_ns, max: max.max(1), seen: Default::default(), order: VecDeque::new() }
     }
 
     /// `false` if the venue already had this trade id within the window.
@@ -128,11 +118,7 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions {
-            reorder_tolerance_ns: 5_000_000,
-            dedup_window_ns: 600_000_000_000,
-            dedup_max_ids: 2_000_000,
-        }
+        StreamOptions { reorder_tolerance_ns: 5_000_000, dedup_window_ns: 600_000_000_000, dedup_max_ids: 2_000_000 }
     }
 }
 
@@ -171,29 +157,9 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub fn new(
-        readers: Vec<Box<dyn EventReader>>,
-        opts: &StreamOptions,
-        interner: Interner,
-        rejects: RejectSink,
-    ) -> Self {
-        let inputs = readers
-            .into_iter()
-            .map(|reader| Input {
-                reader,
-                reorder: Reorder::new(opts.reorder_tolerance_ns),
-                done: false,
-                head: None,
-            })
-            .collect();
-        EventStream {
-            inputs,
-            interner,
-            rejects,
-            dedup: TradeDedup::new(opts.dedup_window_ns, opts.dedup_max_ids),
-            seq: 0,
-            stats: StreamStats::default(),
-        }
+    pub fn new(readers: Vec<Box<dyn EventReader>>, opts: &StreamOptions, interner: Interner, rejects: RejectSink) -> Self {
+        let inputs = readers.into_iter().map(|reader| Input { reader, reorder: Reorder::new(opts.reorder_tolerance_ns), done: false, head: None }).collect();
+        EventStream { inputs, interner, rejects, dedup: TradeDedup::new(opts.dedup_window_ns, opts.dedup_max_ids), seq: 0, stats: StreamStats::default() }
     }
 
     pub fn stats(&self) -> StreamStats {
@@ -245,9 +211,7 @@ impl EventStream {
             for i in 0..self.inputs.len() {
                 self.fill(i)?;
                 if let Some(h) = &self.inputs[i].head {
-                    if best.is_none_or(|b| {
-                        h.ts < self.inputs[b].head.as_ref().map_or(Ts::MAX, |e| e.ts)
-                    }) {
+                    if best.is_none_or(|b| h.ts < self.inputs[b].head.as_ref().map_or(Ts::MAX, |e| e.ts)) {
                         best = Some(i);
                     }
                 }
@@ -255,13 +219,8 @@ impl EventStream {
             let Some(b) = best else { return Ok(None) };
             let mut ev = self.inputs[b].head.take().expect("head was just seen");
             if !self.dedup.check(&ev) {
-                let EventKind::Trade(t) = &ev.kind else {
-                    unreachable!("only trades are deduplicated")
-                };
-                let reason = format!(
-                    "trade id {:?} was already seen on this venue",
-                    t.trade_id.as_str()
-                );
+                let EventKind::Trade(t) = &ev.kind else { unreachable!("only trades are deduplicated") };
+                let reason = format!("trade id {:?} was already seen on this venue", t.trade_id.as_str());
                 let raw = as_line(&ev, &self.interner);
                 self.rejects.push(Reject {
                     file: self.inputs[b].reader.file().clone(),

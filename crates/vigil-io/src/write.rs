@@ -75,11 +75,7 @@ pub struct EventWriter<W: Write> {
 
 impl<W: Write> EventWriter<W> {
     pub fn new(w: W, format: OutFormat) -> Self {
-        EventWriter {
-            w,
-            format,
-            started: false,
-        }
+        EventWriter { w, format, started: false }
     }
 
     pub fn write(&mut self, ev: &Event, names: &Names) -> io::Result<()> {
@@ -90,11 +86,7 @@ impl<W: Write> EventWriter<W> {
                 for (i, v) in c.into_iter().enumerate() {
                     if let Some(v) = v {
                         // ts is a number; decimals are strings so they stay exact anywhere.
-                        let val = if i == 0 {
-                            serde_json::Value::Number(ev.ts.0.into())
-                        } else {
-                            serde_json::Value::String(v)
-                        };
+                        let val = if i == 0 { serde_json::Value::Number(ev.ts.0.into()) } else { serde_json::Value::String(v) };
                         m.insert(COLUMNS[i].to_string(), val);
                     }
                 }

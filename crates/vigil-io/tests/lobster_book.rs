@@ -18,24 +18,11 @@ use vigil_io::lobster::{parse_book_row, parse_message, Converter, FileName};
 const EMPTY_ASK: i64 = 9_999_999_999;
 
 fn window(book: &Book, side: Side, n: usize) -> Vec<(i64, i64)> {
-    book.side(side)
-        .iter()
-        .take(n)
-        .map(|l| (l.price.0 / 10_000, l.qty.0 / 100_000_000))
-        .collect()
+    book.side(side).iter().take(n).map(|l| (l.price.0 / 10_000, l.qty.0 / 100_000_000)).collect()
 }
 
 fn oracle(row: &[[i64; 4]], side: Side) -> Vec<(i64, i64)> {
-    row.iter()
-        .map(|l| {
-            if side == Side::Sell {
-                (l[0], l[1])
-            } else {
-                (l[2], l[3])
-            }
-        })
-        .filter(|&(p, q)| q > 0 && p.abs() != EMPTY_ASK)
-        .collect()
+    row.iter().map(|l| if side == Side::Sell { (l[0], l[1]) } else { (l[2], l[3]) }).filter(|&(p, q)| q > 0 && p.abs() != EMPTY_ASK).collect()
 }
 
 struct Outcome {
@@ -56,19 +43,11 @@ fn check(sample: &str) -> Outcome {
     let books = String::from_utf8(books).unwrap();
     let msgs: Vec<&str> = msgs.lines().collect();
     let rows: Vec<Vec<[i64; 4]>> = books.lines().map(|l| parse_book_row(l).unwrap()).collect();
-    assert_eq!(
-        msgs.len(),
-        rows.len(),
-        "{sample}: one orderbook row per message"
-    );
+    assert_eq!(msgs.len(), rows.len(), "{sample}: one orderbook row per message");
     assert!(rows.iter().all(|r| r.len() == n));
 
     let mut interner = Interner::new();
-    let mut conv = Converter::new(
-        interner.venue("nasdaq"),
-        interner.symbol(&name.ticker),
-        name.midnight_utc(),
-    );
+    let mut conv = Converter::new(interner.venue("nasdaq"), interner.symbol(&name.ticker), name.midnight_utc());
     let mut book = Book::new();
 
     // The book before the first message: the first row with that message undone.
@@ -80,15 +59,8 @@ fn check(sample: &str) -> Outcome {
     }
     if matches!(first.kind, 1..=4) {
         let side = first.side();
-        let at = book
-            .side(side)
-            .get(first.fixed_price())
-            .map_or(0, |l| l.qty.0);
-        let undo = if first.kind == 1 {
-            -first.size
-        } else {
-            first.size
-        };
+        let at = book.side(side).get(first.fixed_price()).map_or(0, |l| l.qty.0);
+        let undo = if first.kind == 1 { -first.size } else { first.size };
         book.set_level(side, first.fixed_price(), Qty(at + undo * 100_000_000));
     }
 
@@ -106,59 +78,31 @@ fn check(sample: &str) -> Outcome {
             let fresh = |p: i64| !before.contains(&p) && !touched(p);
             // Levels carried over from the last row, and the worst of them.
             let carried: Vec<i64> = want.iter().map(|l| l.0).filter(|&p| !fresh(p)).collect();
-            let edge = |p: i64| {
-                carried
-                    .iter()
-                    .all(|&c| if side == Side::Buy { p < c } else { p > c })
-            };
+            let edge = |p: i64| carried.iter().all(|&c| if side == Side::Buy { p < c } else { p > c });
             for &(p, q) in &want {
-                if fresh(p)
-                    && book.side(side).get(Price(p * 10_000)).map(|l| l.qty)
-                        != Some(Qty::from_int(q))
-                {
-                    assert!(
-                        edge(p),
-                        "{sample} row {}: level {p} entered inside the window, not at its edge",
-                        i + 1
-                    );
+                if fresh(p) && book.side(side).get(Price(p * 10_000)).map(|l| l.qty) != Some(Qty::from_int(q)) {
+                    assert!(edge(p), "{sample} row {}: level {p} entered inside the window, not at its edge", i + 1);
                     book.set_level(side, Price(p * 10_000), Qty::from_int(q));
                     revealed += 1;
                 }
             }
             loop {
-                let stale: Vec<i64> = window(&book, side, n)
-                    .into_iter()
-                    .map(|l| l.0)
-                    .filter(|&p| fresh(p) && !want.iter().any(|w| w.0 == p))
-                    .collect();
+                let stale: Vec<i64> = window(&book, side, n).into_iter().map(|l| l.0).filter(|&p| fresh(p) && !want.iter().any(|w| w.0 == p)).collect();
                 if stale.is_empty() {
                     break;
                 }
                 for p in stale {
-                    assert!(
-                        edge(p),
-                        "{sample} row {}: stale level {p} inside the window",
-                        i + 1
-                    );
+                    assert!(edge(p), "{sample} row {}: stale level {p} inside the window", i + 1);
                     book.set_level(side, Price(p * 10_000), Qty::ZERO);
                     forgotten += 1;
                 }
             }
             let got = window(&book, side, n);
-            assert_eq!(
-                got,
-                want,
-                "{sample} row {} ({line}): {side:?} side differs from the orderbook file",
-                i + 1
-            );
+            assert_eq!(got, want, "{sample} row {} ({line}): {side:?} side differs from the orderbook file", i + 1);
             prev[k] = got;
         }
     }
-    Outcome {
-        rows: msgs.len(),
-        revealed,
-        forgotten,
-    }
+    Outcome { rows: msgs.len(), revealed, forgotten }
 }
 
 macro_rules! sample {
@@ -172,47 +116,18 @@ macro_rules! sample {
     };
 }
 
-sample!(
-    aapl_level_1,
-    "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip",
-    118_497
-);
-sample!(
-    amzn_level_1,
-    "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip",
-    57_515
-);
-sample!(
-    amzn_level_5,
-    "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip",
-    155_935
-);
-sample!(
-    goog_level_1,
-    "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip",
-    49_482
-);
-sample!(
-    goog_level_5,
-    "LOBSTER_SampleFile_GOOG_2012-06-21_5.zip",
-    112_673
-);
-sample!(
-    goog_level_10,
-    "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip",
-    147_916
-);
+sample!(aapl_level_1, "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip", 118_497);
+sample!(amzn_level_1, "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip", 57_515);
+sample!(amzn_level_5, "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip", 155_935);
+sample!(goog_level_1, "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip", 49_482);
+sample!(goog_level_5, "LOBSTER_SampleFile_GOOG_2012-06-21_5.zip", 112_673);
+sample!(goog_level_10, "LOBSTER_SampleFile_GOOG_2012-06-21_10.zip", 147_916);
 
 #[test]
 fn reader_streams_a_sample_as_events() {
     let dir = vigil_io::shared_data_dir().unwrap();
     let path = dir.join("lobster/LOBSTER_SampleFile_AMZN_2012-06-21_1.zip");
-    let mut r = vigil_io::open(
-        path.to_str().unwrap(),
-        Some(vigil_io::Format::Lobster),
-        Default::default(),
-    )
-    .unwrap();
+    let mut r = vigil_io::open(path.to_str().unwrap(), Some(vigil_io::Format::Lobster), Default::default()).unwrap();
     let mut interner = Interner::new();
     let (mut events, mut rejects, mut first) = (0, 0, None);
     while let Some(item) = r.next(&mut interner).unwrap() {

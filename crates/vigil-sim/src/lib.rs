@@ -5,10 +5,7 @@
 //! first detectors look for (a volume surge, a price jump). The labelled market simulator of the
 //! evaluation grows from here.
 
-use vigil_core::{
-    AccountId, Cancel, Event, EventKind, Interner, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts,
-    VenueId,
-};
+use vigil_core::{AccountId, Cancel, Event, EventKind, Interner, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
 /// A small, fast, seedable generator (xoshiro256**), so runs are reproducible without a dependency.
 #[derive(Clone, Debug)]
@@ -26,9 +23,7 @@ impl Rng {
             x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             x ^ (x >> 31)
         };
-        Rng {
-            s: [next(), next(), next(), next()],
-        }
+        Rng { s: [next(), next(), next(), next()] }
     }
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
@@ -70,18 +65,9 @@ impl Rng {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Injection {
     /// From `at` for `duration_ns`, takers trade `factor` times as often on `symbol` (index).
-    VolumeSurge {
-        symbol: usize,
-        at: Ts,
-        duration_ns: i64,
-        factor: f64,
-    },
+    VolumeSurge { symbol: usize, at: Ts, duration_ns: i64, factor: f64 },
     /// At `at`, the mid of `symbol` jumps by `fraction` (0.08 = +8 %).
-    PriceJump {
-        symbol: usize,
-        at: Ts,
-        fraction: f64,
-    },
+    PriceJump { symbol: usize, at: Ts, fraction: f64 },
 }
 
 /// How activity varies through the day.
@@ -173,41 +159,19 @@ const MAX_LIVE: usize = 400;
 impl Synth {
     pub fn new(cfg: SynthConfig, interner: &mut Interner) -> Self {
         let mut rng = Rng::new(cfg.seed);
-        let venues: Vec<VenueId> = (0..cfg.venues.max(1))
-            .map(|v| interner.venue(&format!("venue{v}")))
-            .collect();
+        let venues: Vec<VenueId> = (0..cfg.venues.max(1)).map(|v| interner.venue(&format!("venue{v}"))).collect();
         let mut insts = Vec::new();
         for s in 0..cfg.symbols.max(1) {
             let symbol = interner.symbol(&format!("SYM{s}-USD"));
             let price = 20.0 + rng.f64() * 2000.0;
             for &venue in &venues {
-                insts.push(Inst {
-                    venue,
-                    symbol,
-                    mid: price,
-                    tick: (price * 0.0001).max(0.01),
-                    vol_scale: 1.0,
-                    live: Vec::new(),
-                });
+                insts.push(Inst { venue, symbol, mid: price, tick: (price * 0.0001).max(0.01), vol_scale: 1.0, live: Vec::new() });
             }
         }
-        let accounts = (0..cfg.accounts.max(2))
-            .map(|a| interner.account(&format!("acct{a}")))
-            .collect();
+        let accounts = (0..cfg.accounts.max(2)).map(|a| interner.account(&format!("acct{a}"))).collect();
         let now = cfg.start.0;
         let jumped = vec![false; cfg.injections.len()];
-        Synth {
-            cfg,
-            rng,
-            insts,
-            accounts,
-            now,
-            next_order: 0,
-            next_trade: 0,
-            seq: 0,
-            jumped,
-            pending: None,
-        }
+        Synth { cfg, rng, insts, accounts, now, next_order: 0, next_trade: 0, seq: 0, jumped, pending: None }
     }
 
     fn season(&self) -> f64 {
@@ -218,23 +182,14 @@ impl Synth {
                 let x = (t / day_ns as f64).fract() * 2.0 - 1.0;
                 0.5 + 1.5 * x * x
             }
-            Seasonality::Rising {
-                over_ns,
-                end_factor,
-            } => 1.0 + (end_factor - 1.0) * (t / over_ns as f64).min(1.0),
+            Seasonality::Rising { over_ns, end_factor } => 1.0 + (end_factor - 1.0) * (t / over_ns as f64).min(1.0),
         }
     }
 
     fn surge(&self, symbol: usize) -> f64 {
         let mut f = 1.0;
         for inj in &self.cfg.injections {
-            if let Injection::VolumeSurge {
-                symbol: s,
-                at,
-                duration_ns,
-                factor,
-            } = inj
-            {
+            if let Injection::VolumeSurge { symbol: s, at, duration_ns, factor } = inj {
                 if *s == symbol && self.now >= at.0 && self.now < at.0 + duration_ns {
                     f *= factor;
                 }
@@ -248,12 +203,7 @@ impl Synth {
         let total_rate = self.cfg.rate * n as f64 * self.season();
         self.now += (self.rng.exp(1e9 / total_rate) as i64).max(1);
         for (k, inj) in self.cfg.injections.iter().enumerate() {
-            if let Injection::PriceJump {
-                symbol,
-                at,
-                fraction,
-            } = inj
-            {
+            if let Injection::PriceJump { symbol, at, fraction } = inj {
                 if !self.jumped[k] && self.now >= at.0 {
                     self.jumped[k] = true;
                     let venues = self.cfg.venues.max(1);
@@ -268,8 +218,7 @@ impl Synth {
         let i = self.rng.below(n as u64) as usize;
         let venues = self.cfg.venues.max(1);
         let surge = self.surge(i / venues);
-        let trade_p =
-            (self.cfg.trade_share * surge / (1.0 + self.cfg.trade_share * (surge - 1.0))).min(0.9);
+        let trade_p = (self.cfg.trade_share * surge / (1.0 + self.cfg.trade_share * (surge - 1.0))).min(0.9);
         let (vol, clustering) = (self.cfg.volatility, self.cfg.clustering);
         let inst = &mut self.insts[i];
         // Volatility clustering: the scale mean-reverts in log space with random shocks.
@@ -309,34 +258,15 @@ impl Synth {
         } else if inst.live.len() >= MAX_LIVE || (r < 0.55 && !inst.live.is_empty()) {
             let k = self.rng.below(inst.live.len() as u64) as usize;
             let o = inst.live.swap_remove(k);
-            EventKind::Cancel(Cancel {
-                order_id: o.id.to_string().into(),
-                account: Some(o.account),
-                hint: None,
-            })
+            EventKind::Cancel(Cancel { order_id: o.id.to_string().into(), account: Some(o.account), hint: None })
         } else {
-            let side = if self.rng.below(2) == 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            };
+            let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
             let off = 1 + self.rng.below(10) as i64;
-            let ticks = if side == Side::Buy {
-                mid_ticks - off
-            } else {
-                mid_ticks + off
-            };
+            let ticks = if side == Side::Buy { mid_ticks - off } else { mid_ticks + off };
             let qty = (self.rng.pareto(1.0, 1.3) as i64).clamp(1, 10_000);
-            let account =
-                self.accounts[self.rng.below(self.accounts.len() as u64 / 10 + 1) as usize];
+            let account = self.accounts[self.rng.below(self.accounts.len() as u64 / 10 + 1) as usize];
             self.next_order += 1;
-            inst.live.push(Live {
-                id: self.next_order,
-                side,
-                ticks,
-                qty,
-                account,
-            });
+            inst.live.push(Live { id: self.next_order, side, ticks, qty, account });
             EventKind::New(NewOrder {
                 order_id: self.next_order.to_string().into(),
                 account: Some(account),
@@ -346,13 +276,7 @@ impl Synth {
             })
         };
         self.seq += 1;
-        Event {
-            ts: Ts(self.now),
-            seq: self.seq,
-            venue: inst.venue,
-            symbol: inst.symbol,
-            kind,
-        }
+        Event { ts: Ts(self.now), seq: self.seq, venue: inst.venue, symbol: inst.symbol, kind }
     }
 
     /// Event time of the last event generated.
@@ -384,32 +308,15 @@ mod tests {
     fn same_seed_same_events() {
         let run = |seed| {
             let mut i = Interner::new();
-            Synth::new(
-                SynthConfig {
-                    seed,
-                    ..Default::default()
-                },
-                &mut i,
-            )
-            .take(5000)
-            .collect::<Vec<_>>()
+            Synth::new(SynthConfig { seed, ..Default::default() }, &mut i).take(5000).collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
         let evs = run(3);
         assert!(evs.windows(2).all(|w| w[0].ts < w[1].ts));
-        let cancels = evs
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Cancel(_)))
-            .count();
-        let trades = evs
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Trade(_)))
-            .count();
-        assert!(
-            cancels > trades,
-            "market makers cancel more than they trade"
-        );
+        let cancels = evs.iter().filter(|e| matches!(e.kind, EventKind::Cancel(_))).count();
+        let trades = evs.iter().filter(|e| matches!(e.kind, EventKind::Trade(_))).count();
+        assert!(cancels > trades, "market makers cancel more than they trade");
         assert!(trades > 200);
     }
 }

@@ -12,14 +12,10 @@ pub fn build(config: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     let d = &config.detectors;
     if d.volume_spike.enabled {
-        v.push(Box::new(volume_spike::VolumeSpike::new(
-            d.volume_spike.clone(),
-        )));
+        v.push(Box::new(volume_spike::VolumeSpike::new(d.volume_spike.clone())));
     }
     if d.price_anomaly.enabled {
-        v.push(Box::new(price_anomaly::PriceAnomaly::new(
-            d.price_anomaly.clone(),
-        )));
+        v.push(Box::new(price_anomaly::PriceAnomaly::new(d.price_anomaly.clone())));
     }
     v
 }
@@ -34,11 +30,7 @@ pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {
     }
     xs.sort_unstable_by(|a, b| a.total_cmp(b));
     let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 })
 }
 
 /// Per-slot state, grown as instruments appear.

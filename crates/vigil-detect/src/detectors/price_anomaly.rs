@@ -47,10 +47,7 @@ pub struct PriceAnomaly {
 
 impl PriceAnomaly {
     pub fn new(cfg: PriceAnomalyConfig) -> Self {
-        PriceAnomaly {
-            cfg,
-            slots: Vec::new(),
-        }
+        PriceAnomaly { cfg, slots: Vec::new() }
     }
 }
 
@@ -69,9 +66,7 @@ impl State {
                     let ret = (c - r) / r / (gap as f64).sqrt();
                     self.returns.push_back(ret);
                     let lambda = 0.5f64.powf(1.0 / cfg.long_halflife_windows.max(1) as f64);
-                    let ewma = |prev: Option<f64>, l: f64| {
-                        Some(prev.map_or(ret * ret, |v| l * v + (1.0 - l) * ret * ret))
-                    };
+                    let ewma = |prev: Option<f64>, l: f64| Some(prev.map_or(ret * ret, |v| l * v + (1.0 - l) * ret * ret));
                     self.long_var = ewma(self.long_var, lambda);
                     self.fast_var = ewma(self.fast_var, 0.94);
                 }
@@ -86,10 +81,7 @@ impl State {
         self.alerted = [false; 2];
         self.sigma = (self.returns.len() >= cfg.min_baseline_windows).then(|| {
             let short = self.returns.iter().map(|r| r * r).sum::<f64>() / self.returns.len() as f64;
-            short
-                .max(self.long_var.unwrap_or(0.0))
-                .max(self.fast_var.unwrap_or(0.0))
-                .sqrt()
+            short.max(self.long_var.unwrap_or(0.0)).max(self.fast_var.unwrap_or(0.0)).sqrt()
         });
     }
 }
@@ -122,9 +114,7 @@ impl Detector for PriceAnomaly {
         if st.alerted[dir] {
             return;
         }
-        let vol_threshold = st
-            .sigma
-            .map(|s| (cfg.sigma_multiplier * s).max(cfg.min_move));
+        let vol_threshold = st.sigma.map(|s| (cfg.sigma_multiplier * s).max(cfg.min_move));
         let by_vol = vol_threshold.is_some_and(|th| mv.abs() >= th);
         let by_backstop = mv.abs() >= cfg.absolute_move;
         if !by_vol && !by_backstop {
@@ -139,19 +129,10 @@ impl Detector for PriceAnomaly {
         let symbol = cx.names.symbol(cx.instrument.symbol);
         let sigma = st.sigma;
         let why = match sigma {
-            Some(s) if s > 0.0 => format!(
-                "{}x its recent {} s volatility of {}%",
-                num(mv.abs() / s),
-                cfg.window.0 / 1_000_000_000,
-                num(s * 100.0)
-            ),
+            Some(s) if s > 0.0 => format!("{}x its recent {} s volatility of {}%", num(mv.abs() / s), cfg.window.0 / 1_000_000_000, num(s * 100.0)),
             _ => "with no volatility history to judge it by".to_string(),
         };
-        let rule = if by_vol {
-            format!("alert at {}x", num(cfg.sigma_multiplier))
-        } else {
-            format!("past the {}% backstop", num(cfg.absolute_move * 100.0))
-        };
+        let rule = if by_vol { format!("alert at {}x", num(cfg.sigma_multiplier)) } else { format!("past the {}% backstop", num(cfg.absolute_move * 100.0)) };
         let description = format!(
             "{symbol} on {venue} moved {}{}% from {} to {} since the window closing at {} UTC, {why} ({rule}).",
             if mv >= 0.0 { "+" } else { "-" },
@@ -175,9 +156,7 @@ impl Detector for PriceAnomaly {
             "window_ns": cfg.window.0,
             "trigger_trade_id": t.trade_id.as_str(),
         });
-        let serde_json::Value::Object(evidence) = evidence else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
         out.push(Signal {
             kind: AlertType::PriceAnomaly,
             ts: ev.ts,
@@ -187,16 +166,8 @@ impl Detector for PriceAnomaly {
             symbols: vec![cx.instrument.symbol],
             accounts: Vec::new(),
             severity: mv.abs() / threshold,
-            confidence: if by_backstop {
-                0.9
-            } else {
-                0.5 + 0.5 * (st.returns.len() as f64 / cfg.baseline_windows as f64).min(1.0)
-            },
-            behaviour: key(&[
-                &cx.instrument.venue.0.to_le_bytes(),
-                &cx.instrument.symbol.0.to_le_bytes(),
-                &[dir as u8],
-            ]),
+            confidence: if by_backstop { 0.9 } else { 0.5 + 0.5 * (st.returns.len() as f64 / cfg.baseline_windows as f64).min(1.0) },
+            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &[dir as u8]]),
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
             description,

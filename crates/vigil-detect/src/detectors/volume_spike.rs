@@ -36,10 +36,7 @@ pub struct VolumeSpike {
 
 impl VolumeSpike {
     pub fn new(cfg: VolumeSpikeConfig) -> Self {
-        VolumeSpike {
-            cfg,
-            slots: Vec::new(),
-        }
+        VolumeSpike { cfg, slots: Vec::new() }
     }
 }
 
@@ -136,9 +133,7 @@ impl Detector for VolumeSpike {
             "first_trade_id": st.first_trade,
             "trigger_trade_id": t.trade_id.as_str(),
         });
-        let serde_json::Value::Object(evidence) = evidence else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
         out.push(Signal {
             kind: AlertType::VolumeSpike,
             ts: ev.ts,
@@ -149,12 +144,8 @@ impl Detector for VolumeSpike {
             accounts: Vec::new(),
             // How many times past the multiplier the window went.
             severity: ratio / cfg.multiplier,
-            confidence: (n as f64 / cfg.baseline_windows as f64).min(1.0)
-                * (0.5 + 0.5 * (st.trades as f64 / (4.0 * cfg.min_trades.max(1) as f64)).min(1.0)),
-            behaviour: key(&[
-                &cx.instrument.venue.0.to_le_bytes(),
-                &cx.instrument.symbol.0.to_le_bytes(),
-            ]),
+            confidence: (n as f64 / cfg.baseline_windows as f64).min(1.0) * (0.5 + 0.5 * (st.trades as f64 / (4.0 * cfg.min_trades.max(1) as f64)).min(1.0)),
+            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes()]),
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
             description,
