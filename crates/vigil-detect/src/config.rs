@@ -41,6 +41,7 @@ pub struct VolumeSpikeConfig {
     pub min_baseline_windows: usize,
     pub multiplier: f64,
     pub mad_multiplier: f64,
+    pub record_multiplier: f64,
     pub min_trades: u32,
     pub cooldown: Duration,
 }
