@@ -131,7 +131,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -172,6 +172,9 @@ impl AlertFile {
     }
 }
 
+/// A callback for each alert as it is written.
+pub type OnAlert = Box<dyn FnMut(&Alert) + Send>;
+
 /// Everything `replay` and `demo` share: files in, alerts out, a summary back.
 pub struct Run<'a> {
     pub files: &'a [String],
@@ -182,7 +185,7 @@ pub struct Run<'a> {
     pub rejects: Option<Box<dyn Write + Send>>,
     pub progress: bool,
     /// Called with each alert as it is written (the demo prints some).
-    pub on_alert: Option<Box<dyn FnMut(&Alert) + Send>>,
+    pub on_alert: Option<OnAlert>,
 }
 
 pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {

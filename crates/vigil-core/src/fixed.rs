@@ -126,7 +126,7 @@ fn fmt_fixed(v: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{int}")?;
     if frac != 0 {
         let mut width = SCALE_DIGITS as usize;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }

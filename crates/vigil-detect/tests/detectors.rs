@@ -97,7 +97,7 @@ fn volume_spike_ignores_a_steady_rise_through_the_day() {
     let mut rng = Rng::new(11);
     for m in 0..390 {
         let n = 5 + (m / 30);
-        let level = 1.03f64.powi(m as i32);
+        let level = 1.03f64.powi(m);
         tape.minute(m as i64, n as i64, |_| 100.0, level * (0.8 + 0.4 * rng.f64()));
     }
     let alerts = tape.run(&Config::default());

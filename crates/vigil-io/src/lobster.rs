@@ -89,7 +89,7 @@ pub fn parse_message(line: &str) -> Result<Message, String> {
 /// One row of an orderbook file: per level, (ask price, ask size, bid price, bid size).
 pub fn parse_book_row(line: &str) -> Result<Vec<[i64; 4]>, String> {
     let v: Vec<i64> = line.trim_end_matches(['\r', '\n']).split(',').map(|s| int(s, "value")).collect::<Result<_, _>>()?;
-    if v.is_empty() || v.len() % 4 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(4) {
         return Err(format!("{} columns is not a multiple of 4", v.len()));
     }
     Ok(v.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect())

@@ -27,7 +27,7 @@ impl Reorder {
     }
 
     /// Takes an event, or gives it back with the reason it is too late.
-    pub fn push(&mut self, ev: Event) -> Result<(), (Event, String)> {
+    pub fn push(&mut self, ev: Event) -> Result<(), Box<(Event, String)>> {
         if ev.ts >= self.max_ts {
             self.max_ts = ev.ts;
             self.buf.push_back(ev);
@@ -41,7 +41,7 @@ impl Reorder {
                 self.max_ts.0,
                 format_duration(self.tolerance)
             );
-            return Err((ev, reason));
+            return Err(Box::new((ev, reason)));
         }
         self.reordered += 1;
         let at = self.buf.partition_point(|e| e.ts <= ev.ts);
@@ -188,7 +188,8 @@ impl EventStream {
                 }
                 Some(Item::Event(ev)) => {
                     self.stats.records += 1;
-                    if let Err((ev, reason)) = input.reorder.push(ev) {
+                    if let Err(late) = input.reorder.push(ev) {
+                        let (ev, reason) = *late;
                         self.rejects.push(Reject {
                             file: input.reader.file().clone(),
                             line: ev.seq,
