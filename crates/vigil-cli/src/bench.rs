@@ -55,7 +55,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         single.push(events.len() as f64 / t.elapsed().as_secs_f64());
         alerts = out.len();
     }
-    let threads = crate::replay::threads(&config, a.threads);
+    let threads = crate::replay::threads(&config, a.threads)?;
     let mut threaded = Vec::new();
     for _ in 0..runs {
         let count = Arc::new(AtomicU64::new(0));

@@ -18,7 +18,7 @@ pub struct ReplayArgs {
     /// Event files: .jsonl or .csv (the spec's formats), optionally .gz.
     #[arg(required = true)]
     pub files: Vec<String>,
-    /// Where to write the alerts, one JSON object a line.
+    /// Where to write the alerts, one JSON object a line (`-` or absent: standard output).
     #[arg(long)]
     pub alerts_out: Option<String>,
     /// The input format, where the file name does not say: jsonl, csv or lobster.
@@ -52,12 +52,16 @@ pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
     }
 }
 
-pub fn threads(config: &Config, arg: Option<usize>) -> usize {
+/// Shards to run: `--threads`, else the configuration's, where 0 means one per core.
+pub fn threads(config: &Config, arg: Option<usize>) -> anyhow::Result<usize> {
     match arg.unwrap_or(config.engine.threads) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
+        0 => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        n if n > MAX_THREADS => bail!("{n} threads is more than the {MAX_THREADS} the engine runs"),
+        n => Ok(n),
     }
 }
+
+const MAX_THREADS: usize = 1024;
 
 /// What a run did, for the terminal and for `--summary-json`.
 #[derive(serde::Serialize)]
@@ -287,8 +291,8 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         None => None,
         Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
     };
-    let threads = threads(&config, a.threads);
-    let alerts = AlertFile::create(a.alerts_out.as_deref())?;
+    let threads = threads(&config, a.threads)?;
+    let alerts = AlertFile::create(Some(a.alerts_out.as_deref().unwrap_or("-")))?;
     let (summary, rejects) = execute(Run { files: &a.files, format, config: &config, threads, alerts, rejects, progress: !a.quiet, on_alert: None })?;
     if !a.quiet {
         summary.print(&rejects);

@@ -110,7 +110,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let n = write_events(cfg, None, Some(Ts(start.0 + 120 * MIN)), &events)?;
     eprintln!("vigil demo: wrote {} events to {events}; replaying them through every detector...", group(n));
     let config = crate::replay::load_config(a.config.as_deref())?;
-    let threads = crate::replay::threads(&config, None);
+    let threads = crate::replay::threads(&config, None)?;
     let files = [events];
     let (summary, _rejects) = execute(Run {
         files: &files,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use vigil_book::{Book, BookChange, BookStats};
-use vigil_core::{AccountId, Alert, AlertType, Event, EventKind, Names, OwnerId, Price, Quote, SymbolId, Ts, VenueId};
+use vigil_core::{AccountId, Alert, AlertType, Event, EventClock, EventKind, Names, OwnerId, Price, Quote, SymbolId, Ts, VenueId};
 
 /// One instrument on one venue, as a shard sees it.
 pub struct Instrument {
@@ -33,6 +33,8 @@ pub struct Context<'a> {
     pub names: &'a Names,
     /// The owner of each account, by account index, where reference data named one.
     pub owners: &'a [OwnerId],
+    /// Event time: the latest timestamp this shard has seen. Detectors never read a wall clock.
+    pub clock: &'a EventClock,
 }
 
 impl Context<'_> {
@@ -88,6 +90,7 @@ pub struct Shard {
     names: Arc<Names>,
     signals: Vec<Signal>,
     events: u64,
+    clock: EventClock,
 }
 
 impl Shard {
@@ -101,12 +104,14 @@ impl Shard {
             names,
             signals: Vec::new(),
             events: 0,
+            clock: EventClock::new(Ts::MIN),
         }
     }
 
     /// Handles one event; alerts it raises are appended to `out`.
     pub fn process(&mut self, ev: &Event, out: &mut Vec<Placed>) {
         self.events += 1;
+        self.clock.advance(ev.ts);
         if let EventKind::Account { account, owner } = ev.kind {
             if self.owners.len() <= account.index() {
                 self.owners.resize(account.index() + 1, OwnerId::NONE);
@@ -131,7 +136,7 @@ impl Shard {
             EventKind::Quote(q) => inst.quote = Some(q.clone()),
             _ => {}
         }
-        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners };
+        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners, clock: &self.clock };
         for d in &mut self.detectors {
             d.on_event(ev, &cx, &mut self.signals);
         }
@@ -253,8 +258,9 @@ impl Engine {
     /// Hands one event to its shard. Events must come in input order (`seq` increasing).
     pub fn push(&mut self, ev: Event) {
         self.upto = ev.seq;
-        if ev.symbol.is_none() {
-            // Reference data without an instrument: every shard needs it.
+        if ev.symbol.is_none() || matches!(ev.kind, EventKind::Account { .. }) {
+            // Reference data (who owns which account) applies to every instrument: every shard
+            // needs it, even when the line named a venue or symbol.
             for p in &mut self.pending {
                 p.push(ev.clone());
             }

@@ -83,6 +83,10 @@ pub fn parse_message(line: &str) -> Result<Message, String> {
     if kind != 7 && (size <= 0 || order_id < 0) {
         return Err(format!("size {size} must be > 0"));
     }
+    // Beyond these, the fixed-point conversion (× 10⁸ for sizes, × 10⁴ for prices) would overflow.
+    if size > 10_000_000_000 || price.abs() > 100_000_000_000_000 {
+        return Err(format!("size {size} or price {price} is out of range"));
+    }
     Ok(Message { time_ns, kind: kind as u8, order_id: order_id.max(0) as u64, size, price, direction: direction as i8 })
 }
 
@@ -115,9 +119,12 @@ impl FileName {
         let levels = parts[n - 1].parse().ok()?;
         let date = parts[n - 5];
         let mut d = date.split('-');
-        let y = d.next()?.parse().ok()?;
-        let m = d.next()?.parse().ok()?;
-        let day = d.next()?.parse().ok()?;
+        let y: i64 = d.next()?.parse().ok()?;
+        let m: u32 = d.next()?.parse().ok()?;
+        let day: u32 = d.next()?.parse().ok()?;
+        if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+            return None;
+        }
         Some(FileName { ticker: parts[..n - 5].join("_"), date: (y, m, day), levels })
     }
 

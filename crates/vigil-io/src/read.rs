@@ -74,6 +74,7 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
                     })));
                 }
             };
+            let line = if self.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
             if line.bytes().all(|c| c.is_ascii_whitespace()) {
                 continue;
             }
@@ -122,7 +123,9 @@ impl<R: std::io::Read + Send> CsvReader<R> {
         let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).buffer_capacity(1 << 16).from_reader(r);
         let header =
             r.byte_headers().map_err(|e| ReadError::Format { file: file.to_string(), line: 1, msg: format!("cannot read the CSV header: {e}") })?.clone();
-        let map: Vec<Option<usize>> = header.iter().map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim()))).collect();
+        // A byte-order mark some spreadsheet programs write is not part of the first column's name.
+        let map: Vec<Option<usize>> =
+            header.iter().map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim_start_matches('\u{feff}').trim()))).collect();
         for need in ["ts", "type"] {
             if !map.iter().flatten().any(|&c| COLUMNS[c] == need) {
                 return Err(ReadError::Format {

@@ -151,7 +151,6 @@ pub struct Synth {
     next_trade: u64,
     seq: u64,
     jumped: Vec<bool>,
-    pending: Option<Event>,
 }
 
 const MAX_LIVE: usize = 400;
@@ -171,7 +170,7 @@ impl Synth {
         let accounts = (0..cfg.accounts.max(2)).map(|a| interner.account(&format!("acct{a}"))).collect();
         let now = cfg.start.0;
         let jumped = vec![false; cfg.injections.len()];
-        Synth { cfg, rng, insts, accounts, now, next_order: 0, next_trade: 0, seq: 0, jumped, pending: None }
+        Synth { cfg, rng, insts, accounts, now, next_order: 0, next_trade: 0, seq: 0, jumped }
     }
 
     fn season(&self) -> f64 {
@@ -293,10 +292,7 @@ fn ticks_price(ticks: i64, tick: f64) -> Price {
 impl Iterator for Synth {
     type Item = Event;
     fn next(&mut self) -> Option<Event> {
-        Some(match self.pending.take() {
-            Some(e) => e,
-            None => self.step(),
-        })
+        Some(self.step())
     }
 }
 

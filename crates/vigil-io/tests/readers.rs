@@ -1,0 +1,121 @@
+//! Readers, reordering and the duplicate check, at the library level.
+
+use std::io::Write;
+use std::sync::Arc;
+use vigil_core::{EventKind, Interner, Ts};
+use vigil_io::{CsvReader, EventReader, EventStream, Item, JsonlReader, ReadAhead, RejectCode, RejectSink, StreamOptions};
+
+fn jsonl(text: &str) -> Box<dyn EventReader> {
+    Box::new(JsonlReader::new(std::io::Cursor::new(text.as_bytes().to_vec()), Arc::from("t.jsonl")))
+}
+
+fn drain(mut r: Box<dyn EventReader>) -> (Vec<vigil_core::Event>, Vec<vigil_io::Reject>) {
+    let mut i = Interner::new();
+    let (mut ev, mut rj) = (Vec::new(), Vec::new());
+    while let Some(x) = r.next(&mut i).unwrap() {
+        match x {
+            Item::Event(e) => ev.push(e),
+            Item::Reject(r) => rj.push(r),
+        }
+    }
+    (ev, rj)
+}
+
+fn line(ts: i64, id: &str) -> String {
+    format!(r#"{{"ts": {ts}, "type": "trade", "venue": "v", "symbol": "S-X", "trade_id": "{id}", "price": "1", "qty": "1"}}"#)
+}
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_data() {
+    let (ev, rj) = drain(jsonl(&format!("\u{feff}{}\n", line(1, "a"))));
+    assert_eq!((ev.len(), rj.len()), (1, 0));
+    let csv = "\u{feff}ts,type,venue,symbol,trade_id,price,qty\n5,trade,v,S-X,t1,1.5,2\n";
+    let r = CsvReader::new(std::io::Cursor::new(csv.as_bytes().to_vec()), Arc::from("t.csv")).unwrap();
+    let (ev, rj) = drain(Box::new(r));
+    assert_eq!((ev.len(), rj.len()), (1, 0));
+    assert_eq!(ev[0].ts, Ts(5));
+}
+
+#[test]
+fn names_are_normalised_and_decimals_exact() {
+    let (ev, _) = drain(jsonl(
+        r#"{"ts": "2024-01-01T00:00:00.5Z", "type": "new", "venue": "Binance", "symbol": "btc-usdt", "order_id": 17, "side": "buy", "price": 0.1, "qty": "3.00000001"}"#,
+    ));
+    let EventKind::New(n) = &ev[0].kind else { panic!() };
+    assert_eq!(n.price.unwrap().raw(), 10_000_000);
+    assert_eq!(n.qty.raw(), 300_000_001);
+    assert_eq!(n.order_id.as_str(), "17");
+    assert_eq!(ev[0].ts, Ts(1_704_067_200_500_000_000));
+}
+
+fn stream(text: &str, opts: StreamOptions) -> (Vec<(i64, u64)>, EventStream) {
+    let mut s = EventStream::new(vec![jsonl(text)], &opts, Interner::new(), RejectSink::default());
+    let mut out = Vec::new();
+    while let Some(e) = s.next_event().unwrap() {
+        out.push((e.ts.0, e.seq));
+    }
+    (out, s)
+}
+
+#[test]
+fn jitter_within_the_tolerance_is_reordered_and_later_events_rejected() {
+    let ms = 1_000_000;
+    let text = [line(10 * ms, "a"), line(12 * ms, "b"), line(9 * ms, "c"), line(14 * ms, "d"), line(5 * ms, "e"), line(14 * ms, "f")].join("\n");
+    let (out, s) = stream(&text, StreamOptions { reorder_tolerance_ns: 5 * ms, ..Default::default() });
+    let ts: Vec<i64> = out.iter().map(|x| x.0 / ms).collect();
+    assert_eq!(ts, vec![9, 10, 12, 14, 14]);
+    assert_eq!(out.iter().map(|x| x.1).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "seq is the position in the stream");
+    assert_eq!(s.stats().reordered, 1);
+    assert_eq!(s.rejects.count(RejectCode::OutOfOrder), 1);
+    assert_eq!(s.rejects.examples[0].line, 5);
+}
+
+#[test]
+fn duplicate_trade_ids_are_remembered_for_the_window_only() {
+    let s = 1_000_000_000;
+    let text = [line(0, "x"), line(s, "x"), line(700 * s, "x"), line(701 * s, "y")].join("\n");
+    let (out, st) = stream(&text, StreamOptions { dedup_window_ns: 600 * s, ..Default::default() });
+    assert_eq!(out.len(), 3, "the repeat a second later is rejected; one 700 s later is a new trade");
+    assert_eq!(st.rejects.count(RejectCode::DuplicateTradeId), 1);
+    // The same id on another venue is another trade.
+    let other = format!("{}\n{}", line(0, "x"), line(1, "x").replace("\"v\"", "\"w\""));
+    assert_eq!(stream(&other, StreamOptions::default()).0.len(), 2);
+}
+
+#[test]
+fn files_merge_by_event_time_with_deterministic_ids() {
+    let a = [line(1, "a1"), line(3, "a2"), line(5, "a3")].join("\n");
+    let b = [line(2, "b1"), line(4, "b2")].join("\n").replace("S-X", "S-Y");
+    let run = |ahead: bool| {
+        let mk = |t: &str| if ahead { Box::new(ReadAhead::new(jsonl(t))) as Box<dyn EventReader> } else { jsonl(t) };
+        let mut s = EventStream::new(vec![mk(&a), mk(&b)], &StreamOptions::default(), Interner::new(), RejectSink::default());
+        let mut v = Vec::new();
+        while let Some(e) = s.next_event().unwrap() {
+            v.push((e.ts.0, e.symbol.0, s.names().symbol(e.symbol).to_string()));
+        }
+        v
+    };
+    let plain = run(false);
+    assert_eq!(plain.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    for _ in 0..20 {
+        let ahead = run(true);
+        assert_eq!(ahead.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            ahead.iter().map(|x| (x.1, x.2.clone())).collect::<Vec<_>>(),
+            vec![(0, "S-X".into()), (1, "S-Y".into()), (0, "S-X".into()), (1, "S-Y".into()), (0, "S-X".into())]
+        );
+    }
+}
+
+#[test]
+fn gzip_is_read_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+    for k in 0..1000 {
+        writeln!(enc, "{}", line(k, &k.to_string())).unwrap();
+    }
+    enc.finish().unwrap();
+    let (ev, rj) = drain(vigil_io::open(p.to_str().unwrap(), None, Default::default()).unwrap());
+    assert_eq!((ev.len(), rj.len()), (1000, 0));
+}
