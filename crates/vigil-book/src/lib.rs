@@ -27,8 +27,11 @@ pub struct RestingOrder {
     /// Open quantity.
     pub qty: Qty,
     pub account: Option<AccountId>,
-    /// When it entered the book.
+    /// When it entered the book (or last lost priority).
     pub ts: Ts,
+    /// Its dense index in this book while it is open (reused once it leaves), so detectors can
+    /// keep per-order state in a vector instead of hashing the order id again.
+    pub slot: u32,
 }
 
 /// One side of the book, worst price first, best last.
@@ -184,7 +187,10 @@ impl BookStats {
 pub struct Book {
     bids: Ladder,
     asks: Ladder,
-    orders: FxHashMap<OrderKey, RestingOrder>,
+    /// Order id → slot in `slab`.
+    orders: FxHashMap<OrderKey, u32>,
+    slab: Vec<RestingOrder>,
+    free: Vec<u32>,
     pub stats: BookStats,
 }
 
@@ -196,7 +202,14 @@ impl Default for Book {
 
 impl Book {
     pub fn new() -> Self {
-        Book { bids: Ladder::new(Side::Buy), asks: Ladder::new(Side::Sell), orders: FxHashMap::default(), stats: BookStats::default() }
+        Book {
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
+            orders: FxHashMap::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            stats: BookStats::default(),
+        }
     }
 
     pub fn side(&self, side: Side) -> &Ladder {
@@ -224,7 +237,35 @@ impl Book {
         self.asks.best().map(|l| l.price)
     }
     pub fn order(&self, id: &str) -> Option<&RestingOrder> {
-        self.orders.get(id)
+        self.orders.get(id).map(|&s| &self.slab[s as usize])
+    }
+    /// Every open order known by id, in no particular order.
+    pub fn iter_orders(&self) -> impl Iterator<Item = (&OrderKey, &RestingOrder)> {
+        self.orders.iter().map(|(k, &s)| (k, &self.slab[s as usize]))
+    }
+    /// The most slots this book has used: a bound for per-order state kept by slot.
+    pub fn slots(&self) -> usize {
+        self.slab.len()
+    }
+
+    fn insert(&mut self, id: &OrderKey, mut o: RestingOrder) -> RestingOrder {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slab.push(o);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        o.slot = slot;
+        self.slab[slot as usize] = o;
+        self.orders.insert(id.clone(), slot);
+        o
+    }
+
+    fn remove(&mut self, id: &str) -> Option<RestingOrder> {
+        let slot = self.orders.remove(id)?;
+        self.free.push(slot);
+        Some(self.slab[slot as usize])
     }
     /// Open orders known by id.
     pub fn open_orders(&self) -> usize {
@@ -252,12 +293,11 @@ impl Book {
                     self.stats.duplicate_orders += 1;
                     return BookChange::None;
                 }
-                let o = RestingOrder { side: n.side, price, qty: n.qty, account: n.account, ts: ev.ts };
+                let o = RestingOrder { side: n.side, price, qty: n.qty, account: n.account, ts: ev.ts, slot: 0 };
                 self.side_mut(n.side).add(price, n.qty, 1);
-                self.orders.insert(n.order_id.clone(), o);
-                BookChange::Added(o)
+                BookChange::Added(self.insert(&n.order_id, o))
             }
-            EventKind::Cancel(c) => match self.orders.remove(&c.order_id) {
+            EventKind::Cancel(c) => match self.remove(&c.order_id) {
                 Some(o) => {
                     // A source that states the size that left (a hint) is believed over the book's
                     // copy, which is stale when the source omits events (LOBSTER beyond its depth).
@@ -274,13 +314,14 @@ impl Book {
                 }
             },
             EventKind::Amend(a) => {
-                let Some(o) = self.orders.get_mut(&a.order_id) else {
+                let Some(&slot) = self.orders.get(&a.order_id) else {
                     self.stats.unknown_amends += 1;
                     if let Some(h) = a.hint {
                         self.reduce_level(h);
                     }
                     return BookChange::Unknown;
                 };
+                let o = &mut self.slab[slot as usize];
                 let before = *o;
                 let new_price = a.price.unwrap_or(o.price);
                 let new_qty = a.qty.unwrap_or(o.qty);
@@ -293,7 +334,7 @@ impl Book {
                 };
                 if new_qty.0 <= 0 {
                     ladder.reduce(before.price, before.qty, 1);
-                    self.orders.remove(&a.order_id);
+                    self.remove(&a.order_id);
                     return BookChange::Cancelled(before);
                 }
                 o.price = new_price;
@@ -325,8 +366,9 @@ impl Book {
 
     /// Fills `qty` of order `id`, which should be on `side`. Returns the order as it was before.
     fn fill(&mut self, id: &OrderKey, side: Side, price: Price, qty: Qty, aggressor: Option<Side>) -> Option<RestingOrder> {
-        match self.orders.get_mut(id) {
-            Some(o) => {
+        match self.orders.get(id) {
+            Some(&slot) => {
+                let o = &mut self.slab[slot as usize];
                 let before = *o;
                 let take = if qty > o.qty { o.qty } else { qty };
                 o.qty -= take;
@@ -337,7 +379,7 @@ impl Book {
                 };
                 ladder.reduce(before.price, take, u32::from(done));
                 if done {
-                    self.orders.remove(id);
+                    self.remove(id);
                 }
                 Some(before)
             }

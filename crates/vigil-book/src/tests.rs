@@ -102,6 +102,22 @@ fn unknown_orders_are_counted_and_hints_reduce_depth() {
     assert_eq!(b.stats.duplicate_orders, 1);
 }
 
+#[test]
+fn slots_are_dense_and_reused() {
+    let mut b = Book::new();
+    let slot = |c: BookChange| match c {
+        BookChange::Added(o) | BookChange::Cancelled(o) => o.slot,
+        c => panic!("{c:?}"),
+    };
+    assert_eq!(slot(b.apply(&new("a", Side::Buy, 10, 1))), 0);
+    assert_eq!(slot(b.apply(&new("b", Side::Buy, 10, 1))), 1);
+    assert_eq!(slot(b.apply(&cancel("a"))), 0);
+    assert_eq!(slot(b.apply(&new("c", Side::Sell, 11, 1))), 0, "a freed slot is reused");
+    assert_eq!(b.order("c").unwrap().slot, 0);
+    assert_eq!(b.order("b").unwrap().slot, 1);
+    assert_eq!(b.slots(), 2);
+}
+
 proptest::proptest! {
     /// Whatever the sequence, each level equals the sum of its known orders (no unattributed depth
     /// is ever set here), levels are strictly ordered, and none is empty.
@@ -121,7 +137,7 @@ proptest::proptest! {
         }
         for side in [Side::Buy, Side::Sell] {
             let mut expect: std::collections::BTreeMap<Price, (Qty, u32)> = Default::default();
-            for o in b.orders.values().filter(|o| o.side == side) {
+            for (_, o) in b.iter_orders().filter(|(_, o)| o.side == side) {
                 let e = expect.entry(o.price).or_default();
                 e.0 += o.qty;
                 e.1 += 1;
