@@ -80,8 +80,9 @@ impl Ladder {
         match self.find(price) {
             Ok(i) => {
                 let l = &mut self.levels[i];
-                l.qty += qty;
-                l.orders += orders;
+                // Saturating: absurd sizes from a bad feed must not wrap a level negative.
+                l.qty = Qty(l.qty.0.saturating_add(qty.0));
+                l.orders = l.orders.saturating_add(orders);
             }
             Err(i) => self.levels.insert(i, Level { price, qty, orders }),
         }
@@ -349,6 +350,7 @@ impl Book {
                     // As for a cancel: the size the source says left the level is believed.
                     ladder.reduce(new_price, h.qty, 0);
                 } else if new_qty > before.qty {
+                    o.ts = ev.ts;
                     ladder.add(new_price, new_qty - before.qty, 0);
                 } else {
                     ladder.reduce(new_price, before.qty - new_qty, 0);

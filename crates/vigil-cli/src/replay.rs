@@ -225,27 +225,19 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     });
     let started = crate::wall::now();
     let mut engine = Engine::start(run.config, run.threads, stream.names(), sink);
-    let mut read_error = None;
     let mut n: u64 = 0;
-    loop {
-        match stream.next_event() {
-            Ok(Some(ev)) => {
-                engine.push(ev);
-                n += 1;
-                if n & 0xFFFF == 0 {
-                    if let Some(b) = &bar {
-                        b.set_position(counter.load(Ordering::Relaxed));
-                        b.set_message(format!("{} events", group(n)));
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                read_error = Some(e.to_string());
-                break;
+    while let Some(ev) = stream.next_event() {
+        engine.push(ev);
+        n += 1;
+        if n & 0xFFFF == 0 {
+            if let Some(b) = &bar {
+                b.set_position(counter.load(Ordering::Relaxed));
+                b.set_message(format!("{} events", group(n)));
             }
         }
     }
+    let errors: Vec<String> = stream.errors().iter().map(|e| e.to_string()).collect();
+    let read_error = (!errors.is_empty()).then(|| errors.join("; "));
     let stats: ShardStats = engine.finish().map_err(anyhow::Error::msg)?;
     let seconds = started.elapsed().as_secs_f64();
     if let Some(b) = bar {

@@ -219,6 +219,27 @@ fn unreadable_input_is_a_clear_error() {
     let o = vigil().args(["replay", gz.to_str().unwrap(), "--quiet"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cut.jsonl.gz"), "{}", String::from_utf8_lossy(&o.stderr));
+    // Beside a good file, the good file is still read to its end.
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, GOOD_AND_BAD).unwrap();
+    let summary = dir.path().join("s.json");
+    let o = vigil()
+        .args([
+            "replay",
+            gz.to_str().unwrap(),
+            good.to_str().unwrap(),
+            "--quiet",
+            "--alerts-out",
+            dir.path().join("a").to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert!(s["read_error"].as_str().unwrap().contains("cut.jsonl.gz"));
+    assert!(s["events"].as_u64().unwrap() > 7, "the good file's events and what was read of the cut one: {s}");
 }
 
 #[test]

@@ -27,8 +27,8 @@ impl Side {
     }
     pub fn parse(s: &str) -> Option<Side> {
         match s {
-            "buy" | "BUY" | "Buy" | "b" | "B" => Some(Side::Buy),
-            "sell" | "SELL" | "Sell" | "s" | "S" => Some(Side::Sell),
+            "buy" | "BUY" | "Buy" => Some(Side::Buy),
+            "sell" | "SELL" | "Sell" => Some(Side::Sell),
             _ => None,
         }
     }

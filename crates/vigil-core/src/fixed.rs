@@ -45,21 +45,33 @@ pub fn parse_fixed(s: &[u8]) -> Result<i64, DecimalError> {
     let mut digits = 0u32;
     let mut sig = 0u32;
     let mut seen_point = false;
+    // Zeros after the point are held back until a non-zero digit follows: trailing ones change
+    // nothing, so `1.000…0` is exact however many zeros it has.
+    let mut held_zeros = 0u32;
     while i < s.len() {
         let c = s[i];
         match c {
+            b'0' if seen_point => {
+                digits += 1;
+                held_zeros += 1;
+            }
             b'0'..=b'9' => {
                 digits += 1;
-                if mant != 0 || c != b'0' {
-                    sig += 1;
+                for k in 0..=held_zeros {
+                    // Leading zeros are not significant; the digit itself is unless a leading 0.
+                    if mant != 0 || (k == held_zeros && c != b'0') {
+                        sig += 1;
+                    }
+                    if sig > 36 {
+                        return Err(DecimalError::Overflow);
+                    }
+                    mant *= 10;
+                    if seen_point {
+                        exp -= 1;
+                    }
                 }
-                if sig > 36 {
-                    return Err(DecimalError::Overflow);
-                }
-                mant = mant * 10 + (c - b'0') as i128;
-                if seen_point {
-                    exp -= 1;
-                }
+                held_zeros = 0;
+                mant += (c - b'0') as i128;
             }
             b'.' if !seen_point => seen_point = true,
             b'e' | b'E' => break,
@@ -92,7 +104,7 @@ pub fn parse_fixed(s: &[u8]) -> Result<i64, DecimalError> {
         }
         exp = exp.saturating_add(if eneg { -e } else { e });
     }
-    let shift = exp + SCALE_DIGITS as i32;
+    let shift = exp.saturating_add(SCALE_DIGITS as i32);
     let v: i128 = if mant == 0 {
         0
     } else if shift >= 0 {
@@ -226,6 +238,11 @@ mod tests {
         assert_eq!(parse_fixed(b"7."), Ok(700_000_000));
         assert_eq!(parse_fixed(b"0"), Ok(0));
         assert_eq!(parse_fixed(b"0e999999999"), Ok(0));
+        assert_eq!(parse_fixed(b"0e9999999999999"), Ok(0));
+        assert_eq!(parse_fixed(b"1e-9999999999999"), Err(DecimalError::TooPrecise));
+        assert_eq!(parse_fixed(b"1e9999999999999"), Err(DecimalError::Overflow));
+        assert_eq!(parse_fixed(format!("1.{}", "0".repeat(60)).as_bytes()), Ok(100_000_000));
+        assert_eq!(parse_fixed(b"0.10200"), Ok(10_200_000));
     }
 
     #[test]
@@ -258,6 +275,15 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,40}") {
             let _ = parse_fixed(s.as_bytes());
+        }
+        #[test]
+        fn never_panics_on_number_shapes(s in "[-+]?[0-9]{0,45}(\\.[0-9]{0,45})?([eE][-+]?[0-9]{0,14})?") {
+            let _ = parse_fixed(s.as_bytes());
+        }
+        #[test]
+        fn exact_against_integer_arithmetic(int in 0i64..1_000_000_000, frac in 0u32..100_000_000, zeros in 0usize..30) {
+            let s = format!("{int}.{frac:08}{}", "0".repeat(zeros));
+            proptest::prop_assert_eq!(parse_fixed(s.as_bytes()), Ok(int * SCALE + frac as i64));
         }
     }
 }

@@ -93,10 +93,17 @@ impl AlertBuilder {
         let accounts: Vec<String> = s.accounts.iter().map(|&a| names.account(a).to_string()).collect();
         let mut h = Xxh3::new();
         h.update(s.kind.as_str().as_bytes());
-        h.update(venue.as_deref().unwrap_or("").as_bytes());
-        for x in symbols.iter().chain(accounts.iter()) {
-            h.update(b"\x1f");
-            h.update(x.as_bytes());
+        // Every field and list is length-prefixed, so no two different alerts hash the same text.
+        let mut field = |b: &[u8]| {
+            h.update(&(b.len() as u64).to_le_bytes());
+            h.update(b);
+        };
+        field(venue.as_deref().unwrap_or("").as_bytes());
+        for list in [&symbols, &accounts] {
+            field(&(list.len() as u64).to_le_bytes());
+            for x in list.iter() {
+                field(x.as_bytes());
+            }
         }
         h.update(&s.window_start.0.to_le_bytes());
         h.update(&s.identity.to_le_bytes());

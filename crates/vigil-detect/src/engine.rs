@@ -255,9 +255,12 @@ impl Engine {
         self.routes[i] as usize
     }
 
-    /// Hands one event to its shard. Events must come in input order (`seq` increasing).
-    pub fn push(&mut self, ev: Event) {
-        self.upto = ev.seq;
+    /// Hands one event to its shard; events are processed in the order pushed.
+    pub fn push(&mut self, mut ev: Event) {
+        // The engine numbers events itself, in the order pushed: the number orders the alerts, so
+        // it must be unique and increasing whatever the caller set.
+        self.upto += 1;
+        ev.seq = self.upto;
         if ev.symbol.is_none() || matches!(ev.kind, EventKind::Account { .. }) {
             // Reference data (who owns which account) applies to every instrument: every shard
             // needs it, even when the line named a venue or symbol.
@@ -294,6 +297,8 @@ impl Engine {
             let s = h.join().map_err(|_| "a shard thread panicked".to_string())?;
             total.merge(&s);
         }
+        // Shards each count the reference data broadcast to all of them; count events once.
+        total.events = self.upto;
         let alerts = self.collector.take().expect("collector").join().map_err(|_| "the alert collector panicked".to_string())?;
         total.alerts = alerts;
         Ok(total)

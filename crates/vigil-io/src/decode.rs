@@ -81,6 +81,12 @@ pub fn column(name: &str) -> Option<usize> {
     })
 }
 
+/// Accepted event times: 1970-01-01 up to 2200-01-01 (UTC). Anything else is a unit mistake
+/// (seconds or milliseconds for nanoseconds) or garbage, and far-off values would overflow window
+/// arithmetic downstream.
+pub const TS_MIN: i64 = 0;
+pub const TS_MAX: i64 = 7_258_118_400 * 1_000_000_000;
+
 /// Why a record's fields do not make an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -171,6 +177,9 @@ impl<'a> Record<'a> {
             Some(v) => return err(TS, RejectCode::InvalidField, format!("expected integer nanoseconds or an RFC 3339 string, got {}", v.type_name())),
         };
         let ts = Ts::parse(ts.as_bytes()).or_else(|e| err(TS, RejectCode::InvalidTimestamp, format!("{ts:?}: {e}")))?;
+        if !(TS_MIN..TS_MAX).contains(&ts.0) {
+            return err(TS, RejectCode::InvalidTimestamp, format!("{} is outside 1970-01-01..2200-01-01 (nanoseconds since the epoch expected)", ts.0));
+        }
         let ty = self.req_text(TYPE)?;
         let Some(ty) = EventType::parse(ty) else {
             return err(TYPE, RejectCode::UnknownType, format!("unknown event type {ty:?} (expected new, amend, cancel, trade, quote or account)"));

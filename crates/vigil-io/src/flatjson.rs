@@ -131,7 +131,6 @@ impl<'a> Scanner<'a> {
                         _ => return self.err("invalid escape"),
                     }
                 }
-                Some(c) if *c < 0x20 => return self.err("control character in string"),
                 Some(c) => {
                     out.push(*c);
                     self.i += 1;

@@ -134,7 +134,8 @@ pub fn lobster_zip_file(path: &str, part: &str) -> Result<(String, Vec<u8>), Rea
         let mut m = z.by_index(i).map_err(|e| fmt(format!("zip member {i}: {e}")))?;
         let name = m.name().to_string();
         if name.contains(part) && name.ends_with(".csv") {
-            let mut data = Vec::with_capacity(m.size() as usize);
+            // The declared size is only a hint: a corrupt archive must not size the allocation.
+            let mut data = Vec::with_capacity((m.size() as usize).min(64 << 20));
             m.read_to_end(&mut data).map_err(|e| ReadError::at(path, 0, e))?;
             return Ok((name, data));
         }

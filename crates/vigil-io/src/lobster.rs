@@ -84,7 +84,7 @@ pub fn parse_message(line: &str) -> Result<Message, String> {
         return Err(format!("size {size} must be > 0"));
     }
     // Beyond these, the fixed-point conversion (× 10⁸ for sizes, × 10⁴ for prices) would overflow.
-    if size > 10_000_000_000 || price.abs() > 100_000_000_000_000 {
+    if size > 10_000_000_000 || price.unsigned_abs() > 100_000_000_000_000 {
         return Err(format!("size {size} or price {price} is out of range"));
     }
     Ok(Message { time_ns, kind: kind as u8, order_id: order_id.max(0) as u64, size, price, direction: direction as i8 })
@@ -122,7 +122,7 @@ impl FileName {
         let y: i64 = d.next()?.parse().ok()?;
         let m: u32 = d.next()?.parse().ok()?;
         let day: u32 = d.next()?.parse().ok()?;
-        if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        if !(1970..=2199).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
             return None;
         }
         Some(FileName { ticker: parts[..n - 5].join("_"), date: (y, m, day), levels })
@@ -250,7 +250,7 @@ pub struct LobsterReader<R> {
     name: FileName,
     conv: Option<Converter>,
     line: u64,
-    buf: String,
+    buf: Vec<u8>,
 }
 
 impl<R: BufRead + Send> LobsterReader<R> {
@@ -261,7 +261,7 @@ impl<R: BufRead + Send> LobsterReader<R> {
             line: 0,
             msg: format!("{name:?} is not a LOBSTER file name (TICKER_YYYY-MM-DD_START_END_message_LEVELS.csv), which carries the ticker and date"),
         })?;
-        Ok(LobsterReader { r, file, name: parsed, conv: None, line: 0, buf: String::new() })
+        Ok(LobsterReader { r, file, name: parsed, conv: None, line: 0, buf: Vec::new() })
     }
 }
 
@@ -273,15 +273,33 @@ impl<R: BufRead + Send> EventReader for LobsterReader<R> {
         let conv = self.conv.get_or_insert_with(|| Converter::new(interner.venue("nasdaq"), interner.symbol(&self.name.ticker), self.name.midnight_utc()));
         loop {
             self.buf.clear();
-            let n = self.r.read_line(&mut self.buf).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
+            let (n, long) =
+                crate::read::read_line_capped(&mut self.r, &mut self.buf, crate::read::MAX_LINE).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line += 1;
-            if self.buf.trim().is_empty() {
+            if long {
+                return Ok(Some(crate::read::too_long(&self.file, self.line, RejectCode::InvalidLobster, &self.buf)));
+            }
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(t) => t,
+                Err(e) => {
+                    let (reason, raw) = (format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1), crate::read::lossy(&self.buf));
+                    return Ok(Some(Item::Reject(Reject {
+                        file: self.file.clone(),
+                        line: self.line,
+                        field: None,
+                        code: RejectCode::InvalidEncoding,
+                        reason,
+                        raw,
+                    })));
+                }
+            };
+            if text.trim().is_empty() {
                 continue;
             }
-            match parse_message(&self.buf) {
+            match parse_message(text) {
                 Ok(m) => {
                     if let Some(ev) = conv.convert(&m, self.line) {
                         return Ok(Some(Item::Event(ev)));
@@ -294,7 +312,7 @@ impl<R: BufRead + Send> EventReader for LobsterReader<R> {
                         field: None,
                         code: RejectCode::InvalidLobster,
                         reason,
-                        raw: self.buf.trim_end().to_string(),
+                        raw: text.trim_end().to_string(),
                     })));
                 }
             }

@@ -26,7 +26,47 @@ pub trait EventReader: Send {
     fn file(&self) -> &Arc<str>;
 }
 
-fn lossy(b: &[u8]) -> String {
+/// The longest line a reader keeps. A longer one is rejected (its first bytes kept as its raw
+/// text), so a file without line breaks cannot make a reader hold the whole file.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Reads one line, through its `\n`, into `buf`, keeping at most `max` bytes of it. Returns the
+/// bytes consumed (0 at the end of input) and whether the line was longer than `max`.
+pub fn read_line_capped<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
+    let (mut consumed, mut long) = (0, false);
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok((consumed, long));
+        }
+        let (take, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        if take > room {
+            long = true;
+        }
+        buf.extend_from_slice(&avail[..take.min(room)]);
+        r.consume(take);
+        consumed += take;
+        if done {
+            return Ok((consumed, long));
+        }
+    }
+}
+
+/// The reject of a line longer than [`MAX_LINE`].
+pub(crate) fn too_long(file: &Arc<str>, line: u64, code: RejectCode, start: &[u8]) -> Item {
+    let raw = lossy(&start[..start.len().min(200)]);
+    Item::Reject(Reject { file: file.clone(), line, field: None, code, reason: format!("the line is longer than {} bytes", MAX_LINE), raw })
+}
+
+pub(crate) fn lossy(b: &[u8]) -> String {
     let b = b.strip_suffix(b"\n").unwrap_or(b);
     let b = b.strip_suffix(b"\r").unwrap_or(b);
     String::from_utf8_lossy(b).into_owned()
@@ -54,11 +94,14 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
     fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
         loop {
             self.buf.clear();
-            let n = self.r.read_until(b'\n', &mut self.buf).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
+            let (n, long) = read_line_capped(&mut self.r, &mut self.buf, MAX_LINE).map_err(|e| ReadError::at(&self.file, self.line + 1, e))?;
             if n == 0 {
                 return Ok(None);
             }
             self.line += 1;
+            if long {
+                return Ok(Some(too_long(&self.file, self.line, RejectCode::InvalidJson, &self.buf)));
+            }
             let bytes = self.buf.as_slice();
             let line = match std::str::from_utf8(bytes) {
                 Ok(l) => l,
@@ -80,12 +123,14 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
             }
             let mut rec = Record::default();
             let mut dup: Option<&'static str> = None;
+            let mut seen = 0u32;
             let parsed = for_each_member(line, |k, v: JsonValue<'_>| {
                 if let Some(c) = column(k) {
-                    if rec.fields[c].is_some() {
+                    if seen & (1 << c) != 0 {
                         dup = Some(COLUMNS[c]);
                         return Err(());
                     }
+                    seen |= 1 << c;
                     if v != JsonValue::Null {
                         rec.fields[c] = Some(v);
                     }

@@ -33,7 +33,7 @@ impl Reorder {
             self.buf.push_back(ev);
             return Ok(());
         }
-        let late = self.max_ts.0 - ev.ts.0;
+        let late = self.max_ts.0.saturating_sub(ev.ts.0);
         if late > self.tolerance {
             let reason = format!(
                 "{} earlier than an event already read (ts {}), beyond the {} reorder tolerance",
@@ -66,7 +66,7 @@ impl Reorder {
     }
 }
 
-/// Remembers trade ids per venue for a span of event time (and at most `max` of them), so that
+/// Remembers trade ids per venue and symbol for a span of event time (and at most `max` of them), so that
 /// memory stays bounded on an input of any length while a feed's replayed trades are still caught.
 pub struct TradeDedup {
     window: i64,
@@ -80,13 +80,16 @@ impl TradeDedup {
         TradeDedup { window: window_ns, max: max.max(1), seen: Default::default(), order: VecDeque::new() }
     }
 
-    /// `false` if the venue already had this trade id within the window.
+    /// `false` if the venue already had this trade id for this symbol within the window.
     pub fn check(&mut self, ev: &Event) -> bool {
         let EventKind::Trade(t) = &ev.kind else {
             return true;
         };
+        // Venues number trades per instrument (Binance, Coinbase, LOBSTER rows), so the id is
+        // unique within a venue and symbol.
         let mut h = Xxh3::new();
         h.update(&ev.venue.0.to_le_bytes());
+        h.update(&ev.symbol.0.to_le_bytes());
         h.update(t.trade_id.as_bytes());
         let key = h.digest128();
         while let Some(&(ts, k)) = self.order.front() {
@@ -154,12 +157,21 @@ pub struct EventStream {
     dedup: TradeDedup,
     seq: u64,
     stats: StreamStats,
+    errors: Vec<ReadError>,
 }
 
 impl EventStream {
     pub fn new(readers: Vec<Box<dyn EventReader>>, opts: &StreamOptions, interner: Interner, rejects: RejectSink) -> Self {
         let inputs = readers.into_iter().map(|reader| Input { reader, reorder: Reorder::new(opts.reorder_tolerance_ns), done: false, head: None }).collect();
-        EventStream { inputs, interner, rejects, dedup: TradeDedup::new(opts.dedup_window_ns, opts.dedup_max_ids), seq: 0, stats: StreamStats::default() }
+        EventStream {
+            inputs,
+            interner,
+            rejects,
+            dedup: TradeDedup::new(opts.dedup_window_ns, opts.dedup_max_ids),
+            seq: 0,
+            stats: StreamStats::default(),
+            errors: Vec::new(),
+        }
     }
 
     pub fn stats(&self) -> StreamStats {
@@ -168,8 +180,14 @@ impl EventStream {
         s
     }
 
+    /// Files that could not be read to their end. Such a file ends at the error: what was read of
+    /// it is processed, and the other files go on.
+    pub fn errors(&self) -> &[ReadError] {
+        &self.errors
+    }
+
     /// Fills input `i`'s head with its next in-order event, if it has one.
-    fn fill(&mut self, i: usize) -> Result<(), ReadError> {
+    fn fill(&mut self, i: usize) {
         let input = &mut self.inputs[i];
         while input.head.is_none() {
             if let Some(ev) = input.reorder.pop_ready() {
@@ -180,7 +198,14 @@ impl EventStream {
                 input.head = input.reorder.pop_any();
                 break;
             }
-            match input.reader.next(&mut self.interner)? {
+            let item = match input.reader.next(&mut self.interner) {
+                Ok(item) => item,
+                Err(e) => {
+                    self.errors.push(e);
+                    None
+                }
+            };
+            match item {
                 None => input.done = true,
                 Some(Item::Reject(r)) => {
                     self.stats.records += 1;
@@ -202,26 +227,26 @@ impl EventStream {
                 }
             }
         }
-        Ok(())
     }
 
-    /// The next event in event-time order, or `None` when every input is exhausted.
-    pub fn next_event(&mut self) -> Result<Option<Event>, ReadError> {
+    /// The next event in event-time order, or `None` when every input is exhausted. A file that
+    /// fails part-way ends there and is listed in [`EventStream::errors`].
+    pub fn next_event(&mut self) -> Option<Event> {
         loop {
             let mut best: Option<usize> = None;
             for i in 0..self.inputs.len() {
-                self.fill(i)?;
+                self.fill(i);
                 if let Some(h) = &self.inputs[i].head {
                     if best.is_none_or(|b| h.ts < self.inputs[b].head.as_ref().map_or(Ts::MAX, |e| e.ts)) {
                         best = Some(i);
                     }
                 }
             }
-            let Some(b) = best else { return Ok(None) };
+            let b = best?;
             let mut ev = self.inputs[b].head.take().expect("head was just seen");
             if !self.dedup.check(&ev) {
                 let EventKind::Trade(t) = &ev.kind else { unreachable!("only trades are deduplicated") };
-                let reason = format!("trade id {:?} was already seen on this venue", t.trade_id.as_str());
+                let reason = format!("trade id {:?} was already seen for this symbol on this venue", t.trade_id.as_str());
                 let raw = as_line(&ev, &self.interner);
                 self.rejects.push(Reject {
                     file: self.inputs[b].reader.file().clone(),
@@ -236,7 +261,7 @@ impl EventStream {
             self.seq += 1;
             ev.seq = self.seq;
             self.stats.events += 1;
-            return Ok(Some(ev));
+            return Some(ev);
         }
     }
 

@@ -8,7 +8,8 @@
 //! the file (and forgets levels it still holds that the file shows are gone), and the test asserts
 //! that every such level lies beyond every level carried over from the row before: the oracle only
 //! ever supplies the window's edge. Every level that stays in the window, and every level a message
-//! touches, must match from the events alone.
+//! touches, must match from the events alone; and depth only ever comes into view on the side
+//! where a message just emptied a visible level.
 
 use std::collections::BTreeSet;
 use vigil_book::Book;
@@ -79,9 +80,12 @@ fn check(sample: &str) -> Outcome {
             // Levels carried over from the last row, and the worst of them.
             let carried: Vec<i64> = want.iter().map(|l| l.0).filter(|&p| !fresh(p)).collect();
             let edge = |p: i64| carried.iter().all(|&c| if side == Side::Buy { p < c } else { p > c });
+            // Depth can only come into view when a message on this side emptied a visible level.
+            let emptied = matches!(m.kind, 2..=4) && m.side() == side && before.contains(&m.price) && book.side(side).get(m.fixed_price()).is_none();
             for &(p, q) in &want {
                 if fresh(p) && book.side(side).get(Price(p * 10_000)).map(|l| l.qty) != Some(Qty::from_int(q)) {
                     assert!(edge(p), "{sample} row {}: level {p} entered inside the window, not at its edge", i + 1);
+                    assert!(emptied, "{sample} row {}: level {p} came into view without a message emptying a level", i + 1);
                     book.set_level(side, Price(p * 10_000), Qty::from_int(q));
                     revealed += 1;
                 }
@@ -93,6 +97,7 @@ fn check(sample: &str) -> Outcome {
                 }
                 for p in stale {
                     assert!(edge(p), "{sample} row {}: stale level {p} inside the window", i + 1);
+                    assert!(emptied, "{sample} row {}: stale level {p} came into view without a message emptying a level", i + 1);
                     book.set_level(side, Price(p * 10_000), Qty::ZERO);
                     forgotten += 1;
                 }

@@ -51,7 +51,7 @@ fn names_are_normalised_and_decimals_exact() {
 fn stream(text: &str, opts: StreamOptions) -> (Vec<(i64, u64)>, EventStream) {
     let mut s = EventStream::new(vec![jsonl(text)], &opts, Interner::new(), RejectSink::default());
     let mut out = Vec::new();
-    while let Some(e) = s.next_event().unwrap() {
+    while let Some(e) = s.next_event() {
         out.push((e.ts.0, e.seq));
     }
     (out, s)
@@ -77,9 +77,9 @@ fn duplicate_trade_ids_are_remembered_for_the_window_only() {
     let (out, st) = stream(&text, StreamOptions { dedup_window_ns: 600 * s, ..Default::default() });
     assert_eq!(out.len(), 3, "the repeat a second later is rejected; one 700 s later is a new trade");
     assert_eq!(st.rejects.count(RejectCode::DuplicateTradeId), 1);
-    // The same id on another venue is another trade.
-    let other = format!("{}\n{}", line(0, "x"), line(1, "x").replace("\"v\"", "\"w\""));
-    assert_eq!(stream(&other, StreamOptions::default()).0.len(), 2);
+    // The same id on another venue, or for another symbol, is another trade.
+    let other = format!("{}\n{}\n{}", line(0, "x"), line(1, "x").replace("\"v\"", "\"w\""), line(2, "x").replace("S-X", "S-Y"));
+    assert_eq!(stream(&other, StreamOptions::default()).0.len(), 3);
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn files_merge_by_event_time_with_deterministic_ids() {
         let mk = |t: &str| if ahead { Box::new(ReadAhead::new(jsonl(t))) as Box<dyn EventReader> } else { jsonl(t) };
         let mut s = EventStream::new(vec![mk(&a), mk(&b)], &StreamOptions::default(), Interner::new(), RejectSink::default());
         let mut v = Vec::new();
-        while let Some(e) = s.next_event().unwrap() {
+        while let Some(e) = s.next_event() {
             v.push((e.ts.0, e.symbol.0, s.names().symbol(e.symbol).to_string()));
         }
         v
@@ -118,4 +118,48 @@ fn gzip_is_read_by_extension() {
     enc.finish().unwrap();
     let (ev, rj) = drain(vigil_io::open(p.to_str().unwrap(), None, Default::default()).unwrap());
     assert_eq!((ev.len(), rj.len()), (1000, 0));
+}
+
+#[test]
+fn an_endless_line_is_rejected_without_holding_the_file() {
+    let long = format!("{{\"ts\": 1, \"type\": \"{}\"}}", "x".repeat(3 << 20));
+    let (ev, rj) = drain(jsonl(&format!("{long}\n{}\n", line(2, "a"))));
+    assert_eq!(ev.len(), 1);
+    assert_eq!(rj.len(), 1);
+    assert_eq!((rj[0].line, rj[0].code), (1, RejectCode::InvalidJson));
+    assert!(rj[0].reason.contains("longer than"), "{}", rj[0].reason);
+    assert!(rj[0].raw.len() <= 200);
+}
+
+#[test]
+fn a_field_named_twice_is_rejected_even_after_null() {
+    let (ev, rj) = drain(jsonl(r#"{"ts": 1, "type": "trade", "venue": "v", "symbol": "S", "trade_id": "t", "price": "1", "qty": null, "qty": "-1"}"#));
+    assert!(ev.is_empty());
+    assert_eq!((rj[0].field, rj[0].code), (Some("qty"), RejectCode::InvalidJson));
+}
+
+#[test]
+fn timestamps_outside_a_sane_range_are_rejected() {
+    let (ev, rj) = drain(jsonl(
+        &[
+            line(-5, "a"),
+            line(1_700_000_000, "b").replace("1700000000", "-9223372036854775807"),
+            line(9_000_000_000_000_000_000, "c"),
+            line(1_700_000_000_000_000_000, "d"),
+        ]
+        .join("\n"),
+    ));
+    assert_eq!(ev.len(), 1);
+    assert!(rj.iter().all(|r| r.code == RejectCode::InvalidTimestamp && r.field == Some("ts")), "{rj:?}");
+    assert_eq!(rj.len(), 3);
+}
+
+#[test]
+fn a_bad_lobster_row_is_a_reject_not_the_end_of_the_file() {
+    let rows: &[u8] = b"34200.1,1,5,10,1000000,1\n34200.2,1,6,\xff\xfe,1000000,1\n34200.3,9,7,10,1000000,1\n34200.4,3,5,10,1000000,1\n";
+    let r =
+        vigil_io::lobster::LobsterReader::new(std::io::Cursor::new(rows.to_vec()), Arc::from("x"), "AAPL_2012-06-21_34200000_57600000_message_1.csv").unwrap();
+    let (ev, rj) = drain(Box::new(r));
+    assert_eq!(ev.len(), 2);
+    assert_eq!(rj.iter().map(|r| (r.line, r.code)).collect::<Vec<_>>(), vec![(2, RejectCode::InvalidEncoding), (3, RejectCode::InvalidLobster)]);
 }

@@ -115,7 +115,8 @@ impl Detector for PriceAnomaly {
             return;
         }
         let vol_threshold = st.sigma.map(|s| (cfg.sigma_multiplier * s).max(cfg.min_move));
-        let by_vol = vol_threshold.is_some_and(|th| mv.abs() >= th);
+        // A zero threshold (a flat history and `min_move = 0`) would flag every trade.
+        let by_vol = vol_threshold.is_some_and(|th| th > 0.0 && mv.abs() >= th);
         let by_backstop = mv.abs() >= cfg.absolute_move;
         if !by_vol && !by_backstop {
             return;
