@@ -284,17 +284,7 @@ impl<R: BufRead + Send> EventReader for LobsterReader<R> {
             }
             let text = match std::str::from_utf8(&self.buf) {
                 Ok(t) => t,
-                Err(e) => {
-                    let (reason, raw) = (format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1), crate::read::lossy(&self.buf));
-                    return Ok(Some(Item::Reject(Reject {
-                        file: self.file.clone(),
-                        line: self.line,
-                        field: None,
-                        code: RejectCode::InvalidEncoding,
-                        reason,
-                        raw,
-                    })));
-                }
+                Err(e) => return Ok(Some(crate::read::not_utf8(&self.file, self.line, &self.buf, e))),
             };
             if text.trim().is_empty() {
                 continue;

@@ -60,6 +60,12 @@ pub fn read_line_capped<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: 
     }
 }
 
+/// The reject of a line that is not UTF-8.
+pub(crate) fn not_utf8(file: &Arc<str>, line: u64, bytes: &[u8], e: std::str::Utf8Error) -> Item {
+    let reason = format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1);
+    Item::Reject(Reject { file: file.clone(), line, field: None, code: RejectCode::InvalidEncoding, reason, raw: lossy(bytes) })
+}
+
 /// The reject of a line longer than [`MAX_LINE`].
 pub(crate) fn too_long(file: &Arc<str>, line: u64, code: RejectCode, start: &[u8]) -> Item {
     let raw = lossy(&start[..start.len().min(200)]);
@@ -105,17 +111,7 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
             let bytes = self.buf.as_slice();
             let line = match std::str::from_utf8(bytes) {
                 Ok(l) => l,
-                Err(e) => {
-                    let reason = format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1);
-                    return Ok(Some(Item::Reject(Reject {
-                        file: self.file.clone(),
-                        line: self.line,
-                        field: None,
-                        code: RejectCode::InvalidEncoding,
-                        reason,
-                        raw: lossy(bytes),
-                    })));
-                }
+                Err(e) => return Ok(Some(not_utf8(&self.file, self.line, bytes, e))),
             };
             let line = if self.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
             if line.bytes().all(|c| c.is_ascii_whitespace()) {
