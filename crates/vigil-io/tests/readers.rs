@@ -163,3 +163,32 @@ fn a_bad_lobster_row_is_a_reject_not_the_end_of_the_file() {
     assert_eq!(ev.len(), 2);
     assert_eq!(rj.iter().map(|r| (r.line, r.code)).collect::<Vec<_>>(), vec![(2, RejectCode::InvalidEncoding), (3, RejectCode::InvalidLobster)]);
 }
+
+proptest::proptest! {
+    /// Lines assembled from the pieces event lines are made of (keys, quotes, numbers, escapes,
+    /// separators, truncations) never panic a reader, and each gives exactly one event or reject.
+    #[test]
+    fn json_shaped_garbage_never_panics(parts in proptest::collection::vec(proptest::sample::select(vec![
+        "{", "}", "\"", ":", ",", " ", "\"ts\"", "\"type\"", "\"trade\"", "\"new\"", "\"qty\"", "\"price\"", "\"venue\"", "\"symbol\"",
+        "\"order_id\"", "\"side\"", "\"buy\"", "1", "-1", "0.5", "1e308", "1e-400", "99999999999999999999", "\"1e9\"", "null", "true",
+        "\\u", "\\ud800", "\\\"", "é", "\"2024-02-30T00:00:00Z\"", "1700000000000000000", "[", "\"\u{feff}\"",
+    ]), 0..40)) {
+        let line = parts.concat();
+        let (ev, rj) = drain(jsonl(&line));
+        proptest::prop_assert!(ev.len() + rj.len() <= 1);
+        if !line.trim().is_empty() {
+            proptest::prop_assert_eq!(ev.len() + rj.len(), 1);
+        }
+    }
+
+    #[test]
+    fn csv_shaped_garbage_never_panics(cells in proptest::collection::vec(proptest::sample::select(vec![
+        "", "1700000000000000000", "new", "trade", "cancel", "v", "S-X", "1", "-1", "1.5", "buy", "x", "\"", "\"a,b\"", "1e5", "é", "\u{0}",
+    ]), 0..25)) {
+        let text = format!("ts,type,venue,symbol,order_id,account,side,price,qty,trade_id\n{}\n", cells.join(","));
+        if let Ok(r) = CsvReader::new(std::io::Cursor::new(text.into_bytes()), Arc::from("g.csv")) {
+            let (ev, rj) = drain(Box::new(r));
+            proptest::prop_assert!(ev.len() + rj.len() <= 2);
+        }
+    }
+}
