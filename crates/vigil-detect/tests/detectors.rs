@@ -174,7 +174,7 @@ fn price_anomaly_backstop_fires_without_history() {
     let pa = of(&alerts, AlertType::PriceAnomaly);
     assert_eq!(pa.len(), 1, "{alerts:#?}");
     assert_eq!(pa[0].evidence["crossed"], "absolute_move");
-    assert!(pa[0].description.contains("moved -21%"), "{}", pa[0].description);
+    assert!(pa[0].description.contains("moved -21.0%"), "{}", pa[0].description);
 }
 
 #[test]

@@ -229,7 +229,17 @@ impl Synth {
         let mid_ticks = (inst.mid / inst.tick).round() as i64;
         let r = self.rng.f64();
         let kind = if r < trade_p && !inst.live.is_empty() {
-            let k = self.rng.below(inst.live.len() as u64) as usize;
+            // A taker hits the touch: the best resting order on the side it trades against
+            // (first in time at that price), as price-time priority would.
+            let resting = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            let better = |a: &Live, b: &Live| if a.side == Side::Buy { a.ticks > b.ticks } else { a.ticks < b.ticks };
+            let mut k = None::<usize>;
+            for (j, o) in inst.live.iter().enumerate() {
+                if o.side == resting && k.is_none_or(|b| better(o, &inst.live[b])) {
+                    k = Some(j);
+                }
+            }
+            let k = k.unwrap_or_else(|| self.rng.below(inst.live.len() as u64) as usize);
             let o = &mut inst.live[k];
             let take = ((self.rng.pareto(1.0, 1.6)) as i64).clamp(1, o.qty);
             o.qty -= take;

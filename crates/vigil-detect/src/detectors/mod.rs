@@ -55,6 +55,15 @@ pub(crate) fn num(x: f64) -> String {
     }
 }
 
+/// A multiple or a percentage for a sentence: 1 decimal from 10 up, 2 below (`27.2`, `3.43`).
+pub(crate) fn short(x: f64) -> String {
+    if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 /// `HH:MM:SS` UTC of an event time.
 pub(crate) fn clock(ts: vigil_core::Ts) -> String {
     let s = ts.to_string();
@@ -73,6 +82,8 @@ mod tests {
         assert_eq!(num(1234.5678), "1234.57");
         assert_eq!(num(0.0123456789), "0.0123457");
         assert_eq!(num(3.0), "3");
+        assert_eq!(short(27.1531), "27.2");
+        assert_eq!(short(3.20424), "3.20");
         assert_eq!(clock(vigil_core::Ts(1_340_285_400_000_000_000)), "13:30:00");
     }
 }

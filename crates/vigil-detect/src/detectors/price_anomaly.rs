@@ -11,7 +11,7 @@
 //! Basis: EU MAR Annex I(A)(b) and (g) — orders or transactions that lead to significant price
 //! changes; exchange price-banding practice (limit-up/limit-down). An anomaly, not an accusation.
 
-use super::{clock, num, slot};
+use super::{clock, num, short, slot};
 use crate::builder::{key, round, Signal};
 use crate::config::PriceAnomalyConfig;
 use crate::engine::{Context, Detector};
@@ -130,14 +130,14 @@ impl Detector for PriceAnomaly {
         let symbol = cx.names.symbol(cx.instrument.symbol);
         let sigma = st.sigma;
         let why = match sigma {
-            Some(s) if s > 0.0 => format!("{}x its recent {} s volatility of {}%", num(mv.abs() / s), cfg.window.0 / 1_000_000_000, num(s * 100.0)),
+            Some(s) if s > 0.0 => format!("{}x its recent {} s volatility of {}%", short(mv.abs() / s), cfg.window.0 / 1_000_000_000, short(s * 100.0)),
             _ => "with no volatility history to judge it by".to_string(),
         };
         let rule = if by_vol { format!("alert at {}x", num(cfg.sigma_multiplier)) } else { format!("past the {}% backstop", num(cfg.absolute_move * 100.0)) };
         let description = format!(
             "{symbol} on {venue} moved {}{}% from {} to {} since the window closing at {} UTC, {why} ({rule}).",
             if mv >= 0.0 { "+" } else { "-" },
-            num(mv.abs() * 100.0),
+            short(mv.abs() * 100.0),
             num(r),
             num(p),
             clock(st.reference_ts),

@@ -11,7 +11,7 @@
 //! volume; ESMA's MAR guidelines on unusual volume. It is an anomaly, not an accusation: a genuine
 //! news-driven surge is a true positive for it.
 
-use super::{clock, median, num, slot};
+use super::{clock, median, num, short, slot};
 use crate::builder::{key, round, Signal};
 use crate::config::VolumeSpikeConfig;
 use crate::engine::{Context, Detector};
@@ -125,10 +125,10 @@ impl Detector for VolumeSpike {
             cfg.window.0 / 1_000_000_000,
             clock(start),
             st.trades,
-            num(ratio),
+            short(ratio),
             num(med),
-            num(st.volume / max),
-            num(threshold / med),
+            short(st.volume / max),
+            short(threshold / med),
         );
         let evidence = json!({
             "window_volume": round(st.volume, 8),
