@@ -215,15 +215,23 @@ impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
         if self.rec.len() > self.map.len() {
             return reject(None, RejectCode::InvalidCsv, format!("{} fields, but the header has {}", self.rec.len(), self.map.len()));
         }
+        // One UTF-8 check for the whole record; fields are then sliced from it.
+        let all = match std::str::from_utf8(self.rec.as_slice()) {
+            Ok(all) => all,
+            Err(e) => {
+                let bad = (0..self.rec.len()).find(|&i| self.rec.range(i).is_some_and(|r| r.contains(&e.valid_up_to())));
+                return reject(bad.and_then(|i| self.map[i]).map(|c| COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into());
+            }
+        };
         let mut rec = Record::default();
-        for (i, f) in self.rec.iter().enumerate() {
-            let Some(c) = self.map[i] else { continue };
-            if f.is_empty() {
+        for (i, c) in self.map.iter().enumerate().take(self.rec.len()) {
+            let (Some(c), Some(r)) = (*c, self.rec.range(i)) else { continue };
+            if r.is_empty() {
                 continue;
             }
-            match std::str::from_utf8(f) {
-                Ok(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
-                Err(_) => return reject(Some(COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into()),
+            match all.get(r) {
+                Some(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
+                None => return reject(Some(COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into()),
             }
         }
         match rec.decode(interner) {

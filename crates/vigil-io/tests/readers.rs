@@ -192,3 +192,13 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_csv_field_that_is_not_utf8_is_named() {
+    let mut text = b"ts,type,venue,symbol,order_id,account,side,price,qty\n1,new,v,S-X,1,".to_vec();
+    text.extend_from_slice(b"\xffA,buy,1,1\n2,new,v,S-X,2,B,buy,1,1\n");
+    let r = CsvReader::new(std::io::Cursor::new(text), Arc::from("u.csv")).unwrap();
+    let (ev, rj) = drain(Box::new(r));
+    assert_eq!(ev.len(), 1);
+    assert_eq!((rj[0].line, rj[0].field, rj[0].code), (2, Some("account"), RejectCode::InvalidEncoding));
+}
