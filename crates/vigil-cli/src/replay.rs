@@ -192,14 +192,21 @@ pub struct Run<'a> {
     pub on_alert: Option<OnAlert>,
 }
 
+/// Files read ahead on threads of their own, at most.
+const MAX_READ_AHEAD: usize = 16;
+
 pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let format = run.format;
     let counter = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     let mut total_bytes = 0u64;
+    // Each file is parsed on a thread of its own, ahead of the engine; past a few files the
+    // threads and their buffers would cost more than they give, and files are read in place.
+    let ahead = run.files.len() <= MAX_READ_AHEAD;
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        readers.push(Box::new(vigil_io::ReadAhead::new(vigil_io::open(f, format, counter.clone())?)) as Box<dyn vigil_io::EventReader>);
+        let r = vigil_io::open(f, format, counter.clone())?;
+        readers.push(if ahead { Box::new(vigil_io::ReadAhead::new(r)) } else { r });
     }
     let opts = StreamOptions {
         reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
