@@ -202,11 +202,10 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let mut total_bytes = 0u64;
     // Each file is parsed on a thread of its own, ahead of the engine; past a few files the
     // threads and their buffers would cost more than they give, and files are read in place.
-    let ahead = run.files.len() <= MAX_READ_AHEAD;
+    let parse_threads = if run.files.len() <= MAX_READ_AHEAD { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 0 };
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        let r = vigil_io::open(f, format, counter.clone())?;
-        readers.push(if ahead { Box::new(vigil_io::ReadAhead::new(r)) } else { r });
+        readers.push(vigil_io::open_threaded(f, format, counter.clone(), parse_threads)?);
     }
     let opts = StreamOptions {
         reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,

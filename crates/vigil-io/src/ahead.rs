@@ -18,9 +18,10 @@ struct Chunk {
     end: Option<Result<(), ReadError>>,
 }
 
-/// Local id → stream id, per kind of name.
-#[derive(Default)]
-struct Remap {
+/// Maps the ids a thread's private interner handed out to the stream's ids, name by name, the
+/// first time each is seen on the consuming side.
+pub struct Remapper {
+    local: Arc<Names>,
     venues: Vec<u32>,
     symbols: Vec<u32>,
     accounts: Vec<u32>,
@@ -45,8 +46,7 @@ pub struct ReadAhead {
     rx: Receiver<Chunk>,
     cur: std::vec::IntoIter<Item>,
     end: Option<Result<(), ReadError>>,
-    local: Arc<Names>,
-    remap: Remap,
+    remap: Remapper,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -80,36 +80,44 @@ impl ReadAhead {
                 }
             })
             .expect("spawn a reader thread");
-        ReadAhead { file, rx, cur: Vec::new().into_iter(), end: None, local, remap: Remap::default(), handle: Some(handle) }
+        ReadAhead { file, rx, cur: Vec::new().into_iter(), end: None, remap: Remapper::new(local), handle: Some(handle) }
+    }
+}
+
+impl Remapper {
+    pub fn new(local: Arc<Names>) -> Self {
+        Remapper { local, venues: Vec::new(), symbols: Vec::new(), accounts: Vec::new(), owners: Vec::new() }
     }
 
-    fn remap(&mut self, ev: &mut Event, interner: &mut Interner) {
-        let (local, r) = (&self.local, &mut self.remap);
+    /// Rewrites the event's ids from the private table's to the stream's.
+    pub fn apply(&mut self, ev: &mut Event, interner: &mut Interner) {
+        let local = &self.local;
         if !ev.venue.is_none() {
-            ev.venue = VenueId(map(&mut r.venues, ev.venue.0, || interner.venue(&local.venues.get(ev.venue.0)).0));
+            ev.venue = VenueId(map(&mut self.venues, ev.venue.0, || interner.venue(&local.venues.get(ev.venue.0)).0));
         }
         if !ev.symbol.is_none() {
-            ev.symbol = SymbolId(map(&mut r.symbols, ev.symbol.0, || interner.symbol(&local.symbols.get(ev.symbol.0)).0));
+            ev.symbol = SymbolId(map(&mut self.symbols, ev.symbol.0, || interner.symbol(&local.symbols.get(ev.symbol.0)).0));
         }
-        let mut acc = |a: &mut Option<AccountId>| {
+        let accounts = &mut self.accounts;
+        let mut acc = |a: &mut Option<AccountId>, interner: &mut Interner| {
             if let Some(x) = a {
-                *x = AccountId(map(&mut r.accounts, x.0, || interner.account(&local.accounts.get(x.0)).0));
+                *x = AccountId(map(accounts, x.0, || interner.account(&local.accounts.get(x.0)).0));
             }
         };
         match &mut ev.kind {
-            EventKind::New(n) => acc(&mut n.account),
-            EventKind::Amend(a) => acc(&mut a.account),
-            EventKind::Cancel(c) => acc(&mut c.account),
+            EventKind::New(n) => acc(&mut n.account, interner),
+            EventKind::Amend(a) => acc(&mut a.account, interner),
+            EventKind::Cancel(c) => acc(&mut c.account, interner),
             EventKind::Trade(t) => {
-                acc(&mut t.buy_account);
-                acc(&mut t.sell_account);
+                acc(&mut t.buy_account, interner);
+                acc(&mut t.sell_account, interner);
             }
             EventKind::Quote(_) => {}
             EventKind::Account { account, owner } => {
                 let mut a = Some(*account);
-                acc(&mut a);
+                acc(&mut a, interner);
                 *account = a.unwrap_or(*account);
-                *owner = OwnerId(map(&mut r.owners, owner.0, || interner.owner(&local.owners.get(owner.0)).0));
+                *owner = OwnerId(map(&mut self.owners, owner.0, || interner.owner(&local.owners.get(owner.0)).0));
             }
         }
     }
@@ -124,7 +132,7 @@ impl EventReader for ReadAhead {
         loop {
             if let Some(mut item) = self.cur.next() {
                 if let Item::Event(ev) = &mut item {
-                    self.remap(ev, interner);
+                    self.remap.apply(ev, interner);
                 }
                 return Ok(Some(item));
             }

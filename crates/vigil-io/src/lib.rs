@@ -7,12 +7,14 @@ pub mod ahead;
 pub mod decode;
 pub mod flatjson;
 pub mod lobster;
+pub mod parallel;
 pub mod read;
 pub mod reject;
 pub mod stream;
 pub mod write;
 
-pub use ahead::ReadAhead;
+pub use ahead::{ReadAhead, Remapper};
+pub use parallel::ParallelJsonl;
 pub use read::{CsvReader, EventReader, Item, JsonlReader};
 pub use reject::{Reject, RejectCode, RejectSink};
 pub use stream::{EventStream, Reorder, StreamOptions, StreamStats, TradeDedup};
@@ -88,6 +90,13 @@ const BUF: usize = 1 << 18;
 
 /// Opens `path` with the reader its format needs. `progress` counts bytes read.
 pub fn open(path: &str, format: Option<Format>, progress: Arc<AtomicU64>) -> Result<Box<dyn EventReader>, ReadError> {
+    open_threaded(path, format, progress, 0)
+}
+
+/// Like [`open`], but reading on threads of its own when `parse_threads` > 0: JSON Lines parsed on
+/// that many threads ([`ParallelJsonl`]), other formats read ahead on one ([`ReadAhead`]). Events,
+/// rejects and ids are the same as [`open`]'s.
+pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64>, parse_threads: usize) -> Result<Box<dyn EventReader>, ReadError> {
     let format = match format.or_else(|| Format::from_path(path)) {
         Some(f) => f,
         None => {
@@ -101,7 +110,8 @@ pub fn open(path: &str, format: Option<Format>, progress: Arc<AtomicU64>) -> Res
     let file: Arc<str> = Arc::from(path);
     if format == Format::Lobster && path.ends_with(".zip") {
         let (name, data) = lobster_zip_member(path)?;
-        return Ok(Box::new(lobster::LobsterReader::new(std::io::Cursor::new(data), file, &name)?));
+        let reader: Box<dyn EventReader> = Box::new(lobster::LobsterReader::new(std::io::Cursor::new(data), file, &name)?);
+        return Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader });
     }
     let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
     let counted = Counting { inner: f, count: progress };
@@ -110,14 +120,16 @@ pub fn open(path: &str, format: Option<Format>, progress: Arc<AtomicU64>) -> Res
     } else {
         Box::new(BufReader::with_capacity(BUF, counted))
     };
-    Ok(match format {
+    let reader: Box<dyn EventReader> = match format {
+        Format::Jsonl if parse_threads > 0 => return Ok(Box::new(ParallelJsonl::new(r, file, parse_threads))),
         Format::Jsonl => Box::new(JsonlReader::new(r, file)),
         Format::Csv => Box::new(CsvReader::new(r, file)?),
         Format::Lobster => {
             let name = path.strip_suffix(".gz").unwrap_or(path).to_string();
             Box::new(lobster::LobsterReader::new(r, file, &name)?)
         }
-    })
+    };
+    Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader })
 }
 
 /// The message file inside a LOBSTER sample zip, read into memory (a day is a few megabytes).

@@ -30,10 +30,11 @@ pub trait EventReader: Send {
 /// text), so a file without line breaks cannot make a reader hold the whole file.
 pub const MAX_LINE: usize = 1 << 20;
 
-/// Reads one line, through its `\n`, into `buf`, keeping at most `max` bytes of it. Returns the
+/// Appends one line, through its `\n`, to `buf`, keeping at most `max` bytes of it. Returns the
 /// bytes consumed (0 at the end of input) and whether the line was longer than `max`.
 pub fn read_line_capped<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
     let (mut consumed, mut long) = (0, false);
+    let start = buf.len();
     loop {
         let avail = match r.fill_buf() {
             Ok(b) => b,
@@ -47,7 +48,7 @@ pub fn read_line_capped<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>, max: 
             Some(i) => (i + 1, true),
             None => (avail.len(), false),
         };
-        let room = max.saturating_sub(buf.len());
+        let room = max.saturating_sub(buf.len() - start);
         if take > room {
             long = true;
         }
@@ -105,50 +106,55 @@ impl<R: BufRead + Send> EventReader for JsonlReader<R> {
                 return Ok(None);
             }
             self.line += 1;
-            if long {
-                return Ok(Some(too_long(&self.file, self.line, RejectCode::InvalidJson, &self.buf)));
+            if let Some(item) = jsonl_line(&self.file, self.line, &self.buf, long, interner) {
+                return Ok(Some(item));
             }
-            let bytes = self.buf.as_slice();
-            let line = match std::str::from_utf8(bytes) {
-                Ok(l) => l,
-                Err(e) => return Ok(Some(not_utf8(&self.file, self.line, bytes, e))),
-            };
-            let line = if self.line == 1 { line.trim_start_matches('\u{feff}') } else { line };
-            if line.bytes().all(|c| c.is_ascii_whitespace()) {
-                continue;
-            }
-            let mut rec = Record::default();
-            let mut dup: Option<&'static str> = None;
-            let mut seen = 0u32;
-            let parsed = for_each_member(line, |k, v: JsonValue<'_>| {
-                if let Some(c) = column(k) {
-                    if seen & (1 << c) != 0 {
-                        dup = Some(COLUMNS[c]);
-                        return Err(());
-                    }
-                    seen |= 1 << c;
-                    if v != JsonValue::Null {
-                        rec.fields[c] = Some(v);
-                    }
-                }
-                Ok(())
-            });
-            let reject = |field, code, reason: String| {
-                Item::Reject(Reject { file: self.file.clone(), line: self.line, field, code, reason, raw: lossy(line.as_bytes()) })
-            };
-            return Ok(Some(match parsed {
-                Err(Err(e)) => reject(None, RejectCode::InvalidJson, format!("{} at byte {}", e.msg, e.offset + 1)),
-                Err(Ok(())) => reject(dup, RejectCode::InvalidJson, "the field appears twice".into()),
-                Ok(()) => match rec.decode(interner) {
-                    Ok(mut ev) => {
-                        ev.seq = self.line;
-                        Item::Event(ev)
-                    }
-                    Err(e) => reject(e.field, e.code, e.reason),
-                },
-            }));
         }
     }
+}
+
+/// One JSON line (`line` is its 1-based number, `long` whether it was cut at [`MAX_LINE`]): the
+/// event or the reject it makes, or `None` for a blank line.
+pub fn jsonl_line(file: &Arc<str>, line: u64, bytes: &[u8], long: bool, interner: &mut Interner) -> Option<Item> {
+    if long {
+        return Some(too_long(file, line, RejectCode::InvalidJson, bytes));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(l) => l,
+        Err(e) => return Some(not_utf8(file, line, bytes, e)),
+    };
+    let text = if line == 1 { text.trim_start_matches('\u{feff}') } else { text };
+    if text.bytes().all(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let mut rec = Record::default();
+    let mut dup: Option<&'static str> = None;
+    let mut seen = 0u32;
+    let parsed = for_each_member(text, |k, v: JsonValue<'_>| {
+        if let Some(c) = column(k) {
+            if seen & (1 << c) != 0 {
+                dup = Some(COLUMNS[c]);
+                return Err(());
+            }
+            seen |= 1 << c;
+            if v != JsonValue::Null {
+                rec.fields[c] = Some(v);
+            }
+        }
+        Ok(())
+    });
+    let reject = |field, code, reason: String| Item::Reject(Reject { file: file.clone(), line, field, code, reason, raw: lossy(text.as_bytes()) });
+    Some(match parsed {
+        Err(Err(e)) => reject(None, RejectCode::InvalidJson, format!("{} at byte {}", e.msg, e.offset + 1)),
+        Err(Ok(())) => reject(dup, RejectCode::InvalidJson, "the field appears twice".into()),
+        Ok(()) => match rec.decode(interner) {
+            Ok(mut ev) => {
+                ev.seq = line;
+                Item::Event(ev)
+            }
+            Err(e) => reject(e.field, e.code, e.reason),
+        },
+    })
 }
 
 /// The spec's CSV: a header row naming the columns (in the spec's order or any other).

@@ -202,3 +202,76 @@ fn a_csv_field_that_is_not_utf8_is_named() {
     assert_eq!(ev.len(), 1);
     assert_eq!((rj[0].line, rj[0].field, rj[0].code), (2, Some("account"), RejectCode::InvalidEncoding));
 }
+
+/// A reject as compared across readers: line, code, field, reason.
+type RejectKey = (u64, RejectCode, Option<&'static str>, String);
+
+fn items_debug(items: (Vec<vigil_core::Event>, Vec<vigil_io::Reject>)) -> (Vec<vigil_core::Event>, Vec<RejectKey>) {
+    (items.0, items.1.into_iter().map(|r| (r.line, r.code, r.field, r.reason)).collect())
+}
+
+#[test]
+fn parsing_on_many_threads_gives_exactly_what_one_thread_gives() {
+    // Several blocks' worth of lines: good events on many symbols and accounts, and every kind of bad line.
+    let mut text = String::from("\u{feff}");
+    for k in 0..40_000u64 {
+        let l = match k % 97 {
+            0 => "{\"ts\": 1, \"type\": \"tra".to_string(),
+            1 => String::new(),
+            2 => format!(r#"{{"ts": {k}, "type": "new", "venue": "v", "symbol": "S{}", "order_id": "{k}", "side": "up", "qty": "1"}}"#, k % 13),
+            3 => "x".repeat(MAX + 10),
+            _ => format!(
+                r#"{{"ts": {k}, "type": "new", "venue": "v{}", "symbol": "S{}", "order_id": "{k}", "account": "A{}", "side": "buy", "price": "{}.5", "qty": "{}"}}"#,
+                k % 3,
+                k % 13,
+                k % 101,
+                k % 1000,
+                1 + k % 7
+            ),
+        };
+        text.push_str(&l);
+        text.push('\n');
+    }
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"{\"ts\": 5, \"type\": \"cancel\", \"venue\": \"v\", \"symbol\": \"\xff\", \"order_id\": \"1\"}\n");
+    let one = items_debug(drain(jsonl_bytes(&bytes)));
+    assert!(one.0.len() > 35_000 && one.1.len() > 1_000, "{} events, {} rejects", one.0.len(), one.1.len());
+    for workers in [1, 2, 3] {
+        let r = vigil_io::ParallelJsonl::new(Box::new(std::io::Cursor::new(bytes.clone())), Arc::from("t.jsonl"), workers);
+        let many = items_debug(drain(Box::new(r)));
+        assert_eq!(many.1, one.1, "rejects with {workers} workers");
+        assert!(many.0 == one.0, "events with {workers} workers");
+    }
+}
+
+const MAX: usize = vigil_io::read::MAX_LINE;
+
+fn jsonl_bytes(b: &[u8]) -> Box<dyn EventReader> {
+    Box::new(JsonlReader::new(std::io::Cursor::new(b.to_vec()), Arc::from("t.jsonl")))
+}
+
+#[test]
+fn a_cut_gzip_read_in_parallel_gives_what_was_read_then_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for k in 0..200_000 {
+        writeln!(enc, "{}", line(k, &k.to_string())).unwrap();
+    }
+    let full = enc.finish().unwrap();
+    std::fs::write(&p, &full[..full.len() / 2]).unwrap();
+    let mut r = vigil_io::open_threaded(p.to_str().unwrap(), None, Default::default(), 2).unwrap();
+    let mut i = Interner::new();
+    let mut n = 0;
+    let err = loop {
+        match r.next(&mut i) {
+            Ok(Some(Item::Event(_))) => n += 1,
+            Ok(Some(Item::Reject(_))) => {}
+            Ok(None) => panic!("a cut file must end in an error"),
+            Err(e) => break e,
+        }
+    };
+    assert!(n > 10_000, "{n} events read before the cut");
+    assert!(err.to_string().contains("cut.jsonl.gz"), "{err}");
+    assert!(matches!(r.next(&mut i), Ok(None)), "after the error, the reader is exhausted");
+}
