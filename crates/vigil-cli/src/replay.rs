@@ -31,6 +31,9 @@ pub struct ReplayArgs {
     /// `engine.threads`, and 0 there means one per core.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Threads that parse each input file (JSON Lines; CSV from 2). Default: one per core.
+    #[arg(long)]
+    pub parse_threads: Option<usize>,
     /// Write every rejected line (file, line, field, reason, raw text) here, one JSON object a line.
     #[arg(long)]
     pub rejects: Option<String>,
@@ -188,6 +191,8 @@ pub struct Run<'a> {
     pub alerts: Arc<Mutex<AlertFile>>,
     pub rejects: Option<Box<dyn Write + Send>>,
     pub progress: bool,
+    /// Parser threads a file (0: one per core).
+    pub parse_threads: usize,
     /// Called with each alert as it is written (the demo prints some).
     pub on_alert: Option<OnAlert>,
 }
@@ -202,7 +207,14 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let mut total_bytes = 0u64;
     // Each file is parsed on a thread of its own, ahead of the engine; past a few files the
     // threads and their buffers would cost more than they give, and files are read in place.
-    let parse_threads = if run.files.len() <= MAX_READ_AHEAD { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 0 };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parse_threads = if run.files.len() > MAX_READ_AHEAD {
+        0
+    } else if run.parse_threads == 0 {
+        cores
+    } else {
+        run.parse_threads
+    };
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
         readers.push(vigil_io::open_threaded(f, format, counter.clone(), parse_threads)?);
@@ -291,7 +303,17 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let threads = threads(&config, a.threads)?;
     let alerts = AlertFile::create(Some(a.alerts_out.as_deref().unwrap_or("-")))?;
-    let (summary, rejects) = execute(Run { files: &a.files, format, config: &config, threads, alerts, rejects, progress: !a.quiet, on_alert: None })?;
+    let (summary, rejects) = execute(Run {
+        files: &a.files,
+        format,
+        config: &config,
+        threads,
+        alerts,
+        rejects,
+        progress: !a.quiet,
+        parse_threads: a.parse_threads.unwrap_or(0),
+        on_alert: None,
+    })?;
     if !a.quiet {
         summary.print(&rejects);
     }

@@ -120,6 +120,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
         alerts: AlertFile::create(Some(&alerts_path))?,
         rejects: None,
         progress: true,
+        parse_threads: 0,
         on_alert: Some(Box::new(|a| println!("[{}] {} {}: {}", a.level.as_str(), Ts(a.ts), a.kind, a.description))),
     })?;
     eprintln!(

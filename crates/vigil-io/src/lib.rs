@@ -14,7 +14,7 @@ pub mod stream;
 pub mod write;
 
 pub use ahead::{ReadAhead, Remapper};
-pub use parallel::ParallelJsonl;
+pub use parallel::Parallel;
 pub use read::{CsvReader, EventReader, Item, JsonlReader};
 pub use reject::{Reject, RejectCode, RejectSink};
 pub use stream::{EventStream, Reorder, StreamOptions, StreamStats, TradeDedup};
@@ -93,8 +93,8 @@ pub fn open(path: &str, format: Option<Format>, progress: Arc<AtomicU64>) -> Res
     open_threaded(path, format, progress, 0)
 }
 
-/// Like [`open`], but reading on threads of its own when `parse_threads` > 0: JSON Lines parsed on
-/// that many threads ([`ParallelJsonl`]), other formats read ahead on one ([`ReadAhead`]). Events,
+/// Like [`open`], but reading on threads of its own when `parse_threads` > 0: JSON Lines and CSV parsed on
+/// that many threads ([`Parallel`]), LOBSTER read ahead on one ([`ReadAhead`]). Events,
 /// rejects and ids are the same as [`open`]'s.
 pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64>, parse_threads: usize) -> Result<Box<dyn EventReader>, ReadError> {
     let format = match format.or_else(|| Format::from_path(path)) {
@@ -121,7 +121,8 @@ pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64
         Box::new(BufReader::with_capacity(BUF, counted))
     };
     let reader: Box<dyn EventReader> = match format {
-        Format::Jsonl if parse_threads > 0 => return Ok(Box::new(ParallelJsonl::new(r, file, parse_threads))),
+        Format::Jsonl if parse_threads > 0 => return Ok(Box::new(Parallel::jsonl(r, file, parse_threads))),
+        Format::Csv if parse_threads > 1 => return Ok(Box::new(Parallel::csv(r, file, parse_threads)?)),
         Format::Jsonl => Box::new(JsonlReader::new(r, file)),
         Format::Csv => Box::new(CsvReader::new(r, file)?),
         Format::Lobster => {

@@ -157,32 +157,38 @@ pub fn jsonl_line(file: &Arc<str>, line: u64, bytes: &[u8], long: bool, interner
     })
 }
 
-/// The spec's CSV: a header row naming the columns (in the spec's order or any other).
+/// The spec's CSV: a header row naming the columns (in the spec's order or any other), read with
+/// the `csv` crate, whose line numbers count line breaks inside quoted fields (a record after blank
+/// lines is numbered from the first of them).
 pub struct CsvReader<R: std::io::Read> {
     r: csv::Reader<R>,
     file: Arc<str>,
-    map: Vec<Option<usize>>,
+    map: Arc<Vec<Option<usize>>>,
+    /// Lines before the first the `csv` crate reads (a block of a larger file).
+    lines_before: u64,
     rec: csv::ByteRecord,
 }
 
 impl<R: std::io::Read + Send> CsvReader<R> {
+    /// Reads the header row; a file without a usable one is an error.
     pub fn new(r: R, file: Arc<str>) -> Result<Self, ReadError> {
         let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).buffer_capacity(1 << 16).from_reader(r);
         let header =
             r.byte_headers().map_err(|e| ReadError::Format { file: file.to_string(), line: 1, msg: format!("cannot read the CSV header: {e}") })?.clone();
-        // A byte-order mark some spreadsheet programs write is not part of the first column's name.
-        let map: Vec<Option<usize>> =
-            header.iter().map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim_start_matches('\u{feff}').trim()))).collect();
-        for need in ["ts", "type"] {
-            if !map.iter().flatten().any(|&c| COLUMNS[c] == need) {
-                return Err(ReadError::Format {
-                    file: file.to_string(),
-                    line: 1,
-                    msg: format!("the CSV header has no `{need}` column; expected the spec's columns: {}", COLUMNS.join(",")),
-                });
-            }
-        }
-        Ok(CsvReader { r, file, map, rec: csv::ByteRecord::new() })
+        let map = Arc::new(csv_columns(&header, &file)?);
+        Ok(CsvReader { r, file, map, lines_before: 0, rec: csv::ByteRecord::new() })
+    }
+
+    /// Records without a header row, numbered from `lines_before + 1`, mapped by `map` (a block
+    /// of a file whose header was read elsewhere).
+    pub fn records(r: R, file: Arc<str>, map: Arc<Vec<Option<usize>>>, lines_before: u64) -> Self {
+        let r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(r);
+        CsvReader { r, file, map, lines_before, rec: csv::ByteRecord::new() }
+    }
+
+    /// The columns the header named.
+    pub fn columns(&self) -> &Arc<Vec<Option<usize>>> {
+        &self.map
     }
 }
 
@@ -195,7 +201,7 @@ impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
         let more = match self.r.read_byte_record(&mut self.rec) {
             Ok(m) => m,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = self.lines_before + e.position().map_or(0, |p| p.line());
                 return match e.into_kind() {
                     csv::ErrorKind::Io(io) => Err(ReadError::at(&self.file, line, io)),
                     other => Ok(Some(Item::Reject(Reject {
@@ -212,40 +218,92 @@ impl<R: std::io::Read + Send> EventReader for CsvReader<R> {
         if !more {
             return Ok(None);
         }
-        let line = self.rec.position().map(|p| p.line()).unwrap_or(0);
-        let raw = || {
-            let fields: Vec<String> = self.rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-            fields.join(",")
+        let line = self.lines_before + self.rec.position().map_or(0, |p| p.line());
+        Ok(Some(csv_record(&self.file, line, &self.rec, &self.map, interner)))
+    }
+}
+
+/// Whether a CSV line, begun inside a quoted field or not, ends inside one: the `csv` crate's rules
+/// (a quote opens a quoted field only at a field's start; `""` inside one is a quote). Lines
+/// without quotes outside a quoted field take the fast path.
+pub(crate) fn ends_in_quotes(line: &[u8], quoted: bool) -> bool {
+    if !quoted && memchr::memchr(b'"', line).is_none() {
+        return false;
+    }
+    #[derive(PartialEq)]
+    enum S {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut s = if quoted { S::Quoted } else { S::FieldStart };
+    for &c in line {
+        s = match (s, c) {
+            (S::Quoted, b'"') => S::QuoteInQuoted,
+            (S::Quoted, _) => S::Quoted,
+            (S::QuoteInQuoted, b'"') => S::Quoted,
+            (S::FieldStart, b'"') => S::Quoted,
+            (_, b',' | b'\n' | b'\r') => S::FieldStart,
+            _ => S::Unquoted,
         };
-        let reject = |field, code, reason: String| Ok(Some(Item::Reject(Reject { file: self.file.clone(), line, field, code, reason, raw: raw() })));
-        if self.rec.len() > self.map.len() {
-            return reject(None, RejectCode::InvalidCsv, format!("{} fields, but the header has {}", self.rec.len(), self.map.len()));
+    }
+    s == S::Quoted
+}
+
+/// The column of each CSV field, from the header row; an error names what is missing.
+pub fn csv_columns(header: &csv::ByteRecord, file: &str) -> Result<Vec<Option<usize>>, ReadError> {
+    // A byte-order mark some spreadsheet programs write is not part of the first column's name.
+    let map: Vec<Option<usize>> = header.iter().map(|h| std::str::from_utf8(h).ok().and_then(|h| column(h.trim_start_matches('\u{feff}').trim()))).collect();
+    for need in ["ts", "type"] {
+        if !map.iter().flatten().any(|&c| COLUMNS[c] == need) {
+            return Err(ReadError::Format {
+                file: file.to_string(),
+                line: 1,
+                msg: format!("the CSV header has no `{need}` column; expected the spec's columns: {}", COLUMNS.join(",")),
+            });
         }
-        // One UTF-8 check for the whole record; fields are then sliced from it.
-        let all = match std::str::from_utf8(self.rec.as_slice()) {
-            Ok(all) => all,
-            Err(e) => {
-                let bad = (0..self.rec.len()).find(|&i| self.rec.range(i).is_some_and(|r| r.contains(&e.valid_up_to())));
-                return reject(bad.and_then(|i| self.map[i]).map(|c| COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into());
-            }
-        };
-        let mut rec = Record::default();
-        for (i, c) in self.map.iter().enumerate().take(self.rec.len()) {
-            let (Some(c), Some(r)) = (*c, self.rec.range(i)) else { continue };
-            if r.is_empty() {
-                continue;
-            }
-            match all.get(r) {
-                Some(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
-                None => return reject(Some(COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into()),
-            }
+    }
+    Ok(map)
+}
+
+/// One CSV record (starting on `line`): the event or the reject it makes.
+pub fn csv_record(file: &Arc<str>, line: u64, rec: &csv::ByteRecord, map: &[Option<usize>], interner: &mut Interner) -> Item {
+    let raw = || {
+        let fields: Vec<String> = rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        fields.join(",")
+    };
+    let reject = |field, code, reason: String| Item::Reject(Reject { file: file.clone(), line, field, code, reason, raw: raw() });
+    if rec.as_slice().len() > MAX_LINE {
+        return too_long(file, line, RejectCode::InvalidCsv, rec.as_slice());
+    }
+    if rec.len() > map.len() {
+        return reject(None, RejectCode::InvalidCsv, format!("{} fields, but the header has {}", rec.len(), map.len()));
+    }
+    // One UTF-8 check for the whole record; fields are then sliced from it.
+    let all = match std::str::from_utf8(rec.as_slice()) {
+        Ok(all) => all,
+        Err(e) => {
+            let bad = (0..rec.len()).find(|&i| rec.range(i).is_some_and(|r| r.contains(&e.valid_up_to())));
+            return reject(bad.and_then(|i| map[i]).map(|c| COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into());
         }
-        match rec.decode(interner) {
-            Ok(mut ev) => {
-                ev.seq = line;
-                Ok(Some(Item::Event(ev)))
-            }
-            Err(e) => reject(e.field, e.code, e.reason),
+    };
+    let mut fields = Record::default();
+    for (i, c) in map.iter().enumerate().take(rec.len()) {
+        let (Some(c), Some(r)) = (*c, rec.range(i)) else { continue };
+        if r.is_empty() {
+            continue;
         }
+        match all.get(r) {
+            Some(s) => fields.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
+            None => return reject(Some(COLUMNS[c]), RejectCode::InvalidEncoding, "not valid UTF-8".into()),
+        }
+    }
+    match fields.decode(interner) {
+        Ok(mut ev) => {
+            ev.seq = line;
+            Item::Event(ev)
+        }
+        Err(e) => reject(e.field, e.code, e.reason),
     }
 }

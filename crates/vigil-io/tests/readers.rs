@@ -237,9 +237,15 @@ fn parsing_on_many_threads_gives_exactly_what_one_thread_gives() {
     let one = items_debug(drain(jsonl_bytes(&bytes)));
     assert!(one.0.len() > 35_000 && one.1.len() > 1_000, "{} events, {} rejects", one.0.len(), one.1.len());
     for workers in [1, 2, 3] {
-        let r = vigil_io::ParallelJsonl::new(Box::new(std::io::Cursor::new(bytes.clone())), Arc::from("t.jsonl"), workers);
+        let r = vigil_io::Parallel::jsonl(Box::new(std::io::Cursor::new(bytes.clone())), Arc::from("t.jsonl"), workers);
         let many = items_debug(drain(Box::new(r)));
-        assert_eq!(many.1, one.1, "rejects with {workers} workers");
+        let first = many.1.iter().zip(&one.1).position(|(a, b)| a != b);
+        assert!(
+            first.is_none() && many.1.len() == one.1.len(),
+            "rejects with {workers} workers differ at {first:?}: {:?} vs {:?}",
+            first.map(|i| &many.1[i]),
+            first.map(|i| &one.1[i])
+        );
         assert!(many.0 == one.0, "events with {workers} workers");
     }
 }
@@ -274,4 +280,42 @@ fn a_cut_gzip_read_in_parallel_gives_what_was_read_then_the_error() {
     assert!(n > 10_000, "{n} events read before the cut");
     assert!(err.to_string().contains("cut.jsonl.gz"), "{err}");
     assert!(matches!(r.next(&mut i), Ok(None)), "after the error, the reader is exhausted");
+}
+
+#[test]
+fn csv_parsed_on_many_threads_gives_exactly_what_one_thread_gives() {
+    let mut text = String::from("ts,type,venue,symbol,order_id,account,side,price,qty,trade_id\n");
+    for k in 0..30_000u64 {
+        let row = match k % 89 {
+            0 => format!("{k},new,v,S1,\"{k}\nwith a line break\",A,buy,1,1,"),
+            1 => format!("{k},new,v,S2,o{k},\"acc, with \"\"quotes\"\"\",sell,2.5,3,"),
+            2 => format!("{k},new,v,S3,o\"{k},A,buy,1,1,"),
+            3 => format!("{k},new,v,S3,o{k},A,up,1,1,"),
+            4 => String::new(),
+            5 => format!("{k},new,v,S4,o{k},\"{}\",buy,1,1,", "y".repeat(MAX + 5)),
+            6 => format!("{k},trade,v,S5,,,,1,1,t{k},a,b,c,d,e,f,g"),
+            _ => format!("{k},new,v{},S{},o{k},A{},buy,{}.25,{},", k % 3, k % 11, k % 71, k % 500, 1 + k % 9),
+        };
+        text.push_str(&row);
+        text.push('\n');
+    }
+    let bytes = text.into_bytes();
+    let one = items_debug(drain(Box::new(CsvReader::new(std::io::Cursor::new(bytes.clone()), Arc::from("t.csv")).unwrap())));
+    assert!(one.0.len() > 25_000 && one.1.len() > 1_000, "{} events, {} rejects", one.0.len(), one.1.len());
+    assert!(
+        one.1.iter().any(|r| r.1 == RejectCode::InvalidCsv && r.3.contains("longer than")) || one.1.iter().any(|r| r.3.contains("longer")),
+        "the over-long record is rejected"
+    );
+    for workers in [1, 2, 3] {
+        let r = vigil_io::Parallel::csv(Box::new(std::io::Cursor::new(bytes.clone())), Arc::from("t.csv"), workers).unwrap();
+        let many = items_debug(drain(Box::new(r)));
+        let first = many.1.iter().zip(&one.1).position(|(a, b)| a != b);
+        assert!(
+            first.is_none() && many.1.len() == one.1.len(),
+            "rejects with {workers} workers differ at {first:?}: {:?} vs {:?}",
+            first.map(|i| &many.1[i]),
+            first.map(|i| &one.1[i])
+        );
+        assert!(many.0 == one.0, "events with {workers} workers");
+    }
 }
