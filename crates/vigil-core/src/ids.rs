@@ -111,9 +111,6 @@ impl Map {
         self.last = Some((CompactString::from(s), id));
         id
     }
-    fn lookup(&self, s: &str) -> Option<u32> {
-        self.ids.get(s).copied()
-    }
 }
 
 /// Hands out ids; owned by the one thread that reads input.
@@ -151,12 +148,6 @@ impl Interner {
     }
     pub fn owner(&mut self, s: &str) -> OwnerId {
         OwnerId(self.owners.intern(s, &self.names.owners))
-    }
-    pub fn find_symbol(&self, s: &str) -> Option<SymbolId> {
-        self.symbols.lookup(s).map(SymbolId)
-    }
-    pub fn find_account(&self, s: &str) -> Option<AccountId> {
-        self.accounts.lookup(s).map(AccountId)
     }
 }
 

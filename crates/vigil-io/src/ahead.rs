@@ -89,6 +89,14 @@ impl Remapper {
         Remapper { local, venues: Vec::new(), symbols: Vec::new(), accounts: Vec::new(), owners: Vec::new() }
     }
 
+    /// An item with its event's ids rewritten (rejects carry no ids).
+    pub fn item(&mut self, mut item: Item, interner: &mut Interner) -> Item {
+        if let Item::Event(ev) = &mut item {
+            self.apply(ev, interner);
+        }
+        item
+    }
+
     /// Rewrites the event's ids from the private table's to the stream's.
     pub fn apply(&mut self, ev: &mut Event, interner: &mut Interner) {
         let local = &self.local;
@@ -130,11 +138,8 @@ impl EventReader for ReadAhead {
 
     fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
         loop {
-            if let Some(mut item) = self.cur.next() {
-                if let Item::Event(ev) = &mut item {
-                    self.remap.apply(ev, interner);
-                }
-                return Ok(Some(item));
+            if let Some(item) = self.cur.next() {
+                return Ok(Some(self.remap.item(item, interner)));
             }
             if let Some(end) = self.end.take() {
                 // Report the end once; afterwards the reader is exhausted.

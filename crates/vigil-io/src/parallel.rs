@@ -225,11 +225,8 @@ impl EventReader for Parallel {
 
     fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
         loop {
-            if let Some(mut item) = self.cur.next() {
-                if let Item::Event(ev) = &mut item {
-                    self.remaps[self.cur_worker].apply(ev, interner);
-                }
-                return Ok(Some(item));
+            if let Some(item) = self.cur.next() {
+                return Ok(Some(self.remaps[self.cur_worker].item(item, interner)));
             }
             if let Some((worker, items)) = self.waiting.remove(&self.next_block) {
                 self.next_block += 1;
