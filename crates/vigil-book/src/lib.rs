@@ -29,6 +29,14 @@ pub struct RestingOrder {
     pub account: Option<AccountId>,
     /// When it entered the book (or last lost priority).
     pub ts: Ts,
+    /// When it first entered the book.
+    pub placed: Ts,
+    /// The largest open quantity it has had (its size when placed, unless amended upward).
+    pub size: Qty,
+    /// How much of it has executed.
+    pub filled: Qty,
+    /// How many times it has been amended.
+    pub amends: u32,
     /// Its dense index in this book while it is open (reused once it leaves), so detectors can
     /// keep per-order state in a vector instead of hashing the order id again.
     pub slot: u32,
@@ -240,6 +248,11 @@ impl Book {
     pub fn order(&self, id: &str) -> Option<&RestingOrder> {
         self.orders.get(id).map(|&s| &self.slab[s as usize])
     }
+    /// The order that holds `slot` (see [`RestingOrder::slot`]); a slot is reused once its order
+    /// leaves, so callers track which slots are still theirs.
+    pub fn order_at(&self, slot: u32) -> Option<&RestingOrder> {
+        self.slab.get(slot as usize)
+    }
     /// Every open order known by id, in no particular order.
     pub fn iter_orders(&self) -> impl Iterator<Item = (&OrderKey, &RestingOrder)> {
         self.orders.iter().map(|(k, &s)| (k, &self.slab[s as usize]))
@@ -294,7 +307,18 @@ impl Book {
                     self.stats.duplicate_orders += 1;
                     return BookChange::None;
                 }
-                let o = RestingOrder { side: n.side, price, qty: n.qty, account: n.account, ts: ev.ts, slot: 0 };
+                let o = RestingOrder {
+                    side: n.side,
+                    price,
+                    qty: n.qty,
+                    account: n.account,
+                    ts: ev.ts,
+                    placed: ev.ts,
+                    size: n.qty,
+                    filled: Qty::ZERO,
+                    amends: 0,
+                    slot: 0,
+                };
                 self.side_mut(n.side).add(price, n.qty, 1);
                 BookChange::Added(self.insert(&n.order_id, o))
             }
@@ -340,6 +364,10 @@ impl Book {
                 }
                 o.price = new_price;
                 o.qty = new_qty;
+                o.amends = o.amends.saturating_add(1);
+                if new_qty > o.size {
+                    o.size = new_qty;
+                }
                 // A price change or a size increase loses time priority; the book keeps no queue
                 // position, so both are a remove and an add at the level.
                 if new_price != before.price {
@@ -374,6 +402,7 @@ impl Book {
                 let before = *o;
                 let take = if qty > o.qty { o.qty } else { qty };
                 o.qty -= take;
+                o.filled += take;
                 let done = o.qty.0 <= 0;
                 let ladder = match o.side {
                     Side::Buy => &mut self.bids,

@@ -57,8 +57,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Cmd::ListPatterns => {
-            for d in vigil_detect::detectors::ALL {
-                println!("{d}");
+            for p in &vigil_detect::detectors::CATALOGUE {
+                println!("{}  (default risk {:.2}; detector [detectors.{}])", p.kind, vigil_detect::builder::base_risk(p.kind), p.module);
+                println!("    {}", p.description);
+                println!("    indicators: {}", p.indicators);
+                println!("    basis: {}", p.basis);
             }
             Ok(ExitCode::SUCCESS)
         }

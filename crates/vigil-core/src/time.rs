@@ -181,7 +181,7 @@ impl fmt::Debug for Ts {
 /// A duration in event time, written in configuration as `"500ms"`, `"60s"`, `"5m"`, `"1h"`.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("duration {s:?} has no unit (ns, us, ms, s, m, h)"))?;
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("duration {s:?} has no unit (ns, us, ms, s, m, h, d)"))?;
     let (n, unit) = s.split_at(split);
     let n: i64 = n.parse().map_err(|_| format!("duration {s:?} does not start with a whole number"))?;
     let mult = match unit {
@@ -191,14 +191,17 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "s" => NANOS_PER_SEC,
         "m" => 60 * NANOS_PER_SEC,
         "h" => 3600 * NANOS_PER_SEC,
-        _ => return Err(format!("duration {s:?} has an unknown unit {unit:?} (ns, us, ms, s, m, h)")),
+        "d" => 86_400 * NANOS_PER_SEC,
+        _ => return Err(format!("duration {s:?} has an unknown unit {unit:?} (ns, us, ms, s, m, h, d)")),
     };
     n.checked_mul(mult).ok_or_else(|| format!("duration {s:?} is too long"))
 }
 
 /// Writes a duration the way [`parse_duration`] reads it.
 pub fn format_duration(ns: i64) -> String {
-    for (unit, m) in [("h", 3600 * NANOS_PER_SEC), ("m", 60 * NANOS_PER_SEC), ("s", NANOS_PER_SEC), ("ms", NANOS_PER_MILLI), ("us", 1_000)] {
+    for (unit, m) in
+        [("d", 86_400 * NANOS_PER_SEC), ("h", 3600 * NANOS_PER_SEC), ("m", 60 * NANOS_PER_SEC), ("s", NANOS_PER_SEC), ("ms", NANOS_PER_MILLI), ("us", 1_000)]
+    {
         if ns != 0 && ns % m == 0 {
             return format!("{}{unit}", ns / m);
         }

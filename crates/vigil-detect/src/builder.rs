@@ -48,20 +48,41 @@ pub fn round(x: f64, places: i32) -> f64 {
     (x * m).round() / m
 }
 
-/// Risk in [0, 1): half the type's weight at the threshold, rising toward the full weight as the
-/// behaviour goes further past it (3× the threshold gives 90 % of the weight).
-pub fn risk_score(kind: AlertType, severity: f64) -> f64 {
-    let weight = if kind.is_manipulation() { 1.0 } else { 0.8 };
-    let s = if severity.is_finite() { severity.max(1.0) } else { 1.0 };
-    weight * (0.5 + 0.5 * s.ln().tanh())
+/// The risk of each type at its threshold: the pattern's default risk in the catalogue. Manipulation
+/// types start high (an alert at threshold is already worth an analyst's look); anomalies start low.
+pub fn base_risk(kind: AlertType) -> f64 {
+    match kind {
+        AlertType::PumpAndDump | AlertType::CrossVenueManipulation => 0.75,
+        AlertType::Spoofing | AlertType::Layering | AlertType::WashTrading => 0.7,
+        AlertType::MomentumIgnition | AlertType::MarkingTheClose => 0.65,
+        AlertType::QuoteStuffing => 0.6,
+        AlertType::PriceAnomaly | AlertType::PriceDiscrepancy => 0.45,
+        AlertType::VolumeSpike | AlertType::ConcentratedTrading | AlertType::MlAnomaly => 0.4,
+        AlertType::UnusualTiming => 0.35,
+    }
 }
 
+/// Risk in [0, 1], the one place it is derived. `severity` is the measured value over its
+/// threshold (1 at the threshold); `confidence` how much data the judgement stands on. From the
+/// type's [`base_risk`] at the threshold, risk rises toward a ceiling (0.98 for manipulation, 0.8
+/// for anomalies, which are not accusations) as the behaviour goes further past it — tanh(ln s):
+/// 2× the threshold goes 60 % of the way, 3× 80 % — and is scaled by 0.85 + 0.15 × confidence.
+pub fn risk_score(kind: AlertType, severity: f64, confidence: f64) -> f64 {
+    let base = base_risk(kind);
+    let ceiling = if kind.is_manipulation() { 0.98 } else { 0.8 };
+    let s = if severity.is_finite() { severity.max(1.0) } else { 1.0 };
+    let c = if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.0 };
+    (base + (ceiling - base) * s.ln().tanh()) * (0.85 + 0.15 * c)
+}
+
+/// The level an analyst sorts by: critical from 0.85, high from 0.65, medium from 0.5, else low.
+/// A manipulation alert at its threshold with full confidence is high; an anomaly is low or medium.
 pub fn level(risk: f64) -> Level {
     if risk >= 0.85 {
         Level::Critical
-    } else if risk >= 0.7 {
+    } else if risk >= 0.65 {
         Level::High
-    } else if risk >= 0.55 {
+    } else if risk >= 0.5 {
         Level::Medium
     } else {
         Level::Low
@@ -107,7 +128,7 @@ impl AlertBuilder {
         }
         h.update(&s.window_start.0.to_le_bytes());
         h.update(&s.identity.to_le_bytes());
-        let risk = round(risk_score(s.kind, s.severity), 4);
+        let risk = round(risk_score(s.kind, s.severity, s.confidence), 4);
         Some(Alert {
             alert_id: format!("{}-{:016x}", s.kind.as_str(), h.digest()),
             kind: s.kind,
@@ -132,11 +153,14 @@ mod tests {
 
     #[test]
     fn risk_rises_with_severity_and_levels_follow() {
-        assert_eq!(risk_score(AlertType::Spoofing, 1.0), 0.5);
-        assert!(risk_score(AlertType::Spoofing, 3.0) > 0.89);
-        assert!(risk_score(AlertType::VolumeSpike, 100.0) < 0.8);
+        assert!((risk_score(AlertType::Spoofing, 1.0, 1.0) - 0.7).abs() < 1e-12);
+        assert_eq!(level(risk_score(AlertType::Spoofing, 1.0, 1.0)), Level::High);
+        assert!(risk_score(AlertType::Spoofing, 3.0, 1.0) > 0.9);
+        assert!(risk_score(AlertType::Spoofing, 3.0, 0.0) < risk_score(AlertType::Spoofing, 3.0, 1.0));
+        assert!(risk_score(AlertType::VolumeSpike, 100.0, 1.0) <= 0.8);
+        assert_eq!(level(risk_score(AlertType::VolumeSpike, 1.0, 1.0)), Level::Low);
         assert_eq!(level(0.9), Level::Critical);
-        assert_eq!(level(0.5), Level::Low);
-        assert_eq!(risk_score(AlertType::Spoofing, f64::NAN), 0.5);
+        assert_eq!(level(0.4), Level::Low);
+        assert_eq!(risk_score(AlertType::Spoofing, f64::NAN, f64::NAN), 0.7 * 0.85);
     }
 }

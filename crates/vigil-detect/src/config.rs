@@ -62,9 +62,153 @@ pub struct PriceAnomalyConfig {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+pub struct SpoofingConfig {
+    pub enabled: bool,
+    pub max_lifetime: Duration,
+    pub max_fill_ratio: f64,
+    pub min_size_ratio: f64,
+    pub min_depth_share: f64,
+    pub depth_levels: usize,
+    pub max_cancel_delay: Duration,
+    pub lookback: Duration,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LayeringConfig {
+    pub enabled: bool,
+    pub min_levels: usize,
+    pub min_amends: u32,
+    pub window: Duration,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrossVenueConfig {
+    pub enabled: bool,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WashTradingConfig {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_trades: u32,
+    pub ring_windows: Vec<Duration>,
+    pub net_margin: f64,
+    pub min_ring_trades: u32,
+    pub max_ring_size: usize,
+    pub min_internal_share: f64,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PumpAndDumpConfig {
+    pub enabled: bool,
+    pub chunk: Duration,
+    pub window_chunks: usize,
+    pub baseline_chunks: usize,
+    pub min_baseline_chunks: usize,
+    pub volume_multiplier: f64,
+    pub trades_multiplier: f64,
+    pub min_rise: f64,
+    pub min_rush_orders: u32,
+    pub min_top_share: f64,
+    pub dump_fraction: f64,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteStuffingConfig {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_messages: u32,
+    pub min_cancel_ratio: f64,
+    pub rate_multiplier: f64,
+    pub baseline: Duration,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MomentumIgnitionConfig {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_aggressive_trades: u32,
+    pub min_move: f64,
+    pub min_share: f64,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MarkingTheCloseConfig {
+    pub enabled: bool,
+    pub every: Duration,
+    pub reference_times: Vec<String>,
+    pub window: Duration,
+    pub min_trades: u32,
+    pub min_move: f64,
+    pub min_share: f64,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PriceDiscrepancyConfig {
+    pub enabled: bool,
+    pub threshold: f64,
+    pub staleness: Duration,
+    pub persistence: Duration,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConcentratedTradingConfig {
+    pub enabled: bool,
+    pub window: Duration,
+    pub min_trades: u32,
+    pub top_share: f64,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UnusualTimingConfig {
+    pub enabled: bool,
+    pub min_history_events: u32,
+    pub min_history_span: Duration,
+    pub min_hours_away: u32,
+    pub quiet_share: f64,
+    pub instant: Duration,
+    pub min_accounts: usize,
+    pub record_multiplier: f64,
+    pub baseline_instants: usize,
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DetectorsConfig {
+    pub spoofing: SpoofingConfig,
+    pub layering: LayeringConfig,
+    pub wash_trading: WashTradingConfig,
+    pub pump_and_dump: PumpAndDumpConfig,
+    pub quote_stuffing: QuoteStuffingConfig,
+    pub momentum_ignition: MomentumIgnitionConfig,
+    pub marking_the_close: MarkingTheCloseConfig,
+    pub cross_venue_manipulation: CrossVenueConfig,
     pub volume_spike: VolumeSpikeConfig,
     pub price_anomaly: PriceAnomalyConfig,
+    pub concentrated_trading: ConcentratedTradingConfig,
+    pub unusual_timing: UnusualTimingConfig,
+    pub price_discrepancy: PriceDiscrepancyConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -100,6 +244,53 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let v = &self.detectors.volume_spike;
         let bad = |k: &str, why: &str| Err(ConfigError(format!("{k}: {why}")));
+        let d = &self.detectors;
+        let fractions = [
+            ("detectors.spoofing.max_fill_ratio", d.spoofing.max_fill_ratio),
+            ("detectors.spoofing.min_depth_share", d.spoofing.min_depth_share),
+            ("detectors.wash_trading.net_margin", d.wash_trading.net_margin),
+            ("detectors.wash_trading.min_internal_share", d.wash_trading.min_internal_share),
+            ("detectors.pump_and_dump.min_top_share", d.pump_and_dump.min_top_share),
+            ("detectors.pump_and_dump.dump_fraction", d.pump_and_dump.dump_fraction),
+            ("detectors.quote_stuffing.min_cancel_ratio", d.quote_stuffing.min_cancel_ratio),
+            ("detectors.momentum_ignition.min_share", d.momentum_ignition.min_share),
+            ("detectors.marking_the_close.min_share", d.marking_the_close.min_share),
+            ("detectors.concentrated_trading.top_share", d.concentrated_trading.top_share),
+            ("detectors.unusual_timing.quiet_share", d.unusual_timing.quiet_share),
+        ];
+        for (k, x) in fractions {
+            if !(0.0..=1.0).contains(&x) {
+                return bad(k, "must be a fraction between 0 and 1");
+            }
+        }
+        let positive = [
+            ("detectors.spoofing.min_size_ratio", d.spoofing.min_size_ratio),
+            ("detectors.pump_and_dump.volume_multiplier", d.pump_and_dump.volume_multiplier),
+            ("detectors.pump_and_dump.trades_multiplier", d.pump_and_dump.trades_multiplier),
+            ("detectors.pump_and_dump.min_rise", d.pump_and_dump.min_rise),
+            ("detectors.quote_stuffing.rate_multiplier", d.quote_stuffing.rate_multiplier),
+            ("detectors.momentum_ignition.min_move", d.momentum_ignition.min_move),
+            ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
+            ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
+            ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),
+        ];
+        for (k, x) in positive {
+            if x.is_nan() || x <= 0.0 {
+                return bad(k, "must be > 0");
+            }
+        }
+        if d.layering.min_levels < 2 {
+            return bad("detectors.layering.min_levels", "must be at least 2");
+        }
+        if d.pump_and_dump.window_chunks == 0 || d.pump_and_dump.min_baseline_chunks > d.pump_and_dump.baseline_chunks {
+            return bad("detectors.pump_and_dump.min_baseline_chunks", "must be at most baseline_chunks (and window_chunks > 0)");
+        }
+        if d.wash_trading.max_ring_size < 2 {
+            return bad("detectors.wash_trading.max_ring_size", "must be at least 2");
+        }
+        if let Err(e) = crate::detectors::marking_the_close::reference_offsets(&d.marking_the_close) {
+            return bad("detectors.marking_the_close.reference_times", &e);
+        }
         if v.baseline_windows == 0 || v.min_baseline_windows > v.baseline_windows {
             return bad("detectors.volume_spike.min_baseline_windows", "must be at most baseline_windows, which must be > 0");
         }
@@ -120,6 +311,15 @@ impl Config {
             return bad("detectors.price_anomaly", "sigma_multiplier and absolute_move must be > 0, min_move >= 0");
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// How long the shard keeps each party's trades: as long as the longest look-back of the
+    /// detectors that read them.
+    pub fn activity_horizon(&self) -> i64 {
+        let d = &self.detectors;
+        (d.spoofing.max_lifetime.0 + d.spoofing.lookback.0).max(d.layering.window.0).max(d.momentum_ignition.window.0) + 1_000_000_000
     }
 }
 

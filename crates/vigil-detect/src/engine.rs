@@ -3,6 +3,7 @@
 //! books, windows and detector state. [`Engine`] runs N shards on N threads and merges their
 //! alerts back into input order, so the output is the same for any N.
 
+use crate::activity::{Activity, Party};
 use crate::builder::{AlertBuilder, Signal};
 use crate::config::Config;
 use crate::detectors;
@@ -35,11 +36,17 @@ pub struct Context<'a> {
     pub owners: &'a [OwnerId],
     /// Event time: the latest timestamp this shard has seen. Detectors never read a wall clock.
     pub clock: &'a EventClock,
+    /// Every party's recent trades in this shard's instruments.
+    pub activity: &'a Activity,
 }
 
 impl Context<'_> {
     pub fn owner(&self, a: AccountId) -> Option<OwnerId> {
         self.owners.get(a.index()).copied().filter(|o| !o.is_none())
+    }
+    /// The party (owner, else account) an account trades for.
+    pub fn party(&self, a: AccountId) -> Party {
+        Party::of(a, self.owners)
     }
 }
 
@@ -91,6 +98,7 @@ pub struct Shard {
     signals: Vec<Signal>,
     events: u64,
     clock: EventClock,
+    activity: Activity,
 }
 
 impl Shard {
@@ -105,6 +113,7 @@ impl Shard {
             signals: Vec::new(),
             events: 0,
             clock: EventClock::new(Ts::MIN),
+            activity: Activity::new(config.activity_horizon()),
         }
     }
 
@@ -132,11 +141,16 @@ impl Shard {
         let inst = &mut self.instruments[slot];
         let change = inst.book.apply(ev);
         match &ev.kind {
-            EventKind::Trade(t) => inst.last_trade = Some((ev.ts, t.price)),
+            EventKind::Trade(t) => {
+                inst.last_trade = Some((ev.ts, t.price));
+                if t.buy_account.is_some() || t.sell_account.is_some() {
+                    self.activity.record(ev.ts, ev.seq, ev.venue, ev.symbol, t, &change, &self.owners);
+                }
+            }
             EventKind::Quote(q) => inst.quote = Some(q.clone()),
             _ => {}
         }
-        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners, clock: &self.clock };
+        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners, clock: &self.clock, activity: &self.activity };
         for d in &mut self.detectors {
             d.on_event(ev, &cx, &mut self.signals);
         }

@@ -1,6 +1,7 @@
 //! Vigil's detection engine: the [`Detector`] trait, the detectors, the alert builder and the
 //! deterministic sharded [`Engine`]. Detection is a pure function of the event stream.
 
+pub mod activity;
 pub mod builder;
 pub mod config;
 pub mod detectors;

@@ -5,6 +5,9 @@
 //! first detectors look for (a volume surge, a price jump). The labelled market simulator of the
 //! evaluation grows from here.
 
+pub mod market;
+pub use market::{merge, Market};
+
 use vigil_core::{AccountId, Cancel, Event, EventKind, Interner, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
 /// A small, fast, seedable generator (xoshiro256**), so runs are reproducible without a dependency.

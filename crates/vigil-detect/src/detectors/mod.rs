@@ -4,24 +4,164 @@
 use crate::config::Config;
 use crate::engine::Detector;
 
+pub mod concentrated_trading;
+pub mod fictitious;
+pub mod marking_the_close;
+pub mod momentum_ignition;
 pub mod price_anomaly;
+pub mod price_discrepancy;
+pub mod pump_and_dump;
+pub mod quote_stuffing;
+pub mod unusual_timing;
 pub mod volume_spike;
+pub mod wash_trading;
+
+use vigil_core::AlertType;
 
 /// Every enabled detector, in a fixed order.
 pub fn build(config: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();
     let d = &config.detectors;
+    if d.spoofing.enabled || d.layering.enabled || d.cross_venue_manipulation.enabled {
+        v.push(Box::new(fictitious::Fictitious::new(d.spoofing.clone(), d.layering.clone(), d.cross_venue_manipulation.clone())));
+    }
+    if d.wash_trading.enabled {
+        v.push(Box::new(wash_trading::WashTrading::new(d.wash_trading.clone())));
+    }
+    if d.pump_and_dump.enabled {
+        v.push(Box::new(pump_and_dump::PumpAndDump::new(d.pump_and_dump.clone())));
+    }
+    if d.quote_stuffing.enabled {
+        v.push(Box::new(quote_stuffing::QuoteStuffing::new(d.quote_stuffing.clone())));
+    }
+    if d.momentum_ignition.enabled {
+        v.push(Box::new(momentum_ignition::MomentumIgnition::new(d.momentum_ignition.clone())));
+    }
+    if d.marking_the_close.enabled {
+        v.push(Box::new(marking_the_close::MarkingTheClose::new(d.marking_the_close.clone())));
+    }
     if d.volume_spike.enabled {
         v.push(Box::new(volume_spike::VolumeSpike::new(d.volume_spike.clone())));
     }
     if d.price_anomaly.enabled {
         v.push(Box::new(price_anomaly::PriceAnomaly::new(d.price_anomaly.clone())));
     }
+    if d.concentrated_trading.enabled {
+        v.push(Box::new(concentrated_trading::ConcentratedTrading::new(d.concentrated_trading.clone())));
+    }
+    if d.unusual_timing.enabled {
+        v.push(Box::new(unusual_timing::UnusualTiming::new(d.unusual_timing.clone())));
+    }
+    if d.price_discrepancy.enabled {
+        v.push(Box::new(price_discrepancy::PriceDiscrepancy::new(d.price_discrepancy.clone())));
+    }
     v
 }
 
-/// The names of every detector this build has, for `list-patterns` and the docs.
-pub const ALL: [&str; 2] = ["volume_spike", "price_anomaly"];
+/// One entry of the catalogue `vigil list-patterns` prints.
+pub struct Pattern {
+    pub kind: AlertType,
+    /// The detector module (and `vigil.toml` section) that raises it.
+    pub module: &'static str,
+    pub description: &'static str,
+    pub indicators: &'static str,
+    pub basis: &'static str,
+}
+
+/// Every alert type this build raises, with what it looks for. `ml_anomaly` has its own issue.
+pub const CATALOGUE: [Pattern; 13] = [
+    Pattern {
+        kind: AlertType::Spoofing,
+        module: "fictitious",
+        description: "Large visible orders cancelled quickly with little fill while the same party executes on the other side.",
+        indicators: "order size vs genuine opposite order and displayed depth; lifetime; fill ratio; opposite fill then cancel; repetition",
+        basis: "CEA 4c(a)(5)(C); EU MAR Annex I(A)(c), Annex II 1(c)",
+    },
+    Pattern {
+        kind: AlertType::Layering,
+        module: "fictitious",
+        description: "Orders stacked at successive price levels on one side, cancelled together after opposite execution or repriced away from the touch.",
+        indicators: "distinct price levels; amends without fills; distance from the touch; opposite execution",
+        basis: "EU MAR Annex II 1(d); CEA 4c(a)(5)(C); Coscia, Sarao",
+    },
+    Pattern {
+        kind: AlertType::WashTrading,
+        module: "wash_trading",
+        description: "Trades without change of beneficial ownership: self-trades, same-owner trades, closed rings of accounts.",
+        indicators: "buyer and seller party; ring strongly connected; members flat within 1 %; internal volume share",
+        basis: "FINRA 5210, 6140(b); CEA 4c(a)(2)(A); EU MAR Annex I(A)(a)",
+    },
+    Pattern {
+        kind: AlertType::PumpAndDump,
+        module: "pump_and_dump",
+        description: "A burst of concentrated aggressive buying that lifts the price, then the fall that follows.",
+        indicators: "rush orders; trade count, buy volume and price over 25 s vs baseline; top buyers' share; fall from peak",
+        basis: "EU MAR Annex I(A)(a)/(b); La Morgia et al. 2020",
+    },
+    Pattern {
+        kind: AlertType::QuoteStuffing,
+        module: "quote_stuffing",
+        description: "One account's burst of order messages, nearly all cancelled.",
+        indicators: "messages per second; cancel ratio; rate vs the account's usual rate",
+        basis: "EU MAR Annex II 1(c), 1(e)",
+    },
+    Pattern {
+        kind: AlertType::MomentumIgnition,
+        module: "momentum_ignition",
+        description: "Passive orders on one side, aggressive trades on the other that move the price, then the passive orders filled.",
+        indicators: "aggressive trades and share; price move; passive fill after the move",
+        basis: "EU MAR Annex II 1(a)/(c); ESMA, IOSCO",
+    },
+    Pattern {
+        kind: AlertType::MarkingTheClose,
+        module: "marking_the_close",
+        description: "One party's aggressive trades moving the price just before a close, fixing or funding time.",
+        indicators: "aggressive trades in the window; share of volume; price move toward the reference time",
+        basis: "EU MAR Annex II 1(b); CFTC v. Optiver (2008)",
+    },
+    Pattern {
+        kind: AlertType::CrossVenueManipulation,
+        module: "fictitious",
+        description: "Spoofing or layering on one venue while the same party trades the instrument on another.",
+        indicators: "spoofing and layering indicators; opposite execution on another venue",
+        basis: "EU MAR Art. 12(1)(a),(c) across venues",
+    },
+    Pattern {
+        kind: AlertType::VolumeSpike,
+        module: "volume_spike",
+        description: "A window's traded volume far above the instrument's robust rolling baseline.",
+        indicators: "volume vs median, MAD and busiest baseline window",
+        basis: "EU MAR Annex I(A)(a)",
+    },
+    Pattern {
+        kind: AlertType::PriceAnomaly,
+        module: "price_anomaly",
+        description: "A price move far beyond the instrument's own volatility, or beyond an absolute band.",
+        indicators: "move vs rolling, long-memory and fast volatility; absolute move",
+        basis: "EU MAR Annex I(A)(b),(g)",
+    },
+    Pattern {
+        kind: AlertType::ConcentratedTrading,
+        module: "concentrated_trading",
+        description: "One account party to a large share of an instrument's volume.",
+        indicators: "top account share; Herfindahl index; trades in the window",
+        basis: "EU MAR Annex I(A)(a)",
+    },
+    Pattern {
+        kind: AlertType::UnusualTiming,
+        module: "unusual_timing",
+        description: "An account active far outside its usual hours, or many accounts ordering in the same instant.",
+        indicators: "hours from the account's usual hours; distinct accounts per instant vs the busiest recent instant",
+        basis: "EU MAR Annex I(A); ESMA MAR guidelines",
+    },
+    Pattern {
+        kind: AlertType::PriceDiscrepancy,
+        module: "price_discrepancy",
+        description: "One venue's price apart from the other venues' for the same instrument, for longer than arbitrage allows.",
+        indicators: "deviation from the other venues' median; persistence",
+        basis: "EU MAR Art. 12(1)(a)(ii) across venues",
+    },
+];
 
 /// Median of a small sample (the baselines are tens of windows); `None` when empty.
 pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {

@@ -1,0 +1,89 @@
+//! What a shard remembers of each party's recent trades, shared by the detectors that ask "did the
+//! same party trade the other side?" (spoofing, layering, cross-venue manipulation, momentum
+//! ignition). A *party* is the beneficial owner where reference data names one, else the account:
+//! two accounts of one owner are one party (spec: `account` events).
+
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use vigil_book::BookChange;
+use vigil_core::{AccountId, OwnerId, Price, Side, SymbolId, Trade, Ts, VenueId};
+
+/// An owner or, where no owner is known, an account.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Party(pub u64);
+
+impl Party {
+    pub fn of(account: AccountId, owners: &[OwnerId]) -> Party {
+        match owners.get(account.index()).copied().filter(|o| !o.is_none()) {
+            Some(o) => Party((1 << 40) | o.0 as u64),
+            None => Party(account.0 as u64),
+        }
+    }
+}
+
+/// One leg of a trade, as the party on it saw it.
+#[derive(Copy, Clone, Debug)]
+pub struct PartyTrade {
+    pub ts: Ts,
+    pub venue: VenueId,
+    pub account: AccountId,
+    /// The side this party was on.
+    pub side: Side,
+    pub price: Price,
+    pub qty: f64,
+    /// The party's order was the incoming one.
+    pub aggressive: bool,
+    /// The size of the party's order behind this leg where the book knew it (a resting order's
+    /// size), else the trade's quantity: the "genuine order" a spoof is measured against.
+    pub order_size: f64,
+    /// The sequence number of the trade event, for evidence.
+    pub seq: u64,
+}
+
+/// Recent trades of every party, per instrument symbol (all venues together), kept for `horizon`.
+pub struct Activity {
+    horizon: i64,
+    trades: FxHashMap<(SymbolId, Party), VecDeque<PartyTrade>>,
+}
+
+impl Activity {
+    pub fn new(horizon: i64) -> Self {
+        Activity { horizon, trades: FxHashMap::default() }
+    }
+
+    /// Records both legs of a trade that names accounts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(&mut self, ts: Ts, seq: u64, venue: VenueId, symbol: SymbolId, t: &Trade, change: &BookChange, owners: &[OwnerId]) {
+        let (rest_buy, rest_sell) = match change {
+            BookChange::Traded { buy, sell } => (buy.map(|o| o.size.to_f64()), sell.map(|o| o.size.to_f64())),
+            _ => (None, None),
+        };
+        let qty = t.qty.to_f64();
+        for (side, account, rest) in [(Side::Buy, t.buy_account, rest_buy), (Side::Sell, t.sell_account, rest_sell)] {
+            let Some(account) = account else { continue };
+            let leg = PartyTrade {
+                ts,
+                venue,
+                account,
+                side,
+                price: t.price,
+                qty,
+                aggressive: t.aggressor == Some(side),
+                order_size: rest.unwrap_or(qty).max(qty),
+                seq,
+            };
+            let q = self.trades.entry((symbol, Party::of(account, owners))).or_default();
+            while q.front().is_some_and(|f| f.ts.0 < ts.0 - self.horizon) {
+                q.pop_front();
+            }
+            q.push_back(leg);
+        }
+    }
+
+    /// The party's trades in `symbol` (any venue) at or after `since`, oldest first.
+    pub fn since(&self, symbol: SymbolId, party: Party, since: Ts) -> impl DoubleEndedIterator<Item = &PartyTrade> {
+        let q = self.trades.get(&(symbol, party));
+        let start = q.map_or(0, |q| q.partition_point(|t| t.ts < since));
+        q.into_iter().flat_map(move |q| q.range(start..))
+    }
+}

@@ -1,0 +1,385 @@
+//! Fictitious orders: `spoofing`, `layering` and `cross_venue_manipulation`, one module because they
+//! are one behaviour seen three ways. A party places visible orders it does not mean to execute, to
+//! move others, while it trades the other side; then it cancels them.
+//!
+//! - `spoofing`: at the cancel of an order, the party's *group* — that order and its other unfilled
+//!   orders on the same side placed within `max_lifetime` — was placed within `max_lifetime`,
+//!   filled at most `max_fill_ratio`, is `min_size_ratio` times the party's genuine interest on the
+//!   other side (the largest order behind its opposite fills, or its resting opposite orders when any
+//!   of the group was placed or now, if larger: a market maker quotes both sides alike) and `min_depth_share` of the displayed depth of
+//!   its side; and the party executed the other side on the same venue from `lookback` before the
+//!   group was placed, the cancel following that fill by at most `max_cancel_delay`.
+//! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia), or — the
+//!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
+//!   the best price, each amended `min_amends` times and never filled, while the party traded the
+//!   other side within `window`.
+//! - `cross_venue_manipulation`: either pattern where the party's opposite execution was on another
+//!   venue only.
+//!
+//! A genuine large order cancelled because the market moved away has no opposite execution; a market
+//! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
+//! Basis: CEA §4c(a)(5)(C); EU MAR Art. 12(1)(a), Annex I(A)(c) and Annex II 1(c)/(d); the Coscia
+//! (2015), Sarao (2015) and CFTC spoofing orders.
+
+use super::{num, short, slot};
+use crate::activity::Party;
+use crate::builder::{key, round, Signal};
+use crate::config::{CrossVenueConfig, LayeringConfig, SpoofingConfig};
+use crate::engine::{Context, Detector};
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::collections::VecDeque;
+use vigil_book::{BookChange, RestingOrder};
+use vigil_core::{AlertType, Event, EventKind, Side, Ts};
+
+#[derive(Default)]
+struct PartyOrders {
+    /// Book slots of the party's open orders.
+    open: Vec<u32>,
+    /// Open orders already part of an alert: their cancels are that episode, not a new one.
+    alerted: Vec<u32>,
+    /// When the party's earlier episodes were signalled (for repetition), the last hour.
+    episodes: VecDeque<Ts>,
+}
+
+#[derive(Default)]
+struct Inst {
+    /// Per book slot: the displayed depth of the order's side (best `depth_levels` levels) when it
+    /// was placed, without the order.
+    depth: Vec<f64>,
+    /// Per book slot: the party's resting size on the other side when the order was placed — a
+    /// market maker's quotes face each other; a spoof faces a small genuine order.
+    facing: Vec<f64>,
+    parties: FxHashMap<Party, PartyOrders>,
+}
+
+pub struct Fictitious {
+    spoof: SpoofingConfig,
+    layer: LayeringConfig,
+    cross: CrossVenueConfig,
+    slots: Vec<Inst>,
+    group: Vec<RestingOrder>,
+}
+
+impl Fictitious {
+    pub fn new(spoof: SpoofingConfig, layer: LayeringConfig, cross: CrossVenueConfig) -> Self {
+        Fictitious { spoof, layer, cross, slots: Vec::new(), group: Vec::new() }
+    }
+}
+
+fn fill_ratio(o: &RestingOrder) -> f64 {
+    if o.size.0 <= 0 {
+        0.0
+    } else {
+        o.filled.to_f64() / o.size.to_f64()
+    }
+}
+
+/// The opposite side's executions of a party, split by venue.
+#[derive(Default)]
+struct Opposite {
+    qty: f64,
+    genuine: f64,
+    last: Option<Ts>,
+    trades: Vec<u64>,
+}
+
+impl Detector for Fictitious {
+    fn name(&self) -> &'static str {
+        "spoofing"
+    }
+    fn alert_type(&self) -> AlertType {
+        AlertType::Spoofing
+    }
+
+    fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let inst = slot(&mut self.slots, cx.slot);
+        match cx.change {
+            BookChange::Added(o) => {
+                let Some(a) = o.account else { return };
+                let s = o.slot as usize;
+                if inst.depth.len() <= s {
+                    inst.depth.resize(s + 1, 0.0);
+                    inst.facing.resize(s + 1, 0.0);
+                }
+                let side = cx.instrument.book.side(o.side);
+                inst.depth[s] = (side.depth(self.spoof.depth_levels).to_f64() - o.qty.to_f64()).max(0.0);
+                let p = cx.party(a);
+                let po = inst.parties.entry(p).or_default();
+                po.open.push(o.slot);
+                po.alerted.retain(|&s| s != o.slot);
+                let facing = self.resting(cx, p, o.side.opposite());
+                self.slots[cx.slot].facing[s] = facing;
+            }
+            BookChange::Cancelled(o) => {
+                let Some(a) = o.account else { return };
+                let p = cx.party(a);
+                if let Some(po) = inst.parties.get_mut(&p) {
+                    po.open.retain(|&s| s != o.slot);
+                    if let Some(i) = po.alerted.iter().position(|&s| s == o.slot) {
+                        po.alerted.swap_remove(i);
+                        return;
+                    }
+                }
+                self.on_cancel(ev, cx, p, o, out);
+            }
+            BookChange::Amended { after, .. } => {
+                let Some(a) = after.account else { return };
+                if self.layer.enabled && after.amends >= self.layer.min_amends && after.filled.0 == 0 {
+                    self.on_reprice(ev, cx, cx.party(a), after, out);
+                }
+            }
+            BookChange::Traded { buy, sell } => {
+                let EventKind::Trade(t) = &ev.kind else { return };
+                for o in [buy, sell].into_iter().flatten() {
+                    if o.qty <= t.qty {
+                        if let Some(po) = o.account.and_then(|a| inst.parties.get_mut(&cx.party(a))) {
+                            po.open.retain(|&s| s != o.slot);
+                            po.alerted.retain(|&s| s != o.slot);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Fictitious {
+    /// The party's other open orders on `side` that fit `keep`, into `self.group`.
+    fn collect(&mut self, cx: &Context<'_>, p: Party, side: Side, keep: impl Fn(&RestingOrder) -> bool) {
+        let book = &cx.instrument.book;
+        if let Some(po) = self.slots[cx.slot].parties.get(&p) {
+            for &s in &po.open {
+                if let Some(o) = book.order_at(s) {
+                    if o.side == side && o.account.is_some_and(|a| cx.party(a) == p) && keep(o) {
+                        self.group.push(*o);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The party's resting size on `side` of this book.
+    fn resting(&self, cx: &Context<'_>, p: Party, side: Side) -> f64 {
+        let book = &cx.instrument.book;
+        let Some(po) = self.slots[cx.slot].parties.get(&p) else { return 0.0 };
+        po.open.iter().filter_map(|&s| book.order_at(s)).filter(|o| o.side == side && o.account.is_some_and(|a| cx.party(a) == p)).map(|o| o.qty.to_f64()).sum()
+    }
+
+    fn opposite(cx: &Context<'_>, p: Party, side: Side, since: Ts) -> (Opposite, Opposite) {
+        let (mut here, mut there) = (Opposite::default(), Opposite::default());
+        for t in cx.activity.since(cx.instrument.symbol, p, since) {
+            if t.side != side {
+                continue;
+            }
+            let o = if t.venue == cx.instrument.venue { &mut here } else { &mut there };
+            o.qty += t.qty;
+            o.genuine = o.genuine.max(t.order_size);
+            o.last = Some(o.last.map_or(t.ts, |l: Ts| l.max(t.ts)));
+            if o.trades.len() < 16 {
+                o.trades.push(t.seq);
+            }
+        }
+        (here, there)
+    }
+
+    fn on_cancel(&mut self, ev: &Event, cx: &Context<'_>, p: Party, o: &RestingOrder, out: &mut Vec<Signal>) {
+        let cfg = self.spoof.clone();
+        let now = ev.ts;
+        if now.0 - o.placed.0 > cfg.max_lifetime.0 || fill_ratio(o) > cfg.max_fill_ratio {
+            return;
+        }
+        self.group.clear();
+        self.group.push(*o);
+        self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
+        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
+        let (here, there) = Self::opposite(cx, p, o.side.opposite(), earliest.saturating_sub(cfg.lookback.0));
+        let recent = |x: &Opposite| x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
+        let (kind, opp) = if recent(&here) {
+            let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
+            prices.sort_unstable();
+            prices.dedup();
+            if prices.len() >= self.layer.min_levels {
+                if !self.layer.enabled {
+                    return;
+                }
+                (AlertType::Layering, here)
+            } else {
+                if !cfg.enabled {
+                    return;
+                }
+                (AlertType::Spoofing, here)
+            }
+        } else if recent(&there) && self.cross.enabled {
+            (AlertType::CrossVenueManipulation, there)
+        } else {
+            return;
+        };
+        self.emit(ev, cx, p, kind, opp, "cancelled", out);
+    }
+
+    /// Sarao's variant: a layer kept away from the touch and repriced, never executed.
+    fn on_reprice(&mut self, ev: &Event, cx: &Context<'_>, p: Party, o: &RestingOrder, out: &mut Vec<Signal>) {
+        let lc = self.layer.clone();
+        let book = &cx.instrument.book;
+        let ladder = book.side(o.side);
+        let away = |x: &RestingOrder| ladder.rank(x.price).is_some_and(|r| r >= 1);
+        if !away(o) {
+            return;
+        }
+        self.group.clear();
+        self.collect(cx, p, o.side, |x| x.amends >= lc.min_amends && x.filled.0 == 0 && away(x));
+        let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
+        prices.sort_unstable();
+        prices.dedup();
+        if prices.len() < lc.min_levels {
+            return;
+        }
+        let (here, there) = Self::opposite(cx, p, o.side.opposite(), ev.ts.saturating_sub(lc.window.0));
+        let kind = if here.last.is_some() {
+            AlertType::Layering
+        } else if there.last.is_some() && self.cross.enabled {
+            AlertType::CrossVenueManipulation
+        } else {
+            return;
+        };
+        let opp = if kind == AlertType::Layering { here } else { there };
+        self.emit(ev, cx, p, kind, opp, "repriced", out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(&mut self, ev: &Event, cx: &Context<'_>, p: Party, kind: AlertType, opp: Opposite, how: &str, out: &mut Vec<Signal>) {
+        let cfg = &self.spoof;
+        let side = self.group[0].side;
+        let size: f64 = self.group.iter().map(|x| x.size.to_f64()).sum();
+        let filled: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
+        let inst = &self.slots[cx.slot];
+        let facing = self.group.iter().map(|x| inst.facing.get(x.slot as usize).copied().unwrap_or(0.0)).fold(0.0, f64::max);
+        let genuine = opp.genuine.max(facing).max(self.resting(cx, p, side.opposite()));
+        if genuine <= 0.0 || size < cfg.min_size_ratio * genuine {
+            return;
+        }
+        let depth = self.group.iter().map(|x| inst.depth.get(x.slot as usize).copied().unwrap_or(0.0)).fold(0.0, f64::max);
+        let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
+        if depth_share < cfg.min_depth_share {
+            return;
+        }
+        let now = ev.ts;
+        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
+        let po = self.slots[cx.slot].parties.entry(p).or_default();
+        while po.episodes.front().is_some_and(|t| now.0 - t.0 > 3_600_000_000_000) {
+            po.episodes.pop_front();
+        }
+        let repeats = po.episodes.len();
+        po.episodes.push_back(now);
+        // The group's other orders belong to this episode: their cancels raise nothing new.
+        for x in &self.group {
+            if x.qty.0 > 0 && po.open.contains(&x.slot) && !po.alerted.contains(&x.slot) {
+                po.alerted.push(x.slot);
+            }
+        }
+
+        let account = self.group[0].account.expect("grouped orders have accounts");
+        let acct = cx.names.account(account);
+        let venue = cx.names.venue(cx.instrument.venue);
+        let symbol = cx.names.symbol(cx.instrument.symbol);
+        self.group.sort_by(|a, b| b.size.cmp(&a.size).then(a.price.cmp(&b.price)));
+        let sizes: Vec<String> = self.group.iter().map(|x| num(x.size.to_f64())).collect();
+        let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
+        prices.sort_unstable();
+        prices.dedup();
+        let n = self.group.len();
+        let (verb, other_verb) = match side {
+            Side::Sell => ("sell", "bought"),
+            Side::Buy => ("buy", "sold"),
+        };
+        let lifetime = (now.0 - earliest.0) as f64 / 1e9;
+        let delay = opp.last.map_or(0.0, |l| (now.0 - l.0) as f64 / 1e9);
+        let fill_pct = if size > 0.0 { 100.0 * filled / size } else { 0.0 };
+        let genuine_fill = (opp.qty / genuine).min(1.0) * 100.0;
+        let list = join(&sizes);
+        let orders = if n == 1 { format!("a {verb} order of {list}") } else { format!("{n} {verb} orders of {list}") };
+        let at = if prices.len() == 1 {
+            format!("at {}", prices[0])
+        } else {
+            format!("at {} price levels from {} to {}", prices.len(), prices[0], prices[prices.len() - 1])
+        };
+        let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
+        let description = match how {
+            "cancelled" => format!(
+                "{acct} placed {orders} {symbol} {at} on {venue}, {other_verb} {} on the other side{where_opp}, and cancelled {} {} s after placing, {} s after that fill; {}% of the {verb} size filled against {}% of the genuine order.",
+                num(opp.qty),
+                if n == 1 { "it" } else { "them" },
+                short(lifetime),
+                short(delay),
+                short(fill_pct),
+                short(genuine_fill),
+            ),
+            _ => format!(
+                "{acct} kept {orders} {symbol} {at} on {venue}, away from the best price, repricing them at least {} times each without a fill, while it {other_verb} {} on the other side{where_opp}.",
+                self.group.iter().map(|x| x.amends).min().unwrap_or(0),
+                num(opp.qty),
+            ),
+        };
+        let size_ratio = size / genuine;
+        let evidence = json!({
+            "pattern": how,
+            "orders": n,
+            "order_sizes": self.group.iter().map(|x| round(x.size.to_f64(), 8)).collect::<Vec<_>>(),
+            "order_prices": self.group.iter().map(|x| x.price.to_string()).collect::<Vec<_>>(),
+            "order_amends": self.group.iter().map(|x| x.amends).collect::<Vec<_>>(),
+            "price_levels": prices.len(),
+            "side": side.as_str(),
+            "total_size": round(size, 8),
+            "filled": round(filled, 8),
+            "fill_ratio": round(filled / size.max(f64::MIN_POSITIVE), 4),
+            "genuine_size": round(genuine, 8),
+            "opposite_executed": round(opp.qty, 8),
+            "genuine_fill_ratio": round(genuine_fill / 100.0, 4),
+            "size_ratio": round(size_ratio, 4),
+            "min_size_ratio": cfg.min_size_ratio,
+            "depth_share": if depth_share.is_finite() { json!(round(depth_share, 4)) } else { json!(null) },
+            "min_depth_share": cfg.min_depth_share,
+            "lifetime_s": round(lifetime, 6),
+            "max_lifetime_s": cfg.max_lifetime.0 as f64 / 1e9,
+            "cancel_after_fill_s": round(delay, 6),
+            "max_cancel_delay_s": cfg.max_cancel_delay.0 as f64 / 1e9,
+            "opposite_trade_seqs": opp.trades,
+            "trigger_seq": ev.seq,
+            "repeats_last_hour": repeats,
+        });
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        let cooldown = match kind {
+            AlertType::Layering => self.layer.cooldown.0,
+            AlertType::CrossVenueManipulation => self.cross.cooldown.0,
+            _ => cfg.cooldown.0,
+        };
+        out.push(Signal {
+            kind,
+            ts: now,
+            window_start: earliest.min(opp.last.unwrap_or(earliest)),
+            window_end: now,
+            venue: if kind == AlertType::CrossVenueManipulation { None } else { Some(cx.instrument.venue) },
+            symbols: vec![cx.instrument.symbol],
+            accounts: vec![account],
+            severity: size_ratio / cfg.min_size_ratio,
+            // More orders of evidence and repetition raise confidence.
+            confidence: (0.6 + 0.1 * repeats.min(4) as f64) * (0.8 + 0.2 * (1.0 - fill_pct / 100.0)),
+            behaviour: key(&[&cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), side.as_str().as_bytes()]),
+            cooldown,
+            identity: key(&[&ev.seq.to_le_bytes(), &earliest.0.to_le_bytes()]),
+            description,
+            evidence,
+        });
+    }
+}
+
+/// "122, 85 and 54".
+pub(crate) fn join(xs: &[String]) -> String {
+    match xs.len() {
+        0 => String::new(),
+        1 => xs[0].clone(),
+        n => format!("{} and {}", xs[..n - 1].join(", "), xs[n - 1]),
+    }
+}

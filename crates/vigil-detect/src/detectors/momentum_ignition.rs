@@ -1,0 +1,157 @@
+//! `momentum_ignition`: a party rests passive orders on one side, trades aggressively on the other to
+//! start a price move, and has its passive orders filled by those who follow the move. It alerts at
+//! the passive fill, by another party's aggression, of an order the party placed within `window`,
+//! when since that placement the party made at least `min_aggressive_trades` aggressive trades on
+//! the other side, took at least `min_share` of all aggressive volume on that side meanwhile, and
+//! the fill is at least `min_move` beyond the price where its aggression began, in the aggression's
+//! direction. A market maker's occasional hedge neither moves the price that far nor dominates the
+//! aggressive flow.
+//!
+//! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
+//! ignition; FCA and CFTC disruptive-trading cases.
+
+use super::{num, short, slot};
+use crate::builder::{key, round, Signal};
+use crate::config::MomentumIgnitionConfig;
+use crate::engine::{Context, Detector};
+use serde_json::json;
+use std::collections::VecDeque;
+use vigil_book::BookChange;
+use vigil_core::{AlertType, Event, EventKind, Side, Ts};
+
+#[derive(Default)]
+struct State {
+    /// Aggressive trades of the instrument within the window: (time, side, qty).
+    aggressive: VecDeque<(Ts, Side, f64)>,
+}
+
+pub struct MomentumIgnition {
+    cfg: MomentumIgnitionConfig,
+    slots: Vec<State>,
+}
+
+impl MomentumIgnition {
+    pub fn new(cfg: MomentumIgnitionConfig) -> Self {
+        MomentumIgnition { cfg, slots: Vec::new() }
+    }
+}
+
+impl Detector for MomentumIgnition {
+    fn name(&self) -> &'static str {
+        "momentum_ignition"
+    }
+    fn alert_type(&self) -> AlertType {
+        AlertType::MomentumIgnition
+    }
+
+    fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let EventKind::Trade(t) = &ev.kind else { return };
+        let Some(aggressor) = t.aggressor else { return };
+        let cfg = &self.cfg;
+        let st = slot(&mut self.slots, cx.slot);
+        let now = ev.ts;
+        while st.aggressive.front().is_some_and(|x| now.0 - x.0 .0 > cfg.window.0) {
+            st.aggressive.pop_front();
+        }
+        st.aggressive.push_back((now, aggressor, t.qty.to_f64()));
+        let BookChange::Traded { buy, sell } = cx.change else { return };
+        // The resting order that was filled.
+        let Some(o) = (match aggressor {
+            Side::Buy => sell,
+            Side::Sell => buy,
+        }) else {
+            return;
+        };
+        let Some(account) = o.account else { return };
+        let p = cx.party(account);
+        let taker = match aggressor {
+            Side::Buy => t.buy_account,
+            Side::Sell => t.sell_account,
+        };
+        if taker.is_some_and(|a| cx.party(a) == p) || now.0 - o.placed.0 > cfg.window.0 {
+            return;
+        }
+        // The party's aggression on the other side since it placed the order.
+        let mut n = 0u32;
+        let mut vol = 0.0;
+        let mut first: Option<(Ts, f64)> = None;
+        let mut seqs = Vec::new();
+        for x in cx.activity.since(cx.instrument.symbol, p, o.placed) {
+            if x.aggressive && x.side == aggressor && x.venue == cx.instrument.venue && x.seq != ev.seq {
+                n += 1;
+                vol += x.qty;
+                first.get_or_insert((x.ts, x.price.to_f64()));
+                if seqs.len() < 32 {
+                    seqs.push(x.seq);
+                }
+            }
+        }
+        let Some((t0, p0)) = first else { return };
+        if n < cfg.min_aggressive_trades || p0 <= 0.0 {
+            return;
+        }
+        let dir = if aggressor == Side::Buy { 1.0 } else { -1.0 };
+        let fill = t.price.to_f64();
+        let moved = dir * (fill - p0) / p0;
+        if moved < cfg.min_move {
+            return;
+        }
+        let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == aggressor && x.0 < now).map(|x| x.2).sum();
+        let share = if market > 0.0 { vol / market } else { 0.0 };
+        if share < cfg.min_share {
+            return;
+        }
+        let acct = cx.names.account(account);
+        let venue = cx.names.venue(cx.instrument.venue);
+        let symbol = cx.names.symbol(cx.instrument.symbol);
+        let (agg, rest) = match aggressor {
+            Side::Buy => ("bought", "sell"),
+            Side::Sell => ("sold", "buy"),
+        };
+        let description = format!(
+            "{acct} rested a {rest} order of {} {symbol} at {} on {venue}, then {agg} aggressively {n} times ({} lots, {}% of all aggressive {} volume), moving the price {}% from {}, and its {rest} order filled at {} {} s after it was placed.",
+            num(o.size.to_f64()),
+            o.price,
+            num(vol),
+            short(100.0 * share),
+            aggressor.as_str(),
+            short(100.0 * moved),
+            num(p0),
+            t.price,
+            short((now.0 - o.placed.0) as f64 / 1e9),
+        );
+        let evidence = json!({
+            "passive_side": o.side.as_str(),
+            "passive_order_size": round(o.size.to_f64(), 8),
+            "passive_price": o.price.to_string(),
+            "fill_price": t.price.to_string(),
+            "aggressive_trades": n,
+            "min_aggressive_trades": cfg.min_aggressive_trades,
+            "aggressive_volume": round(vol, 8),
+            "aggressive_share": round(share, 4),
+            "min_share": cfg.min_share,
+            "move": round(moved, 6),
+            "min_move": cfg.min_move,
+            "aggression_start_price": p0,
+            "aggressive_trade_seqs": seqs,
+            "trade_id": t.trade_id.as_str(),
+        });
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        out.push(Signal {
+            kind: AlertType::MomentumIgnition,
+            ts: now,
+            window_start: o.placed,
+            window_end: now,
+            venue: Some(cx.instrument.venue),
+            symbols: vec![cx.instrument.symbol],
+            accounts: vec![account],
+            severity: moved / cfg.min_move,
+            confidence: 0.5 + 0.5 * share.min(1.0),
+            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]),
+            cooldown: cfg.cooldown.0,
+            identity: key(&[t.trade_id.as_bytes()]),
+            description,
+            evidence,
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! `quote_stuffing`: one account's burst of order messages (new, amend, cancel) in one instrument
+//! with a very high cancel ratio. It alerts when, over the trailing `window`, the account sent at
+//! least `min_messages`, cancelled at least `min_cancel_ratio` of the orders it placed there (amends
+//! count as cancels: a flood of amends is a flood), at a rate at least `rate_multiplier` times its
+//! own usual rate (an exponentially weighted rate with time constant `baseline`, from messages that
+//! have left the window, corrected for a short history). A market maker that re-quotes hard all day
+//! has a high usual rate and no burst; a stuffer floods from a standing start. An account with less
+//! than ten windows of history has no usual rate yet: it needs three times `min_messages`.
+//!
+//! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
+//! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
+//! disruptive-practices guidance (CEA §4c(a)(5)).
+
+use super::{num, short, slot};
+use crate::builder::{key, round, Signal};
+use crate::config::QuoteStuffingConfig;
+use crate::engine::{Context, Detector};
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::collections::VecDeque;
+use vigil_book::BookChange;
+use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
+
+#[derive(Default)]
+struct Account {
+    /// Messages in the window: (time, was a cancel or amend).
+    recent: VecDeque<(Ts, bool)>,
+    cancels: u32,
+    news: u32,
+    /// Usual rate, messages a second, from messages that have left the window.
+    rate: f64,
+    rate_ts: i64,
+    first: Option<Ts>,
+}
+
+pub struct QuoteStuffing {
+    cfg: QuoteStuffingConfig,
+    slots: Vec<FxHashMap<AccountId, Account>>,
+}
+
+impl QuoteStuffing {
+    pub fn new(cfg: QuoteStuffingConfig) -> Self {
+        QuoteStuffing { cfg, slots: Vec::new() }
+    }
+}
+
+impl Detector for QuoteStuffing {
+    fn name(&self) -> &'static str {
+        "quote_stuffing"
+    }
+    fn alert_type(&self) -> AlertType {
+        AlertType::QuoteStuffing
+    }
+
+    fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let (account, cancel) = match (&ev.kind, cx.change) {
+            (EventKind::New(n), _) => (n.account, false),
+            (EventKind::Amend(a), BookChange::Amended { after, .. }) => (a.account.or(after.account), true),
+            (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true),
+            (EventKind::Amend(a), _) => (a.account, true),
+            (EventKind::Cancel(c), _) => (c.account, true),
+            _ => return,
+        };
+        let Some(account) = account else { return };
+        let cfg = &self.cfg;
+        let st = slot(&mut self.slots, cx.slot).entry(account).or_default();
+        let now = ev.ts;
+        let tau = cfg.baseline.0 as f64;
+        st.first.get_or_insert(now);
+        // Messages leaving the window feed the usual rate.
+        while let Some(&(t, c)) = st.recent.front() {
+            if now.0 - t.0 <= cfg.window.0 {
+                break;
+            }
+            st.recent.pop_front();
+            st.cancels -= u32::from(c);
+            st.news -= u32::from(!c);
+            let dt = (t.0 - st.rate_ts).max(0) as f64;
+            st.rate = st.rate * (-dt / tau).exp() + 1e9 / tau;
+            st.rate_ts = t.0;
+        }
+        st.recent.push_back((now, cancel));
+        st.cancels += u32::from(cancel);
+        st.news += u32::from(!cancel);
+        let n = st.recent.len() as u32;
+        if n < cfg.min_messages {
+            return;
+        }
+        let ratio = (st.cancels as f64 / st.news.max(1) as f64).min(1.0);
+        let secs = cfg.window.0 as f64 / 1e9;
+        let burst = n as f64 / secs;
+        let start = st.recent.front().map_or(now, |x| x.0);
+        let history = (start.0 - st.first.map_or(start.0, |f| f.0)).max(0);
+        let usual = st.rate * (-((now.0 - st.rate_ts).max(0) as f64) / tau).exp() / (1.0 - (-(history as f64) / tau).exp()).max(1e-9);
+        let new_account = history < 10 * cfg.window.0;
+        if ratio < cfg.min_cancel_ratio || (new_account && n < 3 * cfg.min_messages) || (!new_account && burst < cfg.rate_multiplier * usual) {
+            return;
+        }
+        let venue = cx.names.venue(cx.instrument.venue);
+        let symbol = cx.names.symbol(cx.instrument.symbol);
+        let acct = cx.names.account(account);
+        let pace = if new_account {
+            format!("{} a second from an account with no history here", num(burst))
+        } else {
+            format!("{} a second, {}x its usual {}", num(burst), short(burst / usual.max(f64::MIN_POSITIVE)), num(usual))
+        };
+        let description = format!(
+            "{acct} sent {n} order messages in {symbol} on {venue} within {} s, cancelling {}% of what it placed: {pace}.",
+            short((now.0 - start.0) as f64 / 1e9),
+            short(100.0 * ratio),
+        );
+        let evidence = json!({
+            "messages": n,
+            "min_messages": cfg.min_messages,
+            "cancel_ratio": round(ratio, 4),
+            "orders_placed": st.news,
+            "cancels_and_amends": st.cancels,
+            "history_ns": history,
+            "min_cancel_ratio": cfg.min_cancel_ratio,
+            "rate_per_s": round(burst, 4),
+            "usual_rate_per_s": round(usual, 4),
+            "rate_multiplier": cfg.rate_multiplier,
+            "window_ns": cfg.window.0,
+            "trigger_seq": ev.seq,
+        });
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        out.push(Signal {
+            kind: AlertType::QuoteStuffing,
+            ts: now,
+            window_start: start,
+            window_end: now,
+            venue: Some(cx.instrument.venue),
+            symbols: vec![cx.instrument.symbol],
+            accounts: vec![account],
+            severity: n as f64 / cfg.min_messages as f64,
+            confidence: 0.6 + 0.4 * ((ratio - cfg.min_cancel_ratio) / (1.0 - cfg.min_cancel_ratio).max(1e-9)).clamp(0.0, 1.0),
+            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]),
+            cooldown: cfg.cooldown.0,
+            identity: key(&[&ev.seq.to_le_bytes(), &start.0.to_le_bytes()]),
+            description,
+            evidence,
+        });
+    }
+}

@@ -1,0 +1,219 @@
+//! `unusual_timing`: activity at an unusual time, in two forms.
+//!
+//! - Off-hours: each account's usual hours of the day (UTC) in each instrument are learnt from its
+//!   orders and trades. Once it has `min_history_events` events over `min_history_span`, an event at
+//!   least `min_hours_away` hours from every hour in which the account did at least `quiet_share` of
+//!   its activity alerts (say, an account that trades 09:00-17:00 placing orders at 03:00).
+//! - Same instant: orders from at least `min_accounts` distinct accounts on one side of one
+//!   instrument within one `instant`, and at least `record_multiplier` times the busiest instant
+//!   among the last `baseline_instants` (so a venue whose gateway batches orders is not flagged for
+//!   its ordinary batches). Independent traders do not act in the same millisecond; coordinated ones
+//!   do.
+//!
+//! Basis: EU MAR Annex I(A) and ESMA's MAR guidelines on behaviour departing from a client's usual
+//! pattern; coordinated trading under MAR Art. 12(1)(a). An anomaly, not an accusation.
+
+use super::slot;
+use crate::builder::{key, Signal};
+use crate::config::UnusualTimingConfig;
+use crate::engine::{Context, Detector};
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::collections::VecDeque;
+use vigil_core::{AccountId, AlertType, Event, EventKind, Side, SymbolId, Ts};
+
+const HOUR: i64 = 3_600_000_000_000;
+
+struct Profile {
+    hours: [u32; 24],
+    total: u32,
+    first: Ts,
+}
+
+#[derive(Default)]
+struct Instant {
+    index: i64,
+    /// Distinct accounts in the current instant, per side.
+    accounts: [Vec<AccountId>; 2],
+    alerted: [bool; 2],
+    /// Closed instants: (number, busiest side's account count), max first (a monotonic queue).
+    recent: VecDeque<(u64, usize)>,
+    closed: u64,
+}
+
+pub struct UnusualTiming {
+    cfg: UnusualTimingConfig,
+    profiles: FxHashMap<(SymbolId, AccountId), Profile>,
+    slots: Vec<Instant>,
+}
+
+impl UnusualTiming {
+    pub fn new(cfg: UnusualTimingConfig) -> Self {
+        UnusualTiming { cfg, profiles: FxHashMap::default(), slots: Vec::new() }
+    }
+
+    fn off_hours(&mut self, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let cfg = &self.cfg;
+        let hour = (ev.ts.0.rem_euclid(24 * HOUR) / HOUR) as usize;
+        let p = self.profiles.entry((ev.symbol, account)).or_insert(Profile { hours: [0; 24], total: 0, first: ev.ts });
+        let ready = p.total >= cfg.min_history_events && ev.ts.0 - p.first.0 >= cfg.min_history_span.0;
+        if ready {
+            let floor = (cfg.quiet_share * p.total as f64).max(1.0);
+            let usual: Vec<usize> = (0..24).filter(|&h| p.hours[h] as f64 >= floor).collect();
+            let away = usual
+                .iter()
+                .map(|&h| {
+                    let d = hour.abs_diff(h);
+                    d.min(24 - d)
+                })
+                .min()
+                .unwrap_or(0);
+            if away >= cfg.min_hours_away as usize {
+                let acct = cx.names.account(account);
+                let symbol = cx.names.symbol(ev.symbol);
+                let venue = cx.names.venue(ev.venue);
+                let span: Vec<String> = usual.iter().map(|h| format!("{h:02}")).collect();
+                let description = format!(
+                    "{acct} was active in {symbol} on {venue} at {} UTC, {away} hours from any hour it usually trades (its {} earlier events fell in the hours {} UTC).",
+                    &ev.ts.to_string()[11..16],
+                    p.total,
+                    span.join(", "),
+                );
+                let evidence = json!({
+                    "pattern": "off_hours",
+                    "hour_utc": hour,
+                    "usual_hours_utc": usual,
+                    "hours_away": away,
+                    "min_hours_away": cfg.min_hours_away,
+                    "history_events": p.total,
+                    "hour_counts": p.hours.to_vec(),
+                    "trigger_seq": ev.seq,
+                });
+                let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+                out.push(Signal {
+                    kind: AlertType::UnusualTiming,
+                    ts: ev.ts,
+                    window_start: ev.ts,
+                    window_end: ev.ts,
+                    venue: Some(ev.venue),
+                    symbols: vec![ev.symbol],
+                    accounts: vec![account],
+                    severity: away as f64 / cfg.min_hours_away as f64,
+                    confidence: (p.total as f64 / (4.0 * cfg.min_history_events as f64)).clamp(0.5, 1.0),
+                    behaviour: key(&[&ev.symbol.0.to_le_bytes(), &account.0.to_le_bytes(), b"hours"]),
+                    cooldown: cfg.cooldown.0,
+                    identity: key(&[&ev.seq.to_le_bytes()]),
+                    description,
+                    evidence,
+                });
+            }
+        }
+        p.hours[hour] += 1;
+        p.total += 1;
+    }
+
+    fn same_instant(&mut self, ev: &Event, account: AccountId, side: Side, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let cfg = &self.cfg;
+        let st = slot(&mut self.slots, cx.slot);
+        let idx = ev.ts.0.div_euclid(cfg.instant.0);
+        if idx != st.index {
+            let busiest = st.accounts[0].len().max(st.accounts[1].len());
+            if busiest > 0 {
+                st.closed += 1;
+                while st.recent.back().is_some_and(|b| b.1 <= busiest) {
+                    st.recent.pop_back();
+                }
+                st.recent.push_back((st.closed, busiest));
+            }
+            while st.recent.front().is_some_and(|f| st.closed - f.0 >= cfg.baseline_instants as u64) {
+                st.recent.pop_front();
+            }
+            st.index = idx;
+            st.accounts[0].clear();
+            st.accounts[1].clear();
+            st.alerted = [false; 2];
+        }
+        let i = side as usize;
+        if !st.accounts[i].contains(&account) {
+            st.accounts[i].push(account);
+        }
+        let n = st.accounts[i].len();
+        let record = st.recent.front().map_or(0, |f| f.1);
+        // A baseline needs some history: a tenth of the instants it spans.
+        if st.alerted[i] || n < cfg.min_accounts || (st.closed as usize) < cfg.baseline_instants / 10 || (n as f64) < cfg.record_multiplier * record as f64 {
+            return;
+        }
+        st.alerted[i] = true;
+        let mut accounts = st.accounts[i].clone();
+        accounts.sort_unstable();
+        let names: Vec<String> = accounts.iter().map(|a| cx.names.account(*a).to_string()).collect();
+        let symbol = cx.names.symbol(ev.symbol);
+        let venue = cx.names.venue(ev.venue);
+        let description = format!(
+            "{n} accounts placed {} orders in {symbol} on {venue} within the same {} µs at {} UTC, where the busiest instant of the last {} had {record}.",
+            side.as_str(),
+            cfg.instant.0 / 1000,
+            &ev.ts.to_string()[11..23],
+            st.recent.len().max(1),
+        );
+        let evidence = json!({
+            "pattern": "same_instant",
+            "accounts": names,
+            "side": side.as_str(),
+            "instant_ns": cfg.instant.0,
+            "min_accounts": cfg.min_accounts,
+            "baseline_record": record,
+            "record_multiplier": cfg.record_multiplier,
+            "trigger_seq": ev.seq,
+        });
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        out.push(Signal {
+            kind: AlertType::UnusualTiming,
+            ts: ev.ts,
+            window_start: Ts(idx * cfg.instant.0),
+            window_end: ev.ts,
+            venue: Some(ev.venue),
+            symbols: vec![ev.symbol],
+            accounts,
+            severity: n as f64 / cfg.min_accounts as f64,
+            confidence: 0.7,
+            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &ev.symbol.0.to_le_bytes(), b"instant"]),
+            cooldown: cfg.cooldown.0.min(60_000_000_000),
+            identity: key(&[&ev.seq.to_le_bytes()]),
+            description,
+            evidence,
+        });
+    }
+}
+
+impl Detector for UnusualTiming {
+    fn name(&self) -> &'static str {
+        "unusual_timing"
+    }
+    fn alert_type(&self) -> AlertType {
+        AlertType::UnusualTiming
+    }
+
+    fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        match &ev.kind {
+            EventKind::New(n) => {
+                if let Some(a) = n.account {
+                    self.off_hours(ev, a, cx, out);
+                    self.same_instant(ev, a, n.side, cx, out);
+                }
+            }
+            EventKind::Trade(t) => {
+                // The incoming side's account: the one that chose this moment.
+                let a = match t.aggressor {
+                    Some(Side::Buy) => t.buy_account,
+                    Some(Side::Sell) => t.sell_account,
+                    None => None,
+                };
+                if let Some(a) = a {
+                    self.off_hours(ev, a, cx, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! A price-time priority matching market that writes the spec's events: every trade names the real
+//! orders and accounts on both sides and the aggressor, as a venue's drop copy would. Scenario
+//! builders (tests, the simulator) act through it — place, amend, cancel, trade at market — and the
+//! market keeps the book honest, so injected behaviour and background flow interact as on a venue.
+
+use std::collections::BTreeMap;
+use vigil_core::{AccountId, Amend, Cancel, Event, EventKind, Interner, NewOrder, OwnerId, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
+
+#[derive(Clone, Debug)]
+struct Resting {
+    id: u64,
+    account: AccountId,
+    qty: i64,
+}
+
+/// One venue's book for one symbol, plus the events written so far.
+pub struct Market {
+    pub venue: VenueId,
+    pub symbol: SymbolId,
+    /// Price (raw 1e-8) → queue, for each side.
+    bids: BTreeMap<i64, Vec<Resting>>,
+    asks: BTreeMap<i64, Vec<Resting>>,
+    /// Open order id → (side, price).
+    open: BTreeMap<u64, (Side, i64)>,
+    next_order: u64,
+    next_trade: u64,
+    prefix: String,
+    last: Option<f64>,
+    pub events: Vec<Event>,
+}
+
+fn px(p: f64) -> i64 {
+    (p * 1e8).round() as i64
+}
+
+impl Market {
+    pub fn new(interner: &mut Interner, venue: &str, symbol: &str) -> Self {
+        Market {
+            venue: interner.venue(venue),
+            symbol: interner.symbol(symbol),
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            open: BTreeMap::new(),
+            next_order: 1,
+            next_trade: 1,
+            prefix: venue.to_string(),
+            last: None,
+            events: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, ts: i64, kind: EventKind) {
+        let seq = self.events.len() as u64 + 1;
+        self.events.push(Event { ts: Ts(ts), seq, venue: self.venue, symbol: self.symbol, kind });
+    }
+
+    /// Reference data: `account` belongs to `owner`.
+    pub fn owner(&mut self, ts: i64, account: AccountId, owner: OwnerId) {
+        self.push(ts, EventKind::Account { account, owner });
+    }
+
+    pub fn best_bid(&self) -> Option<f64> {
+        self.bids.keys().next_back().map(|&p| p as f64 / 1e8)
+    }
+    pub fn best_ask(&self) -> Option<f64> {
+        self.asks.keys().next().map(|&p| p as f64 / 1e8)
+    }
+    /// The last trade's price.
+    pub fn last_price(&self) -> Option<f64> {
+        self.last
+    }
+    pub fn is_open(&self, id: u64) -> bool {
+        self.open.contains_key(&id)
+    }
+
+    /// A limit order (`price` = `None`: a market order). It trades against the opposite side as far as
+    /// it crosses; any rest stays on the book. Returns its order id.
+    pub fn order(&mut self, ts: i64, account: AccountId, side: Side, price: Option<f64>, qty: f64) -> u64 {
+        let id = self.next_order;
+        self.next_order += 1;
+        let limit = price.map(px);
+        self.push(ts, EventKind::New(NewOrder { order_id: self.oid(id).into(), account: Some(account), side, price: limit.map(Price), qty: Qty(px(qty)) }));
+        let mut left = px(qty);
+        while left > 0 {
+            let best = match side {
+                Side::Buy => self.asks.keys().next().copied(),
+                Side::Sell => self.bids.keys().next_back().copied(),
+            };
+            let Some(level) = best else { break };
+            if let Some(l) = limit {
+                if (side == Side::Buy && level > l) || (side == Side::Sell && level < l) {
+                    break;
+                }
+            }
+            let book = match side {
+                Side::Buy => &mut self.asks,
+                Side::Sell => &mut self.bids,
+            };
+            let queue = book.get_mut(&level).expect("level exists");
+            let maker = &mut queue[0];
+            let q = left.min(maker.qty);
+            maker.qty -= q;
+            left -= q;
+            let (maker_id, maker_acct, done) = (maker.id, maker.account, maker.qty == 0);
+            if done {
+                queue.remove(0);
+                if queue.is_empty() {
+                    book.remove(&level);
+                }
+                self.open.remove(&maker_id);
+            }
+            self.last = Some(level as f64 / 1e8);
+            let tid = self.next_trade;
+            self.next_trade += 1;
+            let (buy_account, sell_account, buy_order, sell_order) = match side {
+                Side::Buy => (account, maker_acct, id, maker_id),
+                Side::Sell => (maker_acct, account, maker_id, id),
+            };
+            let trade = Trade {
+                trade_id: format!("{}-t{tid}", self.prefix).into(),
+                price: Price(level),
+                qty: Qty(q),
+                buy_account: Some(buy_account),
+                sell_account: Some(sell_account),
+                buy_order_id: Some(self.oid(buy_order).into()),
+                sell_order_id: Some(self.oid(sell_order).into()),
+                aggressor: Some(side),
+            };
+            self.push(ts, EventKind::Trade(trade));
+        }
+        if left > 0 {
+            if let Some(l) = limit {
+                let book = match side {
+                    Side::Buy => &mut self.bids,
+                    Side::Sell => &mut self.asks,
+                };
+                book.entry(l).or_default().push(Resting { id, account, qty: left });
+                self.open.insert(id, (side, l));
+            }
+        }
+        id
+    }
+
+    fn oid(&self, id: u64) -> String {
+        format!("{}-o{id}", self.prefix)
+    }
+
+    /// Cancels an open order; a no-op for one already gone (filled).
+    pub fn cancel(&mut self, ts: i64, id: u64) {
+        let Some((side, price)) = self.open.remove(&id) else { return };
+        let book = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let mut account = None;
+        if let Some(q) = book.get_mut(&price) {
+            if let Some(i) = q.iter().position(|r| r.id == id) {
+                account = Some(q.remove(i).account);
+            }
+            if q.is_empty() {
+                book.remove(&price);
+            }
+        }
+        self.push(ts, EventKind::Cancel(Cancel { order_id: self.oid(id).into(), account, hint: None }));
+    }
+
+    /// Moves an open order to a new price (it does not cross: callers keep amended orders passive)
+    /// and loses its time priority.
+    pub fn amend(&mut self, ts: i64, id: u64, price: f64) {
+        let Some((side, old)) = self.open.get(&id).copied() else { return };
+        let book = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let Some(q) = book.get_mut(&old) else { return };
+        let Some(i) = q.iter().position(|r| r.id == id) else { return };
+        let r = q.remove(i);
+        if q.is_empty() {
+            book.remove(&old);
+        }
+        let account = r.account;
+        book.entry(px(price)).or_default().push(r);
+        self.open.insert(id, (side, px(price)));
+        self.push(ts, EventKind::Amend(Amend { order_id: self.oid(id).into(), account: Some(account), price: Some(Price(px(price))), qty: None, hint: None }));
+    }
+}
+
+/// Several markets' events merged in time order (stable: ties keep the markets' order), numbered.
+pub fn merge(markets: &[&Market]) -> Vec<Event> {
+    let mut all: Vec<Event> = markets.iter().flat_map(|m| m.events.iter().cloned()).collect();
+    all.sort_by_key(|e| e.ts);
+    for (i, e) in all.iter_mut().enumerate() {
+        e.seq = i as u64 + 1;
+    }
+    all
+}
