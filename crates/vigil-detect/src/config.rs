@@ -70,7 +70,7 @@ pub struct SpoofingConfig {
     pub min_depth_share: f64,
     pub depth_levels: usize,
     pub max_cancel_delay: Duration,
-    pub lookback: Duration,
+    pub min_typical_ratio: f64,
     pub cooldown: Duration,
 }
 
@@ -265,6 +265,7 @@ impl Config {
         }
         let positive = [
             ("detectors.spoofing.min_size_ratio", d.spoofing.min_size_ratio),
+            ("detectors.spoofing.min_typical_ratio", d.spoofing.min_typical_ratio),
             ("detectors.pump_and_dump.volume_multiplier", d.pump_and_dump.volume_multiplier),
             ("detectors.pump_and_dump.trades_multiplier", d.pump_and_dump.trades_multiplier),
             ("detectors.pump_and_dump.min_rise", d.pump_and_dump.min_rise),
@@ -319,7 +320,7 @@ impl Config {
     /// detectors that read them.
     pub fn activity_horizon(&self) -> i64 {
         let d = &self.detectors;
-        (d.spoofing.max_lifetime.0 + d.spoofing.lookback.0).max(d.layering.window.0).max(d.momentum_ignition.window.0) + 1_000_000_000
+        d.spoofing.max_lifetime.0.max(d.layering.window.0).max(d.momentum_ignition.window.0) + 1_000_000_000
     }
 }
 

@@ -353,3 +353,316 @@ fn spoofing_on_one_venue_while_trading_on_another_is_cross_venue() {
     assert!(cross[0].venue.is_none());
     assert!(cross[0].description.contains("on another venue"), "{}", cross[0].description);
 }
+
+#[test]
+fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
+    let mut it = Interner::new();
+    let w = it.account("w1");
+    let (o1, o2) = (it.account("o1"), it.account("o2"));
+    let (s1, s2) = (it.account("s1"), it.account("s2"));
+    let ring: Vec<AccountId> = ["r1", "r2", "r3"].iter().map(|n| it.account(n)).collect();
+    let lone = it.account("lone");
+    let (owner_a, owner_b) = (it.owner("fund-a"), it.owner("fund-b"));
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 31);
+    // Room inside the spread, so the pairs below meet each other rather than the makers.
+    crowd.gap = 2;
+    // Wash rings live in thin instruments, where they make the volume.
+    let mut thin = Market::new(&mut it, "testx", "THIN-USD");
+    m.owner(T0, o1, owner_a);
+    m.owner(T0, o2, owner_a);
+    // s1 and s2 share an owner but never trade with each other: both trade with the crowd.
+    m.owner(T0, s1, owner_b);
+    m.owner(T0, s2, owner_b);
+    for step in 0..3600 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let mid = crowd.mid;
+        match step {
+            // Self-trades: w1 sells inside the spread and buys its own order, three times.
+            6000 | 6050 | 6100 => {
+                m.order(ts, w, Side::Sell, Some(mid), 7.0);
+                m.order(ts + MS, w, Side::Buy, Some(mid), 7.0);
+            }
+            // Same owner, two accounts, three times.
+            12000 | 12100 | 12200 => {
+                m.order(ts, o1, Side::Sell, Some(mid), 9.0);
+                m.order(ts + MS, o2, Side::Buy, Some(mid), 9.0);
+            }
+            // A ring: r1 → r2 → r3 → r1, twice round, each ending flat.
+            20000..=20005 => {
+                let k = (step - 20000) as usize;
+                thin.order(ts, ring[k % 3], Side::Sell, Some(5.0), 10.0);
+                thin.order(ts + MS, ring[(k + 1) % 3], Side::Buy, Some(5.0), 10.0);
+            }
+            // A single accidental self-match is no pattern.
+            30000 => {
+                m.order(ts, lone, Side::Sell, Some(mid), 2.0);
+                m.order(ts + MS, lone, Side::Buy, Some(mid), 2.0);
+            }
+            _ => {}
+        }
+        if step % 40 == 0 {
+            m.order(ts, if step % 80 == 0 { s1 } else { s2 }, if step % 120 == 0 { Side::Buy } else { Side::Sell }, None, 1.0);
+        }
+    }
+    let events = merge(&[&m, &thin]);
+    let alerts = run(&events, &it);
+    let wash = of(&alerts, AlertType::WashTrading);
+    assert_eq!(manipulation(&alerts).len(), wash.len(), "{:#?}", manipulation(&alerts));
+    let accounts: Vec<Vec<String>> = wash.iter().map(|a| a.accounts.clone()).collect();
+    assert_eq!(accounts, vec![vec!["w1".to_string()], vec!["o1".into(), "o2".into()], vec!["r1".into(), "r2".into(), "r3".into()]], "{wash:#?}");
+    assert_eq!(wash[2].symbols, ["THIN-USD"]);
+    assert_eq!(wash[0].evidence["pattern"], "self_trade");
+    assert!(wash[1].description.contains("both owned by fund-a"), "{}", wash[1].description);
+    assert_eq!(wash[2].evidence["pattern"], "ring");
+    // Raised at the third self-trade, not later.
+    assert_eq!(wash[0].ts, T0 + 6100 * STEP + MS);
+    // The ring closes at its sixth trade (each member flat again).
+    assert_eq!(wash[2].ts, T0 + 20005 * STEP + MS);
+}
+
+/// Runs a 40-minute background, then `burst` from minute 35.
+fn pump_market(burst: impl Fn(&mut Market, &[AccountId], i64, i64)) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let pumpers: Vec<AccountId> = (0..40).map(|i| it.account(&format!("p{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 41);
+    crowd.follow = true;
+    for step in 0..2400 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step >= 21000 {
+            burst(&mut m, &pumpers, ts, step - 21000);
+        }
+    }
+    run(&m.events, &it)
+}
+
+#[test]
+fn pump_is_caught_as_it_happens_and_news_is_not() {
+    // Three accounts sweep the book with market buys every 0.2 s for 30 s, then dump.
+    let alerts = pump_market(|m, p, ts, k| {
+        if k < 300 && k % 2 == 0 {
+            m.order(ts, p[(k / 2 % 3) as usize], Side::Buy, None, 40.0);
+        }
+        if (400..700).contains(&k) && k % 2 == 0 {
+            m.order(ts, p[(k / 2 % 3) as usize], Side::Sell, None, 40.0);
+        }
+    });
+    let pumps = of(&alerts, AlertType::PumpAndDump);
+    assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::PumpAndDump), "{:#?}", manipulation(&alerts));
+    assert_eq!(pumps.len(), 2, "{pumps:#?}");
+    assert_eq!(pumps[0].evidence["phase"], "pump");
+    assert!(pumps[0].ts - (T0 + 2100 * SEC) < 25 * SEC, "detected within 25 s of the start");
+    assert!(pumps[0].accounts.iter().all(|a| ["p0", "p1", "p2"].contains(&a.as_str())), "{:?}", pumps[0].accounts);
+    assert_eq!(pumps[1].evidence["phase"], "dump");
+
+    // News: forty independent accounts buy the same amount over the same 30 s.
+    let alerts = pump_market(|m, p, ts, k| {
+        if k < 300 && k % 2 == 0 {
+            m.order(ts, p[(k / 2) as usize % p.len()], Side::Buy, None, 40.0);
+        }
+    });
+    assert!(of(&alerts, AlertType::PumpAndDump).is_empty(), "{:#?}", of(&alerts, AlertType::PumpAndDump));
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
+#[test]
+fn quote_stuffing_burst_is_caught_and_a_fast_market_maker_is_not() {
+    let mut it = Interner::new();
+    let qs = it.account("stuffer");
+    let fast = it.account("fastmm");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 51);
+    let mut mine: Vec<u64> = Vec::new();
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        // A market maker re-quoting ten orders far from the touch every step, all day: 200 a second.
+        for id in mine.drain(..) {
+            m.cancel(ts, id);
+        }
+        for k in 0..10 {
+            mine.push(m.order(ts, fast, if k % 2 == 0 { Side::Buy } else { Side::Sell }, Some(if k % 2 == 0 { 90.0 } else { 110.0 }), 1.0));
+        }
+        // The stuffer, quiet until then, places and cancels 30 orders every 100 ms for 2 s.
+        if (5000..5020).contains(&step) {
+            for i in 0..30 {
+                let id = m.order(ts + i * MS, qs, Side::Buy, Some(95.0), 1.0);
+                m.cancel(ts + i * MS, id);
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let qs = of(&alerts, AlertType::QuoteStuffing);
+    assert_eq!(qs.len(), 1, "{qs:#?}");
+    assert_eq!(qs[0].accounts, ["stuffer"]);
+    assert!(qs[0].ts < T0 + 5005 * STEP, "raised within the burst");
+    assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::QuoteStuffing), "{:#?}", manipulation(&alerts));
+}
+
+#[test]
+fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
+    let mut it = Interner::new();
+    let mi = it.account("igniter");
+    let hedger = it.account("hedger");
+    let chasers: Vec<AccountId> = (0..5).map(|i| it.account(&format!("chaser{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 61);
+    crowd.follow = true;
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let k = step % 3000;
+        if step < 3000 {
+            // A market maker hedging: an ask of its own two ticks out, three small aggressive
+            // buys, and its ask filled by the crowd later.
+            if k % 600 == 100 {
+                m.order(ts, hedger, Side::Sell, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 3.0);
+                for j in 0..3 {
+                    m.order(ts + (j + 1) * MS, hedger, Side::Buy, None, 2.0);
+                }
+            }
+            continue;
+        }
+        // The igniter rests a sell 40 ticks up, buys hard to start the move, the chasers follow.
+        if k == 0 {
+            m.order(ts, mi, Side::Sell, Some(round(crowd.mid + 0.25)), 20.0);
+        }
+        // Its buys are marketable limits two ticks through the ask: they never reach its own sell.
+        if (10..60).contains(&k) && k % 10 == 0 {
+            m.order(ts, mi, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+        }
+        if (60..100).contains(&k) && k % 4 == 0 {
+            m.order(ts, chasers[(k % 5) as usize], Side::Buy, None, 60.0);
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let mi = of(&alerts, AlertType::MomentumIgnition);
+    assert!(!mi.is_empty(), "{:#?}", manipulation(&alerts));
+    assert!(mi.iter().all(|a| a.accounts == ["igniter"]), "{mi:#?}");
+    assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::MomentumIgnition), "{:#?}", manipulation(&alerts));
+}
+
+#[test]
+fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
+    let mut it = Interner::new();
+    let mc = it.account("marker");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 71);
+    crowd.follow = true;
+    // 10:00 to 11:00:30: the same buying at 10:27 (no reference time) and at 10:57 (before 11:00).
+    for step in 0..3630 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let s = step * STEP / SEC;
+        if ((1620..1680).contains(&s) || (3420..3480).contains(&s)) && step % 25 == 0 {
+            m.order(ts, mc, Side::Buy, None, 40.0);
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let mc = of(&alerts, AlertType::MarkingTheClose);
+    assert_eq!(mc.len(), 1, "{:#?}", manipulation(&alerts));
+    assert_eq!(mc[0].accounts, ["marker"]);
+    assert!(mc[0].ts > T0 + 3420 * SEC && mc[0].ts < T0 + 3600 * SEC);
+    assert!(mc[0].description.contains("11:00:00 UTC reference time"), "{}", mc[0].description);
+}
+
+#[test]
+fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
+    use vigil_core::{EventKind, Price, Qty, Quote, Ts};
+    let mut it = Interner::new();
+    let venues: Vec<_> = ["va", "vb", "vc"].iter().map(|v| it.venue(v)).collect();
+    let sym = it.symbol("ABC-USD");
+    let mut events = Vec::new();
+    for step in 0..6000i64 {
+        let ts = T0 + step * STEP;
+        for (k, &v) in venues.iter().enumerate() {
+            let mut mid = 100.0 + (step % 7) as f64 * 0.01;
+            // vb: a 1.5 % blip for half a second at step 1000, then 2 % apart for 10 s at step 3000.
+            if k == 1 && (1000..1005).contains(&step) {
+                mid *= 1.015;
+            }
+            if k == 1 && (3000..3100).contains(&step) {
+                mid *= 1.02;
+            }
+            let q = |p: f64| Some(Price((p * 1e8).round() as i64));
+            events.push(Event {
+                ts: Ts(ts + k as i64 * MS),
+                seq: events.len() as u64 + 1,
+                venue: v,
+                symbol: sym,
+                kind: EventKind::Quote(Quote { bid: q(mid - 0.01), bid_qty: Some(Qty(1)), ask: q(mid + 0.01), ask_qty: Some(Qty(1)) }),
+            });
+        }
+    }
+    let alerts = run(&events, &it);
+    let pd = of(&alerts, AlertType::PriceDiscrepancy);
+    assert_eq!(pd.len(), 1, "{pd:#?}");
+    assert_eq!(pd[0].venue.as_deref(), Some("vb"));
+    assert!(pd[0].ts >= T0 + 3020 * STEP && pd[0].ts < T0 + 3030 * STEP, "raised once the 2 s persistence passed");
+}
+
+#[test]
+fn concentrated_trading_and_same_instant_orders_are_caught_in_a_dispersed_market() {
+    let mut it = Interner::new();
+    let big = it.account("big");
+    let crowd_accts: Vec<AccountId> = (0..8).map(|i| it.account(&format!("c{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 81);
+    crowd.requote = 0.1;
+    for step in 0..2400 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        // From minute 25, one account takes liquidity far more than everyone else together.
+        if step >= 15000 && step % 5 == 0 {
+            m.order(ts, big, if step % 10 == 0 { Side::Buy } else { Side::Sell }, None, 6.0);
+        }
+        // At minute 30, eight accounts place buy orders in the same millisecond.
+        if step == 18001 {
+            for &a in &crowd_accts {
+                m.order(ts + 300_000, a, Side::Buy, Some(90.0), 1.0);
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let ct = of(&alerts, AlertType::ConcentratedTrading);
+    assert!(ct.iter().all(|a| a.accounts == ["big"]), "{ct:#?}");
+    assert!(!ct.is_empty() && ct[0].ts > T0 + 1500 * SEC && ct[0].ts < T0 + 2100 * SEC, "{ct:#?}");
+    let ut = of(&alerts, AlertType::UnusualTiming);
+    assert_eq!(ut.len(), 1, "{ut:#?}");
+    // Raised as soon as enough accounts share the instant, naming those seen so far.
+    assert!(ut[0].accounts.len() >= 5 && ut[0].accounts.iter().all(|a| a.starts_with('c')), "{:?}", ut[0].accounts);
+    assert_eq!(ut[0].evidence["pattern"], "same_instant");
+}
+
+#[test]
+fn an_account_far_outside_its_usual_hours_is_unusual_timing() {
+    let mut it = Interner::new();
+    let day = it.account("daytrader");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let base = T0 - 3600 * SEC; // 09:00
+                                // Two days of 09:00-12:00 activity, an order a minute, then one at 17:00 (five hours away).
+    for d in 0..2 {
+        for k in 0..180 {
+            m.order(base + d * 86_400 * SEC + k * 60 * SEC, day, Side::Buy, Some(90.0 + k as f64 * 0.01), 1.0);
+        }
+    }
+    m.order(base + 86_400 * SEC + 8 * 3600 * SEC, day, Side::Buy, Some(91.0), 1.0);
+    // ...and at 13:30, within its usual range's reach: nothing.
+    let mut quiet = Market::new(&mut it, "testx", "XYZ-USD");
+    for d in 0..2 {
+        for k in 0..180 {
+            quiet.order(base + d * 86_400 * SEC + k * 60 * SEC, day, Side::Sell, Some(110.0), 1.0);
+        }
+    }
+    quiet.order(base + 86_400 * SEC + 4 * 3600 * SEC + 1800 * SEC, day, Side::Sell, Some(110.0), 1.0);
+    let events = merge(&[&m, &quiet]);
+    let alerts = run(&events, &it);
+    let ut = of(&alerts, AlertType::UnusualTiming);
+    assert_eq!(ut.len(), 1, "{ut:#?}");
+    assert_eq!(ut[0].symbols, ["ABC-USD"]);
+    assert_eq!(ut[0].evidence["hours_away"], 6);
+    assert!(ut[0].description.contains("at 17:00 UTC"), "{}", ut[0].description);
+}

@@ -1,7 +1,8 @@
 //! `concentrated_trading`: one account on one side or the other of a large share of an instrument's
 //! volume over a trailing `window`. An account's share is the volume of the trades it was part of
 //! over the window's volume (so an account on one side of every trade has 100 %); it alerts when the
-//! account of the current trade reaches `top_share` with at least `min_trades` trades in the window.
+//! account of the current trade reaches `top_share` with at least `min_trades` trades in the window,
+//! once the instrument has traded for half a window (a few early trades are no concentration).
 //! The evidence carries the Herfindahl-Hirschman index of the participation shares (each halved so
 //! that they sum to one: 1 is one account trading with itself, 1/n is n accounts alike) and the
 //! top five.
@@ -24,6 +25,7 @@ struct State {
     trades: VecDeque<(Ts, Option<AccountId>, Option<AccountId>, f64)>,
     volume: f64,
     by_account: FxHashMap<AccountId, f64>,
+    first: Option<Ts>,
 }
 
 pub struct ConcentratedTrading {
@@ -82,7 +84,8 @@ impl Detector for ConcentratedTrading {
         if t.sell_account != t.buy_account {
             st.add(t.sell_account, q);
         }
-        if st.trades.len() < cfg.min_trades as usize || st.volume <= 0.0 {
+        let first = *st.first.get_or_insert(ev.ts);
+        if st.trades.len() < cfg.min_trades as usize || st.volume <= 0.0 || ev.ts.0 - first.0 < cfg.window.0 / 2 {
             return;
         }
         let Some((account, v)) = [t.buy_account, t.sell_account]

@@ -7,8 +7,9 @@
 //!   filled at most `max_fill_ratio`, is `min_size_ratio` times the party's genuine interest on the
 //!   other side (the largest order behind its opposite fills, or its resting opposite orders when any
 //!   of the group was placed or now, if larger: a market maker quotes both sides alike) and `min_depth_share` of the displayed depth of
-//!   its side; and the party executed the other side on the same venue from `lookback` before the
-//!   group was placed, the cancel following that fill by at most `max_cancel_delay`.
+//!   its side, and `min_typical_ratio` times the median size of the instrument's recent orders; and
+//!   the party executed the other side on the same venue while the group rested, the cancel following
+//!   that fill by at most `max_cancel_delay`.
 //! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
@@ -51,7 +52,12 @@ struct Inst {
     /// market maker's quotes face each other; a spoof faces a small genuine order.
     facing: Vec<f64>,
     parties: FxHashMap<Party, PartyOrders>,
+    /// Sizes of the instrument's last orders (a ring), for its typical order size.
+    sizes: Vec<f64>,
+    next_size: usize,
 }
+
+const TYPICAL: usize = 512;
 
 pub struct Fictitious {
     spoof: SpoofingConfig,
@@ -104,6 +110,12 @@ impl Detector for Fictitious {
                 }
                 let side = cx.instrument.book.side(o.side);
                 inst.depth[s] = (side.depth(self.spoof.depth_levels).to_f64() - o.qty.to_f64()).max(0.0);
+                if inst.sizes.len() < TYPICAL {
+                    inst.sizes.push(o.size.to_f64());
+                } else {
+                    inst.sizes[inst.next_size] = o.size.to_f64();
+                    inst.next_size = (inst.next_size + 1) % TYPICAL;
+                }
                 let p = cx.party(a);
                 let po = inst.parties.entry(p).or_default();
                 po.open.push(o.slot);
@@ -194,7 +206,7 @@ impl Fictitious {
         self.group.push(*o);
         self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
-        let (here, there) = Self::opposite(cx, p, o.side.opposite(), earliest.saturating_sub(cfg.lookback.0));
+        let (here, there) = Self::opposite(cx, p, o.side.opposite(), earliest);
         let recent = |x: &Opposite| x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
         let (kind, opp) = if recent(&here) {
             let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
@@ -263,6 +275,11 @@ impl Fictitious {
         let depth = self.group.iter().map(|x| inst.depth.get(x.slot as usize).copied().unwrap_or(0.0)).fold(0.0, f64::max);
         let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
         if depth_share < cfg.min_depth_share {
+            return;
+        }
+        let mut sizes = inst.sizes.clone();
+        let typical = super::median(&mut sizes).unwrap_or(0.0);
+        if size < cfg.min_typical_ratio * typical {
             return;
         }
         let now = ev.ts;
@@ -341,6 +358,8 @@ impl Fictitious {
             "min_size_ratio": cfg.min_size_ratio,
             "depth_share": if depth_share.is_finite() { json!(round(depth_share, 4)) } else { json!(null) },
             "min_depth_share": cfg.min_depth_share,
+            "typical_order_size": round(typical, 8),
+            "min_typical_ratio": cfg.min_typical_ratio,
             "lifetime_s": round(lifetime, 6),
             "max_lifetime_s": cfg.max_lifetime.0 as f64 / 1e9,
             "cancel_after_fill_s": round(delay, 6),

@@ -5,7 +5,8 @@
 //! own usual rate (an exponentially weighted rate with time constant `baseline`, from messages that
 //! have left the window, corrected for a short history). A market maker that re-quotes hard all day
 //! has a high usual rate and no burst; a stuffer floods from a standing start. An account with less
-//! than ten windows of history has no usual rate yet: it needs three times `min_messages`.
+//! than ten windows of history has no usual rate yet: it needs three times `min_messages`, and the
+//! instrument itself must have ten windows of history (at the start of a session everyone is new).
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
 //! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
@@ -36,11 +37,13 @@ struct Account {
 pub struct QuoteStuffing {
     cfg: QuoteStuffingConfig,
     slots: Vec<FxHashMap<AccountId, Account>>,
+    /// When each instrument was first seen.
+    since: Vec<Option<Ts>>,
 }
 
 impl QuoteStuffing {
     pub fn new(cfg: QuoteStuffingConfig) -> Self {
-        QuoteStuffing { cfg, slots: Vec::new() }
+        QuoteStuffing { cfg, slots: Vec::new(), since: Vec::new() }
     }
 }
 
@@ -61,6 +64,7 @@ impl Detector for QuoteStuffing {
             (EventKind::Cancel(c), _) => (c.account, true),
             _ => return,
         };
+        let opened = *slot(&mut self.since, cx.slot).get_or_insert(ev.ts);
         let Some(account) = account else { return };
         let cfg = &self.cfg;
         let st = slot(&mut self.slots, cx.slot).entry(account).or_default();
@@ -93,7 +97,8 @@ impl Detector for QuoteStuffing {
         let history = (start.0 - st.first.map_or(start.0, |f| f.0)).max(0);
         let usual = st.rate * (-((now.0 - st.rate_ts).max(0) as f64) / tau).exp() / (1.0 - (-(history as f64) / tau).exp()).max(1e-9);
         let new_account = history < 10 * cfg.window.0;
-        if ratio < cfg.min_cancel_ratio || (new_account && n < 3 * cfg.min_messages) || (!new_account && burst < cfg.rate_multiplier * usual) {
+        let new_market = start.0 - opened.0 < 10 * cfg.window.0;
+        if ratio < cfg.min_cancel_ratio || (new_account && (new_market || n < 3 * cfg.min_messages)) || (!new_account && burst < cfg.rate_multiplier * usual) {
             return;
         }
         let venue = cx.names.venue(cx.instrument.venue);
