@@ -27,6 +27,14 @@ pub struct BenchArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also measure each detector alone on one shard, against the engine with none: its cost in
+    /// nanoseconds an event.
+    #[arg(long)]
+    pub per_detector: bool,
+}
+
+fn group_digits(x: f64) -> String {
+    group(x as u64)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -77,10 +85,53 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         anyhow::ensure!(count.load(Ordering::Relaxed) as usize == alerts, "the threaded engine raised a different number of alerts");
     }
     let (s, m) = (median(single.clone()), median(threaded.clone()));
+    let mut costs = serde_json::Map::new();
+    if a.per_detector {
+        let rate = |c: &Config| {
+            let mut v = Vec::new();
+            for _ in 0..runs {
+                let mut shard = Shard::new(c, names.clone());
+                let mut out = Vec::new();
+                let t = crate::wall::now();
+                for e in &events {
+                    shard.process(e, &mut out);
+                }
+                v.push(events.len() as f64 / t.elapsed().as_secs_f64());
+            }
+            median(v)
+        };
+        let none = rate(&config.only(&[]));
+        costs.insert("none_events_per_sec".into(), serde_json::json!(none.round()));
+        costs.insert("all_events_per_sec".into(), serde_json::json!(s.round()));
+        // Spoofing, layering and cross-venue manipulation are one detector module.
+        for group in [
+            &["spoofing", "layering", "cross_venue_manipulation"][..],
+            &["wash_trading"],
+            &["pump_and_dump"],
+            &["quote_stuffing"],
+            &["momentum_ignition"],
+            &["marking_the_close"],
+            &["volume_spike"],
+            &["price_anomaly"],
+            &["concentrated_trading"],
+            &["unusual_timing"],
+            &["price_discrepancy"],
+        ] {
+            let r = rate(&config.only(group));
+            let ns = (1e9 / r - 1e9 / none).max(0.0);
+            costs.insert(group[0].to_string(), serde_json::json!((ns * 10.0).round() / 10.0));
+            if !a.json {
+                println!("  {:<26} {:>7.1} ns/event  (alone: {} events/s)", group.join("+"), ns, group_digits(r));
+            }
+        }
+        if !a.json {
+            println!("  book and party activity only: {} events/s; every detector: {} events/s", group_digits(none), group_digits(s));
+        }
+    }
     if a.json {
         println!(
             "{}",
-            serde_json::json!({"events": events.len(), "runs": runs, "single_shard_events_per_sec": s, "threaded_events_per_sec": m, "threads": threads, "alerts": alerts, "single_runs": single, "threaded_runs": threaded})
+            serde_json::json!({"events": events.len(), "runs": runs, "single_shard_events_per_sec": s, "threaded_events_per_sec": m, "threads": threads, "alerts": alerts, "single_runs": single, "threaded_runs": threaded, "detector_cost_ns": costs})
         );
     } else {
         println!("engine alone, 1 shard on 1 core: {} events/s (median of {runs})", group(s as u64));

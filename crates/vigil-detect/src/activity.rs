@@ -80,6 +80,12 @@ impl Activity {
         }
     }
 
+    /// Whether the party traded `side` in `symbol` (any venue) at or after `since`: a scan from
+    /// the newest trade back, which stops at the first match.
+    pub fn traded_since(&self, symbol: SymbolId, party: Party, side: Side, since: Ts) -> bool {
+        self.trades.get(&(symbol, party)).is_some_and(|q| q.iter().rev().take_while(|t| t.ts >= since).any(|t| t.side == side))
+    }
+
     /// The party's trades in `symbol` (any venue) at or after `since`, oldest first.
     pub fn since(&self, symbol: SymbolId, party: Party, since: Ts) -> impl DoubleEndedIterator<Item = &PartyTrade> {
         let q = self.trades.get(&(symbol, party));

@@ -32,6 +32,29 @@ pub struct Signal {
     pub evidence: Map<String, Value>,
 }
 
+impl Signal {
+    /// A repeat of a behaviour still within its cooldown: it extends the episode and is counted as
+    /// suppressed, and costs no text (see [`crate::Context::repeat`]).
+    pub fn repeat(kind: AlertType, ts: Ts, behaviour: u64, cooldown: i64) -> Signal {
+        Signal {
+            kind,
+            ts,
+            window_start: ts,
+            window_end: ts,
+            venue: None,
+            symbols: Vec::new(),
+            accounts: Vec::new(),
+            severity: 1.0,
+            confidence: 0.0,
+            behaviour,
+            cooldown,
+            identity: 0,
+            description: String::new(),
+            evidence: Map::new(),
+        }
+    }
+}
+
 /// Hashes the parts that identify a behaviour or a set of events.
 pub fn key(parts: &[&[u8]]) -> u64 {
     let mut h = Xxh3::new();
@@ -99,6 +122,12 @@ pub struct AlertBuilder {
 }
 
 impl AlertBuilder {
+    /// Whether a signal of this behaviour at `ts` would be suppressed as a repeat.
+    pub fn in_cooldown(&self, kind: AlertType, behaviour: u64, ts: Ts, cooldown: i64) -> bool {
+        let b = behaviour ^ (kind as u64).rotate_left(56);
+        self.last.get(&b).is_some_and(|&prev| ts.0.saturating_sub(prev) < cooldown)
+    }
+
     /// The alert for `s`, or `None` if it repeats a behaviour still within its cooldown (each
     /// repeat extends the episode, so a behaviour that goes on is one alert).
     pub fn build(&mut self, s: Signal, names: &Names) -> Option<Alert> {

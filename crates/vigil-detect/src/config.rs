@@ -130,7 +130,6 @@ pub struct QuoteStuffingConfig {
     pub min_messages: u32,
     pub min_cancel_ratio: f64,
     pub rate_multiplier: f64,
-    pub baseline: Duration,
     pub cooldown: Duration,
 }
 
@@ -316,6 +315,35 @@ impl Config {
 }
 
 impl Config {
+    /// Each detector section's `enabled` switch, by section name.
+    pub fn switches(&mut self) -> Vec<(&'static str, &mut bool)> {
+        let d = &mut self.detectors;
+        vec![
+            ("spoofing", &mut d.spoofing.enabled),
+            ("layering", &mut d.layering.enabled),
+            ("cross_venue_manipulation", &mut d.cross_venue_manipulation.enabled),
+            ("wash_trading", &mut d.wash_trading.enabled),
+            ("pump_and_dump", &mut d.pump_and_dump.enabled),
+            ("quote_stuffing", &mut d.quote_stuffing.enabled),
+            ("momentum_ignition", &mut d.momentum_ignition.enabled),
+            ("marking_the_close", &mut d.marking_the_close.enabled),
+            ("volume_spike", &mut d.volume_spike.enabled),
+            ("price_anomaly", &mut d.price_anomaly.enabled),
+            ("concentrated_trading", &mut d.concentrated_trading.enabled),
+            ("unusual_timing", &mut d.unusual_timing.enabled),
+            ("price_discrepancy", &mut d.price_discrepancy.enabled),
+        ]
+    }
+
+    /// This configuration with only the named detector sections enabled.
+    pub fn only(&self, names: &[&str]) -> Config {
+        let mut c = self.clone();
+        for (name, on) in c.switches() {
+            *on = names.contains(&name);
+        }
+        c
+    }
+
     /// How long the shard keeps each party's trades: as long as the longest look-back of the
     /// detectors that read them.
     pub fn activity_horizon(&self) -> i64 {

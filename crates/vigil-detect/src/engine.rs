@@ -38,11 +38,22 @@ pub struct Context<'a> {
     pub clock: &'a EventClock,
     /// Every party's recent trades in this shard's instruments.
     pub activity: &'a Activity,
+    pub builder: &'a AlertBuilder,
 }
 
 impl Context<'_> {
     pub fn owner(&self, a: AccountId) -> Option<OwnerId> {
         self.owners.get(a.index()).copied().filter(|o| !o.is_none())
+    }
+    /// If a behaviour is still within its cooldown, records the repeat (cheaply, without the text
+    /// of an alert that will not be raised) and returns true: detectors call this before they build
+    /// descriptions and evidence.
+    pub fn repeat(&self, kind: AlertType, behaviour: u64, ts: Ts, cooldown: i64, out: &mut Vec<Signal>) -> bool {
+        let r = self.builder.in_cooldown(kind, behaviour, ts, cooldown);
+        if r {
+            out.push(Signal::repeat(kind, ts, behaviour, cooldown));
+        }
+        r
     }
     /// The party (owner, else account) an account trades for.
     pub fn party(&self, a: AccountId) -> Party {
@@ -150,7 +161,16 @@ impl Shard {
             EventKind::Quote(q) => inst.quote = Some(q.clone()),
             _ => {}
         }
-        let cx = Context { slot, instrument: inst, change: &change, names: &self.names, owners: &self.owners, clock: &self.clock, activity: &self.activity };
+        let cx = Context {
+            slot,
+            instrument: inst,
+            change: &change,
+            names: &self.names,
+            owners: &self.owners,
+            clock: &self.clock,
+            activity: &self.activity,
+            builder: &self.builder,
+        };
         for d in &mut self.detectors {
             d.on_event(ev, &cx, &mut self.signals);
         }

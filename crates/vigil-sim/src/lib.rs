@@ -246,7 +246,10 @@ impl Synth {
             let o = &mut inst.live[k];
             let take = ((self.rng.pareto(1.0, 1.6)) as i64).clamp(1, o.qty);
             o.qty -= take;
-            let taker = self.accounts[self.rng.below(self.accounts.len() as u64) as usize];
+            // Takers are the accounts that do not make markets (a maker trading against the book
+            // at random, on either side, is a pattern no real participant follows).
+            let makers = self.accounts.len() / 10 + 1;
+            let taker = self.accounts[makers + self.rng.below((self.accounts.len() - makers) as u64) as usize];
             let (side, oid, maker, ticks) = (o.side, o.id, o.account, o.ticks);
             if o.qty == 0 {
                 inst.live.swap_remove(k);
@@ -275,7 +278,9 @@ impl Synth {
             let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
             let off = 1 + self.rng.below(10) as i64;
             let ticks = if side == Side::Buy { mid_ticks - off } else { mid_ticks + off };
-            let qty = (self.rng.pareto(1.0, 1.3) as i64).clamp(1, 10_000);
+            // Makers' quote sizes: about 3 lots, rarely more than 8 (a maker's size is steady; the
+            // heavy tail of the market is in what takers trade).
+            let qty = ((3.0 * (0.5 * self.rng.normal()).exp()).round() as i64).clamp(1, 10_000);
             let account = self.accounts[self.rng.below(self.accounts.len() as u64 / 10 + 1) as usize];
             self.next_order += 1;
             inst.live.push(Live { id: self.next_order, side, ticks, qty, account });

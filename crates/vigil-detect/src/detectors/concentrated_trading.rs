@@ -100,6 +100,10 @@ impl Detector for ConcentratedTrading {
         if share < cfg.top_share {
             return;
         }
+        let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]);
+        if cx.repeat(AlertType::ConcentratedTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
+            return;
+        }
         let hhi: f64 = st.by_account.values().map(|x| (x / (2.0 * st.volume)).powi(2)).sum();
         let mut top: Vec<(AccountId, f64)> = st.by_account.iter().map(|(a, v)| (*a, *v)).collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -142,7 +146,7 @@ impl Detector for ConcentratedTrading {
             accounts: vec![account],
             severity: share / cfg.top_share,
             confidence: (n as f64 / (2.0 * cfg.min_trades as f64)).min(1.0),
-            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]),
+            behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
             description,

@@ -39,6 +39,8 @@ struct PartyOrders {
     open: Vec<u32>,
     /// Open orders already part of an alert: their cancels are that episode, not a new one.
     alerted: Vec<u32>,
+    /// Open quantity resting on each side (buy, sell).
+    resting: [f64; 2],
     /// When the party's earlier episodes were signalled (for repetition), the last hour.
     episodes: VecDeque<Ts>,
 }
@@ -119,15 +121,20 @@ impl Detector for Fictitious {
                 let p = cx.party(a);
                 let po = inst.parties.entry(p).or_default();
                 po.open.push(o.slot);
-                po.alerted.retain(|&s| s != o.slot);
-                let facing = self.resting(cx, p, o.side.opposite());
-                self.slots[cx.slot].facing[s] = facing;
+                if !po.alerted.is_empty() {
+                    po.alerted.retain(|&s| s != o.slot);
+                }
+                po.resting[o.side as usize] += o.qty.to_f64();
+                inst.facing[s] = po.resting[o.side.opposite() as usize];
             }
             BookChange::Cancelled(o) => {
                 let Some(a) = o.account else { return };
                 let p = cx.party(a);
                 if let Some(po) = inst.parties.get_mut(&p) {
-                    po.open.retain(|&s| s != o.slot);
+                    if let Some(i) = po.open.iter().position(|&s| s == o.slot) {
+                        po.open.swap_remove(i);
+                    }
+                    po.resting[o.side as usize] = (po.resting[o.side as usize] - o.qty.to_f64()).max(0.0);
                     if let Some(i) = po.alerted.iter().position(|&s| s == o.slot) {
                         po.alerted.swap_remove(i);
                         return;
@@ -135,8 +142,11 @@ impl Detector for Fictitious {
                 }
                 self.on_cancel(ev, cx, p, o, out);
             }
-            BookChange::Amended { after, .. } => {
+            BookChange::Amended { before, after } => {
                 let Some(a) = after.account else { return };
+                if let Some(po) = inst.parties.get_mut(&cx.party(a)) {
+                    po.resting[after.side as usize] = (po.resting[after.side as usize] + after.qty.to_f64() - before.qty.to_f64()).max(0.0);
+                }
                 if self.layer.enabled && after.amends >= self.layer.min_amends && after.filled.0 == 0 {
                     self.on_reprice(ev, cx, cx.party(a), after, out);
                 }
@@ -144,11 +154,14 @@ impl Detector for Fictitious {
             BookChange::Traded { buy, sell } => {
                 let EventKind::Trade(t) = &ev.kind else { return };
                 for o in [buy, sell].into_iter().flatten() {
+                    let Some(po) = o.account.and_then(|a| inst.parties.get_mut(&cx.party(a))) else { continue };
+                    let take = if o.qty <= t.qty { o.qty } else { t.qty };
+                    po.resting[o.side as usize] = (po.resting[o.side as usize] - take.to_f64()).max(0.0);
                     if o.qty <= t.qty {
-                        if let Some(po) = o.account.and_then(|a| inst.parties.get_mut(&cx.party(a))) {
-                            po.open.retain(|&s| s != o.slot);
-                            po.alerted.retain(|&s| s != o.slot);
+                        if let Some(i) = po.open.iter().position(|&s| s == o.slot) {
+                            po.open.swap_remove(i);
                         }
+                        po.alerted.retain(|&s| s != o.slot);
                     }
                 }
             }
@@ -174,9 +187,7 @@ impl Fictitious {
 
     /// The party's resting size on `side` of this book.
     fn resting(&self, cx: &Context<'_>, p: Party, side: Side) -> f64 {
-        let book = &cx.instrument.book;
-        let Some(po) = self.slots[cx.slot].parties.get(&p) else { return 0.0 };
-        po.open.iter().filter_map(|&s| book.order_at(s)).filter(|o| o.side == side && o.account.is_some_and(|a| cx.party(a) == p)).map(|o| o.qty.to_f64()).sum()
+        self.slots[cx.slot].parties.get(&p).map_or(0.0, |po| po.resting[side as usize])
     }
 
     fn opposite(cx: &Context<'_>, p: Party, side: Side, since: Ts) -> (Opposite, Opposite) {
@@ -197,11 +208,15 @@ impl Fictitious {
     }
 
     fn on_cancel(&mut self, ev: &Event, cx: &Context<'_>, p: Party, o: &RestingOrder, out: &mut Vec<Signal>) {
-        let cfg = self.spoof.clone();
         let now = ev.ts;
-        if now.0 - o.placed.0 > cfg.max_lifetime.0 || fill_ratio(o) > cfg.max_fill_ratio {
+        if now.0 - o.placed.0 > self.spoof.max_lifetime.0 || fill_ratio(o) > self.spoof.max_fill_ratio {
             return;
         }
+        // Most cancels end here: the party traded nothing on the other side lately.
+        if !cx.activity.traded_since(cx.instrument.symbol, p, o.side.opposite(), now.saturating_sub(self.spoof.max_cancel_delay.0)) {
+            return;
+        }
+        let cfg = self.spoof.clone();
         self.group.clear();
         self.group.push(*o);
         self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
@@ -283,6 +298,15 @@ impl Fictitious {
             return;
         }
         let now = ev.ts;
+        let cooldown = match kind {
+            AlertType::Layering => self.layer.cooldown.0,
+            AlertType::CrossVenueManipulation => self.cross.cooldown.0,
+            _ => cfg.cooldown.0,
+        };
+        let behaviour = key(&[&cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), side.as_str().as_bytes()]);
+        if cx.repeat(kind, behaviour, now, cooldown, out) {
+            return;
+        }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
         let po = self.slots[cx.slot].parties.entry(p).or_default();
         while po.episodes.front().is_some_and(|t| now.0 - t.0 > 3_600_000_000_000) {
@@ -369,11 +393,6 @@ impl Fictitious {
             "repeats_last_hour": repeats,
         });
         let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
-        let cooldown = match kind {
-            AlertType::Layering => self.layer.cooldown.0,
-            AlertType::CrossVenueManipulation => self.cross.cooldown.0,
-            _ => cfg.cooldown.0,
-        };
         out.push(Signal {
             kind,
             ts: now,
@@ -385,7 +404,7 @@ impl Fictitious {
             severity: size_ratio / cfg.min_size_ratio,
             // More orders of evidence and repetition raise confidence.
             confidence: (0.6 + 0.1 * repeats.min(4) as f64) * (0.8 + 0.2 * (1.0 - fill_pct / 100.0)),
-            behaviour: key(&[&cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), side.as_str().as_bytes()]),
+            behaviour,
             cooldown,
             identity: key(&[&ev.seq.to_le_bytes(), &earliest.0.to_le_bytes()]),
             description,

@@ -130,7 +130,11 @@ impl Detector for MarkingTheClose {
         if f.n[i] < cfg.min_trades || share < cfg.min_share || moved < cfg.min_move {
             return;
         }
+        let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), &r.to_le_bytes()]);
         let (n, vol) = (f.n[i], f.vol[i]);
+        if cx.repeat(AlertType::MarkingTheClose, behaviour, ev.ts, cfg.cooldown.0, out) {
+            return;
+        }
         let acct = cx.names.account(account);
         let venue = cx.names.venue(cx.instrument.venue);
         let symbol = cx.names.symbol(cx.instrument.symbol);
@@ -172,7 +176,7 @@ impl Detector for MarkingTheClose {
             accounts: vec![account],
             severity: moved / cfg.min_move,
             confidence: 0.5 + 0.5 * share,
-            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), &r.to_le_bytes()]),
+            behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
             description,

@@ -101,6 +101,10 @@ impl Detector for MomentumIgnition {
         if share < cfg.min_share {
             return;
         }
+        let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
+        if cx.repeat(AlertType::MomentumIgnition, behaviour, now, cfg.cooldown.0, out) {
+            return;
+        }
         let acct = cx.names.account(account);
         let venue = cx.names.venue(cx.instrument.venue);
         let symbol = cx.names.symbol(cx.instrument.symbol);
@@ -147,7 +151,7 @@ impl Detector for MomentumIgnition {
             accounts: vec![account],
             severity: moved / cfg.min_move,
             confidence: 0.5 + 0.5 * share.min(1.0),
-            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]),
+            behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
             description,

@@ -82,6 +82,10 @@ impl Detector for PriceDiscrepancy {
         if ev.ts.0 - since.0 < cfg.persistence.0 {
             return;
         }
+        let behaviour = key(&[&ev.symbol.0.to_le_bytes()]);
+        if cx.repeat(AlertType::PriceDiscrepancy, behaviour, ev.ts, cfg.cooldown.0, out) {
+            return;
+        }
         let n = self.others.len();
         let symbol = cx.names.symbol(ev.symbol);
         let venue = cx.names.venue(ev.venue);
@@ -119,7 +123,7 @@ impl Detector for PriceDiscrepancy {
             accounts: Vec::new(),
             severity: dev.abs() / cfg.threshold,
             confidence: if n >= 2 { 0.9 } else { 0.6 },
-            behaviour: key(&[&ev.symbol.0.to_le_bytes()]),
+            behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[&ev.seq.to_le_bytes(), &since.0.to_le_bytes()]),
             description,

@@ -227,6 +227,9 @@ impl Detector for PumpAndDump {
             st.pump = Some(Pump { ts: ev.ts, start_price: open, peak: price, dumped: false });
             st.sellers.clear();
         }
+        if cx.repeat(AlertType::PumpAndDump, key(&[&inst_key, b"pump"]), ev.ts, cfg.cooldown.0, out) {
+            return;
+        }
         let names: Vec<String> = top.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
         let secs = (ev.ts.0 - start.0) as f64 / 1e9;
         let description = format!(

@@ -2,8 +2,7 @@
 //! with a very high cancel ratio. It alerts when, over the trailing `window`, the account sent at
 //! least `min_messages`, cancelled at least `min_cancel_ratio` of the orders it placed there (amends
 //! count as cancels: a flood of amends is a flood), at a rate at least `rate_multiplier` times its
-//! own usual rate (an exponentially weighted rate with time constant `baseline`, from messages that
-//! have left the window, corrected for a short history). A market maker that re-quotes hard all day
+//! own usual rate (its average rate in the instrument before the window). A market maker that re-quotes hard all day
 //! has a high usual rate and no burst; a stuffer floods from a standing start. An account with less
 //! than ten windows of history has no usual rate yet: it needs three times `min_messages`, and the
 //! instrument itself must have ten windows of history (at the start of a session everyone is new).
@@ -28,9 +27,8 @@ struct Account {
     recent: VecDeque<(Ts, bool)>,
     cancels: u32,
     news: u32,
-    /// Usual rate, messages a second, from messages that have left the window.
-    rate: f64,
-    rate_ts: i64,
+    /// Messages that have left the window: the usual rate is these over the time before it.
+    before: u64,
     first: Option<Ts>,
 }
 
@@ -69,7 +67,6 @@ impl Detector for QuoteStuffing {
         let cfg = &self.cfg;
         let st = slot(&mut self.slots, cx.slot).entry(account).or_default();
         let now = ev.ts;
-        let tau = cfg.baseline.0 as f64;
         st.first.get_or_insert(now);
         // Messages leaving the window feed the usual rate.
         while let Some(&(t, c)) = st.recent.front() {
@@ -79,9 +76,7 @@ impl Detector for QuoteStuffing {
             st.recent.pop_front();
             st.cancels -= u32::from(c);
             st.news -= u32::from(!c);
-            let dt = (t.0 - st.rate_ts).max(0) as f64;
-            st.rate = st.rate * (-dt / tau).exp() + 1e9 / tau;
-            st.rate_ts = t.0;
+            st.before += 1;
         }
         st.recent.push_back((now, cancel));
         st.cancels += u32::from(cancel);
@@ -95,10 +90,14 @@ impl Detector for QuoteStuffing {
         let burst = n as f64 / secs;
         let start = st.recent.front().map_or(now, |x| x.0);
         let history = (start.0 - st.first.map_or(start.0, |f| f.0)).max(0);
-        let usual = st.rate * (-((now.0 - st.rate_ts).max(0) as f64) / tau).exp() / (1.0 - (-(history as f64) / tau).exp()).max(1e-9);
+        let usual = st.before as f64 / (history.max(1) as f64 / 1e9);
         let new_account = history < 10 * cfg.window.0;
         let new_market = start.0 - opened.0 < 10 * cfg.window.0;
         if ratio < cfg.min_cancel_ratio || (new_account && (new_market || n < 3 * cfg.min_messages)) || (!new_account && burst < cfg.rate_multiplier * usual) {
+            return;
+        }
+        let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]);
+        if cx.repeat(AlertType::QuoteStuffing, behaviour, now, cfg.cooldown.0, out) {
             return;
         }
         let venue = cx.names.venue(cx.instrument.venue);
@@ -139,7 +138,7 @@ impl Detector for QuoteStuffing {
             accounts: vec![account],
             severity: n as f64 / cfg.min_messages as f64,
             confidence: 0.6 + 0.4 * ((ratio - cfg.min_cancel_ratio) / (1.0 - cfg.min_cancel_ratio).max(1e-9)).clamp(0.0, 1.0),
-            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]),
+            behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[&ev.seq.to_le_bytes(), &start.0.to_le_bytes()]),
             description,

@@ -56,9 +56,10 @@ impl UnusualTiming {
         let cfg = &self.cfg;
         let hour = (ev.ts.0.rem_euclid(24 * HOUR) / HOUR) as usize;
         let p = self.profiles.entry((ev.symbol, account)).or_insert(Profile { hours: [0; 24], total: 0, first: ev.ts });
-        let ready = p.total >= cfg.min_history_events && ev.ts.0 - p.first.0 >= cfg.min_history_span.0;
+        let floor = (cfg.quiet_share * p.total as f64).max(1.0);
+        // An hour the account uses is never unusual: the common case costs a comparison.
+        let ready = (p.hours[hour] as f64) < floor && p.total >= cfg.min_history_events && ev.ts.0 - p.first.0 >= cfg.min_history_span.0;
         if ready {
-            let floor = (cfg.quiet_share * p.total as f64).max(1.0);
             let usual: Vec<usize> = (0..24).filter(|&h| p.hours[h] as f64 >= floor).collect();
             let away = usual
                 .iter()
@@ -68,7 +69,8 @@ impl UnusualTiming {
                 })
                 .min()
                 .unwrap_or(0);
-            if away >= cfg.min_hours_away as usize {
+            let behaviour = key(&[&ev.symbol.0.to_le_bytes(), &account.0.to_le_bytes(), b"hours"]);
+            if away >= cfg.min_hours_away as usize && !cx.repeat(AlertType::UnusualTiming, behaviour, ev.ts, cfg.cooldown.0, out) {
                 let acct = cx.names.account(account);
                 let symbol = cx.names.symbol(ev.symbol);
                 let venue = cx.names.venue(ev.venue);
@@ -100,7 +102,7 @@ impl UnusualTiming {
                     accounts: vec![account],
                     severity: away as f64 / cfg.min_hours_away as f64,
                     confidence: (p.total as f64 / (4.0 * cfg.min_history_events as f64)).clamp(0.5, 1.0),
-                    behaviour: key(&[&ev.symbol.0.to_le_bytes(), &account.0.to_le_bytes(), b"hours"]),
+                    behaviour,
                     cooldown: cfg.cooldown.0,
                     identity: key(&[&ev.seq.to_le_bytes()]),
                     description,

@@ -5,7 +5,7 @@
 //!   accidental self-match is not a pattern; a repeated one is).
 //! - Rings: accounts of different owners passing the instrument round among themselves. For each of
 //!   `ring_windows` the detector keeps the instrument's trade graph (who sold to whom, how much, in
-//!   buckets of a sixtieth of the window). When a trade leaves both its accounts flat (net position
+//!   trade by trade). When a trade leaves both its accounts flat (net position
 //!   within `net_margin` of their traded volume), it grows a candidate ring from them — adding each
 //!   member's largest outside counterparty while that member trades less than `min_internal_share`
 //!   of its volume inside — up to `max_ring_size` accounts; the ring alerts if it is strongly
@@ -28,6 +28,72 @@ use std::collections::VecDeque;
 use vigil_core::time::format_duration;
 use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 
+/// The trade graph of one instrument over a trailing window: who sold to whom, how much, and each
+/// account's totals, kept by adding each trade and subtracting it again when it leaves the window.
+struct Flows {
+    span: i64,
+    /// Trades in the window: (time, seller, buyer, qty), oldest first.
+    trades: VecDeque<(i64, AccountId, AccountId, f64)>,
+    /// Per account: counterparty → flow.
+    cp: Graph,
+    /// Per account: (bought, sold, trades).
+    tot: FxHashMap<AccountId, (f64, f64, u32)>,
+}
+
+impl Flows {
+    fn new(span: i64) -> Self {
+        Flows { span, trades: VecDeque::new(), cp: FxHashMap::default(), tot: FxHashMap::default() }
+    }
+
+    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i64) {
+        for (a, bought, sold) in [(seller, 0.0, qty), (buyer, qty, 0.0)] {
+            let t = self.tot.entry(a).or_default();
+            t.0 += bought;
+            t.1 += sold;
+            t.2 = (t.2 as i64 + trades).max(0) as u32;
+            if t.2 == 0 {
+                self.tot.remove(&a);
+            }
+        }
+        for (a, c, to, from) in [(seller, buyer, qty, 0.0), (buyer, seller, 0.0, qty)] {
+            let m = self.cp.entry(a).or_default();
+            let f = m.entry(c).or_default();
+            f.to += to;
+            f.from += from;
+            f.trades = (f.trades as i64 + trades).max(0) as u32;
+            if f.trades == 0 {
+                m.remove(&c);
+                if m.is_empty() {
+                    self.cp.remove(&a);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, ts: Ts, seller: AccountId, buyer: AccountId, qty: f64) {
+        while let Some(&(t, s, b, q)) = self.trades.front() {
+            if ts.0 - t < self.span {
+                break;
+            }
+            self.trades.pop_front();
+            self.apply(s, b, -q, -1);
+        }
+        self.trades.push_back((ts.0, seller, buyer, qty));
+        self.apply(seller, buyer, qty, 1);
+    }
+
+    /// (bought, sold, trades) of an account, over the window.
+    fn totals(&self, a: AccountId) -> (f64, f64, u32) {
+        self.tot.get(&a).copied().unwrap_or((0.0, 0.0, 0))
+    }
+
+    fn flat(&self, a: AccountId, margin: f64) -> bool {
+        let (b, s, _) = self.totals(a);
+        b + s > 0.0 && (b - s).abs() <= margin * (b + s)
+    }
+}
+
+/// One account's dealings with one counterparty over the window.
 #[derive(Copy, Clone, Default)]
 struct Flow {
     /// Sold to the counterparty.
@@ -37,66 +103,7 @@ struct Flow {
     trades: u32,
 }
 
-/// One bucket of trades: (seller, buyer) → (qty, trades).
-type Bucket = FxHashMap<(AccountId, AccountId), (f64, u32)>;
-
-/// The trade graph of one instrument over a trailing window, in buckets.
-struct Flows {
-    span: i64,
-    bucket: i64,
-    /// Per bucket: (seller, buyer) → (qty, trades).
-    buckets: VecDeque<(i64, Bucket)>,
-    /// Per account: counterparty → flow, over the window.
-    cp: FxHashMap<AccountId, FxHashMap<AccountId, Flow>>,
-}
-
-impl Flows {
-    fn new(span: i64) -> Self {
-        Flows { span, bucket: (span / 60).max(1), buckets: VecDeque::new(), cp: FxHashMap::default() }
-    }
-
-    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i64) {
-        let f = self.cp.entry(seller).or_default().entry(buyer).or_default();
-        f.to += qty;
-        f.trades = (f.trades as i64 + trades).max(0) as u32;
-        if f.trades == 0 {
-            self.cp.get_mut(&seller).map(|m| m.remove(&buyer));
-        }
-        let f = self.cp.entry(buyer).or_default().entry(seller).or_default();
-        f.from += qty;
-        f.trades = (f.trades as i64 + trades).max(0) as u32;
-        if f.trades == 0 {
-            self.cp.get_mut(&buyer).map(|m| m.remove(&seller));
-        }
-    }
-
-    fn add(&mut self, ts: Ts, seller: AccountId, buyer: AccountId, qty: f64) {
-        let b = ts.0.div_euclid(self.bucket);
-        while self.buckets.front().is_some_and(|(k, _)| (b - k) * self.bucket >= self.span) {
-            let (_, m) = self.buckets.pop_front().expect("front exists");
-            for ((s, by), (q, n)) in m {
-                self.apply(s, by, -q, -(n as i64));
-            }
-        }
-        if self.buckets.back().is_none_or(|(k, _)| *k != b) {
-            self.buckets.push_back((b, FxHashMap::default()));
-        }
-        let e = self.buckets.back_mut().expect("just pushed").1.entry((seller, buyer)).or_default();
-        e.0 += qty;
-        e.1 += 1;
-        self.apply(seller, buyer, qty, 1);
-    }
-
-    /// (bought, sold, trades) of an account, over the window.
-    fn totals(&self, a: AccountId) -> (f64, f64, u32) {
-        self.cp.get(&a).map_or((0.0, 0.0, 0), |m| m.values().fold((0.0, 0.0, 0), |(b, s, n), f| (b + f.from, s + f.to, n + f.trades)))
-    }
-
-    fn flat(&self, a: AccountId, margin: f64) -> bool {
-        let (b, s, _) = self.totals(a);
-        b + s > 0.0 && (b - s).abs() <= margin * (b + s)
-    }
-}
+type Graph = FxHashMap<AccountId, FxHashMap<AccountId, Flow>>;
 
 #[derive(Default)]
 struct Inst {
@@ -145,6 +152,10 @@ impl Detector for WashTrading {
             if q.len() < cfg.min_trades as usize {
                 return;
             }
+            let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &party.0.to_le_bytes()]);
+            if cx.repeat(AlertType::WashTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
+                return;
+            }
             let n = q.len();
             let volume: f64 = q.iter().map(|x| x.1).sum();
             let start = q[0].0;
@@ -183,7 +194,7 @@ impl Detector for WashTrading {
                 accounts,
                 severity: n as f64 / cfg.min_trades as f64,
                 confidence: if buyer == seller { 0.95 } else { 0.85 },
-                behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &party.0.to_le_bytes()]),
+                behaviour,
                 cooldown: cfg.cooldown.0,
                 identity: key(&[t.trade_id.as_bytes()]),
                 description,
@@ -197,13 +208,14 @@ impl Detector for WashTrading {
             if !(flows.flat(buyer, cfg.net_margin) && flows.flat(seller, cfg.net_margin)) {
                 continue;
             }
-            let Some(ring) = find_ring(flows, buyer, seller, cfg) else { continue };
-            let (trades, volume) = internal(flows, &ring);
+            let cp = &flows.cp;
+            let Some(ring) = find_ring(flows, cp, buyer, seller, cfg) else { continue };
+            let (trades, volume) = internal(cp, &ring);
             let shares: Vec<f64> = ring
                 .iter()
                 .map(|&a| {
                     let (b, s, _) = flows.totals(a);
-                    let inside: f64 = ring.iter().filter_map(|c| flows.cp.get(&a).and_then(|m| m.get(c))).map(|f| f.to + f.from).sum();
+                    let inside: f64 = ring.iter().filter_map(|c| cp.get(&a).and_then(|m| m.get(c))).map(|f| f.to + f.from).sum();
                     inside / (b + s)
                 })
                 .collect();
@@ -264,11 +276,11 @@ impl Detector for WashTrading {
 }
 
 /// Trades and volume among the ring's members.
-fn internal(flows: &Flows, ring: &[AccountId]) -> (u32, f64) {
+fn internal(cp: &Graph, ring: &[AccountId]) -> (u32, f64) {
     let mut trades = 0;
     let mut volume = 0.0;
     for a in ring {
-        if let Some(m) = flows.cp.get(a) {
+        if let Some(m) = cp.get(a) {
             for c in ring {
                 if let Some(f) = m.get(c) {
                     trades += f.trades;
@@ -282,13 +294,13 @@ fn internal(flows: &Flows, ring: &[AccountId]) -> (u32, f64) {
 }
 
 /// Grows a ring from a trade's two accounts; `None` if none qualifies.
-fn find_ring(flows: &Flows, a: AccountId, b: AccountId, cfg: &WashTradingConfig) -> Option<Vec<AccountId>> {
+fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTradingConfig) -> Option<Vec<AccountId>> {
     let mut ring = vec![a, b];
     let inside = |m: AccountId, ring: &[AccountId]| -> (f64, f64, Option<AccountId>) {
         let mut inn = 0.0;
         let mut outside = 0.0;
         let mut best: Option<(f64, AccountId)> = None;
-        if let Some(cps) = flows.cp.get(&m) {
+        if let Some(cps) = cp.get(&m) {
             for (&c, f) in cps {
                 let v = f.to + f.from;
                 if ring.contains(&c) {
@@ -325,7 +337,7 @@ fn find_ring(flows: &Flows, a: AccountId, b: AccountId, cfg: &WashTradingConfig)
     if ring.iter().any(|&m| !flows.flat(m, cfg.net_margin)) {
         return None;
     }
-    if internal(flows, &ring).0 < cfg.min_ring_trades {
+    if internal(cp, &ring).0 < cfg.min_ring_trades {
         return None;
     }
     // Strongly connected inside the ring: everyone reaches everyone along seller → buyer edges.
@@ -334,7 +346,7 @@ fn find_ring(flows: &Flows, a: AccountId, b: AccountId, cfg: &WashTradingConfig)
         seen[0] = true;
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
-            let Some(m) = flows.cp.get(&ring[i]) else { continue };
+            let Some(m) = cp.get(&ring[i]) else { continue };
             for (j, c) in ring.iter().enumerate() {
                 if !seen[j] && m.get(c).is_some_and(|f| if forward { f.to > 0.0 } else { f.from > 0.0 }) {
                     seen[j] = true;
