@@ -131,7 +131,10 @@ impl Detector for PumpAndDump {
         }
         let venue = cx.names.venue(cx.instrument.venue);
         let symbol = cx.names.symbol(cx.instrument.symbol);
-        let inst_key = [cx.instrument.venue.0.to_le_bytes(), cx.instrument.symbol.0.to_le_bytes()].concat();
+        // The instrument, as bytes for behaviour keys (no allocation: this runs on every trade).
+        let mut inst_key = [0u8; 8];
+        inst_key[..4].copy_from_slice(&cx.instrument.venue.0.to_le_bytes());
+        inst_key[4..].copy_from_slice(&cx.instrument.symbol.0.to_le_bytes());
 
         // The dump that follows a pump.
         if let Some(p) = &mut st.pump {
