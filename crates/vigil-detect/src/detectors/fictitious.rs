@@ -255,6 +255,10 @@ impl Fictitious {
         if !away(o) {
             return;
         }
+        // Most repricing (a market maker moving deep quotes) ends here: no recent opposite trade.
+        if !cx.activity.traded_since(cx.instrument.symbol, p, o.side.opposite(), ev.ts.saturating_sub(lc.window.0)) {
+            return;
+        }
         self.group.clear();
         self.collect(cx, p, o.side, |x| x.amends >= lc.min_amends && x.filled.0 == 0 && away(x));
         let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();

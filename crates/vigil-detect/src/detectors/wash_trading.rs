@@ -4,9 +4,9 @@
 //!   by one party in one instrument within `window` alert (FINRA's self-trade guidance: an isolated
 //!   accidental self-match is not a pattern; a repeated one is).
 //! - Rings: accounts of different owners passing the instrument round among themselves. For each of
-//!   `ring_windows` the detector keeps the instrument's trade graph (who sold to whom, how much, in
-//!   trade by trade). When a trade leaves both its accounts flat (net position
-//!   within `net_margin` of their traded volume), it grows a candidate ring from them — adding each
+//!   `ring_windows` the detector keeps the instrument's trade graph (who sold to whom, how much;
+//!   each trade added, and subtracted when it leaves the window). When a trade leaves both its
+//!   accounts flat (net position within `net_margin` of their traded volume), it grows a candidate ring from them — adding each
 //!   member's largest outside counterparty while that member trades less than `min_internal_share`
 //!   of its volume inside — up to `max_ring_size` accounts; the ring alerts if it is strongly
 //!   connected (everyone both sold and bought inside it), every member is flat and trades mostly
