@@ -2,6 +2,7 @@
 
 mod bench;
 mod replay;
+mod simulate;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,10 @@ enum Cmd {
     Demo(synth::DemoArgs),
     /// Write a synthetic market's events to a file (JSONL or CSV, .gz to compress).
     Synth(synth::SynthArgs),
+    /// Simulate a labelled market: events (JSONL and CSV) and labels of the injected manipulation.
+    Simulate(simulate::SimulateArgs),
+    /// Score alerts against labels by the spec's rule: precision, recall, latency per type.
+    Eval(simulate::EvalArgs),
     /// Measure the engine's throughput on events generated in memory.
     Bench(bench::BenchArgs),
     /// Show or check the configuration.
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Cmd::Replay(a) => replay::run(a),
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
+        Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),
+        Cmd::Eval(a) => simulate::eval(a),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
         Cmd::Config { cmd: ConfigCmd::Default } => {
             print!("{}", vigil_detect::DEFAULT_TOML);

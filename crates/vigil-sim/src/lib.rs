@@ -5,8 +5,12 @@
 //! first detectors look for (a volume surge, a price jump). The labelled market simulator of the
 //! evaluation grows from here.
 
+pub mod eval;
 pub mod market;
+mod scenario;
+pub mod sim;
 pub use market::{merge, Market};
+pub use sim::{Label, SimConfig, Simulator, SCENARIO_TYPES};
 
 use vigil_core::{AccountId, Cancel, Event, EventKind, Interner, NewOrder, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 

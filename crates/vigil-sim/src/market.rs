@@ -26,6 +26,8 @@ pub struct Market {
     next_trade: u64,
     prefix: String,
     last: Option<f64>,
+    /// Volume traded so far (lots).
+    pub traded: f64,
     pub events: Vec<Event>,
 }
 
@@ -45,6 +47,7 @@ impl Market {
             next_trade: 1,
             prefix: venue.to_string(),
             last: None,
+            traded: 0.0,
             events: Vec::new(),
         }
     }
@@ -79,7 +82,7 @@ impl Market {
         let id = self.next_order;
         self.next_order += 1;
         let limit = price.map(px);
-        self.push(ts, EventKind::New(NewOrder { order_id: self.oid(id).into(), account: Some(account), side, price: limit.map(Price), qty: Qty(px(qty)) }));
+        self.push(ts, EventKind::New(NewOrder { order_id: self.oid(id), account: Some(account), side, price: limit.map(Price), qty: Qty(px(qty)) }));
         let mut left = px(qty);
         while left > 0 {
             let best = match side {
@@ -110,6 +113,7 @@ impl Market {
                 self.open.remove(&maker_id);
             }
             self.last = Some(level as f64 / 1e8);
+            self.traded += q as f64 / 1e8;
             let tid = self.next_trade;
             self.next_trade += 1;
             let (buy_account, sell_account, buy_order, sell_order) = match side {
@@ -117,13 +121,13 @@ impl Market {
                 Side::Sell => (maker_acct, account, maker_id, id),
             };
             let trade = Trade {
-                trade_id: format!("{}-t{tid}", self.prefix).into(),
+                trade_id: compact_str::format_compact!("{}-t{tid}", self.prefix),
                 price: Price(level),
                 qty: Qty(q),
                 buy_account: Some(buy_account),
                 sell_account: Some(sell_account),
-                buy_order_id: Some(self.oid(buy_order).into()),
-                sell_order_id: Some(self.oid(sell_order).into()),
+                buy_order_id: Some(self.oid(buy_order)),
+                sell_order_id: Some(self.oid(sell_order)),
                 aggressor: Some(side),
             };
             self.push(ts, EventKind::Trade(trade));
@@ -141,8 +145,51 @@ impl Market {
         id
     }
 
-    fn oid(&self, id: u64) -> String {
-        format!("{}-o{id}", self.prefix)
+    fn oid(&self, id: u64) -> compact_str::CompactString {
+        compact_str::format_compact!("{}-o{id}", self.prefix)
+    }
+
+    /// What a taker must send to fill the open order `id` completely: the order's price and the
+    /// quantity resting ahead of it (better prices, then earlier at its price) plus its own.
+    pub fn to_fill(&self, id: u64) -> Option<(Side, f64, f64)> {
+        let &(side, price) = self.open.get(&id)?;
+        let mut qty = 0i64;
+        let book = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        let levels: Box<dyn Iterator<Item = (&i64, &Vec<Resting>)>> = match side {
+            Side::Buy => Box::new(book.range(price..).rev()),
+            Side::Sell => Box::new(book.range(..=price)),
+        };
+        for (&p, queue) in levels {
+            for r in queue {
+                qty += r.qty;
+                if p == price && r.id == id {
+                    return Some((side, price as f64 / 1e8, qty as f64 / 1e8));
+                }
+            }
+        }
+        None
+    }
+
+    /// The open quantity of order `id` (0 once it is gone).
+    pub fn open_qty(&self, id: u64) -> f64 {
+        let Some(&(side, price)) = self.open.get(&id) else { return 0.0 };
+        let book = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        book.get(&price).and_then(|q| q.iter().find(|r| r.id == id)).map_or(0.0, |r| r.qty as f64 / 1e8)
+    }
+
+    /// The quantity resting at the best price of `side`.
+    pub fn touch_qty(&self, side: Side) -> f64 {
+        let level = match side {
+            Side::Buy => self.bids.values().next_back(),
+            Side::Sell => self.asks.values().next(),
+        };
+        level.map_or(0.0, |q| q.iter().map(|r| r.qty).sum::<i64>() as f64 / 1e8)
     }
 
     /// Cancels an open order; a no-op for one already gone (filled).
@@ -161,7 +208,7 @@ impl Market {
                 book.remove(&price);
             }
         }
-        self.push(ts, EventKind::Cancel(Cancel { order_id: self.oid(id).into(), account, hint: None }));
+        self.push(ts, EventKind::Cancel(Cancel { order_id: self.oid(id), account, hint: None }));
     }
 
     /// Moves an open order to a new price (it does not cross: callers keep amended orders passive)
@@ -181,7 +228,7 @@ impl Market {
         let account = r.account;
         book.entry(px(price)).or_default().push(r);
         self.open.insert(id, (side, px(price)));
-        self.push(ts, EventKind::Amend(Amend { order_id: self.oid(id).into(), account: Some(account), price: Some(Price(px(price))), qty: None, hint: None }));
+        self.push(ts, EventKind::Amend(Amend { order_id: self.oid(id), account: Some(account), price: Some(Price(px(price))), qty: None, hint: None }));
     }
 }
 
