@@ -79,6 +79,16 @@ impl Market {
     /// A limit order (`price` = `None`: a market order). It trades against the opposite side as far as
     /// it crosses; any rest stays on the book. Returns its order id.
     pub fn order(&mut self, ts: i64, account: AccountId, side: Side, price: Option<f64>, qty: f64) -> u64 {
+        self.place(ts, account, side, price, qty, false)
+    }
+
+    /// An order with self-trade prevention: a resting order of the same account that it would
+    /// trade with is cancelled instead (as most venues offer, and market makers use).
+    pub fn order_stp(&mut self, ts: i64, account: AccountId, side: Side, price: Option<f64>, qty: f64) -> u64 {
+        self.place(ts, account, side, price, qty, true)
+    }
+
+    fn place(&mut self, ts: i64, account: AccountId, side: Side, price: Option<f64>, qty: f64, stp: bool) -> u64 {
         let id = self.next_order;
         self.next_order += 1;
         let limit = price.map(px);
@@ -93,6 +103,17 @@ impl Market {
             if let Some(l) = limit {
                 if (side == Side::Buy && level > l) || (side == Side::Sell && level < l) {
                     break;
+                }
+            }
+            if stp {
+                let head = match side {
+                    Side::Buy => &self.asks,
+                    Side::Sell => &self.bids,
+                }[&level][0]
+                    .clone();
+                if head.account == account {
+                    self.cancel(ts, head.id);
+                    continue;
                 }
             }
             let book = match side {

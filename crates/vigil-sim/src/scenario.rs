@@ -84,7 +84,7 @@ pub(crate) fn draw(kind: AlertType, labelled: bool, rng: &mut Rng) -> Plan {
         (AlertType::PriceDiscrepancy, true) => secs(rng, 8.0, 40.0),
         (AlertType::PumpAndDump, false) => secs(rng, 30.0, 120.0),
         (AlertType::Spoofing, false) => secs(rng, 20.0, 40.0),
-        (AlertType::MarkingTheClose, false) => secs(rng, 180.0, 300.0),
+        (AlertType::MarkingTheClose, false) => secs(rng, 60.0, 150.0),
         (AlertType::MomentumIgnition, false) => secs(rng, 5.0, 10.0),
         _ => secs(rng, 5.0, 10.0),
     };
@@ -319,7 +319,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         }
         (AlertType::PriceAnomaly, _) => {
             let steps = 5 + r.below(45) as u32;
-            let size = between(r, 0.015, 0.06) * if r.below(2) == 0 { 1.0 } else { -1.0 };
+            let size = between(r, 0.02, 0.08) * if r.below(2) == 0 { 1.0 } else { -1.0 };
             Box::new(Jump { span: Span::new(kind, i, Vec::new()), sym, per: (1.0 + size).powf(1.0 / steps as f64) - 1.0, left: steps })
         }
         (AlertType::UnusualTiming, _) => {
@@ -765,7 +765,7 @@ impl Scenario for Ignite {
             }
             1 => {
                 let q = World::lots(w.base(i) * between(&mut w.rng, 5.0, 15.0));
-                w.take_limit(i, self.acct, self.side, q, 2);
+                w.take(i, self.acct, self.side, q);
                 let n = self.left.max(1) as f64;
                 let step = self.push / n;
                 self.push -= step;

@@ -120,6 +120,8 @@ pub(crate) struct Sym {
     pub base: f64,
     /// Activity relative to the median symbol.
     pub activity: f64,
+    /// The value's volatility over a minute (before clustering).
+    pub minute_vol: f64,
     pub vol_scale: f64,
     /// Arbitrage is off until then (a venue's withdrawals halted: its price can stay apart).
     pub arb_blocked_until: i64,
@@ -159,6 +161,9 @@ pub(crate) struct World {
     pub venues: usize,
     pub makers: Vec<AccountId>,
     pub noise: Vec<AccountId>,
+    /// Each noise trader's current view (the side it trades) and until when it holds: a trader
+    /// buys for a while, then sells, rather than flipping at random from one order to the next.
+    pub views: Vec<(Side, i64)>,
     /// Noise accounts that only take liquidity (pairs sharing an owner).
     pub takers_only: usize,
     pub momentum: Vec<AccountId>,
@@ -261,43 +266,40 @@ impl World {
     pub fn hit(&mut self, i: usize, who: AccountId, id: u64) {
         if let Some((side, price, qty)) = self.insts[i].m.to_fill(id) {
             let now = self.now;
-            self.insts[i].m.order(now, who, side.opposite(), Some(price), qty);
+            self.insts[i].m.order_stp(now, who, side.opposite(), Some(price), qty);
         }
     }
 
-    /// A market order, with its price impact on the symbol's value.
+    /// A market order, with its price impact on the symbol's value. Takers use self-trade
+    /// prevention: only the wash scenarios trade with themselves, on purpose.
     pub fn take(&mut self, i: usize, who: AccountId, side: Side, qty: f64) {
         let now = self.now;
         let before = self.insts[i].m.traded;
-        self.insts[i].m.order(now, who, side, None, qty);
+        self.insts[i].m.order_stp(now, who, side, None, qty);
         self.impact(i, side, self.insts[i].m.traded - before);
     }
 
-    /// A marketable limit order (at most `through` ticks past the touch), with its impact.
-    pub fn take_limit(&mut self, i: usize, who: AccountId, side: Side, qty: f64, through: i64) -> u64 {
-        let now = self.now;
-        let t = self.tick(i);
-        let p = match side {
-            Side::Buy => self.best(i, Side::Sell) + through as f64 * t,
-            Side::Sell => self.best(i, Side::Buy) - through as f64 * t,
-        };
-        let p = self.round(i, p);
-        let before = self.insts[i].m.traded;
-        let id = self.insts[i].m.order(now, who, side, Some(p), qty);
-        self.impact(i, side, self.insts[i].m.traded - before);
-        id
-    }
-
+    /// Aggression moves the value, less in a deeper (more active) market.
     fn impact(&mut self, i: usize, side: Side, traded: f64) {
         let s = self.insts[i].sym;
-        let k = 2e-5 * traded / self.syms[s].base;
+        let k = 2e-5 * traded / self.syms[s].base / self.syms[s].activity;
         self.syms[s].value += if side == Side::Buy { k } else { -k };
     }
 
     /// A noise account drawn at random (one that may rest orders, when `resting`).
     pub fn noise_account(&mut self, resting: bool) -> AccountId {
+        self.noise_trader(resting).0
+    }
+
+    /// A noise account drawn at random and the side its current view says it trades.
+    pub fn noise_trader(&mut self, resting: bool) -> (AccountId, Side) {
         let lo = if resting { self.takers_only } else { 0 };
-        self.noise[lo + self.rng.below((self.noise.len() - lo) as u64) as usize]
+        let k = lo + self.rng.below((self.noise.len() - lo) as u64) as usize;
+        if self.views[k].1 <= self.now {
+            let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            self.views[k] = (side, self.now + self.rng.exp(180.0 * SEC as f64) as i64);
+        }
+        (self.noise[k], self.views[k].0)
     }
 
     /// Traded volume a second in instrument `i`, recently.
@@ -335,15 +337,16 @@ impl Simulator {
         let mut syms = Vec::new();
         for s in 0..symbols {
             let price = (20.0f64.ln() + rng.f64() * 6.0f64.ln() * 2.0).exp();
-            // One liquid symbol, the others thinner in steps: three times the median down to a
-            // third of it.
+            // One liquid symbol, the others thinner in steps: 4.5 times the median down to a
+            // fifth of it.
             let x = if symbols == 1 { 0.0 } else { 1.0 - 2.0 * s as f64 / (symbols - 1) as f64 };
             syms.push(Sym {
                 name: format!("S{s}-USD"),
                 value: price.ln(),
                 tick: tick_for(price),
                 base: (2.0 + rng.f64() * 8.0).round(),
-                activity: 3f64.powf(x),
+                activity: 20f64.sqrt().powf(x),
+                minute_vol: 0.0008 + 0.0017 * rng.f64(),
                 vol_scale: 1.0,
                 arb_blocked_until: 0,
                 news: None,
@@ -379,6 +382,7 @@ impl Simulator {
             venues,
             makers: Vec::new(),
             noise: Vec::new(),
+            views: Vec::new(),
             takers_only: 16,
             momentum: Vec::new(),
             arbs: Vec::new(),
@@ -393,7 +397,8 @@ impl Simulator {
             w.owner(it, &accts);
             w.makers.extend(accts);
         }
-        w.noise = (0..300).map(|_| w.account(it)).collect();
+        w.noise = (0..3000).map(|_| w.account(it)).collect();
+        w.views = vec![(Side::Buy, 0); w.noise.len()];
         for k in 0..w.takers_only / 2 {
             let pair = [w.noise[2 * k], w.noise[2 * k + 1]];
             w.owner(it, &pair);
@@ -690,6 +695,9 @@ impl Simulator {
             }
             i += 1;
         }
+        // Each action moves the value by a step sized so the symbol's minute volatility is its own
+        // whatever its activity.
+        let per_minute = 60.0 * self.inst_rate(i) * self.w.venues as f64 * self.season();
         let w = &mut self.w;
         let now = w.now;
         let s = w.insts[i].sym;
@@ -698,7 +706,7 @@ impl Simulator {
             let sym = &mut w.syms[s];
             let l = sym.vol_scale.ln() * 0.999 + 0.03 * w.rng.normal();
             sym.vol_scale = l.exp().clamp(0.3, 4.0);
-            sym.value += 0.00006 * sym.vol_scale * w.rng.normal() / sym.activity.sqrt();
+            sym.value += sym.minute_vol * sym.vol_scale * w.rng.normal() / per_minute.max(1.0).sqrt();
             if sym.news.is_some_and(|(u, _, _)| now >= u) {
                 sym.news = None;
             }
@@ -735,10 +743,9 @@ impl Simulator {
             }
         }
         let crowd = w.syms[s].crowd.or(w.syms[s].news.map(|(u, d, f)| (u, if d > 0.0 { 0.7 } else { 0.3 }, f)));
-        let r = w.rng.f64();
         if let Some((_, buy_p, _)) = crowd {
             // Followers (or a crowd reacting to news): independent takers leaning one way.
-            if r < 0.5 {
+            if w.rng.f64() < 0.5 {
                 let who = w.noise_account(false);
                 let side = if w.rng.f64() < buy_p { Side::Buy } else { Side::Sell };
                 let q = World::lots(w.rng.pareto(w.base(i) * 0.3, 1.6).min(w.base(i) * 20.0));
@@ -746,19 +753,18 @@ impl Simulator {
                 return;
             }
         }
+        let r = w.rng.f64();
         if r < 0.40 {
             let k = self.w.rng.below(3) as usize;
             self.requote(i, k);
         } else if r < 0.62 {
             let w = &mut self.w;
-            let who = w.noise_account(false);
-            let side = if w.rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+            let (who, side) = w.noise_trader(false);
             let q = World::lots(w.rng.pareto(w.base(i) * 0.25, 1.6).min(w.base(i) * 25.0));
             w.take(i, who, side, q);
         } else if r < 0.85 {
             let w = &mut self.w;
-            let who = w.noise_account(true);
-            let side = if w.rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+            let (who, side) = w.noise_trader(true);
             let behind = w.rng.below(4) as f64;
             let t = w.tick(i);
             let p = match side {
@@ -818,14 +824,14 @@ impl Simulator {
         }
     }
 
-    /// A momentum trader follows the last 30 seconds' move when it passed 0.3 %.
+    /// A momentum trader follows the last 30 seconds' move when it passed 0.5 % (now and then).
     fn momentum(&mut self, i: usize) {
         let w = &mut self.w;
         let now = w.now;
         let h = &w.insts[i].history;
         let (Some(&(_, last)), Some(&(_, then))) = (h.back(), h.iter().find(|(t, _)| now - t <= 30 * SEC)) else { return };
         let r = last / then - 1.0;
-        if r.abs() < 0.003 {
+        if r.abs() < 0.005 || w.rng.below(3) != 0 {
             return;
         }
         let who = w.momentum[w.rng.below(w.momentum.len() as u64) as usize];

@@ -3,8 +3,8 @@
 //! reference times are every `every` from midnight UTC (hourly by default: hourly fixings, a 00:00
 //! UTC daily close, the 00/08/16 UTC funding times) and the daily `reference_times`. It alerts,
 //! before the reference time, at the trade where a party has made `min_trades` aggressive trades in
-//! one direction in the window, holds `min_share` of the window's volume, and the price has moved
-//! `min_move` in its direction since the window opened.
+//! one direction in the window, holds `min_share` of the window's volume net of its aggression the
+//! other way, and the price has moved `min_move` in its direction since the window opened.
 //!
 //! Basis: EU MAR Annex I(A)(a) and Annex II 1(b) (buying or selling at the close to mislead those
 //! acting on closing prices); CFTC and SEC marking-the-close actions (e.g. CFTC v. Optiver, 2008).
@@ -126,7 +126,9 @@ impl Detector for MarkingTheClose {
         f.account.get_or_insert(account);
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
         let moved = if st.open > 0.0 { dir * (price - st.open) / st.open } else { 0.0 };
-        let share = f.vol[i] / st.volume;
+        // Net of its aggression the other way: a party trading heavily both ways is busy, not
+        // pushing the price one way.
+        let share = (f.vol[i] - f.vol[1 - i]).max(0.0) / st.volume;
         if f.n[i] < cfg.min_trades || share < cfg.min_share || moved < cfg.min_move {
             return;
         }
@@ -140,7 +142,7 @@ impl Detector for MarkingTheClose {
         let symbol = cx.names.symbol(cx.instrument.symbol);
         let reference = Ts(r);
         let description = format!(
-            "{acct} {} {symbol} aggressively {n} times ({} lots, {}% of the volume) on {venue} in the {} s before the {} UTC reference time, moving the price {}% from {} to {}.",
+            "{acct} {} {symbol} aggressively {n} times ({} lots, net {}% of the volume) on {venue} in the {} s before the {} UTC reference time, moving the price {}% from {} to {}.",
             if side == Side::Buy { "bought" } else { "sold" },
             num(vol),
             short(100.0 * share),

@@ -2,8 +2,12 @@
 //! with a very high cancel ratio. It alerts when, over the trailing `window`, the account sent at
 //! least `min_messages`, cancelled at least `min_cancel_ratio` of the orders it placed there (amends
 //! count as cancels: a flood of amends is a flood), at a rate at least `rate_multiplier` times its
-//! own usual rate (its average rate in the instrument before the window). A market maker that re-quotes hard all day
-//! has a high usual rate and no burst; a stuffer floods from a standing start. An account with less
+//! own usual rate (its average rate in the instrument before the window), scaled up by how much
+//! busier than usual the rest of the market is meanwhile. A market maker that re-quotes hard all
+//! day has a high usual rate and no burst; one that speeds up with a busy market (news, a crowd)
+//! keeps pace with everyone else; and a burst must pass the account's own busiest window before by
+//! half again (a maker re-quoting a whole ladder at once is bursty); a stuffer floods from a
+//! standing start. An account with less
 //! than ten windows of history has no usual rate yet: it needs three times `min_messages`, and the
 //! instrument itself must have ten windows of history (at the start of a session everyone is new).
 //!
@@ -21,6 +25,9 @@ use std::collections::VecDeque;
 use vigil_book::BookChange;
 use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 
+/// A burst passes the account's busiest window before by this factor.
+const RECORD: f64 = 1.5;
+
 #[derive(Default)]
 struct Account {
     /// Messages in the window: (time, was a cancel or amend).
@@ -30,18 +37,27 @@ struct Account {
     /// Messages that have left the window: the usual rate is these over the time before it.
     before: u64,
     first: Option<Ts>,
+    /// The most messages it ever had in one window before now.
+    peak: u32,
+}
+
+/// Every account's messages in one instrument: how busy the market is now and usually.
+#[derive(Default)]
+struct Market {
+    recent: VecDeque<Ts>,
+    before: u64,
+    opened: Option<Ts>,
 }
 
 pub struct QuoteStuffing {
     cfg: QuoteStuffingConfig,
     slots: Vec<FxHashMap<AccountId, Account>>,
-    /// When each instrument was first seen.
-    since: Vec<Option<Ts>>,
+    markets: Vec<Market>,
 }
 
 impl QuoteStuffing {
     pub fn new(cfg: QuoteStuffingConfig) -> Self {
-        QuoteStuffing { cfg, slots: Vec::new(), since: Vec::new() }
+        QuoteStuffing { cfg, slots: Vec::new(), markets: Vec::new() }
     }
 }
 
@@ -62,9 +78,18 @@ impl Detector for QuoteStuffing {
             (EventKind::Cancel(c), _) => (c.account, true),
             _ => return,
         };
-        let opened = *slot(&mut self.since, cx.slot).get_or_insert(ev.ts);
-        let Some(account) = account else { return };
         let cfg = &self.cfg;
+        let market = slot(&mut self.markets, cx.slot);
+        let opened = *market.opened.get_or_insert(ev.ts);
+        while let Some(&t) = market.recent.front() {
+            if ev.ts.0 - t.0 <= cfg.window.0 {
+                break;
+            }
+            market.recent.pop_front();
+            market.before += 1;
+        }
+        market.recent.push_back(ev.ts);
+        let Some(account) = account else { return };
         let st = slot(&mut self.slots, cx.slot).entry(account).or_default();
         let now = ev.ts;
         st.first.get_or_insert(now);
@@ -82,6 +107,8 @@ impl Detector for QuoteStuffing {
         st.cancels += u32::from(cancel);
         st.news += u32::from(!cancel);
         let n = st.recent.len() as u32;
+        let peak = st.peak;
+        st.peak = st.peak.max(n);
         if n < cfg.min_messages {
             return;
         }
@@ -93,7 +120,20 @@ impl Detector for QuoteStuffing {
         let usual = st.before as f64 / (history.max(1) as f64 / 1e9);
         let new_account = history < 10 * cfg.window.0;
         let new_market = start.0 - opened.0 < 10 * cfg.window.0;
-        if ratio < cfg.min_cancel_ratio || (new_account && (new_market || n < 3 * cfg.min_messages)) || (!new_account && burst < cfg.rate_multiplier * usual) {
+        // Everyone else's pace against their usual: when the whole market is busy (news, a crowd),
+        // a market maker re-quoting five times faster is keeping up, not stuffing.
+        let market = &self.markets[cx.slot];
+        let market_start = market.recent.front().map_or(now, |&t| t);
+        let market_usual = market.before as f64 / ((market_start.0 - opened.0).max(1) as f64 / 1e9);
+        let others_now = (market.recent.len() as f64 - n as f64).max(0.0) / secs;
+        let others_usual = (market_usual - usual).max(1e-9);
+        let activity = (others_now / others_usual).max(1.0);
+        // A market maker's pace is bursty (a whole ladder re-quoted at once): beyond its average,
+        // a burst must also pass its own busiest window by half again.
+        if ratio < cfg.min_cancel_ratio
+            || (new_account && (new_market || n < 3 * cfg.min_messages))
+            || (!new_account && (burst < cfg.rate_multiplier * usual * activity || (n as f64) < RECORD * peak as f64))
+        {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]);
@@ -105,6 +145,14 @@ impl Detector for QuoteStuffing {
         let acct = cx.names.account(account);
         let pace = if new_account {
             format!("{} a second from an account with no history here", num(burst))
+        } else if activity > 1.0 {
+            format!(
+                "{} a second, {}x its usual {} while the rest of the market ran at {}x its usual pace",
+                num(burst),
+                short(burst / usual.max(f64::MIN_POSITIVE)),
+                num(usual),
+                short(activity)
+            )
         } else {
             format!("{} a second, {}x its usual {}", num(burst), short(burst / usual.max(f64::MIN_POSITIVE)), num(usual))
         };
@@ -124,6 +172,8 @@ impl Detector for QuoteStuffing {
             "rate_per_s": round(burst, 4),
             "usual_rate_per_s": round(usual, 4),
             "rate_multiplier": cfg.rate_multiplier,
+            "market_activity": round(activity, 4),
+            "previous_peak_messages": peak,
             "window_ns": cfg.window.0,
             "trigger_seq": ev.seq,
         });
