@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 use vigil_core::{AccountId, Amend, Cancel, Event, EventKind, Interner, NewOrder, OwnerId, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
+thread_local! {
+    static EMITTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 #[derive(Clone, Debug)]
 struct Resting {
     id: u64,
@@ -53,7 +57,13 @@ impl Market {
     }
 
     fn push(&mut self, ts: i64, kind: EventKind) {
-        let seq = self.events.len() as u64 + 1;
+        // Numbered in the order written across every market of the thread, so that events of one
+        // instant on several venues merge in the order they happened.
+        let seq = EMITTED.with(|c| {
+            let n = c.get() + 1;
+            c.set(n);
+            n
+        });
         self.events.push(Event { ts: Ts(ts), seq, venue: self.venue, symbol: self.symbol, kind });
     }
 
@@ -204,6 +214,16 @@ impl Market {
         book.get(&price).and_then(|q| q.iter().find(|r| r.id == id)).map_or(0.0, |r| r.qty as f64 / 1e8)
     }
 
+    /// The quantity resting on `side` from its best price to `limit` (inclusive).
+    pub fn depth_to(&self, side: Side, limit: f64) -> f64 {
+        let l = px(limit);
+        let q: i64 = match side {
+            Side::Buy => self.bids.range(l..).flat_map(|(_, q)| q.iter()).map(|r| r.qty).sum(),
+            Side::Sell => self.asks.range(..=l).flat_map(|(_, q)| q.iter()).map(|r| r.qty).sum(),
+        };
+        q as f64 / 1e8
+    }
+
     /// The quantity resting at the best price of `side`.
     pub fn touch_qty(&self, side: Side) -> f64 {
         let level = match side {
@@ -253,10 +273,10 @@ impl Market {
     }
 }
 
-/// Several markets' events merged in time order (stable: ties keep the markets' order), numbered.
+/// Several markets' events merged in time order (ties in the order they were written), numbered.
 pub fn merge(markets: &[&Market]) -> Vec<Event> {
     let mut all: Vec<Event> = markets.iter().flat_map(|m| m.events.iter().cloned()).collect();
-    all.sort_by_key(|e| e.ts);
+    all.sort_by_key(|e| (e.ts, e.seq));
     for (i, e) in all.iter_mut().enumerate() {
         e.seq = i as u64 + 1;
     }

@@ -37,7 +37,7 @@ pub(crate) fn venues_needed(kind: AlertType, labelled: bool) -> usize {
 /// Scenarios whose aggression moves the price one way stay out of the windows before reference
 /// times (there they would be marking the close too).
 pub(crate) fn directional(kind: AlertType, labelled: bool) -> bool {
-    matches!(kind, AlertType::PumpAndDump | AlertType::MomentumIgnition) && labelled || kind == AlertType::MarkingTheClose && !labelled
+    matches!(kind, AlertType::PumpAndDump | AlertType::MomentumIgnition) || kind == AlertType::MarkingTheClose && !labelled
 }
 
 /// Scenarios that move the value or the crowd of a symbol have it to themselves.
@@ -79,7 +79,7 @@ pub(crate) fn draw(kind: AlertType, labelled: bool, rng: &mut Rng) -> Plan {
         (AlertType::MarkingTheClose, true) => secs(rng, 60.0, 240.0),
         (AlertType::VolumeSpike, true) => secs(rng, 30.0, 90.0),
         (AlertType::PriceAnomaly, true) => secs(rng, 30.0, 40.0),
-        (AlertType::ConcentratedTrading, true) => secs(rng, 120.0, 240.0),
+        (AlertType::ConcentratedTrading, true) => secs(rng, 240.0, 420.0),
         (AlertType::UnusualTiming, true) => secs(rng, 30.0, 60.0),
         (AlertType::PriceDiscrepancy, true) => secs(rng, 8.0, 40.0),
         (AlertType::PumpAndDump, false) => secs(rng, 30.0, 120.0),
@@ -271,7 +271,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 phase: 0,
                 passive: 0,
                 placed: 0.0,
-                away: between(r, 0.004, 0.01),
+                away: between(r, 0.003, 0.008),
                 push: 0.0,
                 left: 3 + r.below(4) as u32,
                 interval: secs(r, 0.5, 2.0),
@@ -285,7 +285,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         (AlertType::MarkingTheClose, labelled) => {
             let a = w.account(it);
             let r = &mut w.rng;
-            let interval = secs(r, 2.0, 8.0);
+            let interval = secs(r, 1.0, 5.0);
             let trades = ((deadline - start) / interval).max(3) as f64;
             let push = if labelled { between(r, 0.004, 0.015) / trades } else { 0.0 };
             Box::new(Mark {
@@ -295,8 +295,11 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 side: side(r),
                 interval,
                 until: deadline,
-                share: if labelled { between(r, 1.5, 4.0) } else { between(r, 0.2, 0.5) },
-                size: 0.0,
+                share: if labelled { between(r, 0.35, 0.7) } else { between(r, 0.1, 0.25) },
+                window: if labelled { 5 * 60 * SEC } else { deadline - start },
+                mine: 0.0,
+                others0: 0.0,
+                traded0: -1.0,
                 push,
             })
         }
@@ -392,7 +395,8 @@ impl Scenario for Spoof {
                 } else {
                     let mut sizes: Vec<f64> = (0..self.layers).map(|_| World::lots(self.g * between(&mut w.rng, 4.0, 8.0))).collect();
                     sizes.sort_by(|a, b| b.total_cmp(a));
-                    let from = w.rng.below(2) as f64;
+                    // Coscia's layers: on successive ticks beyond the touch.
+                    let from = 1.0;
                     let best = w.best(si, sside);
                     for (j, q) in sizes.into_iter().enumerate() {
                         let off = (from + j as f64) * t;
@@ -407,7 +411,7 @@ impl Scenario for Spoof {
             }
             2 => {
                 // Others, drawn by the apparent pressure, trade with the genuine order.
-                let who = w.noise_account(false);
+                let who = w.follower(if self.gside == Side::Sell { 1.0 } else { 0.0 }, false).0;
                 w.hit(gi, who, self.genuine);
                 self.span.mark(now);
                 self.phase = 3;
@@ -627,7 +631,7 @@ impl Scenario for Pump {
         let s = w.insts[i].sym;
         let n = self.pumpers.len();
         if now < self.pump_end {
-            w.syms[s].crowd = Some((self.pump_end, 0.8, 2.5));
+            w.syms[s].crowd = Some((self.pump_end, 0.7, 2.5));
             let k = 2 + w.rng.below(n as u64 - 1) as usize;
             let first = w.rng.below(n as u64) as usize;
             for j in 0..k {
@@ -764,9 +768,13 @@ impl Scenario for Ignite {
                 Some(now + secs(&mut w.rng, 1.0, 5.0))
             }
             1 => {
-                let q = World::lots(w.base(i) * between(&mut w.rng, 5.0, 15.0));
-                w.take(i, self.acct, self.side, q);
+                // Each aggressive order sweeps its share of the way to the passive order.
                 let n = self.left.max(1) as f64;
+                let best = w.best(i, self.side.opposite());
+                let target = best * if up { 1.0 + self.away / (n + 1.0) } else { 1.0 - self.away / (n + 1.0) };
+                let depth = w.insts[i].m.depth_to(self.side.opposite(), target);
+                let q = World::lots(depth.max(w.base(i) * 3.0));
+                w.take(i, self.acct, self.side, q);
                 let step = self.push / n;
                 self.push -= step;
                 w.push(s, if up { step } else { -step });
@@ -842,9 +850,14 @@ struct Mark {
     side: Side,
     interval: i64,
     until: i64,
-    /// Its volume against the market's in the same time.
+    /// Its share of the volume (of the reference window when marking; of the time it trades when
+    /// working an order).
     share: f64,
-    size: f64,
+    /// The span over which its share is kept, ending at `until`.
+    window: i64,
+    mine: f64,
+    others0: f64,
+    traded0: f64,
     push: f64,
 }
 
@@ -855,10 +868,23 @@ impl Scenario for Mark {
         if now >= self.until {
             return None;
         }
-        if self.size == 0.0 {
-            self.size = World::lots(w.volume_rate(i) * self.interval as f64 / 1e9 * self.share);
+        // It keeps its share of the volume since the window opened: the others' volume before
+        // its first trade estimated from the usual pace, measured after.
+        if self.traded0 < 0.0 {
+            self.traded0 = w.insts[i].m.traded;
+            let before = (self.window - (self.until - now)).max(0);
+            self.others0 = w.volume_rate(i) * before as f64 / 1e9;
         }
-        w.take(i, self.acct, self.side, self.size);
+        let others = self.others0 + (w.insts[i].m.traded - self.traded0 - self.mine);
+        let need = self.share / (1.0 - self.share) * others - self.mine;
+        let t = w.tick(i);
+        let best = w.best(i, self.side.opposite());
+        let reach = w.round(i, if self.side == Side::Buy { best * 1.005 + t } else { best * 0.995 - t });
+        let depth = w.insts[i].m.depth_to(self.side.opposite(), reach);
+        let q = World::lots(need.min(depth).max(w.base(i)));
+        let before = w.insts[i].m.traded;
+        w.take(i, self.acct, self.side, q);
+        self.mine += w.insts[i].m.traded - before;
         let s = w.insts[i].sym;
         w.push(s, if self.side == Side::Buy { self.push } else { -self.push });
         self.span.mark(now);
@@ -970,7 +996,7 @@ impl Scenario for Instant {
         }
         let t = w.tick(i);
         for _ in 0..self.n {
-            let who = w.noise_account(true);
+            let who = w.follower(if self.side == Side::Buy { 1.0 } else { 0.0 }, true).0;
             if !self.span.accounts.contains(&who) {
                 self.span.accounts.push(who);
             }

@@ -164,6 +164,9 @@ pub(crate) struct World {
     /// Each noise trader's current view (the side it trades) and until when it holds: a trader
     /// buys for a while, then sells, rather than flipping at random from one order to the next.
     pub views: Vec<(Side, i64)>,
+    /// Each noise trader's limit orders (instrument, id): a trader who changes its mind cancels
+    /// them before trading the other way.
+    pub resting: Vec<Vec<(usize, u64)>>,
     /// Noise accounts that only take liquidity (pairs sharing an owner).
     pub takers_only: usize,
     pub momentum: Vec<AccountId>,
@@ -287,19 +290,38 @@ impl World {
     }
 
     /// A noise account drawn at random (one that may rest orders, when `resting`).
-    pub fn noise_account(&mut self, resting: bool) -> AccountId {
-        self.noise_trader(resting).0
-    }
-
-    /// A noise account drawn at random and the side its current view says it trades.
-    pub fn noise_trader(&mut self, resting: bool) -> (AccountId, Side) {
+    /// A noise account drawn at random (its index, the account) and the side its current view
+    /// says it trades. When the view changes, its orders on the old side are cancelled first.
+    pub fn noise_trader(&mut self, resting: bool) -> (usize, AccountId, Side) {
         let lo = if resting { self.takers_only } else { 0 };
         let k = lo + self.rng.below((self.noise.len() - lo) as u64) as usize;
         if self.views[k].1 <= self.now {
             let side = if self.rng.below(2) == 0 { Side::Buy } else { Side::Sell };
-            self.views[k] = (side, self.now + self.rng.exp(180.0 * SEC as f64) as i64);
+            self.set_view(k, side);
         }
-        (self.noise[k], self.views[k].0)
+        (k, self.noise[k], self.views[k].0)
+    }
+
+    /// A noise trader taking a side (cancelling its orders on the other side first).
+    fn set_view(&mut self, k: usize, side: Side) {
+        if side != self.views[k].0 {
+            let now = self.now;
+            for (i, id) in std::mem::take(&mut self.resting[k]) {
+                self.insts[i].m.cancel(now, id);
+            }
+        }
+        self.views[k] = (side, self.now + self.rng.exp(180.0 * SEC as f64) as i64);
+    }
+
+    /// A noise trader joining a crowd: it buys with probability `buy_p`, its view changed to match.
+    pub fn follower(&mut self, buy_p: f64, resting: bool) -> (AccountId, Side) {
+        let lo = if resting { self.takers_only } else { 0 };
+        let k = lo + self.rng.below((self.noise.len() - lo) as u64) as usize;
+        let side = if self.rng.f64() < buy_p { Side::Buy } else { Side::Sell };
+        if side != self.views[k].0 || self.views[k].1 <= self.now {
+            self.set_view(k, side);
+        }
+        (self.noise[k], side)
     }
 
     /// Traded volume a second in instrument `i`, recently.
@@ -383,6 +405,7 @@ impl Simulator {
             makers: Vec::new(),
             noise: Vec::new(),
             views: Vec::new(),
+            resting: Vec::new(),
             takers_only: 16,
             momentum: Vec::new(),
             arbs: Vec::new(),
@@ -399,6 +422,7 @@ impl Simulator {
         }
         w.noise = (0..3000).map(|_| w.account(it)).collect();
         w.views = vec![(Side::Buy, 0); w.noise.len()];
+        w.resting = vec![Vec::new(); w.noise.len()];
         for k in 0..w.takers_only / 2 {
             let pair = [w.noise[2 * k], w.noise[2 * k + 1]];
             w.owner(it, &pair);
@@ -535,7 +559,12 @@ impl Simulator {
                 continue;
             }
             if whole_symbol {
-                self.busy[sym].push((start, end));
+                // A marked close has the reference window of its symbol to itself.
+                let from = if kind == AlertType::MarkingTheClose && labelled { end - self.cfg.reference_window_ns - 30 * SEC } else { start };
+                if !self.free(sym, from, end) {
+                    continue;
+                }
+                self.busy[sym].push((from, end));
             }
             let venue = self.w.rng.below(self.w.venues as u64) as usize;
             let sc = scenario::build(kind, labelled, plan, sym, venue, start, &mut self.w, it);
@@ -547,7 +576,8 @@ impl Simulator {
         false
     }
 
-    /// Pumps, marking and momentum prefer thin symbols; everything else any.
+    /// Pumps, wash trades and concentrated trading happen in the thinner half of the symbols (where
+    /// one group can make the market); everything else anywhere.
     fn pick_symbol(&mut self, kind: AlertType, labelled: bool) -> usize {
         let n = self.w.syms.len();
         if labelled && matches!(kind, AlertType::PumpAndDump | AlertType::WashTrading | AlertType::ConcentratedTrading) && n > 1 {
@@ -623,7 +653,7 @@ impl Simulator {
         for inst in &mut self.w.insts {
             out.append(&mut inst.m.events);
         }
-        out[from..].sort_by_key(|e| e.ts);
+        out[from..].sort_by_key(|e| (e.ts, e.seq));
         for e in &mut out[from..] {
             self.seq += 1;
             e.seq = self.seq;
@@ -717,11 +747,11 @@ impl Simulator {
         {
             let inst = &mut w.insts[i];
             inst.offset = inst.offset * 0.995 + 0.00003 * w.rng.normal();
-            // Volume a second, smoothed over about ten seconds.
+            // Volume a second, smoothed over about a minute.
             let dt = (now - inst.vol_at) as f64 / 1e9;
             if dt >= 1.0 {
                 let v = (inst.m.traded - inst.traded_seen) / dt;
-                let a = (dt / 10.0).min(1.0);
+                let a = (dt / 60.0).min(1.0);
                 inst.vol_rate += a * (v - inst.vol_rate);
                 inst.traded_seen = inst.m.traded;
                 inst.vol_at = now;
@@ -742,12 +772,11 @@ impl Simulator {
                 inst.m.cancel(now, id);
             }
         }
-        let crowd = w.syms[s].crowd.or(w.syms[s].news.map(|(u, d, f)| (u, if d > 0.0 { 0.7 } else { 0.3 }, f)));
+        let crowd = w.syms[s].crowd.or(w.syms[s].news.map(|(u, d, f)| (u, if d > 0.0 { 0.6 } else { 0.4 }, f)));
         if let Some((_, buy_p, _)) = crowd {
             // Followers (or a crowd reacting to news): independent takers leaning one way.
             if w.rng.f64() < 0.5 {
-                let who = w.noise_account(false);
-                let side = if w.rng.f64() < buy_p { Side::Buy } else { Side::Sell };
+                let (who, side) = w.follower(buy_p, false);
                 let q = World::lots(w.rng.pareto(w.base(i) * 0.3, 1.6).min(w.base(i) * 20.0));
                 w.take(i, who, side, q);
                 return;
@@ -759,23 +788,28 @@ impl Simulator {
             self.requote(i, k);
         } else if r < 0.62 {
             let w = &mut self.w;
-            let (who, side) = w.noise_trader(false);
+            let (_, who, side) = w.noise_trader(false);
             let q = World::lots(w.rng.pareto(w.base(i) * 0.25, 1.6).min(w.base(i) * 25.0));
             w.take(i, who, side, q);
         } else if r < 0.85 {
             let w = &mut self.w;
-            let (who, side) = w.noise_trader(true);
-            let behind = w.rng.below(4) as f64;
-            let t = w.tick(i);
+            let (k, who, side) = w.noise_trader(true);
+            // At or behind the fair quote (traders know roughly what it is worth), never crossing.
+            let behind = (w.insts[i].half_spread + w.rng.below(4) as i64) as f64;
+            let (t, mid) = (w.tick(i), w.mid(i));
             let p = match side {
-                Side::Buy => w.best(i, Side::Buy) - behind * t,
-                Side::Sell => w.best(i, Side::Sell) + behind * t,
+                Side::Buy => w.round(i, mid - behind * t).min(w.round(i, w.best(i, Side::Sell) - t)),
+                Side::Sell => w.round(i, mid + behind * t).max(w.round(i, w.best(i, Side::Buy) + t)),
             };
-            let p = w.round(i, p);
             let q = World::lots(w.rng.pareto(w.base(i) * 0.3, 1.8).min(w.base(i) * 15.0));
             let id = w.insts[i].m.order(now, who, side, Some(p), q);
-            let life = w.rng.exp(20.0 * SEC as f64) as i64;
+            let life = w.rng.exp(10.0 * SEC as f64) as i64;
             w.insts[i].expiries.push(Reverse((now + life.max(MS), id)));
+            let mine = &mut w.resting[k];
+            if mine.len() >= 8 {
+                mine.remove(0);
+            }
+            mine.push((i, id));
         } else if r < 0.93 {
             self.momentum(i);
         } else {
