@@ -287,7 +287,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
             let r = &mut w.rng;
             let interval = secs(r, 1.0, 5.0);
             let trades = ((deadline - start) / interval).max(3) as f64;
-            let push = if labelled { between(r, 0.004, 0.015) / trades } else { 0.0 };
+            let push = if labelled { between(r, 0.0, 0.005) / trades } else { 0.0 };
             Box::new(Mark {
                 span: Span::new(kind, i, vec![a]),
                 inst: i,
@@ -648,7 +648,7 @@ impl Scenario for Pump {
         if now < self.dump_start {
             return Some(self.dump_start);
         }
-        if now >= self.dump_end + 30 * SEC || self.held.iter().all(|&h| h <= 0.0) {
+        if now >= self.dump_end || self.held.iter().all(|&h| h <= 0.0) {
             return None;
         }
         w.syms[s].crowd = Some((now + 2 * self.interval, 0.35, 1.5));
@@ -884,11 +884,14 @@ impl Scenario for Mark {
         let q = World::lots(need.min(depth).max(w.base(i)));
         let before = w.insts[i].m.traded;
         w.take(i, self.acct, self.side, q);
-        self.mine += w.insts[i].m.traded - before;
+        let done = w.insts[i].m.traded - before;
+        self.mine += done;
         let s = w.insts[i].sym;
         w.push(s, if self.side == Side::Buy { self.push } else { -self.push });
         self.span.mark(now);
-        Some(now + self.interval / 2 + w.rng.below(self.interval as u64) as i64)
+        // Behind its share (the book thinner than it wants): back sooner.
+        let pause = if need > 1.5 * done { self.interval / 5 } else { self.interval };
+        Some(now + pause / 2 + w.rng.below(pause.max(1) as u64) as i64)
     }
     fn label(&self, w: &World) -> Option<Label> {
         self.span.label(w)

@@ -10,7 +10,9 @@
 //!   its side, and `min_typical_ratio` times the median size of the instrument's recent orders; and
 //!   the party executed the other side on the same venue while the group rested, the cancel following
 //!   that fill by at most `max_cancel_delay`.
-//! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia), or — the
+//! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia; the
+//!   prices where the party's orders on that side were filled since the group was placed count
+//!   too: a layer the market partly took is still a layer), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
 //!   other side within `window`.
@@ -227,7 +229,21 @@ impl Fictitious {
             let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
             prices.sort_unstable();
             prices.dedup();
-            if prices.len() >= self.layer.min_levels {
+            // A layer some of whose orders the market filled on the way is still a layer: the
+            // party's passive fills on this side, at other prices, since the group was placed.
+            let mut levels = prices.len();
+            if levels < self.layer.min_levels {
+                let mut filled: Vec<_> = cx
+                    .activity
+                    .since(cx.instrument.symbol, p, earliest)
+                    .filter(|t| t.side == o.side && !t.aggressive && t.venue == cx.instrument.venue && prices.binary_search(&t.price).is_err())
+                    .map(|t| t.price)
+                    .collect();
+                filled.sort_unstable();
+                filled.dedup();
+                levels += filled.len();
+            }
+            if levels >= self.layer.min_levels {
                 if !self.layer.enabled {
                     return;
                 }
@@ -308,22 +324,23 @@ impl Fictitious {
             _ => cfg.cooldown.0,
         };
         let behaviour = key(&[&cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), side.as_str().as_bytes()]);
-        if cx.repeat(kind, behaviour, now, cooldown, out) {
-            return;
-        }
-        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
         let po = self.slots[cx.slot].parties.entry(p).or_default();
-        while po.episodes.front().is_some_and(|t| now.0 - t.0 > 3_600_000_000_000) {
-            po.episodes.pop_front();
-        }
-        let repeats = po.episodes.len();
-        po.episodes.push_back(now);
-        // The group's other orders belong to this episode: their cancels raise nothing new.
+        // The group's other orders belong to this episode, alerted or a repeat within the
+        // cooldown: their cancels raise nothing new (nor, one by one, a smaller pattern).
         for x in &self.group {
             if x.qty.0 > 0 && po.open.contains(&x.slot) && !po.alerted.contains(&x.slot) {
                 po.alerted.push(x.slot);
             }
         }
+        if cx.repeat(kind, behaviour, now, cooldown, out) {
+            return;
+        }
+        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
+        while po.episodes.front().is_some_and(|t| now.0 - t.0 > 3_600_000_000_000) {
+            po.episodes.pop_front();
+        }
+        let repeats = po.episodes.len();
+        po.episodes.push_back(now);
 
         let account = self.group[0].account.expect("grouped orders have accounts");
         let acct = cx.names.account(account);

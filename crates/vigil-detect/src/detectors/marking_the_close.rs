@@ -2,9 +2,11 @@
 //! reference time, when a closing price, a fixing or a funding rate is set from the market. The
 //! reference times are every `every` from midnight UTC (hourly by default: hourly fixings, a 00:00
 //! UTC daily close, the 00/08/16 UTC funding times) and the daily `reference_times`. It alerts,
-//! before the reference time, at the trade where a party has made `min_trades` aggressive trades in
-//! one direction in the window, holds `min_share` of the window's volume net of its aggression the
-//! other way, and the price has moved `min_move` in its direction since the window opened.
+//! before the reference time, at the trade where a party has sent `min_trades` aggressive orders in
+//! one direction in the window (a sweep through several levels is one), holds `min_share` of the
+//! window's volume net of its aggression the other way (here, and on other venues: an arbitrageur
+//! buys here what it sells there), and the price has moved `min_move` in its direction since the
+//! window opened.
 //!
 //! Basis: EU MAR Annex I(A)(a) and Annex II 1(b) (buying or selling at the close to mislead those
 //! acting on closing prices); CFTC and SEC marking-the-close actions (e.g. CFTC v. Optiver, 2008).
@@ -38,9 +40,12 @@ pub fn reference_offsets(cfg: &MarkingTheCloseConfig) -> Result<Vec<i64>, String
 
 #[derive(Default, Clone, Copy)]
 struct Flow {
+    /// Aggressive orders (a sweep through several levels is one), per side.
     n: [u32; 2],
     vol: [f64; 2],
     account: Option<AccountId>,
+    /// A hash of the last aggressive order's id.
+    last_order: u64,
 }
 
 #[derive(Default)]
@@ -121,7 +126,15 @@ impl Detector for MarkingTheClose {
         let p = cx.party(account);
         let f = st.parties.entry(p).or_default();
         let i = side as usize;
-        f.n[i] += 1;
+        let order = match side {
+            Side::Buy => t.buy_order_id.as_deref(),
+            Side::Sell => t.sell_order_id.as_deref(),
+        }
+        .map_or(ev.seq, |id| key(&[id.as_bytes()]));
+        if order != f.last_order || t.buy_order_id.is_none() && t.sell_order_id.is_none() {
+            f.n[i] += 1;
+            f.last_order = order;
+        }
         f.vol[i] += qty;
         f.account.get_or_insert(account);
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
@@ -130,6 +143,19 @@ impl Detector for MarkingTheClose {
         // pushing the price one way.
         let share = (f.vol[i] - f.vol[1 - i]).max(0.0) / st.volume;
         if f.n[i] < cfg.min_trades || share < cfg.min_share || moved < cfg.min_move {
+            return;
+        }
+        // ...and net of what it did the other way on other venues meanwhile (an arbitrageur buys
+        // here what it sells there).
+        let window_start = Ts(r - cfg.window.0);
+        let elsewhere: f64 = cx
+            .activity
+            .since(cx.instrument.symbol, p, window_start)
+            .filter(|x| x.venue != cx.instrument.venue && x.aggressive && x.side != side)
+            .map(|x| x.qty)
+            .sum();
+        let share = (share - elsewhere / st.volume).max(0.0);
+        if share < cfg.min_share {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), &r.to_le_bytes()]);
