@@ -210,10 +210,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 members,
                 left: trades,
                 k: 0,
-                phase: 0,
-                sell: 0,
                 qty: 0.0,
-                price: 0.0,
                 gap,
                 deadline: deadline + 60 * SEC,
             })
@@ -322,7 +319,12 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         }
         (AlertType::PriceAnomaly, _) => {
             let steps = 5 + r.below(45) as u32;
-            let size = between(r, 0.02, 0.08) * if r.below(2) == 0 { 1.0 } else { -1.0 };
+            // Extraordinary for this symbol: 12 to 30 times its minute volatility now (at least
+            // 1.5 %, at most 15 %).
+            let s = &w.syms[sym];
+            let sigma = s.minute_vol * s.vol_scale;
+            let r = &mut w.rng;
+            let size = (between(r, 12.0, 30.0) * sigma).clamp(0.015, 0.15) * if r.below(2) == 0 { 1.0 } else { -1.0 };
             Box::new(Jump { span: Span::new(kind, i, Vec::new()), sym, per: (1.0 + size).powf(1.0 / steps as f64) - 1.0, left: steps })
         }
         (AlertType::UnusualTiming, _) => {
@@ -389,7 +391,11 @@ impl Scenario for Spoof {
                 let sside = self.gside.opposite();
                 let t = w.tick(si);
                 if self.layers == 1 {
-                    let p = w.inside(si, sside);
+                    // Joining the touch (behind the queue there) or a tick behind it: visible
+                    // pressure, little chance of a fill.
+                    let behind = w.rng.below(2) as f64 * t;
+                    let best = w.best(si, sside);
+                    let p = w.round(si, if sside == Side::Buy { best - behind } else { best + behind });
                     let q = World::lots(self.g * self.ratio);
                     self.spoofs.push(w.insts[si].m.order(now, self.spoofer, sside, Some(p), q));
                 } else {
@@ -550,18 +556,15 @@ impl Scenario for Whale {
 }
 
 /// Wash trades: one account with itself, two accounts of one owner, or a ring of accounts passing
-/// the same quantity round until each is flat. Each trade: one member rests a sell strictly inside
-/// the spread, the other buys it a few milliseconds later.
+/// the same quantity round until each is flat. Each trade: one member places a sell strictly inside
+/// the spread and the other buys it in the same instant.
 struct Wash {
     span: Span,
     inst: usize,
     members: Vec<AccountId>,
     left: u32,
     k: usize,
-    phase: u8,
-    sell: u64,
     qty: f64,
-    price: f64,
     gap: i64,
     deadline: i64,
 }
@@ -576,25 +579,19 @@ impl Scenario for Wash {
             2 => (self.members[self.k % 2], self.members[(self.k + 1) % 2]),
             _ => (self.members[self.k % n], self.members[(self.k + 1) % n]),
         };
-        if self.phase == 0 {
-            if self.left == 0 || now > self.deadline {
-                return None;
-            }
-            let Some(p) = w.between(i) else { return Some(now + 200 * MS) };
-            if n <= 2 || self.qty == 0.0 {
-                self.qty = World::lots(w.base(i) * between(&mut w.rng, 1.0, 5.0));
-            }
-            self.price = p;
-            self.sell = w.insts[i].m.order(now, seller, Side::Sell, Some(p), self.qty);
-            self.span.mark(now);
-            self.phase = 1;
-            return Some(now + MS * (1 + w.rng.below(50) as i64));
+        if self.left == 0 || now > self.deadline {
+            return None;
         }
-        let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(self.price), self.qty);
+        let Some(p) = w.between(i) else { return Some(now + 200 * MS) };
+        if n <= 2 || self.qty == 0.0 {
+            self.qty = World::lots(w.base(i) * between(&mut w.rng, 1.0, 5.0));
+        }
+        // Both orders in the same instant (pre-arranged): nobody else can step in between.
+        let sell = w.insts[i].m.order(now, seller, Side::Sell, Some(p), self.qty);
+        let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(p), self.qty);
         w.insts[i].m.cancel(now, buy);
-        w.insts[i].m.cancel(now, self.sell);
+        w.insts[i].m.cancel(now, sell);
         self.span.mark(now);
-        self.phase = 0;
         self.k += 1;
         self.left -= 1;
         if self.left == 0 {

@@ -4,7 +4,9 @@
 //! exponentially weighted mean square with a half-life of `long_halflife_windows`) where that is
 //! larger, so that a volatile market's quiet spell does not make its usual turbulence look
 //! anomalous, or a fast exponentially weighted estimate (RiskMetrics, λ = 0.94 a window) where that
-//! is larger, so that a volatility burst raises the bar as it builds. It alerts when the move reaches
+//! is larger, so that a volatility burst raises the bar as it builds. Returns enter these estimates
+//! winsorised at four times the volatility so far (from the fifth return), so one jump does not blind the detector for the
+//! next hour. It alerts when the move reaches
 //! `sigma_multiplier` × volatility (and at least `min_move`), or, whatever the volatility, when it
 //! reaches `absolute_move` (15 % by default) — the backstop for a market without history.
 //!
@@ -18,6 +20,9 @@ use crate::engine::{Context, Detector};
 use serde_json::json;
 use std::collections::VecDeque;
 use vigil_core::{AlertType, Event, EventKind, Ts};
+
+/// Returns enter the volatility estimates clipped at this many times the volatility so far.
+const WINSOR: f64 = 4.0;
 
 #[derive(Default)]
 struct State {
@@ -64,6 +69,13 @@ impl State {
                 if r > 0.0 {
                     // A return over several quiet windows is scaled to one window.
                     let ret = (c - r) / r / (gap as f64).sqrt();
+                    // Winsorised at WINSOR times the volatility so far: one jump (an anomaly, a
+                    // pump) raises the bar a little, not for the next hour; a lasting rise in
+                    // volatility still lifts it return by return.
+                    let ret = match self.scale() {
+                        Some(s) if s > 0.0 && self.returns.len() >= 5 => ret.clamp(-WINSOR * s, WINSOR * s),
+                        _ => ret,
+                    };
                     self.returns.push_back(ret);
                     let lambda = 0.5f64.powf(1.0 / cfg.long_halflife_windows.max(1) as f64);
                     let ewma = |prev: Option<f64>, l: f64| Some(prev.map_or(ret * ret, |v| l * v + (1.0 - l) * ret * ret));
@@ -79,10 +91,16 @@ impl State {
         }
         self.window = Some(w);
         self.alerted = [false; 2];
-        self.sigma = (self.returns.len() >= cfg.min_baseline_windows).then(|| {
-            let short = self.returns.iter().map(|r| r * r).sum::<f64>() / self.returns.len() as f64;
-            short.max(self.long_var.unwrap_or(0.0)).max(self.fast_var.unwrap_or(0.0)).sqrt()
-        });
+        self.sigma = if self.returns.len() >= cfg.min_baseline_windows { self.scale() } else { None };
+    }
+
+    /// The volatility from what has been seen so far (the largest of the three estimates).
+    fn scale(&self) -> Option<f64> {
+        if self.returns.is_empty() {
+            return None;
+        }
+        let short = self.returns.iter().map(|r| r * r).sum::<f64>() / self.returns.len() as f64;
+        Some(short.max(self.long_var.unwrap_or(0.0)).max(self.fast_var.unwrap_or(0.0)).sqrt())
     }
 }
 

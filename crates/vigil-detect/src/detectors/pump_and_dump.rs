@@ -8,7 +8,8 @@
 //! sharing one millisecond: one order sweeping the book), and — where trades name accounts — the
 //! three largest buyers took `min_top_share` of the aggressive buying. That last test separates a
 //! pump (few drivers) from news (many independent buyers). After a pump, a fall of `dump_fraction` of
-//! the rise from the peak is the dump: a second alert naming the sellers.
+//! the rise from the peak is the dump: a second alert naming the sellers, the pump's own buyers
+//! first.
 //!
 //! Basis: EU MAR Annex I(A)(a)/(b) and Annex II 1(a); SEC and CFTC pump-and-dump actions.
 
@@ -37,6 +38,8 @@ struct Pump {
     start_price: f64,
     peak: f64,
     dumped: bool,
+    /// The pump's top buyers: the dump names those of them who sell first.
+    drivers: Vec<AccountId>,
 }
 
 #[derive(Default)]
@@ -147,8 +150,10 @@ impl Detector for PumpAndDump {
             } else if !p.dumped && p.peak > p.start_price && p.peak - price >= cfg.dump_fraction * (p.peak - p.start_price) {
                 p.dumped = true;
                 let mut sellers: Vec<(AccountId, f64)> = st.sellers.iter().map(|(a, v)| (*a, *v)).collect();
-                sellers.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                // The pump's own buyers selling come first (that is the dump); then the others.
+                sellers.sort_by(|a, b| p.drivers.contains(&b.0).cmp(&p.drivers.contains(&a.0)).then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0)));
                 sellers.truncate(5);
+                let drivers_selling: Vec<String> = sellers.iter().filter(|x| p.drivers.contains(&x.0)).map(|(a, _)| cx.names.account(*a).to_string()).collect();
                 let fall = (p.peak - price) / (p.peak - p.start_price);
                 let names: Vec<String> = sellers.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
                 let description = format!(
@@ -167,6 +172,7 @@ impl Detector for PumpAndDump {
                     "fall_of_rise": round(fall, 4),
                     "dump_fraction": cfg.dump_fraction,
                     "top_sellers": names,
+                    "pump_buyers_selling": drivers_selling,
                     "pump_alert_ts": p.ts.0,
                     "trigger_trade_id": t.trade_id.as_str(),
                 });
@@ -227,7 +233,7 @@ impl Detector for PumpAndDump {
         }
         let start = Ts(st.chunks.front().map_or(ev.ts.0, |c| c.index * cfg.chunk.0));
         if st.pump.as_ref().is_none_or(|p| p.dumped || ev.ts.0 - p.ts.0 > cfg.cooldown.0) {
-            st.pump = Some(Pump { ts: ev.ts, start_price: open, peak: price, dumped: false });
+            st.pump = Some(Pump { ts: ev.ts, start_price: open, peak: price, dumped: false, drivers: top.iter().map(|x| x.0).collect() });
             st.sellers.clear();
         }
         if cx.repeat(AlertType::PumpAndDump, key(&[&inst_key, b"pump"]), ev.ts, cfg.cooldown.0, out) {

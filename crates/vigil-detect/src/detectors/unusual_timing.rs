@@ -156,7 +156,7 @@ impl UnusualTiming {
             side.as_str(),
             cfg.instant.0 / 1000,
             &ev.ts.to_string()[11..23],
-            st.recent.len().max(1),
+            st.closed.min(cfg.baseline_instants as u64),
         );
         let evidence = json!({
             "pattern": "same_instant",
@@ -169,6 +169,9 @@ impl UnusualTiming {
             "trigger_seq": ev.seq,
         });
         let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        // A group acting together again is a repeat; another group is news.
+        let group: Vec<u8> = accounts.iter().take(cfg.min_accounts).flat_map(|a| a.0.to_le_bytes()).collect();
+        let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &ev.symbol.0.to_le_bytes(), b"instant", &group]);
         out.push(Signal {
             kind: AlertType::UnusualTiming,
             ts: ev.ts,
@@ -179,7 +182,7 @@ impl UnusualTiming {
             accounts,
             severity: n as f64 / cfg.min_accounts as f64,
             confidence: 0.7,
-            behaviour: key(&[&cx.instrument.venue.0.to_le_bytes(), &ev.symbol.0.to_le_bytes(), b"instant"]),
+            behaviour,
             cooldown: cfg.cooldown.0.min(60_000_000_000),
             identity: key(&[&ev.seq.to_le_bytes()]),
             description,
