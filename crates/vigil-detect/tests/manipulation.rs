@@ -418,8 +418,8 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     assert_eq!(wash[2].evidence["pattern"], "ring");
     // Raised at the third self-trade, not later.
     assert_eq!(wash[0].ts, T0 + 6100 * STEP + MS);
-    // The ring closes at its sixth trade (each member flat again).
-    assert_eq!(wash[2].ts, T0 + 20005 * STEP + MS);
+    // The ring closes at its third trade (once round, each member flat again).
+    assert_eq!(wash[2].ts, T0 + 20002 * STEP + MS);
 }
 
 /// Runs a 40-minute background, then `burst` from minute 35.
