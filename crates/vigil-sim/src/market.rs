@@ -49,7 +49,8 @@ impl Market {
             open: BTreeMap::new(),
             next_order: 1,
             next_trade: 1,
-            prefix: venue.to_string(),
+            // Order ids are unique within a venue: the symbol is part of them.
+            prefix: format!("{venue}-{symbol}"),
             last: None,
             traded: 0.0,
             events: Vec::new(),

@@ -347,6 +347,7 @@ pub struct Simulator {
 
 struct Slot {
     sc: Box<dyn Scenario>,
+    kind: AlertType,
     labelled: bool,
     done: bool,
 }
@@ -521,11 +522,12 @@ impl Simulator {
             }
         }
         for (k, labelled) in todo {
-            self.place(it, k, labelled, span_s, span_e);
+            self.place(it, k, labelled, span_s, span_e, false);
         }
     }
 
-    fn place(&mut self, it: &mut Interner, kind: AlertType, labelled: bool, span_s: i64, span_e: i64) -> bool {
+    /// Places one scenario in [span_s, span_e): at a random time, or at `span_s` when `now`.
+    fn place(&mut self, it: &mut Interner, kind: AlertType, labelled: bool, span_s: i64, span_e: i64, now: bool) -> bool {
         let needs = scenario::venues_needed(kind, labelled);
         if self.w.venues < needs {
             self.unplaced.push(kind);
@@ -547,7 +549,8 @@ impl Simulator {
                 if room <= 0 {
                     break;
                 }
-                (span_s + self.w.rng.below(room as u64) as i64, plan.duration_ns)
+                let at = if now { span_s } else { span_s + self.w.rng.below(room as u64) as i64 };
+                (at, plan.duration_ns)
             };
             let end = start + dur;
             let directional = scenario::directional(kind, labelled);
@@ -568,7 +571,7 @@ impl Simulator {
             }
             let venue = self.w.rng.below(self.w.venues as u64) as usize;
             let sc = scenario::build(kind, labelled, plan, sym, venue, start, &mut self.w, it);
-            self.scenarios.push(Slot { sc, labelled, done: false });
+            self.scenarios.push(Slot { sc, kind, labelled, done: false });
             self.wakes.push(Reverse((start, self.scenarios.len() - 1)));
             return true;
         }
@@ -588,13 +591,20 @@ impl Simulator {
         }
     }
 
-    /// Injects a scenario while the simulation runs, starting at the next step (the live
-    /// simulator's control). Returns false when it does not fit (a symbol busy, too few venues).
+    /// Injects a scenario while the simulation runs, starting a second from now (marking the close:
+    /// before the next reference time within the hour) on a symbol that is free. The live
+    /// simulator's control. Returns false when it does not fit (every symbol busy, too few venues).
     pub fn inject(&mut self, it: &mut Interner, kind: AlertType) -> bool {
         let s = self.w.now + SEC;
-        let ok = self.place(it, kind, true, s, s + 10 * MINUTE);
+        let ok = self.place(it, kind, true, s, s + 70 * MINUTE, true);
         self.write_owners();
         ok
+    }
+
+    /// The scenarios placed: the alert type each stands for, and whether it is labelled (a
+    /// look-alike is not).
+    pub fn planned(&self) -> Vec<(AlertType, bool)> {
+        self.scenarios.iter().map(|s| (s.kind, s.labelled)).collect()
     }
 
     pub fn labels(&self) -> &[Label] {
