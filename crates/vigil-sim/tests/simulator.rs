@@ -2,13 +2,16 @@
 //! labels and the look-alikes; its books never trade without matching orders; scenarios can be
 //! injected while it runs.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use vigil_core::{AlertType, Event, EventKind, Interner, Side};
 use vigil_sim::{Label, SimConfig, Simulator, SCENARIO_TYPES};
 
 const MINUTE: i64 = 60_000_000_000;
 
-fn run(cfg: SimConfig) -> (Vec<Event>, Vec<Label>, Interner, Vec<(AlertType, bool)>) {
+/// A run's events, labels, names and planned scenarios.
+type Run = (Vec<Event>, Vec<Label>, Interner, Vec<(AlertType, bool)>);
+
+fn run(cfg: SimConfig) -> Run {
     let mut it = Interner::new();
     let sim = Simulator::new(cfg, &mut it);
     let planned = sim.planned();
@@ -41,7 +44,7 @@ fn check_matching(events: &[Event]) {
         qty: i64,
         seq: u64,
     }
-    let mut open: HashMap<(u32, String), Open> = HashMap::new();
+    let mut open: BTreeMap<(u32, String), Open> = BTreeMap::new();
     let mut trades = 0;
     for (k, e) in events.iter().enumerate() {
         if k > 0 {
