@@ -234,20 +234,47 @@ fn replay_files(files: &[String], config: &Config, threads: usize) -> anyhow::Re
     Ok(v)
 }
 
-/// Simulates `cfg` and runs the engine on it in memory.
+/// Simulates `cfg` and runs the engine on it as it is generated (a second of market at a time).
 pub fn simulate_and_detect(cfg: SimConfig, config: &Config, threads: usize) -> anyhow::Result<(Vec<Alert>, Vec<Label>)> {
     let mut it = Interner::new();
-    let (events, labels) = Simulator::new(cfg, &mut it).run();
+    let mut sim = Simulator::new(cfg, &mut it);
     let collected = Arc::new(Mutex::new(Vec::new()));
     let c = collected.clone();
     let mut engine = Engine::start(config, threads, it.names(), Box::new(move |a: Alert| c.lock().unwrap_or_else(|e| e.into_inner()).push(a)));
-    for ev in events {
-        engine.push(ev);
+    let (mut t, end) = (sim.config().start.0, sim.end());
+    let mut buf = Vec::new();
+    while t < end {
+        t = (t + 1_000_000_000).min(end);
+        sim.advance(t, &mut buf);
+        for ev in buf.drain(..) {
+            engine.push(ev);
+        }
     }
+    let labels = sim.finish();
     engine.finish().map_err(anyhow::Error::msg)?;
     let mut v = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
     v.sort_by(|a, b| (a.ts, &a.alert_id).cmp(&(b.ts, &b.alert_id)));
     Ok((v, labels))
+}
+
+/// Each seed simulated and detected, the seeds spread over the cores (one engine shard each).
+pub fn run_seeds(base: &SimConfig, seeds: &[u64], config: &Config) -> anyhow::Result<Vec<(Vec<Alert>, Vec<Label>)>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<anyhow::Result<(Vec<Alert>, Vec<Label>)>>>> = Mutex::new((0..seeds.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if k >= seeds.len() {
+                    break;
+                }
+                let r = simulate_and_detect(SimConfig { seed: seeds[k], ..base.clone() }, config, 1);
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(r);
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a seed was not run")))).collect()
 }
 
 fn parse_seeds(s: &str) -> anyhow::Result<Vec<u64>> {
@@ -312,11 +339,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<std::process::ExitCode> {
     // Where the runs come from: alerts already written, events to replay, or seeds to simulate.
     let score_with = |config: &Config| -> anyhow::Result<Report> {
         if let Some(seeds) = &a.seeds {
-            let mut runs = Vec::new();
-            for seed in parse_seeds(seeds)? {
-                let cfg = SimConfig { seed, ..a.sim.config()? };
-                runs.push(simulate_and_detect(cfg, config, threads)?);
-            }
+            let runs = run_seeds(&a.sim.config()?, &parse_seeds(seeds)?, config)?;
             let refs: Vec<(&[Alert], &[Label])> = runs.iter().map(|(x, l)| (x.as_slice(), l.as_slice())).collect();
             return Ok(score_runs(&refs));
         }
