@@ -235,7 +235,7 @@ fn replay_files(files: &[String], config: &Config, threads: usize) -> anyhow::Re
 }
 
 /// Simulates `cfg` and runs the engine on it as it is generated (a second of market at a time).
-pub fn simulate_and_detect(cfg: SimConfig, config: &Config, threads: usize) -> anyhow::Result<(Vec<Alert>, Vec<Label>)> {
+pub fn simulate_and_detect(cfg: SimConfig, config: &Config, threads: usize) -> anyhow::Result<Scored> {
     let mut it = Interner::new();
     let mut sim = Simulator::new(cfg, &mut it);
     let collected = Arc::new(Mutex::new(Vec::new()));
@@ -257,11 +257,14 @@ pub fn simulate_and_detect(cfg: SimConfig, config: &Config, threads: usize) -> a
     Ok((v, labels))
 }
 
+/// One simulated run: the alerts raised and the labels.
+pub type Scored = (Vec<Alert>, Vec<Label>);
+
 /// Each seed simulated and detected, the seeds spread over the cores (one engine shard each).
-pub fn run_seeds(base: &SimConfig, seeds: &[u64], config: &Config) -> anyhow::Result<Vec<(Vec<Alert>, Vec<Label>)>> {
+pub fn run_seeds(base: &SimConfig, seeds: &[u64], config: &Config) -> anyhow::Result<Vec<Scored>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<anyhow::Result<(Vec<Alert>, Vec<Label>)>>>> = Mutex::new((0..seeds.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<anyhow::Result<Scored>>>> = Mutex::new((0..seeds.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
