@@ -22,7 +22,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 10.0)]
     pub minutes: f64,
     /// Minutes of background before it, so the detectors' baselines exist.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 25.0)]
     pub warmup_minutes: f64,
     #[arg(long, default_value_t = 6)]
     pub symbols: usize,

@@ -771,7 +771,17 @@ impl Scenario for Ignite {
                 let target = best * if up { 1.0 + self.away / (n + 1.0) } else { 1.0 - self.away / (n + 1.0) };
                 let depth = w.insts[i].m.depth_to(self.side.opposite(), target);
                 let q = World::lots(depth.max(w.base(i) * 3.0));
-                w.take(i, self.acct, self.side, q);
+                // Never as far as its own resting order.
+                let own = w.insts[i].m.to_fill(self.passive).map(|(_, p, _)| p);
+                let t = w.tick(i);
+                let limit = match (own, up) {
+                    (Some(p), true) => p - t,
+                    (Some(p), false) => p + t,
+                    (None, true) => target * 1.01,
+                    (None, false) => target * 0.99,
+                };
+                let limit = w.round(i, limit);
+                w.take_ioc(i, self.acct, self.side, q, limit);
                 let step = self.push / n;
                 self.push -= step;
                 w.push(s, if up { step } else { -step });

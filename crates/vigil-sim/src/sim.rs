@@ -67,7 +67,7 @@ pub struct SimConfig {
     /// The simulation starts here; the labelled span starts after the warm-up.
     pub start: Ts,
     /// Background only, so that the detectors' baselines (a volume median of ten minutes, a
-    /// volatility of twenty) exist when the scenarios begin.
+    /// volatility of twenty one-minute returns) exist when the scenarios begin.
     pub warmup_ns: i64,
     /// The span in which scenarios and look-alikes are injected.
     pub duration_ns: i64,
@@ -87,16 +87,16 @@ pub struct SimConfig {
     pub reference_window_ns: i64,
 }
 
-/// 2026-01-05 13:32:00 UTC: with the default 20-minute warm-up and 10-minute span, the span holds
+/// 2026-01-05 13:27:00 UTC: with the default 25-minute warm-up and 10-minute span, the span holds
 /// the 14:00 reference time.
-pub const DEFAULT_START: Ts = Ts(1_767_619_920 * SEC);
+pub const DEFAULT_START: Ts = Ts(1_767_619_620 * SEC);
 
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             seed: 1,
             start: DEFAULT_START,
-            warmup_ns: 20 * MINUTE,
+            warmup_ns: 25 * MINUTE,
             duration_ns: 10 * MINUTE,
             symbols: 6,
             venues: 2,
@@ -279,6 +279,18 @@ impl World {
         let now = self.now;
         let before = self.insts[i].m.traded;
         self.insts[i].m.order_stp(now, who, side, None, qty);
+        self.impact(i, side, self.insts[i].m.traded - before);
+    }
+
+    /// A marketable order that takes what it can up to `limit` and cancels the rest (immediate or
+    /// cancel), with its impact.
+    pub fn take_ioc(&mut self, i: usize, who: AccountId, side: Side, qty: f64, limit: f64) {
+        let now = self.now;
+        let before = self.insts[i].m.traded;
+        let id = self.insts[i].m.order_stp(now, who, side, Some(limit), qty);
+        if self.insts[i].m.is_open(id) {
+            self.insts[i].m.cancel(now, id);
+        }
         self.impact(i, side, self.insts[i].m.traded - before);
     }
 

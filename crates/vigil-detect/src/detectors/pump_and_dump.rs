@@ -4,12 +4,15 @@
 //! era" (ICCCN 2020), who detect crypto pumps within 25 s from rush orders, trade count, volume and
 //! price over short chunks. A pump alerts at the trade where, over the window: aggressive buy volume
 //! is `volume_multiplier` × its baseline, trade count `trades_multiplier` × its baseline, the price
-//! has risen `min_rise` from the window's open, there were `min_rush_orders` rush orders (buy trades
-//! sharing one millisecond: one order sweeping the book), and — where trades name accounts — the
-//! three largest buyers took `min_top_share` of the aggressive buying. That last test separates a
+//! has risen `min_rise` from the window's open, there were `min_rush_orders` rush orders (several
+//! aggressive buy orders sharing one millisecond — where trades name their orders, one order
+//! sweeping the book is one order; without ids, buy trades sharing the millisecond stand in), and —
+//! where trades name accounts — the three largest buyers took `min_top_share` of the aggressive buying (each net of what it sold
+//! aggressively on other venues meanwhile: an arbitrageur is no driver). That last test separates a
 //! pump (few drivers) from news (many independent buyers). After a pump, a fall of `dump_fraction` of
-//! the rise from the peak is the dump: a second alert naming the sellers, the pump's own buyers
-//! first.
+//! the rise from the peak while the pump's own buyers sell (where trades name accounts) is the dump:
+//! a second alert naming the sellers, the pump's buyers first. A fall without them selling is the
+//! market's, not a dump.
 //!
 //! Basis: EU MAR Annex I(A)(a)/(b) and Annex II 1(a); SEC and CFTC pump-and-dump actions.
 
@@ -51,6 +54,8 @@ struct State {
     /// The millisecond of the last aggressive buy, and how many buys shared it.
     last_buy_ms: i64,
     same_ms: u32,
+    /// A hash of the last aggressive buy order's id (where the venue names it).
+    last_buy_order: Option<u64>,
     pump: Option<Pump>,
     /// Sellers since the peak, for the dump's story.
     sellers: FxHashMap<AccountId, f64>,
@@ -111,16 +116,22 @@ impl Detector for PumpAndDump {
         chunk.trades += 1;
         if side == Side::Buy {
             chunk.buy_volume += qty;
+            // A rush: buy orders from several hands in one millisecond. Where trades name their
+            // orders, one order sweeping the book is one order; without ids, trades stand in.
             let ms = ev.ts.0.div_euclid(1_000_000);
+            let order = t.buy_order_id.as_deref().map(|id| key(&[id.as_bytes()]));
             if ms == st.last_buy_ms {
-                st.same_ms += 1;
-                if st.same_ms == 2 {
-                    chunk.rush += 1;
+                if order.is_none() || order != st.last_buy_order {
+                    st.same_ms += 1;
+                    if st.same_ms == 2 {
+                        chunk.rush += 1;
+                    }
                 }
             } else {
                 st.last_buy_ms = ms;
                 st.same_ms = 1;
             }
+            st.last_buy_order = order;
             if let Some(a) = t.buy_account {
                 match chunk.buyers.iter_mut().find(|x| x.0 == a) {
                     Some(x) => x.1 += qty,
@@ -147,7 +158,11 @@ impl Detector for PumpAndDump {
             } else if price > p.peak {
                 p.peak = price;
                 st.sellers.clear();
-            } else if !p.dumped && p.peak > p.start_price && p.peak - price >= cfg.dump_fraction * (p.peak - p.start_price) {
+            } else if !p.dumped
+                && p.peak > p.start_price
+                && p.peak - price >= cfg.dump_fraction * (p.peak - p.start_price)
+                && (p.drivers.is_empty() || p.drivers.iter().any(|d| st.sellers.contains_key(d)))
+            {
                 p.dumped = true;
                 let mut sellers: Vec<(AccountId, f64)> = st.sellers.iter().map(|(a, v)| (*a, *v)).collect();
                 // The pump's own buyers selling come first (that is the dump); then the others.
@@ -226,6 +241,20 @@ impl Detector for PumpAndDump {
         let mut top: Vec<(AccountId, f64)> = buyers.into_iter().collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let named: f64 = top.iter().map(|x| x.1).sum();
+        // The leading buyers, net of what they sold aggressively on other venues meanwhile: an
+        // arbitrageur buying here what it sells there drives no pump.
+        let since = Ts(st.chunks.front().map_or(ev.ts.0, |c| c.index * cfg.chunk.0));
+        top.truncate(6);
+        for (a, v) in top.iter_mut() {
+            let elsewhere: f64 = cx
+                .activity
+                .since(cx.instrument.symbol, cx.party(*a), since)
+                .filter(|x| x.venue != cx.instrument.venue && x.aggressive && x.side == Side::Sell)
+                .map(|x| x.qty)
+                .sum();
+            *v = (*v - elsewhere).max(0.0);
+        }
+        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(3);
         let top_share = if named > 0.0 { top.iter().map(|x| x.1).sum::<f64>() / vol } else { f64::NAN };
         if named > 0.0 && top_share < cfg.min_top_share {
