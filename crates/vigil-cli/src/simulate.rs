@@ -310,7 +310,9 @@ fn parse_sweep(s: &str) -> anyhow::Result<Sweep> {
     if steps == 0 {
         return Err(bad());
     }
-    let values = (0..steps).map(|k| if steps == 1 { from } else { from + (to - from) * k as f64 / (steps - 1) as f64 }).collect();
+    // Rounded, so 0.1 steps print as 0.3 rather than 0.30000000000000004.
+    let values =
+        (0..steps).map(|k| if steps == 1 { from } else { from + (to - from) * k as f64 / (steps - 1) as f64 }).map(|v| (v * 1e9).round() / 1e9).collect();
     Ok(Sweep { detector: detector.trim().to_string(), param: param.trim().to_string(), values })
 }
 
