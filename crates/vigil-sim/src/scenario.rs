@@ -319,10 +319,9 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         }
         (AlertType::PriceAnomaly, _) => {
             let steps = 5 + r.below(45) as u32;
-            // Extraordinary for this symbol: 12 to 30 times its minute volatility now (at least
-            // 1.5 %, at most 15 %).
-            let s = &w.syms[sym];
-            let sigma = s.minute_vol * s.vol_scale;
+            // Extraordinary for this symbol: 12 to 30 times its realised minute volatility (at
+            // least 1.5 %, at most 15 %).
+            let sigma = w.minute_vol(i);
             let r = &mut w.rng;
             let size = (between(r, 12.0, 30.0) * sigma).clamp(0.015, 0.15) * if r.below(2) == 0 { 1.0 } else { -1.0 };
             Box::new(Jump { span: Span::new(kind, i, Vec::new()), sym, per: (1.0 + size).powf(1.0 / steps as f64) - 1.0, left: steps })

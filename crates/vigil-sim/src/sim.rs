@@ -148,6 +148,9 @@ pub(crate) struct Inst {
     pub history: VecDeque<(i64, f64)>,
     /// Traded volume a second, smoothed.
     pub vol_rate: f64,
+    /// The last twenty one-minute returns, and the last minute's mark.
+    pub minute_returns: VecDeque<f64>,
+    pub minute_mark: Option<(i64, f64)>,
     pub traded_seen: f64,
     pub vol_at: i64,
 }
@@ -336,6 +339,18 @@ impl World {
         (self.noise[k], side)
     }
 
+    /// The realised one-minute volatility of instrument `i` (the root mean square of its last
+    /// twenty one-minute returns; the symbol's own before there are five).
+    pub fn minute_vol(&self, i: usize) -> f64 {
+        let r = &self.insts[i].minute_returns;
+        if r.len() >= 5 {
+            (r.iter().map(|x| x * x).sum::<f64>() / r.len() as f64).sqrt()
+        } else {
+            let s = &self.syms[self.insts[i].sym];
+            s.minute_vol * s.vol_scale
+        }
+    }
+
     /// Traded volume a second in instrument `i`, recently.
     pub fn volume_rate(&self, i: usize) -> f64 {
         self.insts[i].vol_rate.max(self.base(i) * 0.1)
@@ -355,6 +370,8 @@ pub struct Simulator {
     busy: Vec<Vec<(i64, i64)>>,
     /// Scenarios that could not be placed.
     pub unplaced: Vec<AlertType>,
+    /// Labelled scenarios placed: type, symbol, start, end.
+    placed: Vec<(AlertType, usize, i64, i64)>,
 }
 
 struct Slot {
@@ -404,6 +421,8 @@ impl Simulator {
                     expiries: BinaryHeap::new(),
                     history: VecDeque::new(),
                     vol_rate: 0.0,
+                    minute_returns: VecDeque::new(),
+                    minute_mark: None,
                     traded_seen: 0.0,
                     vol_at: cfg.start.0,
                 });
@@ -457,6 +476,7 @@ impl Simulator {
             seq: 0,
             busy: vec![Vec::new(); symbols],
             unplaced: Vec::new(),
+            placed: Vec::new(),
             cfg,
         };
         sim.plan(it);
@@ -569,6 +589,11 @@ impl Simulator {
             if directional && self.in_close_window(start, end) {
                 continue;
             }
+            // Two scenarios of one type on one symbol stay ten minutes apart (longer than any
+            // detector's cooldown), so each is its own episode.
+            if labelled && self.placed.iter().any(|&(k, s, ps, pe)| k == kind && s == sym && start < pe + 10 * MINUTE && end + 10 * MINUTE > ps) {
+                continue;
+            }
             let whole_symbol = scenario::occupies_symbol(kind, labelled);
             if whole_symbol && !self.free(sym, start, end) {
                 continue;
@@ -580,6 +605,9 @@ impl Simulator {
                     continue;
                 }
                 self.busy[sym].push((from, end));
+            }
+            if labelled {
+                self.placed.push((kind, sym, start, end));
             }
             let venue = self.w.rng.below(self.w.venues as u64) as usize;
             let sc = scenario::build(kind, labelled, plan, sym, venue, start, &mut self.w, it);
@@ -777,6 +805,19 @@ impl Simulator {
                 inst.vol_rate += a * (v - inst.vol_rate);
                 inst.traded_seen = inst.m.traded;
                 inst.vol_at = now;
+            }
+            if let Some(p) = inst.m.last_price() {
+                match inst.minute_mark {
+                    Some((t, q)) if now - t >= 60 * SEC => {
+                        inst.minute_returns.push_back(p / q - 1.0);
+                        if inst.minute_returns.len() > 20 {
+                            inst.minute_returns.pop_front();
+                        }
+                        inst.minute_mark = Some((now, p));
+                    }
+                    None => inst.minute_mark = Some((now, p)),
+                    _ => {}
+                }
             }
             if inst.history.back().is_none_or(|&(t, _)| now - t >= SEC) {
                 if let Some(p) = inst.m.last_price() {

@@ -34,11 +34,11 @@ struct State {
     reference_ts: Ts,
     returns: VecDeque<f64>,
     /// Long-memory variance (exponentially weighted), so a market's quiet spell does not make
-    /// its usual turbulence look anomalous.
-    long_var: Option<f64>,
+    /// its usual turbulence look anomalous: (weighted sum of squared returns, sum of weights).
+    long_var: Option<(f64, f64)>,
     /// Short-memory variance (RiskMetrics, λ = 0.94 a window), which follows a volatility burst
-    /// as it builds, the way a GARCH market's conditional variance does.
-    fast_var: Option<f64>,
+    /// as it builds, the way a GARCH market's conditional variance does; the same form.
+    fast_var: Option<(f64, f64)>,
     /// Volatility for the current window, computed when it opens.
     sigma: Option<f64>,
     /// Directions already alerted in this window (up, down).
@@ -78,7 +78,9 @@ impl State {
                     };
                     self.returns.push_back(ret);
                     let lambda = 0.5f64.powf(1.0 / cfg.long_halflife_windows.max(1) as f64);
-                    let ewma = |prev: Option<f64>, l: f64| Some(prev.map_or(ret * ret, |v| l * v + (1.0 - l) * ret * ret));
+                    // Weighted means of the squared returns, normalised by the weights seen (so the
+                    // first return does not stand for the whole past until the half-life passes).
+                    let ewma = |prev: Option<(f64, f64)>, l: f64| Some(prev.map_or((ret * ret, 1.0), |(num, w)| (l * num + ret * ret, l * w + 1.0)));
                     self.long_var = ewma(self.long_var, lambda);
                     self.fast_var = ewma(self.fast_var, 0.94);
                 }
@@ -100,7 +102,8 @@ impl State {
             return None;
         }
         let short = self.returns.iter().map(|r| r * r).sum::<f64>() / self.returns.len() as f64;
-        Some(short.max(self.long_var.unwrap_or(0.0)).max(self.fast_var.unwrap_or(0.0)).sqrt())
+        let mean = |x: Option<(f64, f64)>| x.map_or(0.0, |(num, w)| num / w);
+        Some(short.max(mean(self.long_var)).max(mean(self.fast_var)).sqrt())
     }
 }
 
