@@ -319,12 +319,8 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         }
         (AlertType::PriceAnomaly, _) => {
             let steps = 5 + r.below(45) as u32;
-            // Extraordinary for this symbol: 12 to 30 times its realised minute volatility (at
-            // least 1.5 %, at most 15 %).
-            let sigma = w.minute_vol(i);
-            let r = &mut w.rng;
-            let size = (between(r, 12.0, 30.0) * sigma).clamp(0.015, 0.15) * if r.below(2) == 0 { 1.0 } else { -1.0 };
-            Box::new(Jump { span: Span::new(kind, i, Vec::new()), sym, per: (1.0 + size).powf(1.0 / steps as f64) - 1.0, left: steps })
+            let times = between(r, 12.0, 30.0) * if r.below(2) == 0 { 1.0 } else { -1.0 };
+            Box::new(Jump { span: Span::new(kind, i, Vec::new()), inst: i, sym, times, per: 0.0, left: steps })
         }
         (AlertType::UnusualTiming, _) => {
             Box::new(Instant { span: Span::new(kind, i, Vec::new()), inst: i, n: 6 + r.below(10) as usize, left: 1 + r.below(2) as u32, side: side(r) })
@@ -966,7 +962,10 @@ impl Scenario for Surge {
 /// A price jump: the value moves several per cent within seconds.
 struct Jump {
     span: Span,
+    inst: usize,
     sym: usize,
+    /// The move in multiples of the realised minute volatility when it starts (signed).
+    times: f64,
     per: f64,
     left: u32,
 }
@@ -976,6 +975,12 @@ impl Scenario for Jump {
         let now = w.now;
         if self.left == 0 {
             return None;
+        }
+        if self.per == 0.0 {
+            // Extraordinary for this market: 12 to 30 times its realised minute volatility now
+            // (at least 1.5 %, at most 15 %).
+            let size = (self.times.abs() * w.minute_vol(self.inst)).clamp(0.015, 0.15) * self.times.signum();
+            self.per = (1.0 + size).powf(1.0 / self.left as f64) - 1.0;
         }
         w.push(self.sym, self.per);
         self.left -= 1;

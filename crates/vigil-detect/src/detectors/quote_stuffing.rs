@@ -9,7 +9,7 @@
 //! half again (a maker re-quoting a whole ladder at once is bursty); a stuffer floods from a
 //! standing start. An account with less
 //! than ten windows of history has no usual rate yet: it needs three times `min_messages`, and the
-//! instrument itself must have ten windows of history (at the start of a session everyone is new).
+//! instrument itself must have sixty windows of history (at the start of a session everyone is new).
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
 //! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
@@ -119,7 +119,7 @@ impl Detector for QuoteStuffing {
         let history = (start.0 - st.first.map_or(start.0, |f| f.0)).max(0);
         let usual = st.before as f64 / (history.max(1) as f64 / 1e9);
         let new_account = history < 10 * cfg.window.0;
-        let new_market = start.0 - opened.0 < 10 * cfg.window.0;
+        let new_market = start.0 - opened.0 < 60 * cfg.window.0;
         // Everyone else's pace against their usual: when the whole market is busy (news, a crowd),
         // a market maker re-quoting five times faster is keeping up, not stuffing.
         let market = &self.markets[cx.slot];
