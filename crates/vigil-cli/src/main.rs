@@ -19,7 +19,7 @@ struct Cli {
 enum Cmd {
     /// Replay event files through every detector and write the alerts (the spec's evaluation command).
     Replay(replay::ReplayArgs),
-    /// Run the demo: a synthetic market with a volume surge and a price jump injected, replayed through the engine.
+    /// Run the demo: a simulated market with every kind of manipulation injected and labelled, replayed through the engine and scored.
     Demo(synth::DemoArgs),
     /// Write a synthetic market's events to a file (JSONL or CSV, .gz to compress).
     Synth(synth::SynthArgs),
@@ -27,6 +27,9 @@ enum Cmd {
     Simulate(simulate::SimulateArgs),
     /// Score alerts against labels by the spec's rule: precision, recall, latency per type.
     Eval(simulate::EvalArgs),
+    /// Run the simulator live into the engine (accelerated real time), print alerts as they come,
+    /// and score the run against its labels.
+    Test(simulate::TestArgs),
     /// Measure the engine's throughput on events generated in memory.
     Bench(bench::BenchArgs),
     /// Show or check the configuration.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
         Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),
         Cmd::Eval(a) => simulate::eval(a),
+        Cmd::Test(a) => simulate::live(a),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
         Cmd::Config { cmd: ConfigCmd::Default } => {
             print!("{}", vigil_detect::DEFAULT_TOML);

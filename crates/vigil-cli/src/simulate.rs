@@ -439,3 +439,85 @@ fn print_sweep(format: &str, sweep: &Sweep, kinds: &[&str], rows: &[(f64, Report
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// Event-time seconds per wall-clock second for the labelled span (1 = real time; 0 = as fast
+    /// as the machine allows). The warm-up always runs as fast as it can.
+    #[arg(long, default_value_t = 10.0)]
+    pub speed: f64,
+    /// A vigil.toml for the detectors.
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Print anomaly alerts too, not only manipulation.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `vigil test`: the live simulator feeding the engine directly, in (accelerated) real time; alerts
+/// are printed as they are raised, and the run is scored against its labels at the end.
+pub fn live(a: TestArgs) -> anyhow::Result<std::process::ExitCode> {
+    let cfg = a.sim.config()?;
+    if a.speed < 0.0 || !a.speed.is_finite() {
+        bail!("--speed must be 0 (as fast as possible) or positive");
+    }
+    let config = load_config(a.config.as_deref())?;
+    let threads = threads(&config, None)?;
+    let mut it = Interner::new();
+    let mut sim = Simulator::new(cfg, &mut it);
+    let (span_start, end) = sim.span();
+    let collected = Arc::new(Mutex::new(Vec::new()));
+    let c = collected.clone();
+    let all = a.all;
+    let mut engine = Engine::start(
+        &config,
+        threads,
+        it.names(),
+        Box::new(move |al: Alert| {
+            if all || al.kind.is_manipulation() {
+                println!("[{}] {} {}: {}", al.level.as_str(), vigil_core::Ts(al.ts), al.kind, al.description);
+            }
+            c.lock().unwrap_or_else(|e| e.into_inner()).push(al);
+        }),
+    );
+    eprintln!(
+        "vigil test: {} symbols on {} venues; {:.0} minutes of warm-up at full speed, then {:.0} minutes {} with {} scenarios injected",
+        sim.config().symbols,
+        sim.config().venues,
+        sim.config().warmup_ns as f64 / MINUTE_NS,
+        sim.config().duration_ns as f64 / MINUTE_NS,
+        if a.speed == 0.0 { "as fast as possible".to_string() } else { format!("at {}x real time", a.speed) },
+        sim.planned().iter().filter(|p| p.1).count()
+    );
+    if !sim.unplaced.is_empty() {
+        eprintln!("  not placed (no room in the span, or too few venues): {}", sim.unplaced.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "));
+    }
+    let step = 100_000_000;
+    let (mut t, mut n) = (sim.config().start.0, 0u64);
+    let mut buf = Vec::new();
+    let mut paced_from: Option<std::time::Instant> = None;
+    while t < end {
+        t = (t + step).min(end);
+        sim.advance(t, &mut buf);
+        n += buf.len() as u64;
+        for ev in buf.drain(..) {
+            engine.push(ev);
+        }
+        if t > span_start && a.speed > 0.0 {
+            engine.flush();
+            let from = *paced_from.get_or_insert_with(crate::wall::now);
+            let due = std::time::Duration::from_secs_f64((t - span_start) as f64 / 1e9 / a.speed);
+            if let Some(wait) = due.checked_sub(from.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    let labels = sim.finish();
+    engine.finish().map_err(anyhow::Error::msg)?;
+    let alerts = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+    eprintln!("vigil test: {} events, {} alerts, {} labels", group(n), alerts.len(), labels.len());
+    print!("{}", score_runs(&[(&alerts, &labels)]).markdown());
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,5 +1,6 @@
-//! `vigil synth` writes a synthetic market to a file; `vigil demo` makes one with anomalies
-//! injected and replays it through the same path as `vigil replay`.
+//! `vigil synth` writes the benchmark's synthetic market to a file; `vigil demo` simulates a
+//! labelled market with every kind of manipulation injected, replays it through the same path as
+//! `vigil replay`, and scores the alerts against the labels.
 
 use crate::replay::{execute, group, AlertFile, Run};
 use anyhow::Context as _;
@@ -8,7 +9,7 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use vigil_core::{Interner, Ts};
 use vigil_io::{EventWriter, OutFormat};
-use vigil_sim::{Injection, Seasonality, Synth, SynthConfig};
+use vigil_sim::{Seasonality, Synth, SynthConfig};
 
 #[derive(clap::Args)]
 pub struct SynthArgs {
@@ -76,7 +77,7 @@ pub fn write(a: SynthArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// Where to keep the demo's files (events.jsonl, alerts.jsonl).
+    /// Where to keep the demo's files (events.jsonl, labels.jsonl, alerts.jsonl).
     #[arg(long, default_value = "vigil-demo")]
     pub dir: String,
     #[arg(long, default_value_t = 7)]
@@ -87,31 +88,50 @@ pub struct DemoArgs {
 }
 
 pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
-    const MIN: i64 = 60_000_000_000;
     std::fs::create_dir_all(&a.dir).with_context(|| format!("cannot create {}", a.dir))?;
-    let start = Ts(1_767_261_600_000_000_000);
-    let cfg = SynthConfig {
-        seed: a.seed,
-        symbols: 6,
-        venues: 2,
-        rate: 25.0,
-        start,
-        clustering: 0.5,
-        seasonality: Seasonality::UShape { day_ns: 120 * MIN },
-        injections: vec![
-            Injection::VolumeSurge { symbol: 2, at: Ts(start.0 + 45 * MIN), duration_ns: 3 * MIN, factor: 15.0 },
-            Injection::PriceJump { symbol: 4, at: Ts(start.0 + 80 * MIN), fraction: 0.07 },
-        ],
-        ..Default::default()
-    };
+    let cfg = vigil_sim::SimConfig { seed: a.seed, ..Default::default() };
+    eprintln!(
+        "vigil demo: a simulated market of {} symbols on {} venues: {} minutes of ordinary trading, then {} minutes with {} kinds of manipulation and anomaly injected and labelled, and look-alikes that must not alert.",
+        cfg.symbols,
+        cfg.venues,
+        cfg.warmup_ns / 60_000_000_000,
+        cfg.duration_ns / 60_000_000_000,
+        cfg.scenarios.len()
+    );
+    let mut interner = Interner::new();
+    let mut sim = vigil_sim::Simulator::new(cfg, &mut interner);
+    let names = interner.names();
     let events = format!("{}/events.jsonl", a.dir);
+    let labels_path = format!("{}/labels.jsonl", a.dir);
     let alerts_path = format!("{}/alerts.jsonl", a.dir);
-    eprintln!("vigil demo: a synthetic market of 6 instruments on 2 venues for two hours, with a volume surge on SYM2-USD at 10:45 and a 7% price jump on SYM4-USD at 11:20 injected.");
-    let n = write_events(cfg, None, Some(Ts(start.0 + 120 * MIN)), &events)?;
-    eprintln!("vigil demo: wrote {} events to {events}; replaying them through every detector...", group(n));
+    let (w, format) = writer(&events)?;
+    let mut out = EventWriter::new(w, format);
+    let (mut t, end) = (sim.config().start.0, sim.end());
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    while t < end {
+        t = (t + 1_000_000_000).min(end);
+        sim.advance(t, &mut buf);
+        for ev in buf.drain(..) {
+            out.write(&ev, &names).with_context(|| format!("cannot write {events}"))?;
+            n += 1;
+        }
+    }
+    out.flush()?;
+    drop(out.into_inner());
+    let labels = sim.finish();
+    let mut lf = BufWriter::new(File::create(&labels_path).with_context(|| format!("cannot create {labels_path}"))?);
+    for l in &labels {
+        serde_json::to_writer(&mut lf, l)?;
+        lf.write_all(b"\n")?;
+    }
+    lf.flush()?;
+    eprintln!("vigil demo: wrote {} events to {events} and {} labels to {labels_path}; replaying the events through every detector...", group(n), labels.len());
     let config = crate::replay::load_config(a.config.as_deref())?;
     let threads = crate::replay::threads(&config, None)?;
     let files = [events];
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = collected.clone();
     let (summary, _rejects) = execute(Run {
         files: &files,
         format: None,
@@ -121,14 +141,22 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
         rejects: None,
         progress: true,
         parse_threads: 0,
-        on_alert: Some(Box::new(|a| println!("[{}] {} {}: {}", a.level.as_str(), Ts(a.ts), a.kind, a.description))),
+        on_alert: Some(Box::new(move |al| {
+            if al.kind.is_manipulation() {
+                println!("[{}] {} {}: {}", al.level.as_str(), Ts(al.ts), al.kind, al.description);
+            }
+            c.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone());
+        })),
     })?;
     eprintln!(
-        "vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path}",
+        "vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path} (anomalies not printed above)",
         group(summary.events),
         summary.alerts,
         summary.seconds,
         group(summary.events_per_second as u64)
     );
+    let alerts = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+    println!("\nHow the alerts score against the labels (docs/evaluation.md explains the rule):\n");
+    print!("{}", vigil_sim::eval::score(&alerts, &labels).markdown());
     Ok(ExitCode::SUCCESS)
 }

@@ -273,3 +273,36 @@ fn lobster_replays_with_few_alerts_on_a_normal_day() {
     assert!(s["alerts"].as_u64().unwrap() <= 8, "{s}");
     assert_eq!(s["alerts_by_type"].as_object().unwrap().keys().collect::<Vec<_>>(), ["volume_spike"], "{s}");
 }
+
+#[test]
+fn simulate_writes_a_labelled_market_that_eval_scores_from_events_or_alerts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    let small =
+        ["--minutes", "3", "--warmup-minutes", "12", "--symbols", "3", "--per-type", "1", "--scenarios", "quote_stuffing,unusual_timing,price_discrepancy"];
+    let o = vigil().args(["simulate", "--out", d]).args(small).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["events.jsonl", "events.csv", "labels.jsonl"] {
+        assert!(dir.join(f).metadata().unwrap().len() > 0, "{f}");
+    }
+    let labels = std::fs::read_to_string(dir.join("labels.jsonl")).unwrap();
+    assert_eq!(labels.lines().count(), 3, "{labels}");
+    // Replaying the events, and scoring the alerts a replay wrote, give the same table.
+    let eval = vigil().args(["eval", d, "--format", "json"]).output().unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let alerts = dir.join("alerts.jsonl");
+    let (_, _) = replay(&[&dir.join("events.csv")], &[], &alerts);
+    let scored = vigil()
+        .args(["eval", "--alerts", alerts.to_str().unwrap(), "--labels", dir.join("labels.jsonl").to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&eval.stdout), String::from_utf8_lossy(&scored.stdout));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["labels"], 3);
+    let stuffing = report["types"].as_array().unwrap().iter().find(|t| t["type"] == "quote_stuffing").unwrap();
+    assert_eq!(stuffing["detected"], 1, "{report}");
+    // A floor the run cannot meet fails it.
+    let o = vigil().args(["eval", d, "--min-f1", "1.01"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+}
