@@ -79,7 +79,7 @@ pub(crate) fn draw(kind: AlertType, labelled: bool, rng: &mut Rng) -> Plan {
         (AlertType::MarkingTheClose, true) => secs(rng, 60.0, 240.0),
         (AlertType::VolumeSpike, true) => secs(rng, 30.0, 90.0),
         (AlertType::PriceAnomaly, true) => secs(rng, 30.0, 40.0),
-        (AlertType::ConcentratedTrading, true) => secs(rng, 240.0, 420.0),
+        (AlertType::ConcentratedTrading, true) => secs(rng, 180.0, 300.0),
         (AlertType::UnusualTiming, true) => secs(rng, 30.0, 60.0),
         (AlertType::PriceDiscrepancy, true) => secs(rng, 8.0, 40.0),
         (AlertType::PumpAndDump, false) => secs(rng, 30.0, 120.0),
@@ -270,7 +270,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 placed: 0.0,
                 away: between(r, 0.003, 0.008),
                 push: 0.0,
-                left: 3 + r.below(4) as u32,
+                left: 4 + r.below(4) as u32,
                 interval: secs(r, 0.5, 2.0),
                 deadline,
             })
@@ -303,15 +303,20 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
         (AlertType::ConcentratedTrading, _) => {
             let a = w.account(it);
             let r = &mut w.rng;
+            // Its target share of the volume of the detector's ten-minute window, in the time it
+            // has: half of it taken at `x` times the market's pace, the rest met by its quotes.
+            let share = between(r, 0.65, 0.85);
+            let x = share / (1.0 - share) * 600e9 / (deadline - start) as f64 / 2.0;
             Box::new(Conc {
                 span: Span::new(kind, i, vec![a]),
                 inst: i,
                 acct: a,
-                interval: secs(r, 0.5, 2.0),
+                interval: secs(r, 0.3, 1.0),
                 until: deadline,
-                x: between(r, 4.0, 8.0),
+                x,
                 size: 0.0,
                 n: 0,
+                quotes: Vec::new(),
             })
         }
         (AlertType::VolumeSpike, _) => {
@@ -900,8 +905,9 @@ impl Scenario for Mark {
     }
 }
 
-/// Concentrated trading: one account buying and selling several times the rest of the market's
-/// volume for minutes.
+/// Concentrated trading: one account on one side of most of a thin instrument's trades for
+/// minutes: it quotes inside the spread on both sides (so the market's orders meet it first) and
+/// takes both ways at several times the rest of the market's pace.
 struct Conc {
     span: Span,
     inst: usize,
@@ -911,13 +917,18 @@ struct Conc {
     x: f64,
     size: f64,
     n: u64,
+    quotes: Vec<u64>,
 }
 
 impl Scenario for Conc {
     fn act(&mut self, w: &mut World) -> Option<i64> {
         let now = w.now;
         let i = self.inst;
+        for id in self.quotes.drain(..) {
+            w.insts[i].m.cancel(now, id);
+        }
         if now >= self.until {
+            self.span.mark(now);
             return None;
         }
         if self.size == 0.0 {
@@ -925,6 +936,12 @@ impl Scenario for Conc {
         }
         let side = if self.n.is_multiple_of(2) { Side::Buy } else { Side::Sell };
         w.take(i, self.acct, side, self.size);
+        let q = World::lots(w.base(i) * 4.0);
+        let (bid, ask) = (w.inside(i, Side::Buy), w.inside(i, Side::Sell));
+        if bid < ask {
+            self.quotes.push(w.insts[i].m.order(now, self.acct, Side::Buy, Some(bid), q));
+            self.quotes.push(w.insts[i].m.order(now, self.acct, Side::Sell, Some(ask), q));
+        }
         self.n += 1;
         self.span.mark(now);
         Some(now + self.interval)

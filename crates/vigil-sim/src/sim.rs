@@ -543,8 +543,13 @@ impl Simulator {
                 todo.push((k, true));
             }
         }
-        // Marking scenarios go first: they need the windows before reference times.
-        todo.sort_by_key(|&(k, _)| k != AlertType::MarkingTheClose);
+        // The hardest to fit go first: marking needs the windows before reference times, and
+        // concentrated trading minutes of a thin symbol to itself.
+        todo.sort_by_key(|&(k, _)| match k {
+            AlertType::MarkingTheClose => 0,
+            AlertType::ConcentratedTrading => 1,
+            _ => 2,
+        });
         if self.cfg.hard_negatives {
             let n = (self.cfg.duration_ns / (5 * MINUTE)).max(1) as usize;
             for _ in 0..n {

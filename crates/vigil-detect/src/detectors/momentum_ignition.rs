@@ -1,9 +1,10 @@
 //! `momentum_ignition`: a party rests passive orders on one side, trades aggressively on the other to
 //! start a price move, and has its passive orders filled by those who follow the move. It alerts at
 //! the passive fill, by another party's aggression, of an order the party placed within `window`,
-//! when since that placement the party made at least `min_aggressive_trades` aggressive trades on
-//! the other side, took at least `min_share` of all aggressive volume on that side meanwhile, and
-//! the fill is at least `min_move` beyond the price where its aggression began, in the aggression's
+//! when after that placement the party sent at least `min_aggressive_trades` aggressive orders on
+//! the other side (the fills of one sweep are one order), took less than half as much aggressively
+//! the same way as the order (an igniter pushes one way), took at least `min_share` of all
+//! aggressive volume on that side meanwhile, and the fill is at least `min_move` beyond the price where its aggression began, in the aggression's
 //! direction. A market maker's occasional hedge neither moves the price that far nor dominates the
 //! aggressive flow.
 //!
@@ -76,9 +77,21 @@ impl Detector for MomentumIgnition {
         let mut vol = 0.0;
         let mut first: Option<(Ts, f64)> = None;
         let mut seqs = Vec::new();
+        // Its aggression the same way as the resting order: an igniter pushes one way only; a
+        // trader busy both ways (a dominant market maker) is not igniting anything.
+        let mut against = 0.0;
+        let mut last_ts = None;
         for x in cx.activity.since(cx.instrument.symbol, p, o.placed) {
-            if x.aggressive && x.side == aggressor && x.venue == cx.instrument.venue && x.seq != ev.seq {
-                n += 1;
+            if x.aggressive && x.side != aggressor && x.venue == cx.instrument.venue {
+                against += x.qty;
+            }
+            // Aggression after the order was placed (not the same instant: the order came after
+            // it), counted in orders: the fills of one sweep share its instant.
+            if x.aggressive && x.side == aggressor && x.venue == cx.instrument.venue && x.seq != ev.seq && x.ts > o.placed {
+                if last_ts != Some(x.ts) {
+                    n += 1;
+                    last_ts = Some(x.ts);
+                }
                 vol += x.qty;
                 first.get_or_insert((x.ts, x.price.to_f64()));
                 if seqs.len() < 32 {
@@ -87,7 +100,7 @@ impl Detector for MomentumIgnition {
             }
         }
         let Some((t0, p0)) = first else { return };
-        if n < cfg.min_aggressive_trades || p0 <= 0.0 {
+        if n < cfg.min_aggressive_trades || p0 <= 0.0 || against > 0.5 * vol {
             return;
         }
         let dir = if aggressor == Side::Buy { 1.0 } else { -1.0 };
