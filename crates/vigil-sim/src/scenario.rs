@@ -304,9 +304,9 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
             let a = w.account(it);
             let r = &mut w.rng;
             // Its target share of the volume of the detector's ten-minute window, in the time it
-            // has: half of it taken at `x` times the market's pace, the rest met by its quotes.
+            // has: taken at `x` times the market's pace, more met by its quotes.
             let share = between(r, 0.65, 0.85);
-            let x = share / (1.0 - share) * 600e9 / (deadline - start) as f64 / 2.0;
+            let x = share / (1.0 - share) * 600e9 / (deadline - start) as f64;
             Box::new(Conc {
                 span: Span::new(kind, i, vec![a]),
                 inst: i,
