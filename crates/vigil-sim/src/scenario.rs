@@ -391,9 +391,9 @@ impl Scenario for Spoof {
                 let sside = self.gside.opposite();
                 let t = w.tick(si);
                 if self.layers == 1 {
-                    // One or two ticks behind the touch: visible pressure near the top of the
+                    // Two or three ticks behind the touch: visible pressure near the top of the
                     // book, little chance of a fill.
-                    let behind = (1 + w.rng.below(2)) as f64 * t;
+                    let behind = (2 + w.rng.below(2)) as f64 * t;
                     let best = w.best(si, sside);
                     let p = w.round(si, if sside == Side::Buy { best - behind } else { best + behind });
                     let q = World::lots(self.g * self.ratio);
