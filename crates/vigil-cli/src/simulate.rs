@@ -454,12 +454,21 @@ pub struct TestArgs {
     /// Print anomaly alerts too, not only manipulation.
     #[arg(long)]
     pub all: bool,
+    /// The labelled span as a duration ("10m", "90s", "1h"); overrides --minutes.
+    #[arg(long)]
+    pub duration: Option<String>,
 }
 
 /// `vigil test`: the live simulator feeding the engine directly, in (accelerated) real time; alerts
 /// are printed as they are raised, and the run is scored against its labels at the end.
 pub fn live(a: TestArgs) -> anyhow::Result<std::process::ExitCode> {
-    let cfg = a.sim.config()?;
+    let mut cfg = a.sim.config()?;
+    if let Some(d) = &a.duration {
+        cfg.duration_ns = vigil_core::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+        if cfg.duration_ns <= 0 {
+            bail!("--duration must be positive");
+        }
+    }
     if a.speed < 0.0 || !a.speed.is_finite() {
         bail!("--speed must be 0 (as fast as possible) or positive");
     }
