@@ -1,9 +1,12 @@
-//! A deterministic synthetic market: market makers quoting and re-quoting around a mid price that
-//! follows a random walk with volatility clustering, most orders cancelled (as on a real venue),
-//! takers trading against resting orders, activity that varies through the day. The same seed
-//! gives the same events. It feeds `vigil bench` and the demo, and can inject the anomalies the
-//! first detectors look for (a volume surge, a price jump). The labelled market simulator of the
-//! evaluation grows from here.
+//! Markets for Vigil, all deterministic per seed:
+//! - [`Simulator`] (`sim`, `scenario`): the labelled agent-based market of `vigil simulate`,
+//!   `vigil eval`, `vigil test` and the demo — makers, noise, momentum and arbitrage traders on
+//!   matching markets, manipulation scenarios with labels, look-alikes without;
+//! - [`Market`]: one venue-symbol's price-time priority matching book writing the spec's events;
+//! - [`eval`]: the spec's rule for scoring alerts against labels;
+//! - [`Synth`] (here): a fast market-data stream for throughput benchmarks — makers quoting and
+//!   re-quoting around a random-walk mid, most orders cancelled, takers hitting the touch, activity
+//!   varying through the day, a volume surge or a price jump injected on request.
 
 pub mod eval;
 pub mod market;
