@@ -185,7 +185,8 @@ pub struct EvalArgs {
     pub missed: bool,
 }
 
-fn read_labels(path: &str) -> anyhow::Result<Vec<Label>> {
+/// One JSON object a line (blank lines skipped); a bad line is an error naming the file and line.
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &str, what: &str) -> anyhow::Result<Vec<T>> {
     let f = BufReader::new(File::open(path).with_context(|| format!("cannot open {path}"))?);
     let mut out = Vec::new();
     for (n, line) in f.lines().enumerate() {
@@ -193,22 +194,17 @@ fn read_labels(path: &str) -> anyhow::Result<Vec<Label>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(serde_json::from_str(&line).with_context(|| format!("{path}: line {}: not a label", n + 1))?);
+        out.push(serde_json::from_str(&line).with_context(|| format!("{path}: line {}: not {what}", n + 1))?);
     }
     Ok(out)
 }
 
+fn read_labels(path: &str) -> anyhow::Result<Vec<Label>> {
+    read_jsonl(path, "a label")
+}
+
 fn read_alerts(path: &str) -> anyhow::Result<Vec<Alert>> {
-    let f = BufReader::new(File::open(path).with_context(|| format!("cannot open {path}"))?);
-    let mut out = Vec::new();
-    for (n, line) in f.lines().enumerate() {
-        let line = line.with_context(|| format!("{path}: line {}", n + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).with_context(|| format!("{path}: line {}: not an alert", n + 1))?);
-    }
-    Ok(out)
+    read_jsonl(path, "an alert")
 }
 
 /// Replays event files through the engine and returns the alerts.
