@@ -83,6 +83,8 @@ pub struct Summary {
     pub alerts: u64,
     pub alerts_by_type: BTreeMap<String, u64>,
     pub suppressed_repeats: u64,
+    /// Per venue: the first-digit law and round-size clustering of trade sizes.
+    pub venue_health: BTreeMap<String, vigil_detect::health::Health>,
     pub threads: usize,
     pub seconds: f64,
     pub events_per_second: f64,
@@ -116,6 +118,17 @@ impl Summary {
         let _ = writeln!(e, "  instruments     {:>12}", group(self.instruments));
         let _ = writeln!(e, "  alerts          {:>12}{}", group(self.alerts), by(&self.alerts_by_type));
         let _ = writeln!(e, "  repeats merged  {:>12}   (continuations of an alerted behaviour)", group(self.suppressed_repeats));
+        for (v, h) in &self.venue_health {
+            let _ = writeln!(
+                e,
+                "  venue health    {v}: {} trades; first digits {} (MAD {:.4} from Benford's); {}{}",
+                group(h.trades),
+                h.benford,
+                h.benford_mad,
+                h.clustering,
+                h.round10_ratio.map_or(String::new(), |r| format!(" (multiples of 10 lots {r:.2}x a size-blind rate)"))
+            );
+        }
         for r in rejects.examples.iter().take(5) {
             let _ = writeln!(e, "  reject: {r}");
         }
@@ -279,6 +292,10 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
         alerts: stats.alerts.values().sum(),
         alerts_by_type: stats.alerts.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect(),
         suppressed_repeats: stats.suppressed.values().sum(),
+        venue_health: {
+            let names = stream.names();
+            stats.health.venues.iter().map(|(v, c)| (names.venue(*v).to_string(), c.report())).collect()
+        },
         threads: run.threads,
         seconds,
         events_per_second: if seconds > 0.0 { s.events as f64 / seconds } else { 0.0 },

@@ -272,6 +272,13 @@ fn lobster_replays_with_few_alerts_on_a_normal_day() {
     // the half hour before: volume spikes, nothing else.
     assert!(s["alerts"].as_u64().unwrap() <= 8, "{s}");
     assert_eq!(s["alerts_by_type"].as_object().unwrap().keys().collect::<Vec<_>>(), ["volume_spike"], "{s}");
+    // Venue health: NASDAQ's traders prefer round lots (multiples of 100 shares), which also
+    // makes the first digit 1 far commoner than Benford's law says.
+    let h = &s["venue_health"]["nasdaq"];
+    assert!(h["trades"].as_u64().unwrap() > 10_000, "{h}");
+    assert_eq!(h["clustering"], "round sizes preferred", "{h}");
+    assert!(h["round10_ratio"].as_f64().unwrap() > 3.0, "{h}");
+    assert!(h["first_digit_share"][0].as_f64().unwrap() > 0.301, "{h}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use crate::activity::{Activity, Party};
 use crate::builder::{AlertBuilder, Signal};
 use crate::config::Config;
 use crate::detectors;
+use crate::health::VenueHealth;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -78,10 +79,13 @@ pub struct ShardStats {
     pub book: BookStats,
     pub alerts: BTreeMap<AlertType, u64>,
     pub suppressed: BTreeMap<AlertType, u64>,
+    /// Trade-size statistics per venue (`health`).
+    pub health: VenueHealth,
 }
 
 impl ShardStats {
     pub fn merge(&mut self, o: &ShardStats) {
+        self.health.merge(&o.health);
         self.events += o.events;
         self.instruments += o.instruments;
         self.book.merge(&o.book);
@@ -110,6 +114,7 @@ pub struct Shard {
     events: u64,
     clock: EventClock,
     activity: Activity,
+    health: VenueHealth,
 }
 
 impl Shard {
@@ -125,6 +130,7 @@ impl Shard {
             events: 0,
             clock: EventClock::new(Ts::MIN),
             activity: Activity::new(config.activity_horizon()),
+            health: VenueHealth::default(),
         }
     }
 
@@ -154,6 +160,7 @@ impl Shard {
         match &ev.kind {
             EventKind::Trade(t) => {
                 inst.last_trade = Some((ev.ts, t.price));
+                self.health.trade(ev.venue, t.qty);
                 if t.buy_account.is_some() || t.sell_account.is_some() {
                     self.activity.record(ev.ts, ev.seq, ev.venue, ev.symbol, t, &change, &self.owners);
                 }
@@ -190,7 +197,7 @@ impl Shard {
     }
 
     pub fn stats(&self) -> ShardStats {
-        let mut s = ShardStats { events: self.events, instruments: self.instruments.len() as u64, ..Default::default() };
+        let mut s = ShardStats { events: self.events, instruments: self.instruments.len() as u64, health: self.health.clone(), ..Default::default() };
         for i in &self.instruments {
             s.book.merge(&i.book.stats);
         }

@@ -6,6 +6,7 @@ pub mod builder;
 pub mod config;
 pub mod detectors;
 pub mod engine;
+pub mod health;
 
 pub use builder::{AlertBuilder, Signal};
 pub use config::{Config, ConfigError, DEFAULT_TOML};
