@@ -21,8 +21,10 @@ use serde::Serialize;
 use vigil_core::fixed::SCALE;
 use vigil_core::{Qty, VenueId};
 
-/// Benford's first-digit proportions, d = 1..9.
-pub const BENFORD: [f64; 9] = [0.30103, 0.176091, 0.124939, 0.09691, 0.0791812, 0.0669468, 0.0579919, 0.0511525, 0.0457575];
+/// Benford's proportion of first digit `d` (1..9): log10(1 + 1/d).
+pub fn benford(d: usize) -> f64 {
+    (1.0 + 1.0 / d as f64).log10()
+}
 
 /// Counts of one venue's trades.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,7 +80,7 @@ impl Counts {
     pub fn report(&self) -> Health {
         let n = self.trades as f64;
         let observed: Vec<f64> = self.first_digit.iter().map(|&c| if n > 0.0 { c as f64 / n } else { 0.0 }).collect();
-        let mad = if n > 0.0 { observed.iter().zip(BENFORD).map(|(o, e)| (o - e).abs()).sum::<f64>() / 9.0 } else { f64::NAN };
+        let mad = if n > 0.0 { observed.iter().enumerate().map(|(k, o)| (o - benford(k + 1)).abs()).sum::<f64>() / 9.0 } else { f64::NAN };
         let benford = if self.trades < MIN_TRADES {
             "too few trades"
         } else if mad < 0.006 {
