@@ -142,7 +142,7 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     );
     eprintln!("  labels: {}", by.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     if !sim.unplaced.is_empty() {
-        eprintln!("  not placed (no room, or too few venues): {}", sim.unplaced.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "));
+        eprintln!("  not placed (no room, or too few venues): {}", sim.unplaced_names().join(", "));
     }
     Ok(())
 }
@@ -497,7 +497,7 @@ pub fn live(a: TestArgs) -> anyhow::Result<std::process::ExitCode> {
         sim.planned().iter().filter(|p| p.1).count()
     );
     if !sim.unplaced.is_empty() {
-        eprintln!("  not placed (no room in the span, or too few venues): {}", sim.unplaced.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "));
+        eprintln!("  not placed (no room in the span, or too few venues): {}", sim.unplaced_names().join(", "));
     }
     let step = 100_000_000;
     let (mut t, mut n) = (sim.config().start.0, 0u64);

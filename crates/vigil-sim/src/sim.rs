@@ -368,8 +368,8 @@ pub struct Simulator {
     seq: u64,
     /// Scheduling: busy spans per symbol.
     busy: Vec<Vec<(i64, i64)>>,
-    /// Scenarios that could not be placed.
-    pub unplaced: Vec<AlertType>,
+    /// Scenarios that could not be placed: type, and whether labelled (else a look-alike).
+    pub unplaced: Vec<(AlertType, bool)>,
     /// Labelled scenarios placed: type, symbol, start, end.
     placed: Vec<(AlertType, usize, i64, i64)>,
 }
@@ -567,7 +567,7 @@ impl Simulator {
     fn place(&mut self, it: &mut Interner, kind: AlertType, labelled: bool, span_s: i64, span_e: i64, now: bool) -> bool {
         let needs = scenario::venues_needed(kind, labelled);
         if self.w.venues < needs {
-            self.unplaced.push(kind);
+            self.unplaced.push((kind, labelled));
             return false;
         }
         for _ in 0..200 {
@@ -620,7 +620,7 @@ impl Simulator {
             self.wakes.push(Reverse((start, self.scenarios.len() - 1)));
             return true;
         }
-        self.unplaced.push(kind);
+        self.unplaced.push((kind, labelled));
         false
     }
 
@@ -650,6 +650,11 @@ impl Simulator {
     /// look-alike is not).
     pub fn planned(&self) -> Vec<(AlertType, bool)> {
         self.scenarios.iter().map(|s| (s.kind, s.labelled)).collect()
+    }
+
+    /// What could not be placed, for people: "spoofing", "look-alike of pump_and_dump".
+    pub fn unplaced_names(&self) -> Vec<String> {
+        self.unplaced.iter().map(|(k, l)| if *l { k.as_str().to_string() } else { format!("look-alike of {}", k.as_str()) }).collect()
     }
 
     pub fn labels(&self) -> &[Label] {
