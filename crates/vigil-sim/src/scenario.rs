@@ -458,12 +458,18 @@ struct Sarao {
 }
 
 impl Sarao {
+    /// Layer `j`'s price: `away` ticks (and `j` more) behind the touch, measured both from the fair
+    /// price and from the other side's best (the book can lag the value), whichever is further.
     fn target(&self, w: &World, j: usize, wiggle: bool) -> f64 {
         let t = w.tick(self.inst);
         let hs = w.insts[self.inst].half_spread;
-        let off = (hs + self.away + j as i64 + wiggle as i64) as f64 * t;
+        let n = (self.away + j as i64 + wiggle as i64) as f64;
         let mid = w.mid(self.inst);
-        w.round(self.inst, if self.side == Side::Sell { mid + off } else { mid - off })
+        let p = match self.side {
+            Side::Sell => (mid + (hs as f64 + n) * t).max(w.best(self.inst, Side::Buy) + (1.0 + n) * t),
+            Side::Buy => (mid - (hs as f64 + n) * t).min(w.best(self.inst, Side::Sell) - (1.0 + n) * t),
+        };
+        w.round(self.inst, p)
     }
 }
 
