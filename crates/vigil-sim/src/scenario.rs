@@ -391,11 +391,17 @@ impl Scenario for Spoof {
                 let sside = self.gside.opposite();
                 let t = w.tick(si);
                 if self.layers == 1 {
-                    // Two or three ticks behind the touch: visible pressure near the top of the
-                    // book, little chance of a fill.
-                    let behind = (2 + w.rng.below(2)) as f64 * t;
+                    // Near the top of the book but behind what the market takes in a couple of
+                    // seconds (and at least two or three ticks): visible pressure, little chance
+                    // of a fill.
                     let best = w.best(si, sside);
-                    let p = w.round(si, if sside == Side::Buy { best - behind } else { best + behind });
+                    let shield = w.volume_rate(si) * between(&mut w.rng, 1.5, 3.0);
+                    let mut k = 2 + w.rng.below(2) as i64;
+                    let at = |w: &World, k: i64| w.round(si, if sside == Side::Buy { best - k as f64 * t } else { best + k as f64 * t });
+                    while k < 12 && w.insts[si].m.depth_to(sside, at(w, k - 1)) < shield {
+                        k += 1;
+                    }
+                    let p = at(w, k);
                     let q = World::lots(self.g * self.ratio);
                     self.spoofs.push(w.insts[si].m.order(now, self.spoofer, sside, Some(p), q));
                 } else {
