@@ -81,7 +81,7 @@ pub(crate) fn draw(kind: AlertType, labelled: bool, rng: &mut Rng) -> Plan {
         (AlertType::PriceAnomaly, true) => secs(rng, 30.0, 40.0),
         (AlertType::ConcentratedTrading, true) => secs(rng, 180.0, 300.0),
         (AlertType::UnusualTiming, true) => secs(rng, 30.0, 60.0),
-        (AlertType::PriceDiscrepancy, true) => secs(rng, 8.0, 40.0),
+        (AlertType::PriceDiscrepancy, true) => secs(rng, 15.0, 45.0),
         (AlertType::PumpAndDump, false) => secs(rng, 30.0, 120.0),
         (AlertType::Spoofing, false) => secs(rng, 20.0, 40.0),
         (AlertType::MarkingTheClose, false) => secs(rng, 60.0, 150.0),
