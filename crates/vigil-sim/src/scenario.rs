@@ -79,7 +79,7 @@ pub(crate) fn draw(kind: AlertType, labelled: bool, rng: &mut Rng) -> Plan {
         (AlertType::MarkingTheClose, true) => secs(rng, 60.0, 240.0),
         (AlertType::VolumeSpike, true) => secs(rng, 30.0, 90.0),
         (AlertType::PriceAnomaly, true) => secs(rng, 30.0, 40.0),
-        (AlertType::ConcentratedTrading, true) => secs(rng, 180.0, 300.0),
+        (AlertType::ConcentratedTrading, true) => secs(rng, 240.0, 420.0),
         (AlertType::UnusualTiming, true) => secs(rng, 30.0, 60.0),
         (AlertType::PriceDiscrepancy, true) => secs(rng, 15.0, 45.0),
         (AlertType::PumpAndDump, false) => secs(rng, 30.0, 120.0),
