@@ -233,7 +233,7 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 dump_start: start + pump + hold,
                 dump_end: deadline,
                 start,
-                fall: between(r, 0.5, 0.9),
+                fall: between(r, 0.6, 0.95),
             })
         }
         (AlertType::PumpAndDump, false) => Box::new(News {
