@@ -143,8 +143,6 @@ impl Detector for PumpAndDump {
                 *st.sellers.entry(a).or_default() += qty;
             }
         }
-        let venue = cx.names.venue(cx.instrument.venue);
-        let symbol = cx.names.symbol(cx.instrument.symbol);
         // The instrument, as bytes for behaviour keys (no allocation: this runs on every trade).
         let mut inst_key = [0u8; 8];
         inst_key[..4].copy_from_slice(&cx.instrument.venue.0.to_le_bytes());
@@ -171,6 +169,7 @@ impl Detector for PumpAndDump {
                 let drivers_selling: Vec<String> = sellers.iter().filter(|x| p.drivers.contains(&x.0)).map(|(a, _)| cx.names.account(*a).to_string()).collect();
                 let fall = (p.peak - price) / (p.peak - p.start_price);
                 let names: Vec<String> = sellers.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
+                let (venue, symbol) = (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
                 let description = format!(
                     "{symbol} on {venue} fell from its pump peak of {} to {} ({}% of the rise from {} given back){}: the dump after the pump.",
                     num(p.peak),
@@ -270,6 +269,7 @@ impl Detector for PumpAndDump {
         }
         let names: Vec<String> = top.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
         let secs = (ev.ts.0 - start.0) as f64 / 1e9;
+        let (venue, symbol) = (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
         let description = format!(
             "{symbol} on {venue} rose {}% in {} s on {}x its usual buying ({} bought aggressively over {trades} trades, {rush} rush orders){}: a pump under way.",
             short(100.0 * rise),

@@ -140,8 +140,8 @@ impl Detector for WashTrading {
             inst.rings = cfg.ring_windows.iter().map(|w| Flows::new(w.0)).collect();
         }
         let qty = t.qty.to_f64();
-        let venue = cx.names.venue(cx.instrument.venue);
-        let symbol = cx.names.symbol(cx.instrument.symbol);
+        // Names are looked up only to write an alert (a read lock and two reference counts).
+        let place = || (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
         let party = cx.party(buyer);
         if party == cx.party(seller) {
             let q = inst.own.entry(party).or_default();
@@ -165,6 +165,7 @@ impl Detector for WashTrading {
                 let owner = cx.owner(buyer).map(|o| cx.names.owners.get(o.0)).unwrap_or_else(|| "?".into());
                 format!("{} and {}, both owned by {owner}, traded with each other", cx.names.account(buyer), cx.names.account(seller))
             };
+            let (venue, symbol) = place();
             let description = format!(
                 "{who} {n} times in {symbol} on {venue} within {} s ({} in all, last at {}): no change of beneficial ownership.",
                 short((ev.ts.0 - start.0) as f64 / 1e9),
@@ -228,6 +229,7 @@ impl Detector for WashTrading {
                 .fold(0.0, f64::max);
             let names: Vec<String> = ring.iter().map(|&a| cx.names.account(a).to_string()).collect();
             let span = flows.span;
+            let (venue, symbol) = place();
             let description = format!(
                 "Accounts {} traded {symbol} on {venue} in a closed ring over the last {}: {trades} trades and {} among themselves, each doing at least {}% of its volume inside the ring and ending within {}% of flat.",
                 join(&names),
