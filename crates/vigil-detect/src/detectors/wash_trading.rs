@@ -34,36 +34,28 @@ struct Flows {
     span: i64,
     /// Trades in the window: (time, seller, buyer, qty), oldest first.
     trades: VecDeque<(i64, AccountId, AccountId, f64)>,
-    /// Per account: counterparty → flow.
+    /// Per account: its totals and counterparty → flow (one lookup for both).
     cp: Graph,
-    /// Per account: (bought, sold, trades).
-    tot: FxHashMap<AccountId, (f64, f64, u32)>,
 }
 
 impl Flows {
     fn new(span: i64) -> Self {
-        Flows { span, trades: VecDeque::new(), cp: FxHashMap::default(), tot: FxHashMap::default() }
+        Flows { span, trades: VecDeque::new(), cp: FxHashMap::default() }
     }
 
     fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i64) {
-        for (a, bought, sold) in [(seller, 0.0, qty), (buyer, qty, 0.0)] {
-            let t = self.tot.entry(a).or_default();
-            t.0 += bought;
-            t.1 += sold;
-            t.2 = (t.2 as i64 + trades).max(0) as u32;
-            if t.2 == 0 {
-                self.tot.remove(&a);
-            }
-        }
-        for (a, c, to, from) in [(seller, buyer, qty, 0.0), (buyer, seller, 0.0, qty)] {
-            let m = self.cp.entry(a).or_default();
-            let f = m.entry(c).or_default();
-            f.to += to;
-            f.from += from;
+        for (a, c, bought, sold) in [(seller, buyer, 0.0, qty), (buyer, seller, qty, 0.0)] {
+            let n = self.cp.entry(a).or_default();
+            n.bought += bought;
+            n.sold += sold;
+            n.trades = (n.trades as i64 + trades).max(0) as u32;
+            let f = n.cps.entry(c).or_default();
+            f.to += sold;
+            f.from += bought;
             f.trades = (f.trades as i64 + trades).max(0) as u32;
             if f.trades == 0 {
-                m.remove(&c);
-                if m.is_empty() {
+                n.cps.remove(&c);
+                if n.trades == 0 && n.cps.is_empty() {
                     self.cp.remove(&a);
                 }
             }
@@ -84,7 +76,7 @@ impl Flows {
 
     /// (bought, sold, trades) of an account, over the window.
     fn totals(&self, a: AccountId) -> (f64, f64, u32) {
-        self.tot.get(&a).copied().unwrap_or((0.0, 0.0, 0))
+        self.cp.get(&a).map_or((0.0, 0.0, 0), |n| (n.bought, n.sold, n.trades))
     }
 
     fn flat(&self, a: AccountId, margin: f64) -> bool {
@@ -103,7 +95,21 @@ struct Flow {
     trades: u32,
 }
 
-type Graph = FxHashMap<AccountId, FxHashMap<AccountId, Flow>>;
+/// One account in the window: its totals (bought, sold, trades) and its counterparties.
+#[derive(Default)]
+struct Node {
+    bought: f64,
+    sold: f64,
+    trades: u32,
+    cps: FxHashMap<AccountId, Flow>,
+}
+
+type Graph = FxHashMap<AccountId, Node>;
+
+/// An account's counterparties in the window.
+fn cps<'a>(cp: &'a Graph, a: &AccountId) -> Option<&'a FxHashMap<AccountId, Flow>> {
+    cp.get(a).map(|n| &n.cps)
+}
 
 #[derive(Default)]
 struct Inst {
@@ -216,7 +222,7 @@ impl Detector for WashTrading {
                 .iter()
                 .map(|&a| {
                     let (b, s, _) = flows.totals(a);
-                    let inside: f64 = ring.iter().filter_map(|c| cp.get(&a).and_then(|m| m.get(c))).map(|f| f.to + f.from).sum();
+                    let inside: f64 = ring.iter().filter_map(|c| cps(cp, &a).and_then(|m| m.get(c))).map(|f| f.to + f.from).sum();
                     inside / (b + s)
                 })
                 .collect();
@@ -282,7 +288,7 @@ fn internal(cp: &Graph, ring: &[AccountId]) -> (u32, f64) {
     let mut trades = 0;
     let mut volume = 0.0;
     for a in ring {
-        if let Some(m) = cp.get(a) {
+        if let Some(m) = cps(cp, a) {
             for c in ring {
                 if let Some(f) = m.get(c) {
                     trades += f.trades;
@@ -302,8 +308,8 @@ fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTr
         let mut inn = 0.0;
         let mut outside = 0.0;
         let mut best: Option<(f64, AccountId)> = None;
-        if let Some(cps) = cp.get(&m) {
-            for (&c, f) in cps {
+        if let Some(counterparties) = cps(cp, &m) {
+            for (&c, f) in counterparties {
                 let v = f.to + f.from;
                 if ring.contains(&c) {
                     inn += v;
@@ -348,7 +354,7 @@ fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTr
         seen[0] = true;
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
-            let Some(m) = cp.get(&ring[i]) else { continue };
+            let Some(m) = cps(cp, &ring[i]) else { continue };
             for (j, c) in ring.iter().enumerate() {
                 if !seen[j] && m.get(c).is_some_and(|f| if forward { f.to > 0.0 } else { f.from > 0.0 }) {
                     seen[j] = true;
