@@ -279,6 +279,10 @@ impl Config {
                 return bad(k, "must be > 0");
             }
         }
+        let rw = d.wash_trading.ring_windows.len();
+        if !(1..=crate::detectors::wash_trading::MAX_RING_WINDOWS).contains(&rw) || d.wash_trading.ring_windows.iter().any(|w| w.0 <= 0) {
+            return bad("detectors.wash_trading.ring_windows", "one or two positive spans");
+        }
         if d.layering.min_levels < 2 {
             return bad("detectors.layering.min_levels", "must be at least 2");
         }

@@ -22,71 +22,151 @@ use crate::activity::Party;
 use crate::builder::{key, round, Signal};
 use crate::config::WashTradingConfig;
 use crate::engine::{Context, Detector};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 use std::collections::VecDeque;
 use vigil_core::time::format_duration;
 use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 
-/// The trade graph of one instrument over a trailing window: who sold to whom, how much, and each
-/// account's totals, kept by adding each trade and subtracting it again when it leaves the window.
+/// At most this many ring windows (checked when the configuration is read): every window's figures
+/// live side by side in one graph, so a trade is looked up once for all of them.
+pub const MAX_RING_WINDOWS: usize = 2;
+const W: usize = MAX_RING_WINDOWS;
+
+/// The trade graph of one instrument over nested trailing windows: who sold to whom, how much, and
+/// each account's totals, per window, kept by adding each trade and subtracting it again from each
+/// window it leaves. A pair of accounts is stored once (the graph of a busy instrument is mostly
+/// pairs), with each account's list of counterparties beside its totals.
 struct Flows {
-    span: i64,
-    /// Trades in the window: (time, seller, buyer, qty), oldest first.
+    /// The windows' spans, shortest first; the first `n` are in use.
+    spans: [i64; W],
+    n: usize,
+    /// Trades in the longest window: (time, seller, buyer, qty), oldest first.
     trades: VecDeque<(i64, AccountId, AccountId, f64)>,
-    /// Per account: its totals and counterparty → flow (one lookup for both).
-    cp: Graph,
+    /// Number of trades ever dropped from the front of `trades`.
+    dropped: u64,
+    /// Per window: the running number (counted as `dropped`) of its oldest trade.
+    head: [u64; W],
+    nodes: FxHashMap<AccountId, Node>,
+    /// Per pair of accounts (see [`pair`]): what passed between them.
+    pairs: FxHashMap<u64, Pair>,
+}
+
+/// The key of a pair of accounts, lower id first.
+fn pair(a: AccountId, b: AccountId) -> u64 {
+    let (lo, hi) = if a.0 <= b.0 { (a.0, b.0) } else { (b.0, a.0) };
+    (u64::from(lo) << 32) | u64::from(hi)
 }
 
 impl Flows {
-    fn new(span: i64) -> Self {
-        Flows { span, trades: VecDeque::new(), cp: FxHashMap::default() }
+    fn new(windows: &[crate::config::Duration]) -> Self {
+        let mut spans = [i64::MAX; W];
+        let n = windows.len().clamp(1, W);
+        for (s, w) in spans.iter_mut().zip(windows) {
+            *s = w.0;
+        }
+        spans[..n].sort_unstable();
+        Flows { spans, n, trades: VecDeque::new(), dropped: 0, head: [0; W], nodes: FxHashMap::default(), pairs: FxHashMap::default() }
     }
 
-    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i64) {
+    /// Adds `qty` (negative: removes) and `trades` to the windows `ws`.
+    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i32, ws: std::ops::Range<usize>) {
+        let last = self.n - 1;
+        let k = pair(seller, buyer);
+        let up = seller.0 < buyer.0;
+        let mut fresh = false;
+        let p = self.pairs.entry(k).or_insert_with(|| {
+            fresh = true;
+            Pair::default()
+        });
+        for w in ws.clone() {
+            p.sold[usize::from(!up)][w] += qty;
+            p.trades[w] = p.trades[w].saturating_add_signed(trades);
+            // No rounding residue once a window has no trades left.
+            if p.trades[w] == 0 {
+                (p.sold[0][w], p.sold[1][w]) = (0.0, 0.0);
+            }
+        }
+        // The longest window holds every shorter one: nothing left there, nothing anywhere.
+        let gone = p.trades[last] == 0;
+        if gone {
+            self.pairs.remove(&k);
+        }
         for (a, c, bought, sold) in [(seller, buyer, 0.0, qty), (buyer, seller, qty, 0.0)] {
-            let n = self.cp.entry(a).or_default();
-            n.bought += bought;
-            n.sold += sold;
-            n.trades = (n.trades as i64 + trades).max(0) as u32;
-            let f = n.cps.entry(c).or_default();
-            f.to += sold;
-            f.from += bought;
-            f.trades = (f.trades as i64 + trades).max(0) as u32;
-            if f.trades == 0 {
+            let n = self.nodes.entry(a).or_default();
+            for w in ws.clone() {
+                n.bought[w] += bought;
+                n.sold[w] += sold;
+                n.trades[w] = n.trades[w].saturating_add_signed(trades);
+                if n.trades[w] == 0 {
+                    (n.bought[w], n.sold[w]) = (0.0, 0.0);
+                }
+            }
+            if fresh && !gone {
+                n.cps.insert(c);
+            } else if gone {
                 n.cps.remove(&c);
-                if n.trades == 0 && n.cps.is_empty() {
-                    self.cp.remove(&a);
+                if n.trades[last] == 0 && n.cps.is_empty() {
+                    self.nodes.remove(&a);
                 }
             }
         }
     }
 
     fn add(&mut self, ts: Ts, seller: AccountId, buyer: AccountId, qty: f64) {
-        while let Some(&(t, s, b, q)) = self.trades.front() {
-            if ts.0 - t < self.span {
-                break;
+        for w in 0..self.n {
+            loop {
+                let i = (self.head[w] - self.dropped) as usize;
+                let Some(&(t, s, b, q)) = self.trades.get(i) else { break };
+                if ts.0 - t < self.spans[w] {
+                    break;
+                }
+                self.head[w] += 1;
+                self.apply(s, b, -q, -1, w..w + 1);
             }
+        }
+        // Every window has let go of the trades before the longest one's head.
+        while self.dropped < self.head[self.n - 1] {
             self.trades.pop_front();
-            self.apply(s, b, -q, -1);
+            self.dropped += 1;
         }
         self.trades.push_back((ts.0, seller, buyer, qty));
-        self.apply(seller, buyer, qty, 1);
+        self.apply(seller, buyer, qty, 1, 0..self.n);
     }
 
-    /// (bought, sold, trades) of an account, over the window.
-    fn totals(&self, a: AccountId) -> (f64, f64, u32) {
-        self.cp.get(&a).map_or((0.0, 0.0, 0), |n| (n.bought, n.sold, n.trades))
+    /// (bought, sold, trades) of an account over window `w`.
+    fn totals(&self, a: AccountId, w: usize) -> (f64, f64, u32) {
+        self.nodes.get(&a).map_or((0.0, 0.0, 0), |n| (n.bought[w], n.sold[w], n.trades[w]))
     }
 
-    fn flat(&self, a: AccountId, margin: f64) -> bool {
-        let (b, s, _) = self.totals(a);
+    fn flat(&self, a: AccountId, w: usize, margin: f64) -> bool {
+        let (b, s, _) = self.totals(a, w);
         b + s > 0.0 && (b - s).abs() <= margin * (b + s)
+    }
+
+    /// `a`'s dealings with `c` in window `w`, if they dealt in it.
+    fn flow(&self, a: AccountId, c: AccountId, w: usize) -> Option<Flow> {
+        let p = self.pairs.get(&pair(a, c)).filter(|p| p.trades[w] > 0)?;
+        let (to, from) = if a.0 < c.0 { (p.sold[0][w], p.sold[1][w]) } else { (p.sold[1][w], p.sold[0][w]) };
+        Some(Flow { to, from, trades: p.trades[w] })
+    }
+
+    /// `a`'s counterparties in the longest window, in no particular order.
+    fn counterparties(&self, a: AccountId) -> impl Iterator<Item = AccountId> + '_ {
+        self.nodes.get(&a).into_iter().flat_map(|n| n.cps.iter().copied())
     }
 }
 
-/// One account's dealings with one counterparty over the window.
+/// What passed between two accounts, per window.
 #[derive(Copy, Clone, Default)]
+struct Pair {
+    /// [sold by the lower id to the higher, sold by the higher to the lower], per window.
+    sold: [[f64; W]; 2],
+    trades: [u32; W],
+}
+
+/// One account's dealings with one counterparty in one window.
+#[derive(Copy, Clone)]
 struct Flow {
     /// Sold to the counterparty.
     to: f64,
@@ -95,27 +175,20 @@ struct Flow {
     trades: u32,
 }
 
-/// One account in the window: its totals (bought, sold, trades) and its counterparties.
+/// One account in the windows: its totals (bought, sold, trades) and its counterparties.
 #[derive(Default)]
 struct Node {
-    bought: f64,
-    sold: f64,
-    trades: u32,
-    cps: FxHashMap<AccountId, Flow>,
-}
-
-type Graph = FxHashMap<AccountId, Node>;
-
-/// An account's counterparties in the window.
-fn cps<'a>(cp: &'a Graph, a: &AccountId) -> Option<&'a FxHashMap<AccountId, Flow>> {
-    cp.get(a).map(|n| &n.cps)
+    bought: [f64; W],
+    sold: [f64; W],
+    trades: [u32; W],
+    cps: FxHashSet<AccountId>,
 }
 
 #[derive(Default)]
 struct Inst {
     /// Per party: its self- or same-owner trades in the window (time, volume, trade seq).
     own: FxHashMap<Party, VecDeque<(Ts, f64, u64)>>,
-    rings: Vec<Flows>,
+    rings: Option<Flows>,
 }
 
 pub struct WashTrading {
@@ -142,9 +215,6 @@ impl Detector for WashTrading {
         let (Some(buyer), Some(seller)) = (t.buy_account, t.sell_account) else { return };
         let cfg = &self.cfg;
         let inst = slot(&mut self.slots, cx.slot);
-        if inst.rings.is_empty() {
-            inst.rings = cfg.ring_windows.iter().map(|w| Flows::new(w.0)).collect();
-        }
         let qty = t.qty.to_f64();
         // Names are looked up only to write an alert (a read lock and two reference counts).
         let place = || (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
@@ -209,32 +279,31 @@ impl Detector for WashTrading {
             });
             return;
         }
-        for w in 0..inst.rings.len() {
-            let flows = &mut inst.rings[w];
-            flows.add(ev.ts, seller, buyer, qty);
-            if !(flows.flat(buyer, cfg.net_margin) && flows.flat(seller, cfg.net_margin)) {
+        let flows = inst.rings.get_or_insert_with(|| Flows::new(&cfg.ring_windows));
+        flows.add(ev.ts, seller, buyer, qty);
+        for w in 0..flows.n {
+            if !(flows.flat(buyer, w, cfg.net_margin) && flows.flat(seller, w, cfg.net_margin)) {
                 continue;
             }
-            let cp = &flows.cp;
-            let Some(ring) = find_ring(flows, cp, buyer, seller, cfg) else { continue };
-            let (trades, volume) = internal(cp, &ring);
+            let Some(ring) = find_ring(flows, w, buyer, seller, cfg) else { continue };
+            let (trades, volume) = internal(flows, w, &ring);
             let shares: Vec<f64> = ring
                 .iter()
                 .map(|&a| {
-                    let (b, s, _) = flows.totals(a);
-                    let inside: f64 = ring.iter().filter_map(|c| cps(cp, &a).and_then(|m| m.get(c))).map(|f| f.to + f.from).sum();
+                    let (b, s, _) = flows.totals(a, w);
+                    let inside: f64 = ring.iter().filter_map(|&c| flows.flow(a, c, w)).map(|f| f.to + f.from).sum();
                     inside / (b + s)
                 })
                 .collect();
             let worst_net = ring
                 .iter()
                 .map(|&a| {
-                    let (b, s, _) = flows.totals(a);
+                    let (b, s, _) = flows.totals(a, w);
                     (b - s).abs() / (b + s)
                 })
                 .fold(0.0, f64::max);
             let names: Vec<String> = ring.iter().map(|&a| cx.names.account(a).to_string()).collect();
-            let span = flows.span;
+            let span = flows.spans[w];
             let (venue, symbol) = place();
             let description = format!(
                 "Accounts {} traded {symbol} on {venue} in a closed ring over the last {}: {trades} trades and {} among themselves, each doing at least {}% of its volume inside the ring and ending within {}% of flat.",
@@ -284,16 +353,14 @@ impl Detector for WashTrading {
 }
 
 /// Trades and volume among the ring's members.
-fn internal(cp: &Graph, ring: &[AccountId]) -> (u32, f64) {
+fn internal(flows: &Flows, w: usize, ring: &[AccountId]) -> (u32, f64) {
     let mut trades = 0;
     let mut volume = 0.0;
-    for a in ring {
-        if let Some(m) = cps(cp, a) {
-            for c in ring {
-                if let Some(f) = m.get(c) {
-                    trades += f.trades;
-                    volume += f.to;
-                }
+    for &a in ring {
+        for &c in ring {
+            if let Some(f) = flows.flow(a, c, w) {
+                trades += f.trades;
+                volume += f.to;
             }
         }
     }
@@ -302,23 +369,23 @@ fn internal(cp: &Graph, ring: &[AccountId]) -> (u32, f64) {
 }
 
 /// Grows a ring from a trade's two accounts; `None` if none qualifies.
-fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTradingConfig) -> Option<Vec<AccountId>> {
+fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTradingConfig) -> Option<Vec<AccountId>> {
     let mut ring = vec![a, b];
     let inside = |m: AccountId, ring: &[AccountId]| -> (f64, f64, Option<AccountId>) {
         let mut inn = 0.0;
         let mut outside = 0.0;
         let mut best: Option<(f64, AccountId)> = None;
-        if let Some(counterparties) = cps(cp, &m) {
-            for (&c, f) in counterparties {
-                let v = f.to + f.from;
-                if ring.contains(&c) {
-                    inn += v;
-                } else {
-                    outside += v;
-                    // Ties broken by id, so the result does not depend on hash order.
-                    if best.is_none_or(|(bv, bc)| v > bv || (v == bv && c < bc)) {
-                        best = Some((v, c));
-                    }
+        for c in flows.counterparties(m) {
+            // A counterparty of the longer windows only.
+            let Some(f) = flows.flow(m, c, w) else { continue };
+            let v = f.to + f.from;
+            if ring.contains(&c) {
+                inn += v;
+            } else {
+                outside += v;
+                // Ties broken by id, so the result does not depend on hash order.
+                if best.is_none_or(|(bv, bc)| v > bv || (v == bv && c < bc)) {
+                    best = Some((v, c));
                 }
             }
         }
@@ -342,10 +409,10 @@ fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTr
             break;
         }
     }
-    if ring.iter().any(|&m| !flows.flat(m, cfg.net_margin)) {
+    if ring.iter().any(|&m| !flows.flat(m, w, cfg.net_margin)) {
         return None;
     }
-    if internal(cp, &ring).0 < cfg.min_ring_trades {
+    if internal(flows, w, &ring).0 < cfg.min_ring_trades {
         return None;
     }
     // Strongly connected inside the ring: everyone reaches everyone along seller → buyer edges.
@@ -354,9 +421,8 @@ fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTr
         seen[0] = true;
         let mut stack = vec![0usize];
         while let Some(i) = stack.pop() {
-            let Some(m) = cps(cp, &ring[i]) else { continue };
-            for (j, c) in ring.iter().enumerate() {
-                if !seen[j] && m.get(c).is_some_and(|f| if forward { f.to > 0.0 } else { f.from > 0.0 }) {
+            for (j, &c) in ring.iter().enumerate() {
+                if !seen[j] && flows.flow(ring[i], c, w).is_some_and(|f| if forward { f.to > 0.0 } else { f.from > 0.0 }) {
                     seen[j] = true;
                     stack.push(j);
                 }
@@ -369,4 +435,51 @@ fn find_ring(flows: &Flows, cp: &Graph, a: AccountId, b: AccountId, cfg: &WashTr
     }
     ring.sort_unstable();
     Some(ring)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Duration};
+
+    const MIN: i64 = 60_000_000_000;
+
+    #[test]
+    fn nested_windows_let_go_of_trades_separately() {
+        let mut f = Flows::new(&[Duration(24 * 60 * MIN), Duration(60 * MIN)]);
+        assert_eq!(f.spans[..2], [60 * MIN, 24 * 60 * MIN], "shortest first");
+        let (a, b, c) = (AccountId(1), AccountId(2), AccountId(3));
+        f.add(Ts(0), a, b, 5.0);
+        f.add(Ts(10 * MIN), b, a, 5.0);
+        f.add(Ts(90 * MIN), c, a, 2.0);
+        // The first two trades left the hour but not the day.
+        assert_eq!(f.totals(a, 0), (2.0, 0.0, 1));
+        assert_eq!(f.totals(a, 1), (7.0, 5.0, 3));
+        assert!(f.flow(a, b, 0).is_none());
+        let ab = f.flow(a, b, 1).expect("a and b dealt within the day");
+        assert_eq!((ab.to, ab.from, ab.trades), (5.0, 5.0, 2));
+        let ba = f.flow(b, a, 1).expect("seen from b");
+        assert_eq!((ba.to, ba.from), (5.0, 5.0));
+        let ac = f.flow(a, c, 0).expect("within the hour");
+        assert_eq!((ac.to, ac.from, ac.trades), (0.0, 2.0, 1));
+        assert!(f.flat(b, 1, 0.01) && !f.flat(b, 0, 0.01));
+        // A day later only the last trade's pair is left, and b is gone altogether.
+        f.add(Ts(24 * 60 * MIN + 20 * MIN), c, a, 1.0);
+        assert!(f.flow(a, b, 1).is_none());
+        assert!(!f.nodes.contains_key(&b));
+        let mut cps: Vec<_> = f.counterparties(a).collect();
+        cps.sort_unstable();
+        assert_eq!(cps, [c]);
+        assert_eq!(f.trades.len(), 2);
+        assert_eq!(f.totals(a, 1), (3.0, 0.0, 2));
+        assert_eq!(f.totals(a, 0), (1.0, 0.0, 1));
+    }
+
+    #[test]
+    fn ring_windows_are_one_or_two() {
+        for (windows, ok) in [("[\"1h\"]", true), ("[\"1h\", \"1d\"]", true), ("[]", false), ("[\"1h\", \"1d\", \"7d\"]", false)] {
+            let r = Config::from_toml(&format!("[detectors.wash_trading]\nring_windows = {windows}\n"));
+            assert_eq!(r.is_ok(), ok, "{windows}: {r:?}");
+        }
+    }
 }
