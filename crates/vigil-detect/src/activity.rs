@@ -43,7 +43,18 @@ pub struct PartyTrade {
 /// Recent trades of every party, per instrument symbol (all venues together), kept for `horizon`.
 pub struct Activity {
     horizon: i64,
-    trades: FxHashMap<(SymbolId, Party), VecDeque<PartyTrade>>,
+    trades: FxHashMap<(SymbolId, Party), Recent>,
+}
+
+/// One party's recent trades in one symbol, and when it last traded each way: most questions are
+/// "did it trade the other side lately?", answered without reading the trades.
+struct Recent {
+    /// Per side (buy, sell): the time of its last passive and last aggressive leg.
+    last: [[i64; 2]; 2],
+    /// The time of the oldest of `trades` (`i64::MAX` when none), so that recording a trade reads
+    /// the old end of the queue only when something is to leave it.
+    oldest: i64,
+    trades: VecDeque<PartyTrade>,
 }
 
 impl Activity {
@@ -72,23 +83,38 @@ impl Activity {
                 order_size: rest.unwrap_or(qty).max(qty),
                 seq,
             };
-            let q = self.trades.entry((symbol, Party::of(account, owners))).or_default();
-            while q.front().is_some_and(|f| f.ts.0 < ts.0 - self.horizon) {
-                q.pop_front();
+            let r = self.trades.entry((symbol, Party::of(account, owners))).or_insert_with(|| Recent {
+                last: [[i64::MIN; 2]; 2],
+                oldest: i64::MAX,
+                trades: VecDeque::new(),
+            });
+            let last = &mut r.last[side as usize][usize::from(leg.aggressive)];
+            *last = (*last).max(ts.0);
+            let q = &mut r.trades;
+            if r.oldest < ts.0.saturating_sub(self.horizon) {
+                while q.front().is_some_and(|f| f.ts.0 < ts.0 - self.horizon) {
+                    q.pop_front();
+                }
+                r.oldest = q.front().map_or(i64::MAX, |f| f.ts.0);
             }
             q.push_back(leg);
+            r.oldest = r.oldest.min(ts.0);
         }
     }
 
-    /// Whether the party traded `side` in `symbol` (any venue) at or after `since`: a scan from
-    /// the newest trade back, which stops at the first match.
+    /// Whether the party traded `side` in `symbol` (any venue) at or after `since`.
     pub fn traded_since(&self, symbol: SymbolId, party: Party, side: Side, since: Ts) -> bool {
-        self.trades.get(&(symbol, party)).is_some_and(|q| q.iter().rev().take_while(|t| t.ts >= since).any(|t| t.side == side))
+        self.trades.get(&(symbol, party)).is_some_and(|r| r.last[side as usize].iter().any(|&t| t >= since.0))
+    }
+
+    /// Whether the party's incoming orders traded `side` in `symbol` (any venue) after `after`.
+    pub fn aggressed_after(&self, symbol: SymbolId, party: Party, side: Side, after: Ts) -> bool {
+        self.trades.get(&(symbol, party)).is_some_and(|r| r.last[side as usize][1] > after.0)
     }
 
     /// The party's trades in `symbol` (any venue) at or after `since`, oldest first.
     pub fn since(&self, symbol: SymbolId, party: Party, since: Ts) -> impl DoubleEndedIterator<Item = &PartyTrade> {
-        let q = self.trades.get(&(symbol, party));
+        let q = self.trades.get(&(symbol, party)).map(|r| &r.trades);
         let start = q.map_or(0, |q| q.partition_point(|t| t.ts < since));
         q.into_iter().flat_map(move |q| q.range(start..))
     }

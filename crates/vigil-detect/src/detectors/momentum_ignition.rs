@@ -72,6 +72,10 @@ impl Detector for MomentumIgnition {
         if taker.is_some_and(|a| cx.party(a) == p) || now.0 - o.placed.0 > cfg.window.0 {
             return;
         }
+        // Most fills end here: the party sent no aggressive order that way since placing this one.
+        if !cx.activity.aggressed_after(cx.instrument.symbol, p, aggressor, o.placed) {
+            return;
+        }
         // The party's aggression on the other side since it placed the order.
         let mut n = 0u32;
         let mut vol = 0.0;

@@ -28,10 +28,12 @@ use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 /// A burst passes the account's busiest window before by this factor.
 const RECORD: f64 = 1.5;
 
-#[derive(Default)]
 struct Account {
     /// Messages in the window: (time, was a cancel or amend).
     recent: VecDeque<(Ts, bool)>,
+    /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
+    /// read only when something is to leave it.
+    oldest: i64,
     cancels: u32,
     news: u32,
     /// Messages that have left the window: the usual rate is these over the time before it.
@@ -90,20 +92,32 @@ impl Detector for QuoteStuffing {
         }
         market.recent.push_back(ev.ts);
         let Some(account) = account else { return };
-        let st = slot(&mut self.slots, cx.slot).entry(account).or_default();
+        let st = slot(&mut self.slots, cx.slot).entry(account).or_insert_with(|| Account {
+            recent: VecDeque::new(),
+            oldest: i64::MAX,
+            cancels: 0,
+            news: 0,
+            before: 0,
+            first: None,
+            peak: 0,
+        });
         let now = ev.ts;
         st.first.get_or_insert(now);
         // Messages leaving the window feed the usual rate.
-        while let Some(&(t, c)) = st.recent.front() {
-            if now.0 - t.0 <= cfg.window.0 {
-                break;
+        if st.oldest < now.0.saturating_sub(cfg.window.0) {
+            while let Some(&(t, c)) = st.recent.front() {
+                if now.0 - t.0 <= cfg.window.0 {
+                    break;
+                }
+                st.recent.pop_front();
+                st.cancels -= u32::from(c);
+                st.news -= u32::from(!c);
+                st.before += 1;
             }
-            st.recent.pop_front();
-            st.cancels -= u32::from(c);
-            st.news -= u32::from(!c);
-            st.before += 1;
+            st.oldest = st.recent.front().map_or(i64::MAX, |x| x.0 .0);
         }
         st.recent.push_back((now, cancel));
+        st.oldest = st.oldest.min(now.0);
         st.cancels += u32::from(cancel);
         st.news += u32::from(!cancel);
         let n = st.recent.len() as u32;
