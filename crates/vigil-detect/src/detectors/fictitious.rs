@@ -35,26 +35,81 @@ use std::collections::VecDeque;
 use vigil_book::{BookChange, RestingOrder};
 use vigil_core::{AlertType, Event, EventKind, Side, Ts};
 
-#[derive(Default)]
+/// No slot: the end of a party's list of open orders.
+const NIL: u32 = u32::MAX;
+
 struct PartyOrders {
-    /// Book slots of the party's open orders.
-    open: Vec<u32>,
-    /// Open orders already part of an alert: their cancels are that episode, not a new one.
-    alerted: Vec<u32>,
+    /// The first of the party's open orders, a list threaded through the book slots (no search
+    /// when an order leaves).
+    head: u32,
     /// Open quantity resting on each side (buy, sell).
     resting: [f64; 2],
     /// When the party's earlier episodes were signalled (for repetition), the last hour.
     episodes: VecDeque<Ts>,
 }
 
+impl Default for PartyOrders {
+    fn default() -> Self {
+        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new() }
+    }
+}
+
+/// What the detector keeps of one open order, by book slot.
+#[derive(Copy, Clone)]
+struct SlotState {
+    /// The displayed depth of the order's side (best `depth_levels` levels) when it was placed,
+    /// without the order.
+    depth: f64,
+    /// The party's resting size on the other side when the order was placed — a market maker's
+    /// quotes face each other; a spoof faces a small genuine order.
+    facing: f64,
+    /// The party whose list the slot is on, while `linked`.
+    party: Party,
+    prev: u32,
+    next: u32,
+    linked: bool,
+    /// Already part of an alert: its cancel is that episode, not a new one.
+    alerted: bool,
+}
+
+impl Default for SlotState {
+    fn default() -> Self {
+        SlotState { depth: 0.0, facing: 0.0, party: Party(0), prev: NIL, next: NIL, linked: false, alerted: false }
+    }
+}
+
+/// Puts slot `s` at the head of party `p`'s list.
+fn link(slots: &mut [SlotState], po: &mut PartyOrders, p: Party, s: u32) {
+    if po.head != NIL {
+        slots[po.head as usize].prev = s;
+    }
+    let st = &mut slots[s as usize];
+    (st.party, st.prev, st.next, st.linked) = (p, NIL, po.head, true);
+    po.head = s;
+}
+
+/// Takes slot `s` off party `p`'s list, if it is on it.
+fn unlink(slots: &mut [SlotState], po: &mut PartyOrders, p: Party, s: u32) {
+    let Some(&st) = slots.get(s as usize) else { return };
+    if !st.linked || st.party != p {
+        return;
+    }
+    if st.prev == NIL {
+        po.head = st.next;
+    } else {
+        slots[st.prev as usize].next = st.next;
+    }
+    if st.next != NIL {
+        slots[st.next as usize].prev = st.prev;
+    }
+    let st = &mut slots[s as usize];
+    (st.prev, st.next, st.linked) = (NIL, NIL, false);
+}
+
 #[derive(Default)]
 struct Inst {
-    /// Per book slot: the displayed depth of the order's side (best `depth_levels` levels) when it
-    /// was placed, without the order.
-    depth: Vec<f64>,
-    /// Per book slot: the party's resting size on the other side when the order was placed — a
-    /// market maker's quotes face each other; a spoof faces a small genuine order.
-    facing: Vec<f64>,
+    /// Per book slot.
+    slots: Vec<SlotState>,
     parties: FxHashMap<Party, PartyOrders>,
     /// Sizes of the instrument's last orders (a ring), for its typical order size.
     sizes: Vec<f64>,
@@ -108,12 +163,19 @@ impl Detector for Fictitious {
             BookChange::Added(o) => {
                 let Some(a) = o.account else { return };
                 let s = o.slot as usize;
-                if inst.depth.len() <= s {
-                    inst.depth.resize(s + 1, 0.0);
-                    inst.facing.resize(s + 1, 0.0);
+                if inst.slots.len() <= s {
+                    inst.slots.resize(s + 1, SlotState::default());
+                }
+                // A reused slot whose order left unseen (cannot happen with a whole feed): off its list.
+                let old = inst.slots[s];
+                if old.linked {
+                    match inst.parties.get_mut(&old.party) {
+                        Some(po) => unlink(&mut inst.slots, po, old.party, o.slot),
+                        None => inst.slots[s].linked = false,
+                    }
                 }
                 let side = cx.instrument.book.side(o.side);
-                inst.depth[s] = (side.depth(self.spoof.depth_levels).to_f64() - o.qty.to_f64()).max(0.0);
+                let depth = (side.depth(self.spoof.depth_levels).to_f64() - o.qty.to_f64()).max(0.0);
                 if inst.sizes.len() < TYPICAL {
                     inst.sizes.push(o.size.to_f64());
                 } else {
@@ -122,23 +184,20 @@ impl Detector for Fictitious {
                 }
                 let p = cx.party(a);
                 let po = inst.parties.entry(p).or_default();
-                po.open.push(o.slot);
-                if !po.alerted.is_empty() {
-                    po.alerted.retain(|&s| s != o.slot);
-                }
                 po.resting[o.side as usize] += o.qty.to_f64();
-                inst.facing[s] = po.resting[o.side.opposite() as usize];
+                let facing = po.resting[o.side.opposite() as usize];
+                link(&mut inst.slots, po, p, o.slot);
+                let st = &mut inst.slots[s];
+                (st.depth, st.facing, st.alerted) = (depth, facing, false);
             }
             BookChange::Cancelled(o) => {
                 let Some(a) = o.account else { return };
                 let p = cx.party(a);
                 if let Some(po) = inst.parties.get_mut(&p) {
-                    if let Some(i) = po.open.iter().position(|&s| s == o.slot) {
-                        po.open.swap_remove(i);
-                    }
                     po.resting[o.side as usize] = (po.resting[o.side as usize] - o.qty.to_f64()).max(0.0);
-                    if let Some(i) = po.alerted.iter().position(|&s| s == o.slot) {
-                        po.alerted.swap_remove(i);
+                    unlink(&mut inst.slots, po, p, o.slot);
+                    if let Some(st) = inst.slots.get_mut(o.slot as usize).filter(|st| st.alerted) {
+                        st.alerted = false;
                         return;
                     }
                 }
@@ -146,7 +205,20 @@ impl Detector for Fictitious {
             }
             BookChange::Amended { before, after } => {
                 let Some(a) = after.account else { return };
-                if let Some(po) = inst.parties.get_mut(&cx.party(a)) {
+                let (was, p) = (before.account.map(|b| cx.party(b)), cx.party(a));
+                if was.is_some_and(|w| w != p) {
+                    // The amend named another party's account: the order moves to its list.
+                    let w = was.unwrap_or(p);
+                    if let Some(po) = inst.parties.get_mut(&w) {
+                        po.resting[before.side as usize] = (po.resting[before.side as usize] - before.qty.to_f64()).max(0.0);
+                        unlink(&mut inst.slots, po, w, before.slot);
+                    }
+                    let po = inst.parties.entry(p).or_default();
+                    po.resting[after.side as usize] += after.qty.to_f64();
+                    if inst.slots.get(after.slot as usize).is_some_and(|st| !st.linked) {
+                        link(&mut inst.slots, po, p, after.slot);
+                    }
+                } else if let Some(po) = inst.parties.get_mut(&p) {
                     po.resting[after.side as usize] = (po.resting[after.side as usize] + after.qty.to_f64() - before.qty.to_f64()).max(0.0);
                 }
                 if self.layer.enabled && after.amends >= self.layer.min_amends && after.filled.0 == 0 {
@@ -156,14 +228,16 @@ impl Detector for Fictitious {
             BookChange::Traded { buy, sell } => {
                 let EventKind::Trade(t) = &ev.kind else { return };
                 for o in [buy, sell].into_iter().flatten() {
-                    let Some(po) = o.account.and_then(|a| inst.parties.get_mut(&cx.party(a))) else { continue };
+                    let Some(a) = o.account else { continue };
+                    let p = cx.party(a);
+                    let Some(po) = inst.parties.get_mut(&p) else { continue };
                     let take = if o.qty <= t.qty { o.qty } else { t.qty };
                     po.resting[o.side as usize] = (po.resting[o.side as usize] - take.to_f64()).max(0.0);
                     if o.qty <= t.qty {
-                        if let Some(i) = po.open.iter().position(|&s| s == o.slot) {
-                            po.open.swap_remove(i);
+                        unlink(&mut inst.slots, po, p, o.slot);
+                        if let Some(st) = inst.slots.get_mut(o.slot as usize) {
+                            st.alerted = false;
                         }
-                        po.alerted.retain(|&s| s != o.slot);
                     }
                 }
             }
@@ -176,13 +250,18 @@ impl Fictitious {
     /// The party's other open orders on `side` that fit `keep`, into `self.group`.
     fn collect(&mut self, cx: &Context<'_>, p: Party, side: Side, keep: impl Fn(&RestingOrder) -> bool) {
         let book = &cx.instrument.book;
-        if let Some(po) = self.slots[cx.slot].parties.get(&p) {
-            for &s in &po.open {
+        let inst = &self.slots[cx.slot];
+        if let Some(po) = inst.parties.get(&p) {
+            let mut s = po.head;
+            // Bounded by the slots in use, whatever the list holds.
+            for _ in 0..inst.slots.len() {
+                let Some(st) = inst.slots.get(s as usize) else { break };
                 if let Some(o) = book.order_at(s) {
                     if o.side == side && o.account.is_some_and(|a| cx.party(a) == p) && keep(o) {
                         self.group.push(*o);
                     }
                 }
+                s = st.next;
             }
         }
     }
@@ -302,12 +381,12 @@ impl Fictitious {
         let size: f64 = self.group.iter().map(|x| x.size.to_f64()).sum();
         let filled: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
         let inst = &self.slots[cx.slot];
-        let facing = self.group.iter().map(|x| inst.facing.get(x.slot as usize).copied().unwrap_or(0.0)).fold(0.0, f64::max);
+        let facing = self.group.iter().map(|x| inst.slots.get(x.slot as usize).map_or(0.0, |s| s.facing)).fold(0.0, f64::max);
         let genuine = opp.genuine.max(facing).max(self.resting(cx, p, side.opposite()));
         if genuine <= 0.0 || size < cfg.min_size_ratio * genuine {
             return;
         }
-        let depth = self.group.iter().map(|x| inst.depth.get(x.slot as usize).copied().unwrap_or(0.0)).fold(0.0, f64::max);
+        let depth = self.group.iter().map(|x| inst.slots.get(x.slot as usize).map_or(0.0, |s| s.depth)).fold(0.0, f64::max);
         let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
         if depth_share < cfg.min_depth_share {
             return;
@@ -324,14 +403,15 @@ impl Fictitious {
             _ => cfg.cooldown.0,
         };
         let behaviour = key(&[&cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), side.as_str().as_bytes()]);
-        let po = self.slots[cx.slot].parties.entry(p).or_default();
+        let inst = &mut self.slots[cx.slot];
         // The group's other orders belong to this episode, alerted or a repeat within the
         // cooldown: their cancels raise nothing new (nor, one by one, a smaller pattern).
         for x in &self.group {
-            if x.qty.0 > 0 && po.open.contains(&x.slot) && !po.alerted.contains(&x.slot) {
-                po.alerted.push(x.slot);
+            if let Some(st) = inst.slots.get_mut(x.slot as usize).filter(|st| x.qty.0 > 0 && st.linked && st.party == p) {
+                st.alerted = true;
             }
         }
+        let po = inst.parties.entry(p).or_default();
         if cx.repeat(kind, behaviour, now, cooldown, out) {
             return;
         }
