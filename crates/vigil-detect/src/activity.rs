@@ -115,7 +115,9 @@ impl Activity {
     /// The party's trades in `symbol` (any venue) at or after `since`, oldest first.
     pub fn since(&self, symbol: SymbolId, party: Party, since: Ts) -> impl DoubleEndedIterator<Item = &PartyTrade> {
         let q = self.trades.get(&(symbol, party)).map(|r| &r.trades);
-        let start = q.map_or(0, |q| q.partition_point(|t| t.ts < since));
+        // From the new end back: callers ask about the last seconds, so this reads only the trades
+        // they then iterate (a binary search would touch the cold old end of a long queue).
+        let start = q.map_or(0, |q| q.len() - q.iter().rev().take_while(|t| t.ts >= since).count());
         q.into_iter().flat_map(move |q| q.range(start..))
     }
 }
