@@ -104,6 +104,9 @@ impl Level {
             Level::Critical => "critical",
         }
     }
+    pub fn parse(s: &str) -> Option<Level> {
+        [Level::Low, Level::Medium, Level::High, Level::Critical].into_iter().find(|l| l.as_str() == s)
+    }
 }
 
 /// One alert, field for field as the spec writes it.

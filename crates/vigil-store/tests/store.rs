@@ -1,0 +1,246 @@
+//! The store on both backends: every test runs on a SQLite file and on a real PostgreSQL server
+//! (Debian's, started on loopback for this test binary).
+
+use std::sync::OnceLock;
+use vigil_core::{Alert, AlertType, Level};
+use vigil_store::testing::TempPostgres;
+use vigil_store::{AlertFilter, Error, Outcome, Role, Status, Store, Value};
+
+static PG: OnceLock<TempPostgres> = OnceLock::new();
+
+/// Runs `f` on a fresh SQLite store and a fresh PostgreSQL database.
+fn both(name: &str, f: impl Fn(&mut Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path().join("vigil.db").to_str().unwrap()).unwrap();
+    assert_eq!(s.backend(), "sqlite");
+    f(&mut s);
+    let pg = PG.get_or_init(TempPostgres::start);
+    let mut s = Store::open(&pg.database(name)).unwrap();
+    assert_eq!(s.backend(), "postgresql");
+    f(&mut s);
+}
+
+fn alert(id: &str, level: Level, ts: i64) -> Alert {
+    let mut evidence = serde_json::Map::new();
+    evidence.insert("orders".into(), serde_json::json!([1, 2, 3]));
+    Alert {
+        alert_id: id.into(),
+        kind: AlertType::Spoofing,
+        level,
+        risk_score: 0.8,
+        confidence: 0.9,
+        ts,
+        window_start: ts - 5,
+        window_end: ts,
+        venue: Some("nasdaq".into()),
+        symbols: vec!["AMZN-USD".into()],
+        accounts: vec!["a1".into()],
+        description: format!("alert {id}"),
+        evidence,
+    }
+}
+
+/// An admin (the bootstrap), two analysts and two supervisors.
+fn people(s: &mut Store) {
+    s.add_user("root", Role::Admin, "correct horse battery", None).unwrap();
+    for (n, r) in [("ann", Role::Analyst), ("bob", Role::Analyst), ("sue", Role::Supervisor), ("sam", Role::Supervisor)] {
+        s.add_user(n, r, "correct horse battery", Some("root")).unwrap();
+    }
+}
+
+#[test]
+fn migrations_are_idempotent_and_alerts_are_stored_once_with_progress() {
+    both("alerts", |s| {
+        let a = [alert("a1", Level::High, 100), alert("a2", Level::Low, 200), alert("a3", Level::Critical, 300)];
+        assert_eq!(s.insert_alerts(&a, Some(("feed", 10))).unwrap(), 3);
+        // A restart replays from before the stored progress: what was stored is not stored twice.
+        let again = [alert("a2", Level::Low, 200), alert("a3", Level::Critical, 300), alert("a4", Level::Medium, 400)];
+        assert_eq!(s.insert_alerts(&again, Some(("feed", 20))).unwrap(), 1);
+        assert_eq!(s.progress("feed").unwrap(), Some(20));
+        assert_eq!(s.progress("other").unwrap(), None);
+        let all = s.alerts(&AlertFilter::default()).unwrap();
+        assert_eq!(all.iter().map(|a| a.alert.alert_id.as_str()).collect::<Vec<_>>(), ["a4", "a3", "a2", "a1"], "newest first");
+        assert_eq!(all[1].alert, a[2], "stored field for field");
+        assert_eq!(all[0].status, Status::Active);
+        let crit = s.alerts(&AlertFilter { level: Some(Level::Critical), ..Default::default() }).unwrap();
+        assert_eq!(crit.len(), 1);
+        assert_eq!(s.alerts(&AlertFilter { limit: Some(2), ..Default::default() }).unwrap().len(), 2);
+        // Four raise entries, one per alert stored.
+        let log = s.audit_entries(0, 100).unwrap();
+        assert_eq!(log.iter().filter(|e| e.action == "alert.raise").count(), 4);
+        assert!(s.audit_verify().unwrap().failure.is_none());
+    });
+}
+
+#[test]
+fn reopening_a_sqlite_store_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/vigil.db");
+    {
+        let mut s = Store::open(path.to_str().unwrap()).unwrap();
+        s.insert_alerts(&[alert("x", Level::Low, 1)], Some(("f", 5))).unwrap();
+    }
+    let mut s = Store::open(&format!("sqlite:{}", path.display())).unwrap();
+    assert_eq!(s.progress("f").unwrap(), Some(5));
+    assert_eq!(s.alerts(&AlertFilter::default()).unwrap().len(), 1);
+    assert_eq!(s.audit_verify().unwrap().entries, 1);
+}
+
+#[test]
+fn triage_takes_a_user_and_a_critical_false_positive_takes_four_eyes() {
+    both("triage", |s| {
+        people(s);
+        s.insert_alerts(&[alert("h", Level::High, 1), alert("c", Level::Critical, 2)], None).unwrap();
+        // Nobody unknown acts.
+        assert!(matches!(s.resolve("h", Status::Resolved, "mallory", "x"), Err(Error::Denied(_))));
+        assert_eq!(s.resolve("h", Status::Resolved, "ann", "reviewed: a market maker").unwrap(), Outcome::Done);
+        let h = s.alert("h").unwrap().unwrap();
+        assert_eq!((h.status, h.status_by.as_deref(), h.status_reason.as_deref()), (Status::Resolved, Some("ann"), Some("reviewed: a market maker")));
+        assert!(matches!(s.resolve("h", Status::FalsePositive, "bob", "x"), Err(Error::Invalid(_))), "already resolved");
+        // A critical alert marked a false positive is a proposal until a supervisor approves.
+        let Outcome::Proposed(p) = s.resolve("c", Status::FalsePositive, "sue", "duplicate of h").unwrap() else { panic!("four eyes") };
+        assert_eq!(s.alert("c").unwrap().unwrap().status, Status::Active);
+        assert!(matches!(s.resolve("c", Status::FalsePositive, "ann", "again"), Err(Error::Invalid(_))), "one open proposal");
+        assert!(matches!(s.decide(p, "sue", true, "ok"), Err(Error::Denied(_))), "not the proposer");
+        assert!(matches!(s.decide(p, "bob", true, "ok"), Err(Error::Denied(_))), "not an analyst");
+        assert!(matches!(s.decide(p, "root", true, "ok"), Err(Error::Denied(_))), "an admin approves nothing");
+        s.decide(p, "sam", true, "agreed").unwrap();
+        let c = s.alert("c").unwrap().unwrap();
+        assert_eq!((c.status, c.status_by.as_deref()), (Status::FalsePositive, Some("sue")));
+        assert!(matches!(s.decide(p, "sam", true, "again"), Err(Error::Invalid(_))), "decided once");
+        let actions: Vec<String> = s.audit_entries(0, 100).unwrap().into_iter().map(|e| format!("{} {} {}", e.actor, e.action, e.object_id)).collect();
+        for want in [
+            "ann alert.resolved h",
+            "sue proposal.open c",
+            "sam proposal.approved c",
+            "sam alert.false_positive c",
+            "bootstrap user.add root",
+            "root user.add sue",
+        ] {
+            assert!(actions.contains(&want.to_string()), "{want} in {actions:#?}");
+        }
+        assert!(s.audit_verify().unwrap().failure.is_none());
+    });
+}
+
+#[test]
+fn a_rejected_proposal_changes_nothing() {
+    both("reject", |s| {
+        people(s);
+        s.insert_alerts(&[alert("c", Level::Critical, 2)], None).unwrap();
+        let Outcome::Proposed(p) = s.resolve("c", Status::FalsePositive, "ann", "looks fine").unwrap() else { panic!() };
+        s.decide(p, "sue", false, "it is not fine").unwrap();
+        assert_eq!(s.alert("c").unwrap().unwrap().status, Status::Active);
+        assert!(s.proposals(true).unwrap().is_empty());
+        assert_eq!(s.proposals(false).unwrap()[0].decision.as_deref(), Some("rejected"));
+    });
+}
+
+/// Builds a log of a few entries and returns the store's entry count.
+fn logged(s: &mut Store) -> u64 {
+    people(s);
+    for i in 0..5 {
+        s.audit("root", "rule.change", "rule", &format!("r{i}"), serde_json::json!({"i": i})).unwrap();
+    }
+    let v = s.audit_verify().unwrap();
+    assert_eq!(v.failure, None);
+    v.entries
+}
+
+#[test]
+fn audit_verify_catches_a_flipped_byte() {
+    both("flip", |s| {
+        logged(s);
+        let before = s.query_raw("SELECT details FROM audit_log WHERE seq = 7", &[]).unwrap()[0][0].clone();
+        let changed = before.text().unwrap().replace("\"i\":1", "\"i\":9");
+        assert_ne!(Value::from(changed.as_str()), before);
+        s.execute_raw("UPDATE audit_log SET details = $1 WHERE seq = 7", &[changed.into()]).unwrap();
+        let v = s.audit_verify().unwrap();
+        let (seq, why) = v.failure.expect("caught");
+        assert_eq!(seq, 7, "{why}");
+        assert!(why.contains("does not match its hash"), "{why}");
+        assert_eq!(v.entries, 6, "the six before it hold");
+        // One character of the actor, too.
+        s.execute_raw("UPDATE audit_log SET details = $1 WHERE seq = 7", &[before]).unwrap();
+        assert_eq!(s.audit_verify().unwrap().failure, None);
+        s.execute_raw("UPDATE audit_log SET actor = 'rooT' WHERE seq = 8", &[]).unwrap();
+        assert_eq!(s.audit_verify().unwrap().failure.map(|f| f.0), Some(8));
+    });
+}
+
+#[test]
+fn audit_verify_catches_a_deleted_row() {
+    both("delete", |s| {
+        logged(s);
+        s.execute_raw("DELETE FROM audit_log WHERE seq = 4", &[]).unwrap();
+        let (seq, why) = s.audit_verify().unwrap().failure.expect("caught");
+        assert_eq!(seq, 4, "{why}");
+        assert!(why.contains("missing"), "{why}");
+    });
+}
+
+#[test]
+fn audit_verify_catches_a_deleted_last_row() {
+    both("delete_last", |s| {
+        let n = logged(s) as i64;
+        s.execute_raw("DELETE FROM audit_log WHERE seq = $1", &[n.into()]).unwrap();
+        let (seq, why) = s.audit_verify().unwrap().failure.expect("caught");
+        assert_eq!(seq, n, "{why}");
+        assert!(why.contains("removed from the end"), "{why}");
+    });
+}
+
+#[test]
+fn audit_verify_catches_two_swapped_rows() {
+    both("swap", |s| {
+        logged(s);
+        // Swap entries 5 and 6 whole (every column but the position).
+        let cols = "at, actor, action, object_type, object_id, details, prev_hash, hash";
+        let r5 = s.query_raw(&format!("SELECT {cols} FROM audit_log WHERE seq = 5"), &[]).unwrap().remove(0);
+        let r6 = s.query_raw(&format!("SELECT {cols} FROM audit_log WHERE seq = 6"), &[]).unwrap().remove(0);
+        for (seq, r) in [(5i64, r6), (6, r5)] {
+            let mut p = r;
+            p.push(seq.into());
+            s.execute_raw("UPDATE audit_log SET at = $1, actor = $2, action = $3, object_type = $4, object_id = $5, details = $6, prev_hash = $7, hash = $8 WHERE seq = $9", &p).unwrap();
+        }
+        let (seq, why) = s.audit_verify().unwrap().failure.expect("caught");
+        assert_eq!(seq, 5, "{why}");
+    });
+}
+
+#[test]
+fn users_passwords_and_tokens() {
+    both("users", |s| {
+        // No default account; the first is an admin.
+        assert!(s.users().unwrap().is_empty());
+        assert!(matches!(s.add_user("ann", Role::Analyst, "correct horse battery", None), Err(Error::Invalid(_))));
+        assert!(matches!(s.add_user("root", Role::Admin, "short", None), Err(Error::Invalid(_))));
+        s.add_user("root", Role::Admin, "correct horse battery", None).unwrap();
+        assert!(matches!(s.add_user("ann", Role::Analyst, "correct horse battery", None), Err(Error::Denied(_))), "then an admin adds users");
+        s.add_user("ann", Role::Analyst, "another long password", Some("root")).unwrap();
+        assert!(matches!(s.add_user("bob", Role::Analyst, "another long password", Some("ann")), Err(Error::Denied(_))));
+        assert!(matches!(s.add_user("ann", Role::Analyst, "another long password", Some("root")), Err(Error::Invalid(_))), "exists");
+        // Argon2id, salted: the same password hashes differently for two users.
+        let hashes: Vec<String> =
+            s.query_raw("SELECT password_hash FROM users ORDER BY name", &[]).unwrap().iter().map(|r| r[0].text().unwrap().to_string()).collect();
+        assert!(hashes.iter().all(|h| h.starts_with("$argon2id$v=19$")), "{hashes:?}");
+        assert!(s.check_password("ann", "another long password").unwrap());
+        assert!(!s.check_password("ann", "another long passwore").unwrap());
+        assert!(!s.check_password("nobody", "another long password").unwrap());
+        // Tokens: 256 bits, shown once, stored hashed; expiry and revocation end them.
+        let t = s.issue_token("ann", 3600, "ann").unwrap();
+        assert_eq!(t.len(), 4 + 64);
+        assert_eq!(s.check_token(&t).unwrap().map(|u| u.name), Some("ann".into()));
+        assert!(s.query_raw("SELECT token_hash FROM tokens", &[]).unwrap().iter().all(|r| r[0].text() != Some(&t[..])));
+        assert!(s.check_token("vgl_00").unwrap().is_none());
+        assert!(matches!(s.issue_token("root", 60, "ann"), Err(Error::Denied(_))), "an analyst issues its own only");
+        let t2 = s.issue_token("ann", 3600, "root").unwrap();
+        assert_ne!(t, t2);
+        s.revoke_token(&t, "ann").unwrap();
+        assert!(s.check_token(&t).unwrap().is_none());
+        assert!(s.check_token(&t2).unwrap().is_some());
+        s.execute_raw("UPDATE tokens SET expires_at = 1", &[]).unwrap();
+        assert!(s.check_token(&t2).unwrap().is_none(), "expired");
+        assert!(s.audit_verify().unwrap().failure.is_none());
+    });
+}
