@@ -1,6 +1,7 @@
 //! `vigil`: the command of a surveillance desk.
 
 mod bench;
+mod desk;
 mod replay;
 mod simulate;
 mod synth;
@@ -13,6 +14,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    #[command(flatten)]
+    db: desk::Db,
 }
 
 #[derive(Subcommand)]
@@ -39,6 +42,27 @@ enum Cmd {
     },
     /// List the detectors and the alert types they raise.
     ListPatterns,
+    /// List stored alerts, newest first.
+    Alerts(desk::AlertsArgs),
+    /// Triage an alert: resolved or false_positive (a critical false positive takes a supervisor's approval).
+    Resolve(desk::ResolveArgs),
+    /// Approve (or --reject) a four-eyes proposal, as a supervisor other than its proposer.
+    Approve(desk::ApproveArgs),
+    /// List the proposals waiting for a supervisor.
+    Proposals {
+        #[arg(long, value_enum, default_value_t)]
+        format: desk::Format,
+    },
+    /// Users, roles and API tokens.
+    User {
+        #[command(subcommand)]
+        cmd: desk::UserCmd,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: desk::AuditCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,7 +76,13 @@ enum ConfigCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.cmd {
-        Cmd::Replay(a) => replay::run(a),
+        Cmd::Replay(a) => replay::run(a, &cli.db),
+        Cmd::Alerts(a) => desk::alerts(&cli.db, a),
+        Cmd::Resolve(a) => desk::resolve(&cli.db, a),
+        Cmd::Approve(a) => desk::approve(&cli.db, a),
+        Cmd::Proposals { format } => desk::proposals(&cli.db, format),
+        Cmd::User { cmd } => desk::user(&cli.db, cmd),
+        Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
         Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),

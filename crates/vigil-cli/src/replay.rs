@@ -43,6 +43,9 @@ pub struct ReplayArgs {
     /// No progress bar and no summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also store the alerts in the store (`--db`): each once, however often the input is replayed.
+    #[arg(long)]
+    pub store: bool,
 }
 
 pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
@@ -305,7 +308,10 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     Ok((summary, rejects))
 }
 
-pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
+    let mut store = if a.store { Some(db.open()?) } else { None };
+    let kept: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let keep = kept.clone();
     let config = load_config(a.config.as_deref())?;
     let format = match &a.format {
         None => None,
@@ -329,10 +335,22 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         rejects,
         progress: !a.quiet,
         parse_threads: a.parse_threads.unwrap_or(0),
-        on_alert: None,
+        on_alert: if store.is_some() { Some(Box::new(move |al: &Alert| keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone()))) } else { None },
     })?;
     if !a.quiet {
         summary.print(&rejects);
+    }
+    if let Some(s) = &mut store {
+        let alerts = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
+        let source = format!("replay:{}", a.files.join(","));
+        let mut added = 0;
+        // Group commit: a transaction (and one sync) per thousand alerts.
+        for chunk in alerts.chunks(1000) {
+            added += s.insert_alerts(chunk, Some((&source, summary.events as i64)))?;
+        }
+        if !a.quiet {
+            eprintln!("stored {added} new alerts of {} in {} ({})", alerts.len(), s.location(), s.backend());
+        }
     }
     if let Some(p) = &a.summary_json {
         std::fs::write(p, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("cannot write {p}"))?;

@@ -1,0 +1,292 @@
+//! The desk's commands on the store: users, alerts and their triage, four-eyes approvals, the audit
+//! log. They act on the local database (`--db`, else `VIGIL_DB`, else `vigil.db` here): a SQLite
+//! file, or a PostgreSQL connection string.
+
+use anyhow::{bail, Context};
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use vigil_core::Level;
+use vigil_store::{AlertFilter, Outcome, Role, Status, Store, StoredAlert};
+
+#[derive(clap::Args, Clone)]
+pub struct Db {
+    /// The store: a SQLite file or a PostgreSQL connection string (default: $VIGIL_DB, else vigil.db).
+    #[arg(long, global = true)]
+    pub db: Option<String>,
+}
+
+impl Db {
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let loc = self.db.clone().or_else(|| std::env::var("VIGIL_DB").ok()).unwrap_or_else(|| "vigil.db".into());
+        Store::open(&loc).with_context(|| format!("cannot open the store {loc}"))
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Default, PartialEq)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(clap::Subcommand)]
+pub enum UserCmd {
+    /// Add a user; the password is read from $VIGIL_PASSWORD or the first line of standard input.
+    /// On an empty store the first user is an admin and needs no --as.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["analyst", "supervisor", "admin"])]
+        role: String,
+        /// The admin adding the user.
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// List users.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Issue an API token (printed once; only its hash is kept).
+    Token {
+        name: String,
+        /// Lifetime in days.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCmd {
+    /// Check the hash chain; names the first entry that fails (exit 4).
+    Verify,
+    /// Print the log's entries.
+    Log {
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AlertsArgs {
+    #[arg(long, value_parser = ["critical", "high", "medium", "low"])]
+    pub level: Option<String>,
+    #[arg(long, value_parser = ["active", "resolved", "false_positive"])]
+    pub status: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(clap::Args)]
+pub struct ResolveArgs {
+    #[arg(long)]
+    pub alert_id: String,
+    #[arg(long, value_parser = ["resolved", "false_positive"])]
+    pub resolution: String,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Who resolves it (default: $VIGIL_USER).
+    #[arg(long = "as")]
+    pub actor: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ApproveArgs {
+    /// The proposal to decide (`vigil proposals` lists the open ones).
+    pub proposal: i64,
+    /// Reject instead of approving.
+    #[arg(long)]
+    pub reject: bool,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    #[arg(long = "as")]
+    pub actor: Option<String>,
+}
+
+fn actor(a: &Option<String>) -> anyhow::Result<String> {
+    match a.clone().or_else(|| std::env::var("VIGIL_USER").ok()) {
+        Some(u) => Ok(u),
+        None => bail!("who is acting? --as NAME or VIGIL_USER"),
+    }
+}
+
+fn password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("VIGIL_PASSWORD") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password (echoed; prefer VIGIL_PASSWORD or a pipe): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn user(db: &Db, cmd: UserCmd) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    match cmd {
+        UserCmd::Add { name, role, actor } => {
+            let role = Role::parse(&role).expect("clap checked the role");
+            let u = s.add_user(&name, role, &password()?, actor.as_deref())?;
+            println!("added {} ({})", u.name, u.role.as_str());
+        }
+        UserCmd::List { format } => {
+            let rows: Vec<Vec<String>> =
+                s.users()?.into_iter().map(|u| vec![u.name, u.role.as_str().into(), if u.disabled { "disabled" } else { "enabled" }.into()]).collect();
+            print_rows(format, &["name", "role", "state"], &rows);
+        }
+        UserCmd::Token { name, days, actor } => {
+            println!("{}", s.issue_token(&name, days.saturating_mul(86_400), &actor)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit(db: &Db, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    match cmd {
+        AuditCmd::Verify => {
+            let v = s.audit_verify()?;
+            match v.failure {
+                None => {
+                    match &v.head {
+                        Some((seq, hash)) => println!("audit log intact: {} entries; head {seq} {hash}", v.entries),
+                        None => println!("audit log intact: empty"),
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, why)) => {
+                    eprintln!("vigil: audit log broken at entry {seq}: {why} ({} entries before it hold)", v.entries);
+                    Ok(ExitCode::from(4))
+                }
+            }
+        }
+        AuditCmd::Log { after, limit, format } => {
+            let rows: Vec<Vec<String>> = s
+                .audit_entries(after, limit)?
+                .into_iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        vigil_core::Ts(e.at).to_string(),
+                        e.actor,
+                        e.action,
+                        format!("{}:{}", e.object_type, e.object_id),
+                        e.details,
+                        e.hash[..16].to_string(),
+                    ]
+                })
+                .collect();
+            print_rows(format, &["seq", "at", "actor", "action", "object", "details", "hash"], &rows);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn alerts(db: &Db, a: AlertsArgs) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    let f = AlertFilter { level: a.level.as_deref().and_then(Level::parse), status: a.status.as_deref().and_then(Status::parse), limit: Some(a.limit) };
+    let list = s.alerts(&f)?;
+    if a.format == Format::Json {
+        for x in &list {
+            let mut v = serde_json::to_value(&x.alert)?;
+            v["status"] = x.status.as_str().into();
+            println!("{v}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = list.iter().map(row).collect();
+    print_rows(a.format, &["alert_id", "time", "type", "level", "risk", "status", "symbols", "accounts", "description"], &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row(x: &StoredAlert) -> Vec<String> {
+    let a = &x.alert;
+    vec![
+        a.alert_id.clone(),
+        vigil_core::Ts(a.ts).to_string(),
+        a.kind.as_str().into(),
+        a.level.as_str().into(),
+        format!("{:.2}", a.risk_score),
+        x.status.as_str().into(),
+        a.symbols.join(" "),
+        a.accounts.join(" "),
+        a.description.clone(),
+    ]
+}
+
+pub fn resolve(db: &Db, a: ResolveArgs) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    let status = Status::parse(&a.resolution).expect("clap checked the resolution");
+    match s.resolve(&a.alert_id, status, &actor(&a.actor)?, &a.reason)? {
+        Outcome::Done => println!("{} {}", a.alert_id, status.as_str()),
+        Outcome::Proposed(p) => println!("{} is critical: proposal {p} waits for a supervisor (vigil approve {p})", a.alert_id),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn approve(db: &Db, a: ApproveArgs) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    s.decide(a.proposal, &actor(&a.actor)?, !a.reject, &a.reason)?;
+    println!("proposal {} {}", a.proposal, if a.reject { "rejected" } else { "approved" });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn proposals(db: &Db, format: Format) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    let rows: Vec<Vec<String>> = s
+        .proposals(true)?
+        .into_iter()
+        .map(|p| vec![p.id.to_string(), p.action, format!("{}:{}", p.object_type, p.object_id), p.proposed_by, p.details.to_string()])
+        .collect();
+    print_rows(format, &["id", "action", "object", "proposed_by", "details"], &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A listing as an aligned table, JSON objects (one a line) or CSV.
+pub fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) {
+    match format {
+        Format::Json => {
+            for r in rows {
+                let m: serde_json::Map<String, serde_json::Value> = header.iter().zip(r).map(|(h, v)| (h.to_string(), v.clone().into())).collect();
+                println!("{}", serde_json::Value::Object(m));
+            }
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            let _ = w.write_record(header);
+            for r in rows {
+                let _ = w.write_record(r);
+            }
+            let _ = w.flush();
+        }
+        Format::Table => {
+            let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+            for r in rows {
+                for (i, v) in r.iter().enumerate() {
+                    width[i] = width[i].max(v.chars().count().min(60));
+                }
+            }
+            let line = |cells: Vec<String>| {
+                let last = cells.len() - 1;
+                let s: Vec<String> = cells.into_iter().enumerate().map(|(i, c)| if i == last { c } else { format!("{c:<w$}", w = width[i]) }).collect();
+                println!("{}", s.join("  ").trim_end());
+            };
+            line(header.iter().map(|h| h.to_uppercase()).collect());
+            for r in rows {
+                line(r.clone());
+            }
+            if rows.is_empty() {
+                println!("(none)");
+            }
+        }
+    }
+}
