@@ -181,7 +181,7 @@ pub fn audit(db: &Db, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                         e.action,
                         format!("{}:{}", e.object_type, e.object_id),
                         e.details,
-                        e.hash[..16].to_string(),
+                        vigil_store::audit::short(&e.hash),
                     ]
                 })
                 .collect();
