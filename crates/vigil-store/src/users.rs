@@ -69,21 +69,11 @@ fn valid_name(name: &str) -> bool {
 impl Store {
     pub fn user(&mut self, name: &str) -> Result<Option<User>> {
         let rows = self.conn.query("SELECT name, role, created_at, disabled_at FROM users WHERE name = $1", &[name.into()])?;
-        Ok(rows.first().map(|r| User {
-            name: r[0].text().unwrap_or("").into(),
-            role: r[1].text().and_then(Role::parse).unwrap_or(Role::Analyst),
-            created_at: r[2].int().unwrap_or(0),
-            disabled: r[3].int().is_some(),
-        }))
+        Ok(rows.first().map(|r| user(r)))
     }
 
     pub fn users(&mut self) -> Result<Vec<User>> {
-        let names: Vec<String> = self.conn.query("SELECT name FROM users ORDER BY name", &[])?.iter().filter_map(|r| r[0].text().map(str::to_string)).collect();
-        let mut out = Vec::new();
-        for n in names {
-            out.extend(self.user(&n)?);
-        }
-        Ok(out)
+        Ok(self.conn.query("SELECT name, role, created_at, disabled_at FROM users ORDER BY name", &[])?.iter().map(|r| user(r)).collect())
     }
 
     /// The user `name`, enabled and allowed to act as `need`.
@@ -199,6 +189,16 @@ impl Store {
             audit::append(c, at, actor, "token.revoke", "user", &owner, &json!({"token": &h[..12]}))?;
             Ok(())
         })
+    }
+}
+
+/// A user from a row of (name, role, created_at, disabled_at).
+fn user(r: &[Value]) -> User {
+    User {
+        name: r[0].text().unwrap_or("").into(),
+        role: r[1].text().and_then(Role::parse).unwrap_or(Role::Analyst),
+        created_at: r[2].int().unwrap_or(0),
+        disabled: r[3].int().is_some(),
     }
 }
 

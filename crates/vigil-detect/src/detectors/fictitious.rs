@@ -206,9 +206,8 @@ impl Detector for Fictitious {
             BookChange::Amended { before, after } => {
                 let Some(a) = after.account else { return };
                 let (was, p) = (before.account.map(|b| cx.party(b)), cx.party(a));
-                if was.is_some_and(|w| w != p) {
+                if let Some(w) = was.filter(|&w| w != p) {
                     // The amend named another party's account: the order moves to its list.
-                    let w = was.unwrap_or(p);
                     if let Some(po) = inst.parties.get_mut(&w) {
                         po.resting[before.side as usize] = (po.resting[before.side as usize] - before.qty.to_f64()).max(0.0);
                         unlink(&mut inst.slots, po, w, before.slot);
