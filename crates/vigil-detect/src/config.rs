@@ -140,6 +140,8 @@ pub struct MomentumIgnitionConfig {
     pub window: Duration,
     pub min_aggressive_trades: u32,
     pub min_move: f64,
+    pub min_move_sigmas: f64,
+    pub min_move_floor: f64,
     pub min_share: f64,
     pub cooldown: Duration,
 }
@@ -270,6 +272,8 @@ impl Config {
             ("detectors.pump_and_dump.min_rise", d.pump_and_dump.min_rise),
             ("detectors.quote_stuffing.rate_multiplier", d.quote_stuffing.rate_multiplier),
             ("detectors.momentum_ignition.min_move", d.momentum_ignition.min_move),
+            ("detectors.momentum_ignition.min_move_sigmas", d.momentum_ignition.min_move_sigmas),
+            ("detectors.momentum_ignition.min_move_floor", d.momentum_ignition.min_move_floor),
             ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
             ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),

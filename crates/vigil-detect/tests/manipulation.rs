@@ -503,10 +503,54 @@ fn quote_stuffing_burst_is_caught_and_a_fast_market_maker_is_not() {
 }
 
 #[test]
+fn quote_stuffing_by_established_accounts_is_caught() {
+    // An ordinary account that has traded now and then for 10 minutes, and a market maker that has
+    // re-quoted two orders every 200 ms, each flood at 1 000 messages a second for 2 s. Their own
+    // history must not hide the burst (a burst is not its own record to beat).
+    let mut it = Interner::new();
+    let ordinary = it.account("ordinary");
+    let maker = it.account("maker");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 52);
+    let mut quotes: Vec<u64> = Vec::new();
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step % 2 == 0 {
+            for id in quotes.drain(..) {
+                m.cancel(ts, id);
+            }
+            quotes.push(m.order(ts, maker, Side::Buy, Some(97.0), 5.0));
+            quotes.push(m.order(ts, maker, Side::Sell, Some(103.0), 5.0));
+        }
+        if step % 100 == 0 && step < 6000 {
+            let id = m.order(ts + MS, ordinary, Side::Buy, Some(96.0), 2.0);
+            m.cancel(ts + 50 * MS, id);
+        }
+        for (who, from) in [(ordinary, 6000), (maker, 7000)] {
+            if (from..from + 20).contains(&step) {
+                for i in 0..50 {
+                    let id = m.order(ts + 2 * i * MS, who, Side::Sell, Some(104.0), 1.0);
+                    m.cancel(ts + (2 * i + 1) * MS, id);
+                }
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let qs = of(&alerts, AlertType::QuoteStuffing);
+    assert_eq!(qs.len(), 2, "{qs:#?}");
+    assert_eq!(qs[0].accounts, ["ordinary"]);
+    assert!(qs[0].ts < T0 + 6005 * STEP, "raised within the burst");
+    assert_eq!(qs[1].accounts, ["maker"]);
+    assert!(qs[1].ts < T0 + 7005 * STEP, "raised within the burst");
+}
+
+#[test]
 fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
     let mut it = Interner::new();
     let mi = it.account("igniter");
     let hedger = it.account("hedger");
+    let quoter = it.account("quoter");
     let chasers: Vec<AccountId> = (0..5).map(|i| it.account(&format!("chaser{i}"))).collect();
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 61);
@@ -523,6 +567,19 @@ fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
                 for j in 0..3 {
                     m.order(ts + (j + 1) * MS, hedger, Side::Buy, None, 2.0);
                 }
+            }
+            // A market maker quoting both ways (a bid 40 ticks down as well as an ask 40 ticks up)
+            // that takes hard in a fast market, the chasers following: the igniter's shape, but it
+            // keeps a quote on the side it takes, so it is not positioned for the move.
+            if k == 1500 {
+                m.order(ts, quoter, Side::Buy, Some(round(crowd.mid - 0.4)), 20.0);
+                m.order(ts, quoter, Side::Sell, Some(round(crowd.mid + 0.25)), 20.0);
+            }
+            if (1510..1560).contains(&k) && k % 10 == 0 {
+                m.order(ts, quoter, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+            }
+            if (1560..1600).contains(&k) && k % 4 == 0 {
+                m.order(ts, chasers[(k % 5) as usize], Side::Buy, None, 60.0);
             }
             continue;
         }

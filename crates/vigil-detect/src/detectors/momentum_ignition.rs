@@ -4,26 +4,84 @@
 //! when after that placement the party sent at least `min_aggressive_trades` aggressive orders on
 //! the other side (the fills of one sweep are one order), took less than half as much aggressively
 //! the same way as the order (an igniter pushes one way), took at least `min_share` of all
-//! aggressive volume on that side meanwhile, and the fill is at least `min_move` beyond the price where its aggression began, in the aggression's
-//! direction. A market maker's occasional hedge neither moves the price that far nor dominates the
-//! aggressive flow.
+//! aggressive volume on that side meanwhile, and the fill is beyond the price where its aggression
+//! began, in the aggression's direction, by at least `min_move_sigmas` times the instrument's usual
+//! 10 s move (and `min_move_floor`; `min_move` before there are 5 minutes of history). A market
+//! maker's occasional hedge neither moves the price that far nor dominates the aggressive flow, and
+//! a party that keeps orders resting on the side it was taking too is quoting both ways, not
+//! igniting.
 //!
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
 
 use super::{num, short, slot};
+use crate::activity::Party;
 use crate::builder::{key, round, Signal};
 use crate::config::MomentumIgnitionConfig;
 use crate::engine::{Context, Detector};
+use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::collections::VecDeque;
 use vigil_book::BookChange;
-use vigil_core::{AlertType, Event, EventKind, Side, Ts};
+use vigil_core::{AlertType, Event, EventKind, Qty, Side, Ts};
+
+/// The instrument's usual move is sampled from its mid price at trades this far apart...
+const VOL_STEP: i64 = 10_000_000_000;
+/// ...weighted so that the last 30 samples (5 minutes) carry most of it...
+const VOL_LAMBDA: f64 = 0.97;
+/// ...and trusted from this many samples on.
+const VOL_MIN_SAMPLES: u32 = 30;
+/// An order that rested this long untouched was a quote.
+const QUOTE_LIFE: i64 = 100_000_000;
 
 #[derive(Default)]
 struct State {
     /// Aggressive trades of the instrument within the window: (time, side, qty).
     aggressive: VecDeque<(Ts, Side, f64)>,
+    /// The last mid-price sample: (time, log mid).
+    sample: Option<(i64, f64)>,
+    /// Exponentially weighted mean of squared log mid returns per `VOL_STEP`.
+    var: f64,
+    samples: u32,
+    /// When each party last took down a quote, per side (buy, sell): an order that had rested at
+    /// least `QUOTE_LIFE` without trading, cancelled or re-priced. (The rest of an order that
+    /// traded on arrival, or an immediate-or-cancel order, is not a quote.)
+    quoted: FxHashMap<Party, [i64; 2]>,
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
+impl State {
+    /// Samples the mid price at a trade, `VOL_STEP` after the last sample. A gap longer than a
+    /// step is scaled to one step (a quiet minute is not one huge 10 s move).
+    fn sample(&mut self, now: i64, book: &vigil_book::Book) {
+        if self.sample.is_some_and(|(t, _)| now - t < VOL_STEP) {
+            return;
+        }
+        let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) else { return };
+        let mid = 0.5 * (b.to_f64() + a.to_f64());
+        if mid <= 0.0 {
+            return;
+        }
+        let lm = mid.ln();
+        if let Some((t, prev)) = self.sample {
+            let steps = ((now - t) as f64 / VOL_STEP as f64).max(1.0);
+            let r2 = (lm - prev) * (lm - prev) / steps;
+            self.var = if self.samples == 0 { r2 } else { VOL_LAMBDA * self.var + (1.0 - VOL_LAMBDA) * r2 };
+            self.samples += 1;
+        }
+        self.sample = Some((now, lm));
+    }
+
+    /// The usual 10 s move as a fraction, once there is enough history.
+    fn sigma(&self) -> Option<f64> {
+        (self.samples >= VOL_MIN_SAMPLES).then(|| self.var.sqrt())
+    }
 }
 
 pub struct MomentumIgnition {
@@ -46,6 +104,19 @@ impl Detector for MomentumIgnition {
     }
 
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        // A quote leaving the book (cancelled, or re-priced) after resting a while untouched.
+        let left = match cx.change {
+            BookChange::Cancelled(o) => Some(o),
+            BookChange::Amended { before, after } if before.price != after.price => Some(before),
+            _ => None,
+        };
+        if let Some(o) = left {
+            if let (true, true, Some(a)) = (o.filled == Qty::ZERO, ev.ts.0 - o.ts.0 >= QUOTE_LIFE, o.account) {
+                let st = slot(&mut self.slots, cx.slot);
+                st.quoted.entry(cx.party(a)).or_default()[side_index(o.side)] = ev.ts.0;
+            }
+            return;
+        }
         let EventKind::Trade(t) = &ev.kind else { return };
         let Some(aggressor) = t.aggressor else { return };
         let cfg = &self.cfg;
@@ -55,6 +126,7 @@ impl Detector for MomentumIgnition {
             st.aggressive.pop_front();
         }
         st.aggressive.push_back((now, aggressor, t.qty.to_f64()));
+        st.sample(now.0, &cx.instrument.book);
         let BookChange::Traded { buy, sell } = cx.change else { return };
         // The resting order that was filled.
         let Some(o) = (match aggressor {
@@ -110,12 +182,28 @@ impl Detector for MomentumIgnition {
         let dir = if aggressor == Side::Buy { 1.0 } else { -1.0 };
         let fill = t.price.to_f64();
         let moved = dir * (fill - p0) / p0;
-        if moved < cfg.min_move {
+        let sigma = st.sigma();
+        let need = sigma.map_or(cfg.min_move, |s| (cfg.min_move_sigmas * s).max(cfg.min_move_floor).min(cfg.min_move));
+        if moved < need {
             return;
         }
         let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == aggressor && x.0 < now).map(|x| x.2).sum();
         let share = if market > 0.0 { vol / market } else { 0.0 };
         if share < cfg.min_share {
+            return;
+        }
+        // A market maker: it kept quoting the side it was taking while it took: it took down a
+        // quote there since its aggression began, or has one resting there still. Its pick-offs of
+        // stale quotes in a fast market look like pushes and its bids fill as the market falls,
+        // but it is quoting both ways, not positioned for the move it made. (The rest of one of its
+        // aggressive orders, or an immediate-or-cancel order, is not a quote.)
+        if st.quoted.get(&p).is_some_and(|q| q[side_index(aggressor)] >= t0.0)
+            || cx
+                .instrument
+                .book
+                .iter_orders()
+                .any(|(_, r)| r.side == aggressor && (r.placed < t0 || r.filled == Qty::ZERO) && r.account.is_some_and(|a| cx.party(a) == p))
+        {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
@@ -130,7 +218,7 @@ impl Detector for MomentumIgnition {
             Side::Sell => ("sold", "buy"),
         };
         let description = format!(
-            "{acct} rested a {rest} order of {} {symbol} at {} on {venue}, then {agg} aggressively {n} times ({} lots, {}% of all aggressive {} volume), moving the price {}% from {}, and its {rest} order filled at {} {} s after it was placed.",
+            "{acct} rested a {rest} order of {} {symbol} at {} on {venue}, then {agg} aggressively {n} times ({} lots, {}% of all aggressive {} volume), moving the price {}% from {}{}, and its {rest} order filled at {} {} s after it was placed.",
             num(o.size.to_f64()),
             o.price,
             num(vol),
@@ -138,6 +226,10 @@ impl Detector for MomentumIgnition {
             aggressor.as_str(),
             short(100.0 * moved),
             num(p0),
+            match sigma {
+                Some(s) if s > 0.0 => format!(" ({}x its usual 10 s move of {}%)", short(moved / s), short(100.0 * s)),
+                _ => String::new(),
+            },
             t.price,
             short((now.0 - o.placed.0) as f64 / 1e9),
         );
@@ -152,6 +244,10 @@ impl Detector for MomentumIgnition {
             "aggressive_share": round(share, 4),
             "min_share": cfg.min_share,
             "move": round(moved, 6),
+            "required_move": round(need, 6),
+            "usual_move_10s": sigma.map(|s| round(s, 6)),
+            "min_move_sigmas": cfg.min_move_sigmas,
+            "min_move_floor": cfg.min_move_floor,
             "min_move": cfg.min_move,
             "aggression_start_price": p0,
             "aggressive_trade_seqs": seqs,
@@ -166,7 +262,7 @@ impl Detector for MomentumIgnition {
             venue: Some(cx.instrument.venue),
             symbols: vec![cx.instrument.symbol],
             accounts: vec![account],
-            severity: moved / cfg.min_move,
+            severity: moved / need,
             confidence: 0.5 + 0.5 * share.min(1.0),
             behaviour,
             cooldown: cfg.cooldown.0,

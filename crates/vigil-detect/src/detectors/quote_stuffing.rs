@@ -7,9 +7,9 @@
 //! day has a high usual rate and no burst; one that speeds up with a busy market (news, a crowd)
 //! keeps pace with everyone else; and a burst must pass the account's own busiest window before by
 //! half again (a maker re-quoting a whole ladder at once is bursty); a stuffer floods from a
-//! standing start. An account with less
-//! than ten windows of history has no usual rate yet: it needs three times `min_messages`, and the
-//! instrument itself must have sixty windows of history (at the start of a session everyone is new).
+//! standing start. An account with less than ten windows of history has no usual rate yet:
+//! `min_messages` (a flood in itself) is enough, once the instrument itself has sixty windows of
+//! history (at the start of a session everyone is new).
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
 //! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
@@ -29,8 +29,8 @@ use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 const RECORD: f64 = 1.5;
 
 struct Account {
-    /// Messages in the window: (time, was a cancel or amend).
-    recent: VecDeque<(Ts, bool)>,
+    /// Messages in the window: (time, was a cancel or amend, messages in the window when it came).
+    recent: VecDeque<(Ts, bool, u32)>,
     /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
     /// read only when something is to leave it.
     oldest: i64,
@@ -39,7 +39,9 @@ struct Account {
     /// Messages that have left the window: the usual rate is these over the time before it.
     before: u64,
     first: Option<Ts>,
-    /// The most messages it ever had in one window before now.
+    /// The most messages it had in one window that ended before the current window began: a
+    /// message leaving the window hands on the count it saw. (The running count itself would make
+    /// every burst its own record to beat.)
     peak: u32,
 }
 
@@ -105,7 +107,7 @@ impl Detector for QuoteStuffing {
         st.first.get_or_insert(now);
         // Messages leaving the window feed the usual rate.
         if st.oldest < now.0.saturating_sub(cfg.window.0) {
-            while let Some(&(t, c)) = st.recent.front() {
+            while let Some(&(t, c, seen)) = st.recent.front() {
                 if now.0 - t.0 <= cfg.window.0 {
                     break;
                 }
@@ -113,16 +115,16 @@ impl Detector for QuoteStuffing {
                 st.cancels -= u32::from(c);
                 st.news -= u32::from(!c);
                 st.before += 1;
+                st.peak = st.peak.max(seen);
             }
             st.oldest = st.recent.front().map_or(i64::MAX, |x| x.0 .0);
         }
-        st.recent.push_back((now, cancel));
+        let n = st.recent.len() as u32 + 1;
+        st.recent.push_back((now, cancel, n));
         st.oldest = st.oldest.min(now.0);
         st.cancels += u32::from(cancel);
         st.news += u32::from(!cancel);
-        let n = st.recent.len() as u32;
         let peak = st.peak;
-        st.peak = st.peak.max(n);
         if n < cfg.min_messages {
             return;
         }
@@ -145,7 +147,7 @@ impl Detector for QuoteStuffing {
         // A market maker's pace is bursty (a whole ladder re-quoted at once): beyond its average,
         // a burst must also pass its own busiest window by half again.
         if ratio < cfg.min_cancel_ratio
-            || (new_account && (new_market || n < 3 * cfg.min_messages))
+            || (new_account && new_market)
             || (!new_account && (burst < cfg.rate_multiplier * usual * activity || (n as f64) < RECORD * peak as f64))
         {
             return;
