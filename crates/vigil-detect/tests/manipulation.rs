@@ -279,6 +279,44 @@ fn golden_cftc_pattern_is_spoofing() {
     assert!(a.description.starts_with("spoofer placed a buy order of 100 ABC-USD"), "{}", a.description);
 }
 
+/// The look-alike of the CFTC pattern: a trader's large order, cancelled 8 s after a fill of its
+/// own on the other side. Long after the fill, the cancel is not tied to it: not spoofing.
+#[test]
+fn large_order_cancelled_long_after_an_opposite_fill_is_not_spoofing() {
+    let mut it = Interner::new();
+    let trader = it.account("trader");
+    let hit = it.account("hit");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 5);
+    crowd.gap = 3;
+    let mut big = None;
+    for step in 0..1500 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step < 3000 {
+            continue;
+        }
+        let phase = step % 900;
+        crowd.take = if phase < 90 { 0.0 } else { 0.3 };
+        match phase {
+            0 => {
+                let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
+                m.order(ts, trader, Side::Sell, Some(round(ba - TICK)), 4.0);
+                big = Some(m.order(ts + MS, trader, Side::Buy, Some(round(bb + TICK)), 100.0));
+            }
+            5 => {
+                m.order(ts, hit, Side::Buy, None, 4.0);
+            }
+            85 => {
+                m.cancel(ts, big.take().unwrap());
+            }
+            _ => {}
+        }
+    }
+    let alerts = run(&m.events, &it);
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
 #[test]
 fn genuine_large_order_cancelled_after_the_market_moved_away_is_not_spoofing() {
     let mut it = Interner::new();
