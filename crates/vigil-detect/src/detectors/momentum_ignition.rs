@@ -6,10 +6,10 @@
 //! the same way as the order (an igniter pushes one way), took at least `min_share` of all
 //! aggressive volume on that side meanwhile, and the fill is beyond the price where its aggression
 //! began, in the aggression's direction, by at least `min_move_sigmas` times the instrument's usual
-//! 10 s move (and `min_move_floor`; `min_move` before there are 5 minutes of history). A market
-//! maker's occasional hedge neither moves the price that far nor dominates the aggressive flow, and
-//! a party that keeps orders resting on the side it was taking too is quoting both ways, not
-//! igniting.
+//! 10 s move and `min_move_floor`, or by `min_move` if that is smaller (`min_move` alone before
+//! there are 5 minutes of history). A market maker's occasional hedge neither moves the price that
+//! far nor dominates the aggressive flow, and a party that keeps quoting the side it was taking is
+//! quoting both ways, not igniting.
 //!
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
