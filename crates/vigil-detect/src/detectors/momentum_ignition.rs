@@ -49,13 +49,6 @@ struct State {
     quoted: FxHashMap<Party, [i64; 2]>,
 }
 
-fn side_index(side: Side) -> usize {
-    match side {
-        Side::Buy => 0,
-        Side::Sell => 1,
-    }
-}
-
 impl State {
     /// Samples the mid price at a trade, `VOL_STEP` after the last sample. A gap longer than a
     /// step is scaled to one step (a quiet minute is not one huge 10 s move).
@@ -113,7 +106,7 @@ impl Detector for MomentumIgnition {
         if let Some(o) = left {
             if let (true, true, Some(a)) = (o.filled == Qty::ZERO, ev.ts.0 - o.ts.0 >= QUOTE_LIFE, o.account) {
                 let st = slot(&mut self.slots, cx.slot);
-                st.quoted.entry(cx.party(a)).or_default()[side_index(o.side)] = ev.ts.0;
+                st.quoted.entry(cx.party(a)).or_default()[o.side as usize] = ev.ts.0;
             }
             return;
         }
@@ -197,7 +190,7 @@ impl Detector for MomentumIgnition {
         // stale quotes in a fast market look like pushes and its bids fill as the market falls,
         // but it is quoting both ways, not positioned for the move it made. (The rest of one of its
         // aggressive orders, or an immediate-or-cancel order, is not a quote.)
-        if st.quoted.get(&p).is_some_and(|q| q[side_index(aggressor)] >= t0.0)
+        if st.quoted.get(&p).is_some_and(|q| q[aggressor as usize] >= t0.0)
             || cx
                 .instrument
                 .book
