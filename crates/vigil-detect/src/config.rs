@@ -118,6 +118,9 @@ pub struct PumpAndDumpConfig {
     pub min_rise: f64,
     pub min_rush_orders: u32,
     pub min_top_share: f64,
+    pub rush_buyers: u32,
+    pub rush_gap: Duration,
+    pub min_rush_bursts: u32,
     pub dump_fraction: f64,
     pub cooldown: Duration,
 }
@@ -292,6 +295,12 @@ impl Config {
         }
         if d.pump_and_dump.window_chunks == 0 || d.pump_and_dump.min_baseline_chunks > d.pump_and_dump.baseline_chunks {
             return bad("detectors.pump_and_dump.min_baseline_chunks", "must be at most baseline_chunks (and window_chunks > 0)");
+        }
+        if d.pump_and_dump.rush_buyers < 2 {
+            return bad("detectors.pump_and_dump.rush_buyers", "must be at least 2 (a rush is several hands in one millisecond)");
+        }
+        if d.pump_and_dump.rush_gap.0 < 0 {
+            return bad("detectors.pump_and_dump.rush_gap", "must not be negative");
         }
         if d.wash_trading.max_ring_size < 2 {
             return bad("detectors.wash_trading.max_ring_size", "must be at least 2");

@@ -479,13 +479,19 @@ fn pump_market(burst: impl Fn(&mut Market, &[AccountId], i64, i64)) -> Vec<Alert
 
 #[test]
 fn pump_is_caught_as_it_happens_and_news_is_not() {
-    // Three accounts sweep the book with market buys every 0.2 s for 30 s, then dump.
+    // A group of six buys together every 0.2 s for 30 s (three or four of them in the same
+    // millisecond: rush orders), then sells back what it bought.
     let alerts = pump_market(|m, p, ts, k| {
         if k < 300 && k % 2 == 0 {
-            m.order(ts, p[(k / 2 % 3) as usize], Side::Buy, None, 40.0);
+            let first = (k / 2 % 6) as usize;
+            for j in 0..3 + (k / 2 % 2) as usize {
+                m.order(ts, p[(first + j) % 6], Side::Buy, None, 20.0);
+            }
         }
         if (400..700).contains(&k) && k % 2 == 0 {
-            m.order(ts, p[(k / 2 % 3) as usize], Side::Sell, None, 40.0);
+            for j in 0..2 {
+                m.order(ts + j * 50 * MS, p[((k / 2) as usize + j as usize) % 6], Side::Sell, None, 20.0);
+            }
         }
     });
     let pumps = of(&alerts, AlertType::PumpAndDump);
@@ -493,11 +499,38 @@ fn pump_is_caught_as_it_happens_and_news_is_not() {
     assert_eq!(pumps.len(), 2, "{pumps:#?}");
     assert_eq!(pumps[0].evidence["phase"], "pump");
     assert!(pumps[0].ts - (T0 + 2100 * SEC) < 25 * SEC, "detected within 25 s of the start");
-    assert!(pumps[0].accounts.iter().all(|a| ["p0", "p1", "p2"].contains(&a.as_str())), "{:?}", pumps[0].accounts);
+    let group = ["p0", "p1", "p2", "p3", "p4", "p5"];
+    assert!(pumps[0].accounts.len() >= 3 && pumps[0].accounts.iter().all(|a| group.contains(&a.as_str())), "{:?}", pumps[0].accounts);
     assert_eq!(pumps[1].evidence["phase"], "dump");
+    assert!(pumps[1].ts > T0 + 2140 * SEC, "the dump is the selling, not the pump");
+    assert!(pumps[1].accounts.iter().all(|a| group.contains(&a.as_str())), "{:?}", pumps[1].accounts);
+    assert!(pumps[1].evidence["sold_back"].as_f64().unwrap() >= 0.5, "{:?}", pumps[1].evidence);
 
-    // News: forty independent accounts buy the same amount over the same 30 s.
+    // A pump group of forty, ten of them in each burst of 8 lots: no few accounts hold the buying
+    // (the three largest have about a tenth of it), yet the bursts are the group's.
     let alerts = pump_market(|m, p, ts, k| {
+        if k < 300 && k % 2 == 0 {
+            for j in 0..10 {
+                m.order(ts, p[((k / 2) as usize * 7 + j) % p.len()], Side::Buy, None, 8.0);
+            }
+        }
+    });
+    let pumps = of(&alerts, AlertType::PumpAndDump);
+    assert_eq!(pumps.len(), 1, "{pumps:#?}");
+    assert_eq!(pumps[0].evidence["pattern"], "coordinated_crowd");
+    assert!(pumps[0].evidence["group_accounts"].as_u64().unwrap() >= 20, "{:?}", pumps[0].evidence);
+    assert!(pumps[0].evidence["top_buyer_share"].as_f64().unwrap() < 0.35, "{:?}", pumps[0].evidence);
+    assert!(pumps[0].accounts.iter().all(|a| a.starts_with('p')), "{:?}", pumps[0].accounts);
+    assert!(pumps[0].ts - (T0 + 2100 * SEC) < 25 * SEC, "detected within 25 s of the start");
+
+    // News: eight accounts react in the same millisecond (one rush), then forty independent
+    // accounts buy the same amount over 30 s, one at a time.
+    let alerts = pump_market(|m, p, ts, k| {
+        if k == 0 {
+            for a in &p[..8] {
+                m.order(ts, *a, Side::Buy, None, 5.0);
+            }
+        }
         if k < 300 && k % 2 == 0 {
             m.order(ts, p[(k / 2) as usize % p.len()], Side::Buy, None, 40.0);
         }

@@ -4,14 +4,17 @@
 //! era" (ICCCN 2020), who detect crypto pumps within 25 s from rush orders, trade count, volume and
 //! price over short chunks. A pump alerts at the trade where, over the window: aggressive buy volume
 //! is `volume_multiplier` × its baseline, trade count `trades_multiplier` × its baseline, the price
-//! has risen `min_rise` from the window's open, there were `min_rush_orders` rush orders (several
-//! aggressive buy orders sharing one millisecond — where trades name their orders, one order
-//! sweeping the book is one order; without ids, buy trades sharing the millisecond stand in), and —
-//! where trades name accounts — the three largest buyers took `min_top_share` of the aggressive buying (each net of what it sold
-//! aggressively on other venues meanwhile: an arbitrageur is no driver). That last test separates a
-//! pump (few drivers) from news (many independent buyers). After a pump, a fall of `dump_fraction` of
-//! the rise from the peak while the pump's own buyers sell (where trades name accounts) is the dump:
-//! a second alert naming the sellers, the pump's buyers first. A fall without them selling is the
+//! has risen `min_rise` from the window's open, and the buying came in at least `min_rush_bursts`
+//! separate rush bursts. A rush is a millisecond in which `rush_buyers` different hands bought
+//! aggressively (accounts where trades name them; else orders, so that one order sweeping the book is
+//! one hand; else trades); rushes count as separate bursts when `rush_gap` apart. The bursts are the
+//! group's coordination, and they separate a pump from news: independent buyers reacting to news
+//! coincide in one millisecond only in the first second or two of the reaction, while a pump group
+//! comes back again and again, bought by few accounts or by dozens. The alert names the accounts that
+//! bought in a tenth of the rushes or more, the largest buyers first (each net of what it sold aggressively on other
+//! venues meanwhile: an arbitrageur is no driver). After a pump, a fall of `dump_fraction` of the
+//! rise from the peak while the pump's own buyers sell (where trades name accounts) is the dump: a
+//! second alert naming the sellers, the pump's buyers first. A fall without them selling is the
 //! market's, not a dump.
 //!
 //! Basis: EU MAR Annex I(A)(a)/(b) and Annex II 1(a); SEC and CFTC pump-and-dump actions.
@@ -30,10 +33,23 @@ struct Chunk {
     index: i64,
     buy_volume: f64,
     trades: u32,
+    /// Rush milliseconds, and those of them at least `rush_gap` after the last counted burst.
     rush: u32,
+    bursts: u32,
     open: f64,
     /// Aggressive buy volume by account.
     buyers: Vec<(AccountId, f64)>,
+    /// The accounts that bought in a rush, and in how many.
+    rushers: Vec<(AccountId, u32)>,
+}
+
+impl Chunk {
+    fn rusher(&mut self, a: AccountId) {
+        match self.rushers.iter_mut().find(|x| x.0 == a) {
+            Some(x) => x.1 += 1,
+            None => self.rushers.push((a, 1)),
+        }
+    }
 }
 
 struct Pump {
@@ -41,8 +57,12 @@ struct Pump {
     start_price: f64,
     peak: f64,
     dumped: bool,
-    /// The pump's top buyers: the dump names those of them who sell first.
+    /// The pump's rush accounts, sorted: the dump is them selling back what they bought.
     drivers: Vec<AccountId>,
+    /// Their holding since the pump's window began (the aggressive buying that alerted, then every
+    /// trade they are on), and its highest.
+    held: f64,
+    held_peak: f64,
 }
 
 #[derive(Default)]
@@ -51,15 +71,20 @@ struct State {
     /// Baseline: (buy volume, trades) of finished chunks, oldest first.
     history: VecDeque<(f64, u32)>,
     last_price: Option<f64>,
-    /// The millisecond of the last aggressive buy, and how many buys shared it.
+    /// The millisecond of the last aggressive buy, the distinct hands that bought in it, and the
+    /// accounts of those hands (where trades name them).
     last_buy_ms: i64,
-    same_ms: u32,
-    /// A hash of the last aggressive buy order's id (where the venue names it).
-    last_buy_order: Option<u64>,
+    hands: Vec<u64>,
+    hand_accounts: Vec<AccountId>,
+    /// When the last counted rush burst began.
+    last_burst: Option<i64>,
     pump: Option<Pump>,
-    /// Sellers since the peak, for the dump's story.
+    /// The pump's buyers selling since the pump, for the dump's story.
     sellers: FxHashMap<AccountId, f64>,
 }
+
+/// How many of the rush accounts a pump alert names.
+const NAMED: usize = 10;
 
 pub struct PumpAndDump {
     cfg: PumpAndDumpConfig,
@@ -116,31 +141,43 @@ impl Detector for PumpAndDump {
         chunk.trades += 1;
         if side == Side::Buy {
             chunk.buy_volume += qty;
-            // A rush: buy orders from several hands in one millisecond. Where trades name their
-            // orders, one order sweeping the book is one order; without ids, trades stand in.
+            // A rush: several hands buying in one millisecond. A hand is the account where trades
+            // name it, else the order (one order sweeping the book is one hand), else the trade.
             let ms = ev.ts.0.div_euclid(1_000_000);
-            let order = t.buy_order_id.as_deref().map(|id| key(&[id.as_bytes()]));
-            if ms == st.last_buy_ms {
-                if order.is_none() || order != st.last_buy_order {
-                    st.same_ms += 1;
-                    if st.same_ms == 2 {
-                        chunk.rush += 1;
+            if ms != st.last_buy_ms {
+                st.last_buy_ms = ms;
+                st.hands.clear();
+                st.hand_accounts.clear();
+            }
+            let hand = match (t.buy_account, t.buy_order_id.as_deref()) {
+                (Some(a), _) => key(&[b"a", &a.0.to_le_bytes()]),
+                (None, Some(id)) => key(&[b"o", id.as_bytes()]),
+                (None, None) => key(&[b"t", t.trade_id.as_bytes()]),
+            };
+            if !st.hands.contains(&hand) {
+                st.hands.push(hand);
+                st.hand_accounts.extend(t.buy_account);
+                let n = st.hands.len();
+                if n == 2 {
+                    chunk.rush += 1;
+                    for a in &st.hand_accounts {
+                        chunk.rusher(*a);
+                    }
+                } else if n > 2 {
+                    if let Some(a) = t.buy_account {
+                        chunk.rusher(a);
                     }
                 }
-            } else {
-                st.last_buy_ms = ms;
-                st.same_ms = 1;
+                if n == cfg.rush_buyers as usize && st.last_burst.is_none_or(|l| ev.ts.0 - l >= cfg.rush_gap.0) {
+                    chunk.bursts += 1;
+                    st.last_burst = Some(ev.ts.0);
+                }
             }
-            st.last_buy_order = order;
             if let Some(a) = t.buy_account {
                 match chunk.buyers.iter_mut().find(|x| x.0 == a) {
                     Some(x) => x.1 += qty,
                     None => chunk.buyers.push((a, qty)),
                 }
-            }
-        } else if st.pump.is_some() {
-            if let Some(a) = t.sell_account {
-                *st.sellers.entry(a).or_default() += qty;
             }
         }
         // The instrument, as bytes for behaviour keys (no allocation: this runs on every trade).
@@ -153,60 +190,86 @@ impl Detector for PumpAndDump {
             if ev.ts.0 - p.ts.0 > 3_600_000_000_000 {
                 st.pump = None;
                 st.sellers.clear();
-            } else if price > p.peak {
-                p.peak = price;
-                st.sellers.clear();
-            } else if !p.dumped
-                && p.peak > p.start_price
-                && p.peak - price >= cfg.dump_fraction * (p.peak - p.start_price)
-                && (p.drivers.is_empty() || p.drivers.iter().any(|d| st.sellers.contains_key(d)))
-            {
-                p.dumped = true;
-                let mut sellers: Vec<(AccountId, f64)> = st.sellers.iter().map(|(a, v)| (*a, *v)).collect();
-                // The pump's own buyers selling come first (that is the dump); then the others.
-                sellers.sort_by(|a, b| p.drivers.contains(&b.0).cmp(&p.drivers.contains(&a.0)).then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0)));
-                sellers.truncate(5);
-                let drivers_selling: Vec<String> = sellers.iter().filter(|x| p.drivers.contains(&x.0)).map(|(a, _)| cx.names.account(*a).to_string()).collect();
-                let fall = (p.peak - price) / (p.peak - p.start_price);
-                let names: Vec<String> = sellers.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
-                let (venue, symbol) = (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
-                let description = format!(
-                    "{symbol} on {venue} fell from its pump peak of {} to {} ({}% of the rise from {} given back){}: the dump after the pump.",
-                    num(p.peak),
-                    num(price),
-                    short(100.0 * fall),
-                    num(p.start_price),
-                    if names.is_empty() { String::new() } else { format!(", sold mostly by {}", names.join(", ")) },
-                );
-                let evidence = json!({
-                    "phase": "dump",
-                    "pump_start_price": p.start_price,
-                    "peak_price": p.peak,
-                    "price": price,
-                    "fall_of_rise": round(fall, 4),
-                    "dump_fraction": cfg.dump_fraction,
-                    "top_sellers": names,
-                    "pump_buyers_selling": drivers_selling,
-                    "pump_alert_ts": p.ts.0,
-                    "trigger_trade_id": t.trade_id.as_str(),
-                });
-                let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
-                out.push(Signal {
-                    kind: AlertType::PumpAndDump,
-                    ts: ev.ts,
-                    window_start: p.ts,
-                    window_end: ev.ts,
-                    venue: Some(cx.instrument.venue),
-                    symbols: vec![cx.instrument.symbol],
-                    accounts: sellers.iter().map(|x| x.0).collect(),
-                    severity: fall / cfg.dump_fraction,
-                    confidence: 0.8,
-                    behaviour: key(&[&inst_key, b"dump"]),
-                    cooldown: cfg.cooldown.0,
-                    identity: key(&[t.trade_id.as_bytes(), b"dump"]),
-                    description,
-                    evidence,
-                });
+            } else {
+                p.peak = p.peak.max(price);
+                // The pump's buyers' holding since the pump, on both sides of every trade.
+                let driver = |a: Option<AccountId>| a.is_some_and(|a| p.drivers.binary_search(&a).is_ok());
+                if driver(t.buy_account) {
+                    p.held += qty;
+                    p.held_peak = p.held_peak.max(p.held);
+                }
+                if driver(t.sell_account) {
+                    p.held -= qty;
+                    if let Some(a) = t.sell_account {
+                        *st.sellers.entry(a).or_default() += qty;
+                    }
+                }
+                let fall = if p.peak > p.start_price { (p.peak - price) / (p.peak - p.start_price) } else { 0.0 };
+                let sold_back = if p.held_peak > 0.0 { (p.held_peak - p.held) / p.held_peak } else { 0.0 };
+                // Where trades name accounts the dump is the pump's buyers selling back what they
+                // bought; where they do not, the price giving back the rise stands in.
+                let dumping = if p.drivers.is_empty() { fall >= cfg.dump_fraction } else { sold_back >= cfg.dump_fraction };
+                if !p.dumped && dumping {
+                    p.dumped = true;
+                    let mut sellers: Vec<(AccountId, f64)> = st.sellers.iter().map(|(a, v)| (*a, *v)).collect();
+                    sellers.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                    let selling = sellers.len();
+                    sellers.truncate(5);
+                    let names: Vec<String> = sellers.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
+                    let (venue, symbol) = (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
+                    let description = if p.drivers.is_empty() {
+                        format!(
+                            "{symbol} on {venue} fell from its pump peak of {} to {} ({}% of the rise from {} given back): the dump after the pump.",
+                            num(p.peak),
+                            num(price),
+                            short(100.0 * fall),
+                            num(p.start_price),
+                        )
+                    } else {
+                        format!(
+                            "The pump's buyers in {symbol} on {venue} sold back {}% of the {} they had built up ({selling} of them selling, mostly {}), the price {} its pump peak of {} (the rise began at {}): the dump after the pump.",
+                            short(100.0 * sold_back),
+                            num(p.held_peak),
+                            names.join(", "),
+                            if price < p.peak { format!("down to {} from", num(price)) } else { "still at".to_string() },
+                            num(p.peak),
+                            num(p.start_price),
+                        )
+                    };
+                    let evidence = json!({
+                        "phase": "dump",
+                        "pump_start_price": p.start_price,
+                        "peak_price": p.peak,
+                        "price": price,
+                        "fall_of_rise": round(fall, 4),
+                        "pump_buyers": p.drivers.len(),
+                        "pump_buyers_held_peak": round(p.held_peak, 8),
+                        "pump_buyers_held": round(p.held, 8),
+                        "sold_back": round(sold_back, 4),
+                        "dump_fraction": cfg.dump_fraction,
+                        "pump_buyers_selling": selling,
+                        "top_sellers": names,
+                        "pump_alert_ts": p.ts.0,
+                        "trigger_trade_id": t.trade_id.as_str(),
+                    });
+                    let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+                    out.push(Signal {
+                        kind: AlertType::PumpAndDump,
+                        ts: ev.ts,
+                        window_start: p.ts,
+                        window_end: ev.ts,
+                        venue: Some(cx.instrument.venue),
+                        symbols: vec![cx.instrument.symbol],
+                        accounts: sellers.iter().map(|x| x.0).collect(),
+                        severity: if p.drivers.is_empty() { fall } else { sold_back } / cfg.dump_fraction,
+                        confidence: 0.8,
+                        behaviour: key(&[&inst_key, b"dump"]),
+                        cooldown: cfg.cooldown.0,
+                        identity: key(&[t.trade_id.as_bytes(), b"dump"]),
+                        description,
+                        evidence,
+                    });
+                }
             }
         }
 
@@ -218,14 +281,15 @@ impl Detector for PumpAndDump {
         let base_trades = st.history.iter().map(|x| x.1 as f64).sum::<f64>() / n * cfg.window_chunks as f64;
         let open = st.chunks.front().map_or(price, |c| c.open);
         let rise = if open > 0.0 { price / open - 1.0 } else { 0.0 };
-        let (mut vol, mut trades, mut rush) = (0.0, 0u32, 0u32);
+        let (mut vol, mut trades, mut rush, mut bursts) = (0.0, 0u32, 0u32, 0u32);
         for c in &st.chunks {
             vol += c.buy_volume;
             trades += c.trades;
             rush += c.rush;
+            bursts += c.bursts;
         }
         if rise < cfg.min_rise
-            || rush < cfg.min_rush_orders
+            || (rush < cfg.min_rush_orders && bursts < cfg.min_rush_bursts)
             || vol < cfg.volume_multiplier * base_vol
             || (trades as f64) < cfg.trades_multiplier * base_trades.max(1.0)
         {
@@ -237,31 +301,67 @@ impl Detector for PumpAndDump {
                 *buyers.entry(*a).or_default() += v;
             }
         }
-        let mut top: Vec<(AccountId, f64)> = buyers.into_iter().collect();
-        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let named: f64 = top.iter().map(|x| x.1).sum();
-        // The leading buyers, net of what they sold aggressively on other venues meanwhile: an
-        // arbitrageur buying here what it sells there drives no pump.
         let since = Ts(st.chunks.front().map_or(ev.ts.0, |c| c.index * cfg.chunk.0));
-        top.truncate(6);
-        for (a, v) in top.iter_mut() {
-            let elsewhere: f64 = cx
-                .activity
-                .since(cx.instrument.symbol, cx.party(*a), since)
-                .filter(|x| x.venue != cx.instrument.venue && x.aggressive && x.side == Side::Sell)
-                .map(|x| x.qty)
-                .sum();
-            *v = (*v - elsewhere).max(0.0);
+        // An account's buying here net of everything it sold in the window, here or on other venues,
+        // aggressively or not: a market maker filled on its offers while it picks off stale ones, or
+        // an arbitrageur buying here what it sells there, drives no pump.
+        let net = |a: AccountId, bought: f64| -> f64 {
+            let sold: f64 = cx.activity.since(cx.instrument.symbol, cx.party(a), since).filter(|x| x.side == Side::Sell).map(|x| x.qty).sum();
+            (bought - sold).max(0.0)
+        };
+        let by_net = |accounts: &mut Vec<(AccountId, f64)>, keep: usize| {
+            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            accounts.truncate(2 * keep);
+            for (a, v) in accounts.iter_mut() {
+                *v = net(*a, *v);
+            }
+            accounts.retain(|x| x.1 > 0.0);
+            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            accounts.truncate(keep);
+        };
+        let mut counts: Vec<(AccountId, u32)> = Vec::new();
+        for c in &st.chunks {
+            for (a, n) in &c.rushers {
+                match counts.iter_mut().find(|x| x.0 == *a) {
+                    Some(x) => x.1 += n,
+                    None => counts.push((*a, *n)),
+                }
+            }
         }
-        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(3);
-        let top_share = if named > 0.0 { top.iter().map(|x| x.1).sum::<f64>() / vol } else { f64::NAN };
-        if named > 0.0 && top_share < cfg.min_top_share {
+        // Few drivers: the three largest net buyers among the accounts in the rush orders hold
+        // `min_top_share` of the buying (one large order that rushed with nobody is no pump). Where
+        // trades name no accounts, the rush orders alone.
+        let mut few: Vec<(AccountId, f64)> = counts.iter().map(|(a, _)| (*a, buyers.get(a).copied().unwrap_or(0.0))).collect();
+        by_net(&mut few, 3);
+        let top_share = if buyers.is_empty() { f64::NAN } else { few.iter().map(|x| x.1).sum::<f64>() / vol };
+        let few_drivers = rush >= cfg.min_rush_orders && (top_share.is_nan() || top_share >= cfg.min_top_share);
+        // A coordinated crowd: the buying came in `min_rush_bursts` separate bursts of
+        // `rush_buyers` hands, and the same accounts keep coming back: at least `rush_buyers` of
+        // them were in a tenth of the window's rush milliseconds or more, and in two or more. Strangers
+        // coinciding in a busy market are no group, and a bystander whose order happened to share a
+        // millisecond with the group now and then is not of it.
+        let crowd = bursts >= cfg.min_rush_bursts;
+        if !few_drivers && !crowd {
             return;
         }
+        let mut rushers: Vec<AccountId> = counts.iter().filter(|x| x.1 >= 2 && 10 * x.1 >= rush).map(|x| x.0).collect();
+        let is_crowd = crowd && rushers.len() >= cfg.rush_buyers as usize;
+        if !few_drivers && !is_crowd {
+            return;
+        }
+        let (mut drivers, top) = if is_crowd {
+            let mut top: Vec<(AccountId, f64)> = rushers.iter().map(|a| (*a, buyers.get(a).copied().unwrap_or(0.0))).collect();
+            by_net(&mut top, NAMED);
+            (std::mem::take(&mut rushers), top)
+        } else {
+            (few.iter().map(|x| x.0).collect(), few)
+        };
+        let group = drivers.len();
+        let driven: f64 = drivers.iter().filter_map(|a| buyers.get(a)).sum();
         let start = Ts(st.chunks.front().map_or(ev.ts.0, |c| c.index * cfg.chunk.0));
         if st.pump.as_ref().is_none_or(|p| p.dumped || ev.ts.0 - p.ts.0 > cfg.cooldown.0) {
-            st.pump = Some(Pump { ts: ev.ts, start_price: open, peak: price, dumped: false, drivers: top.iter().map(|x| x.0).collect() });
+            drivers.sort_unstable();
+            st.pump = Some(Pump { ts: ev.ts, start_price: open, peak: price, dumped: false, held: driven, held_peak: driven, drivers });
             st.sellers.clear();
         }
         if cx.repeat(AlertType::PumpAndDump, key(&[&inst_key, b"pump"]), ev.ts, cfg.cooldown.0, out) {
@@ -270,13 +370,23 @@ impl Detector for PumpAndDump {
         let names: Vec<String> = top.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
         let secs = (ev.ts.0 - start.0) as f64 / 1e9;
         let (venue, symbol) = (cx.names.venue(cx.instrument.venue), cx.names.symbol(cx.instrument.symbol));
+        let who = if names.is_empty() {
+            format!("{rush} rush orders")
+        } else if is_crowd {
+            format!(
+                "{group} accounts buying together in {bursts} rush bursts, {}% of the buying, the largest {}",
+                short(100.0 * driven / vol),
+                names.join(", ")
+            )
+        } else {
+            format!("{rush} rush orders; {}% of the buying by {}", short(100.0 * top_share), names.join(", "))
+        };
         let description = format!(
-            "{symbol} on {venue} rose {}% in {} s on {}x its usual buying ({} bought aggressively over {trades} trades, {rush} rush orders){}: a pump under way.",
+            "{symbol} on {venue} rose {}% in {} s on {}x its usual buying ({} bought aggressively over {trades} trades): {who}. A pump under way.",
             short(100.0 * rise),
             short(secs),
             short(vol / base_vol.max(f64::MIN_POSITIVE)),
             num(vol),
-            if names.is_empty() { String::new() } else { format!(", {}% of it by {}", short(100.0 * top_share), names.join(", ")) },
         );
         let evidence = json!({
             "phase": "pump",
@@ -288,8 +398,15 @@ impl Detector for PumpAndDump {
             "window_trades": trades,
             "baseline_trades": round(base_trades, 4),
             "trades_multiplier": cfg.trades_multiplier,
+            "pattern": if is_crowd { "coordinated_crowd" } else { "few_drivers" },
             "rush_orders": rush,
             "min_rush_orders": cfg.min_rush_orders,
+            "rush_bursts": bursts,
+            "min_rush_bursts": cfg.min_rush_bursts,
+            "rush_buyers": cfg.rush_buyers,
+            "rush_gap_ns": cfg.rush_gap.0,
+            "group_accounts": group,
+            "group_share": if vol > 0.0 && group > 0 { json!(round(driven / vol, 4)) } else { json!(null) },
             "top_buyers": names,
             "top_buyer_share": if top_share.is_finite() { json!(round(top_share, 4)) } else { json!(null) },
             "min_top_share": cfg.min_top_share,
@@ -309,7 +426,7 @@ impl Detector for PumpAndDump {
             symbols: vec![cx.instrument.symbol],
             accounts: top.iter().map(|x| x.0).collect(),
             severity: (rise / cfg.min_rise).min(vol / (cfg.volume_multiplier * base_vol).max(f64::MIN_POSITIVE)),
-            confidence: if top_share.is_finite() { 0.85 } else { 0.6 },
+            confidence: if group == 0 { 0.6 } else { 0.85 },
             behaviour: key(&[&inst_key, b"pump"]),
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes(), b"pump"]),
