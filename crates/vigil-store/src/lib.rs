@@ -1,17 +1,19 @@
-//! Vigil's data layer: the alerts the engine raises and their triage, stored progress, users and
-//! API tokens, four-eyes proposals, and the hash-chained audit log of every action — on SQLite (the
+//! Vigil's data layer: the alerts the engine raises and their triage, cases, stored progress, users
+//! and API tokens, four-eyes proposals, and the hash-chained audit log of every action — on SQLite (the
 //! default: one file) or PostgreSQL (shared by many workers), with the same migrations and queries.
 //!
 //! Every change of state and its audit entry are written in one transaction: there is no action
 //! without its entry, and no entry without its action.
 
 pub mod audit;
+mod cases;
 pub mod db;
 mod schema;
 pub mod testing;
 mod users;
 
 pub use audit::{Entry, Verification};
+pub use cases::{Case, CaseFilter, CaseOutcome, CaseStatus, Note, MAX_EVIDENCE_BYTES};
 pub use db::Value;
 pub use users::{Role, User};
 
@@ -370,6 +372,7 @@ impl Store {
                             &json!({"reason": why, "proposed_by": p.proposed_by, "proposal": proposal}),
                         )?;
                     }
+                    "case.close" => cases::apply_close(c, &p.object_id, &p.details, &p.proposed_by, actor, proposal, at)?,
                     other => return Err(Error::Invalid(format!("proposal {proposal}: unknown action {other}"))),
                 }
             }

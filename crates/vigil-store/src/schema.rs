@@ -73,4 +73,40 @@ pub const MIGRATIONS: &[&str] = &[
         seq BIGINT NOT NULL,
         hash TEXT NOT NULL
     );",
+    // 2: cases, the alerts linked to them, and their comments and evidence (files as hex, with the
+    // SHA-256 the audit log also records).
+    "CREATE TABLE cases (
+        case_id BIGINT PRIMARY KEY,
+        title TEXT NOT NULL,
+        status TEXT NOT NULL,
+        outcome TEXT,
+        assignee TEXT,
+        opened_by TEXT NOT NULL,
+        opened_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        closed_by TEXT,
+        closed_at BIGINT,
+        close_reason TEXT
+    );
+    CREATE INDEX cases_by_status ON cases (status, updated_at);
+    CREATE TABLE case_alerts (
+        case_id BIGINT NOT NULL REFERENCES cases (case_id),
+        alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+        linked_by TEXT NOT NULL,
+        linked_at BIGINT NOT NULL,
+        PRIMARY KEY (case_id, alert_id)
+    );
+    CREATE INDEX case_alerts_by_alert ON case_alerts (alert_id);
+    CREATE TABLE case_notes (
+        id BIGINT PRIMARY KEY,
+        case_id BIGINT NOT NULL REFERENCES cases (case_id),
+        kind TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        size BIGINT,
+        sha256 TEXT,
+        content TEXT
+    );
+    CREATE INDEX case_notes_by_case ON case_notes (case_id, id);",
 ];

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use vigil_core::{Alert, AlertType, Level};
 use vigil_store::testing::TempPostgres;
-use vigil_store::{AlertFilter, Error, Outcome, Role, Status, Store, Value};
+use vigil_store::{AlertFilter, CaseFilter, CaseOutcome, CaseStatus, Error, Outcome, Role, Status, Store, Value};
 
 static PG: OnceLock<TempPostgres> = OnceLock::new();
 
@@ -133,6 +133,96 @@ fn a_rejected_proposal_changes_nothing() {
         assert_eq!(s.alert("c").unwrap().unwrap().status, Status::Active);
         assert!(s.proposals(true).unwrap().is_empty());
         assert_eq!(s.proposals(false).unwrap()[0].decision.as_deref(), Some("rejected"));
+    });
+}
+
+#[test]
+fn a_case_lives_from_alerts_to_a_four_eyes_closing_and_back() {
+    both("cases", |s| {
+        people(s);
+        s.insert_alerts(&[alert("a1", Level::High, 1), alert("a2", Level::Medium, 2), alert("a3", Level::Low, 3)], None).unwrap();
+        assert!(matches!(s.open_case("mallory", "x", &["a1"]), Err(Error::Denied(_))), "nobody unknown opens a case");
+        assert!(matches!(s.open_case("ann", "layering in AMZN", &["nope"]), Err(Error::NotFound(_))));
+        assert!(matches!(s.open_case("ann", "no alerts", &[]), Err(Error::Invalid(_))));
+        assert!(s.cases(&CaseFilter::default()).unwrap().is_empty(), "a failed open leaves nothing behind");
+        let id = s.open_case("ann", "layering in AMZN", &["a1", "a2"]).unwrap();
+        let c = s.case(id).unwrap().unwrap();
+        assert_eq!((c.status, c.opened_by.as_str(), c.alerts.clone()), (CaseStatus::Open, "ann", vec!["a1".to_string(), "a2".to_string()]));
+        // More alerts later; linking one twice is a no-op; a second case may share an alert.
+        s.link_alerts(id, "bob", &["a3", "a1"]).unwrap();
+        assert_eq!(s.case(id).unwrap().unwrap().alerts.len(), 3);
+        let other = s.open_case("bob", "same account elsewhere", &["a3"]).unwrap();
+        assert_eq!(s.cases_of_alert("a3").unwrap(), vec![id, other]);
+        // Assigned to a user that exists, commented, evidence attached and read back intact.
+        assert!(matches!(s.assign_case(id, "ann", "nobody"), Err(Error::Denied(_))));
+        s.assign_case(id, "ann", "bob").unwrap();
+        assert_eq!(s.cases(&CaseFilter { assignee: Some("bob".into()), ..Default::default() }).unwrap().iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
+        s.comment_case(id, "bob", "orders cancelled 0.6 s after each fill").unwrap();
+        let content = b"order_id,ts\n17,100\n".to_vec();
+        let (note, sha) = s.attach_evidence(id, "bob", "orders.csv", &content).unwrap();
+        assert_eq!(sha.len(), 64);
+        assert_eq!(s.evidence(note).unwrap(), ("orders.csv".to_string(), content));
+        let notes = s.case_notes(id).unwrap();
+        assert_eq!(notes.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(), ["comment", "evidence"]);
+        assert_eq!(notes[1].sha256.as_deref(), Some(sha.as_str()));
+        // open -> investigating -> a violation, which takes a supervisor other than the proposer.
+        assert!(matches!(s.close_case(id, "bob", CaseOutcome::Violation, ""), Err(Error::Invalid(_))), "a reason is required");
+        s.investigate_case(id, "bob").unwrap();
+        assert!(matches!(s.investigate_case(id, "bob"), Err(Error::Invalid(_))));
+        let Outcome::Proposed(p) = s.close_case(id, "sue", CaseOutcome::Violation, "spoofing, repeated").unwrap() else { panic!("four eyes") };
+        assert_eq!(s.case(id).unwrap().unwrap().status, CaseStatus::Investigating, "nothing closes before approval");
+        assert!(matches!(s.decide(p, "sue", true, "ok"), Err(Error::Denied(_))), "not the proposer");
+        assert!(matches!(s.decide(p, "bob", true, "ok"), Err(Error::Denied(_))), "not an analyst");
+        s.decide(p, "sam", true, "agreed").unwrap();
+        let c = s.case(id).unwrap().unwrap();
+        assert_eq!((c.status, c.outcome, c.closed_by.as_deref()), (CaseStatus::Closed, Some(CaseOutcome::Violation), Some("sue")));
+        // A closed case takes no more alerts or evidence (comments still), and is reopened with a reason.
+        assert!(matches!(s.link_alerts(id, "ann", &["a3"]), Err(Error::Invalid(_))));
+        assert!(matches!(s.attach_evidence(id, "ann", "late.txt", b"x"), Err(Error::Invalid(_))));
+        s.comment_case(id, "ann", "the regulator asked for the file").unwrap();
+        s.reopen_case(id, "ann", "new alerts on the same account").unwrap();
+        let c = s.case(id).unwrap().unwrap();
+        assert_eq!((c.status, c.outcome), (CaseStatus::Investigating, None));
+        // No violation closes at once; a referral is four eyes again, and a rejection changes nothing.
+        let Outcome::Proposed(p) = s.close_case(id, "bob", CaseOutcome::Referred, "to the FCA").unwrap() else { panic!() };
+        s.decide(p, "sue", false, "not yet").unwrap();
+        assert_eq!(s.case(id).unwrap().unwrap().status, CaseStatus::Investigating);
+        assert_eq!(s.close_case(other, "bob", CaseOutcome::NoViolation, "an arbitrageur").unwrap(), Outcome::Done);
+        assert_eq!(s.cases(&CaseFilter { status: Some(CaseStatus::Closed), ..Default::default() }).unwrap().len(), 1);
+        // Every step is in the log, and the log holds.
+        let actions: Vec<String> =
+            s.audit_entries(0, 1000).unwrap().into_iter().filter(|e| e.object_type == "case").map(|e| format!("{} {}", e.actor, e.action)).collect();
+        let want = [
+            "ann case.open",
+            "bob case.link",
+            "bob case.open",
+            "ann case.assign",
+            "bob case.comment",
+            "bob case.evidence",
+            "bob case.investigate",
+            "sue proposal.open",
+            "sam proposal.approved",
+            "sam case.close",
+            "ann case.comment",
+            "ann case.reopen",
+            "bob proposal.open",
+            "sue proposal.rejected",
+            "bob case.close",
+        ];
+        assert_eq!(actions, want, "{actions:#?}");
+        assert!(s.audit_verify().unwrap().failure.is_none());
+    });
+}
+
+#[test]
+fn tampered_evidence_is_refused() {
+    both("evidence", |s| {
+        people(s);
+        s.insert_alerts(&[alert("a1", Level::High, 1)], None).unwrap();
+        let id = s.open_case("ann", "t", &["a1"]).unwrap();
+        let (note, _) = s.attach_evidence(id, "ann", "f.bin", &[0, 1, 2, 255]).unwrap();
+        s.execute_raw("UPDATE case_notes SET content = $1 WHERE id = $2", &["00010203".into(), note.into()]).unwrap();
+        assert!(matches!(s.evidence(note), Err(Error::Db(m)) if m.contains("SHA-256")));
     });
 }
 
