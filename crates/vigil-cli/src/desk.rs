@@ -290,3 +290,198 @@ pub fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) {
         }
     }
 }
+
+#[derive(clap::Subcommand)]
+pub enum CasesCmd {
+    /// Open a case from one or more alerts.
+    Open {
+        #[arg(long, required = true, num_args = 1..)]
+        alert_id: Vec<String>,
+        #[arg(long)]
+        title: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// List cases, most recently changed first.
+    List {
+        #[arg(long, value_parser = ["open", "investigating", "closed"])]
+        status: Option<String>,
+        #[arg(long)]
+        assignee: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// A case with its alerts, comments and evidence.
+    Show {
+        case_id: i64,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Link more alerts to a case.
+    Link {
+        case_id: i64,
+        #[arg(long, required = true, num_args = 1..)]
+        alert_id: Vec<String>,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Assign a case to a user.
+    Assign {
+        case_id: i64,
+        #[arg(long)]
+        to: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Add a comment.
+    Comment {
+        case_id: i64,
+        #[arg(long)]
+        text: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Attach a file as evidence (kept in the store with its SHA-256).
+    Attach {
+        case_id: i64,
+        file: std::path::PathBuf,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Write an evidence file back out, checked against its SHA-256.
+    Evidence {
+        note_id: i64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// open -> investigating.
+    Investigate {
+        case_id: i64,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Close with an outcome; violation and referred wait for a supervisor's approval (four eyes).
+    Close {
+        case_id: i64,
+        #[arg(long, value_parser = ["no_violation", "violation", "referred"])]
+        outcome: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Reopen a closed case.
+    Reopen {
+        case_id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+}
+
+fn case_row(c: &vigil_store::Case) -> Vec<String> {
+    vec![
+        c.id.to_string(),
+        c.status.as_str().into(),
+        c.outcome.map_or("", |o| o.as_str()).into(),
+        c.assignee.clone().unwrap_or_default(),
+        c.opened_by.clone(),
+        vigil_core::Ts(c.updated_at).to_string(),
+        c.alerts.join(" "),
+        c.title.clone(),
+    ]
+}
+
+const CASE_HEADER: [&str; 8] = ["case_id", "status", "outcome", "assignee", "opened_by", "updated", "alerts", "title"];
+
+pub fn cases(db: &Db, cmd: CasesCmd) -> anyhow::Result<ExitCode> {
+    use vigil_store::{CaseFilter, CaseOutcome, CaseStatus};
+    let mut s = db.open()?;
+    match cmd {
+        CasesCmd::Open { alert_id, title, actor: a } => {
+            let ids: Vec<&str> = alert_id.iter().map(String::as_str).collect();
+            let id = s.open_case(&actor(&a)?, &title, &ids)?;
+            println!("case {id} opened from {}", ids.join(", "));
+        }
+        CasesCmd::List { status, assignee, limit, format } => {
+            let f = CaseFilter { status: status.as_deref().and_then(CaseStatus::parse), assignee, limit: Some(limit) };
+            let rows: Vec<Vec<String>> = s.cases(&f)?.iter().map(case_row).collect();
+            print_rows(format, &CASE_HEADER, &rows);
+        }
+        CasesCmd::Show { case_id, format } => {
+            let c = s.case(case_id)?.with_context(|| format!("no case {case_id}"))?;
+            let notes = s.case_notes(case_id)?;
+            if format == Format::Json {
+                let v = serde_json::json!({
+                    "case_id": c.id, "title": c.title, "status": c.status.as_str(), "outcome": c.outcome.map(|o| o.as_str()),
+                    "assignee": c.assignee, "opened_by": c.opened_by, "opened_at": c.opened_at, "updated_at": c.updated_at,
+                    "closed_by": c.closed_by, "closed_at": c.closed_at, "close_reason": c.close_reason, "alerts": c.alerts,
+                    "notes": notes.iter().map(|n| serde_json::json!({"id": n.id, "kind": n.kind, "author": n.author, "at": n.at, "body": n.body, "size": n.size, "sha256": n.sha256})).collect::<Vec<_>>(),
+                });
+                println!("{v}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_rows(format, &CASE_HEADER, &[case_row(&c)]);
+            if format == Format::Table {
+                if let Some(r) = &c.close_reason {
+                    println!("closed by {} at {}: {r}", c.closed_by.as_deref().unwrap_or("?"), vigil_core::Ts(c.closed_at.unwrap_or(0)));
+                }
+                println!();
+                let rows: Vec<Vec<String>> = notes
+                    .iter()
+                    .map(|n| {
+                        let what = match (&n.sha256, n.size) {
+                            (Some(h), Some(z)) => format!("{} ({z} bytes, sha256 {})", n.body, &h[..16]),
+                            _ => n.body.clone(),
+                        };
+                        vec![n.id.to_string(), vigil_core::Ts(n.at).to_string(), n.author.clone(), n.kind.clone(), what]
+                    })
+                    .collect();
+                print_rows(format, &["note", "at", "author", "kind", "text"], &rows);
+            }
+        }
+        CasesCmd::Link { case_id, alert_id, actor: a } => {
+            let ids: Vec<&str> = alert_id.iter().map(String::as_str).collect();
+            s.link_alerts(case_id, &actor(&a)?, &ids)?;
+            println!("case {case_id}: linked {}", ids.join(", "));
+        }
+        CasesCmd::Assign { case_id, to, actor: a } => {
+            s.assign_case(case_id, &actor(&a)?, &to)?;
+            println!("case {case_id} assigned to {to}");
+        }
+        CasesCmd::Comment { case_id, text, actor: a } => {
+            let n = s.comment_case(case_id, &actor(&a)?, &text)?;
+            println!("case {case_id}: note {n}");
+        }
+        CasesCmd::Attach { case_id, file, actor: a } => {
+            let content = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let (n, sha) = s.attach_evidence(case_id, &actor(&a)?, &name, &content)?;
+            println!("case {case_id}: evidence {n}, {name}, {} bytes, sha256 {sha}", content.len());
+        }
+        CasesCmd::Evidence { note_id, out } => {
+            let (name, content) = s.evidence(note_id)?;
+            std::fs::write(&out, &content).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{name}: {} bytes to {}", content.len(), out.display());
+        }
+        CasesCmd::Investigate { case_id, actor: a } => {
+            s.investigate_case(case_id, &actor(&a)?)?;
+            println!("case {case_id} investigating");
+        }
+        CasesCmd::Close { case_id, outcome, reason, actor: a } => {
+            let o = CaseOutcome::parse(&outcome).expect("clap checked the outcome");
+            match s.close_case(case_id, &actor(&a)?, o, &reason)? {
+                Outcome::Done => println!("case {case_id} closed: {outcome}"),
+                Outcome::Proposed(p) => println!("case {case_id}: closing as {outcome} is proposal {p}, waiting for a supervisor (vigil approve {p})"),
+            }
+        }
+        CasesCmd::Reopen { case_id, reason, actor: a } => {
+            s.reopen_case(case_id, &actor(&a)?, &reason)?;
+            println!("case {case_id} reopened");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -53,6 +53,11 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t)]
         format: desk::Format,
     },
+    /// Cases: open from alerts, link, assign, comment, attach evidence, investigate, close, reopen.
+    Cases {
+        #[command(subcommand)]
+        cmd: desk::CasesCmd,
+    },
     /// Users, roles and API tokens.
     User {
         #[command(subcommand)]
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
         Cmd::Approve(a) => desk::approve(&cli.db, a),
         Cmd::Proposals { format } => desk::proposals(&cli.db, format),
         Cmd::User { cmd } => desk::user(&cli.db, cmd),
+        Cmd::Cases { cmd } => desk::cases(&cli.db, cmd),
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),

@@ -51,6 +51,32 @@ fn day(db: &str, dir: &std::path::Path) {
     } else {
         assert!(resolved.contains(&first), "{resolved}");
     }
+    // A case from two alerts: evidence attached and read back, a violation closed by four eyes.
+    let second = listed.lines().nth(2).unwrap().split(',').next().unwrap().to_string();
+    let out = ok(db, &["cases", "open", "--alert-id", &first, &second, "--title", "layering, account t1", "--as", "ann"]);
+    let case = out.split_whitespace().nth(1).unwrap().to_string();
+    ok(db, &["cases", "assign", &case, "--to", "ann", "--as", "ann"]);
+    ok(db, &["cases", "comment", &case, "--text", "cancels follow each fill", "--as", "ann"]);
+    let file = dir.join("orders.csv");
+    std::fs::write(&file, "order_id,ts\n1,2\n").unwrap();
+    let out = ok(db, &["cases", "attach", &case, file.to_str().unwrap(), "--as", "ann"]);
+    let note = out.split("evidence ").nth(1).unwrap().split(',').next().unwrap().to_string();
+    let back = dir.join("back.csv");
+    ok(db, &["cases", "evidence", &note, "--out", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&file).unwrap());
+    ok(db, &["cases", "investigate", &case, "--as", "ann"]);
+    let out = ok(db, &["cases", "close", &case, "--outcome", "violation", "--reason", "spoofing", "--as", "ann"]);
+    let p = out.split("proposal ").nth(1).unwrap().split(',').next().unwrap().to_string();
+    let shown = ok(db, &["cases", "show", &case, "--format", "json"]);
+    assert!(shown.contains("\"status\":\"investigating\""), "{shown}");
+    assert!(!vigil(db, &["approve", &p, "--as", "ann"]).status.success(), "not by the proposer");
+    ok(db, &["approve", &p, "--as", "sue"]);
+    let listed = ok(db, &["cases", "list", "--status", "closed", "--format", "csv"]);
+    assert!(listed.lines().nth(1).unwrap().starts_with(&format!("{case},closed,violation,ann")), "{listed}");
+    let shown = ok(db, &["cases", "show", &case]);
+    assert!(shown.contains("orders.csv") && shown.contains("cancels follow each fill"), "{shown}");
+    let o = vigil(db, &["cases", "link", &case, "--alert-id", &first, "--as", "ann"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("closed"), "a closed case takes no alerts");
     let v = ok(db, &["audit", "verify"]);
     assert!(v.starts_with("audit log intact:"), "{v}");
     let log = ok(db, &["audit", "log", "--limit", "100000", "--format", "json"]);
