@@ -1,5 +1,5 @@
-//! The desk's commands on the store: users, alerts and their triage, four-eyes approvals, the audit
-//! log. They act on the local database (`--db`, else `VIGIL_DB`, else `vigil.db` here): a SQLite
+//! The desk's commands on the store: users, alerts and their triage, cases, suppression rules,
+//! four-eyes approvals, the audit log. They act on the local database (`--db`, else `VIGIL_DB`, else `vigil.db` here): a SQLite
 //! file, or a PostgreSQL connection string.
 
 use anyhow::{bail, Context};
@@ -77,7 +77,7 @@ pub enum AuditCmd {
 pub struct AlertsArgs {
     #[arg(long, value_parser = ["critical", "high", "medium", "low"])]
     pub level: Option<String>,
-    #[arg(long, value_parser = ["active", "resolved", "false_positive"])]
+    #[arg(long, value_parser = ["active", "resolved", "false_positive", "suppressed"])]
     pub status: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
@@ -481,6 +481,91 @@ pub fn cases(db: &Db, cmd: CasesCmd) -> anyhow::Result<ExitCode> {
         CasesCmd::Reopen { case_id, reason, actor: a } => {
             s.reopen_case(case_id, &actor(&a)?, &reason)?;
             println!("case {case_id} reopened");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Subcommand)]
+pub enum RulesCmd {
+    /// Add a suppression rule (a supervisor or an admin): alerts it matches are stored as suppressed.
+    Add {
+        /// The account it applies to.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        symbol: Option<String>,
+        #[arg(long)]
+        venue: Option<String>,
+        /// One alert type (default: every type).
+        #[arg(long = "type")]
+        alert_type: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Expires after this many days (default: never).
+        #[arg(long)]
+        days: Option<i64>,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// List the rules, in force or not.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Revoke a rule.
+    Revoke {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+}
+
+pub fn rules(db: &Db, cmd: RulesCmd) -> anyhow::Result<ExitCode> {
+    let mut s = db.open()?;
+    match cmd {
+        RulesCmd::Add { account, symbol, venue, alert_type, reason, days, actor: a } => {
+            let alert_type = match alert_type {
+                None => None,
+                Some(t) => Some(vigil_core::AlertType::parse(&t).with_context(|| format!("--type {t}: not an alert type (vigil list-patterns)"))?),
+            };
+            let expires_at = days.map(|d| vigil_store::now_ns().saturating_add(d.saturating_mul(86_400_000_000_000)));
+            let id = s.add_rule(&actor(&a)?, &vigil_store::RuleSpec { alert_type, account, symbol, venue, reason, expires_at })?;
+            println!("rule {id} in force");
+        }
+        RulesCmd::List { format } => {
+            let now = vigil_store::now_ns();
+            let rows: Vec<Vec<String>> = s
+                .rules()?
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.to_string(),
+                        if r.active(now) {
+                            "in force"
+                        } else if r.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "expired"
+                        }
+                        .into(),
+                        r.alert_type.map_or("*", |t| t.as_str()).into(),
+                        r.account.clone().unwrap_or_else(|| "*".into()),
+                        r.symbol.clone().unwrap_or_else(|| "*".into()),
+                        r.venue.clone().unwrap_or_else(|| "*".into()),
+                        r.created_by.clone(),
+                        r.expires_at.map_or(String::new(), |e| vigil_core::Ts(e).to_string()),
+                        r.reason.clone(),
+                    ]
+                })
+                .collect();
+            print_rows(format, &["id", "state", "type", "account", "symbol", "venue", "by", "expires", "reason"], &rows);
+        }
+        RulesCmd::Revoke { id, reason, actor: a } => {
+            s.revoke_rule(id, &actor(&a)?, &reason)?;
+            println!("rule {id} revoked");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -58,6 +58,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: desk::CasesCmd,
     },
+    /// Suppression rules (allow-lists): add, list, revoke.
+    Rules {
+        #[command(subcommand)]
+        cmd: desk::RulesCmd,
+    },
     /// Users, roles and API tokens.
     User {
         #[command(subcommand)]
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Cmd::Proposals { format } => desk::proposals(&cli.db, format),
         Cmd::User { cmd } => desk::user(&cli.db, cmd),
         Cmd::Cases { cmd } => desk::cases(&cli.db, cmd),
+        Cmd::Rules { cmd } => desk::rules(&cli.db, cmd),
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),

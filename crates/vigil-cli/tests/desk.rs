@@ -77,6 +77,13 @@ fn day(db: &str, dir: &std::path::Path) {
     assert!(shown.contains("orders.csv") && shown.contains("cancels follow each fill"), "{shown}");
     let o = vigil(db, &["cases", "link", &case, "--alert-id", &first, "--as", "ann"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("closed"), "a closed case takes no alerts");
+    // An allow-list: an analyst cannot add one; the supervisor's rule is listed and revoked.
+    assert!(!vigil(db, &["rules", "add", "--account", "t1", "--reason", "maker", "--as", "ann"]).status.success());
+    let out = ok(db, &["rules", "add", "--account", "t1", "--type", "spoofing", "--reason", "registered maker", "--days", "30", "--as", "sue"]);
+    let rule = out.split_whitespace().nth(1).unwrap().to_string();
+    assert!(ok(db, &["rules", "list", "--format", "csv"]).contains(&format!("{rule},in force,spoofing,t1")));
+    ok(db, &["rules", "revoke", &rule, "--reason", "no longer a maker", "--as", "sue"]);
+    assert!(ok(db, &["rules", "list", "--format", "csv"]).contains(&format!("{rule},revoked")));
     let v = ok(db, &["audit", "verify"]);
     assert!(v.starts_with("audit log intact:"), "{v}");
     let log = ok(db, &["audit", "log", "--limit", "100000", "--format", "json"]);

@@ -8,6 +8,7 @@
 pub mod audit;
 mod cases;
 pub mod db;
+mod rules;
 mod schema;
 pub mod testing;
 mod users;
@@ -15,6 +16,7 @@ mod users;
 pub use audit::{Entry, Verification};
 pub use cases::{Case, CaseFilter, CaseOutcome, CaseStatus, Note, MAX_EVIDENCE_BYTES};
 pub use db::Value;
+pub use rules::{Rule, RuleSpec};
 pub use users::{Role, User};
 
 use db::Conn;
@@ -58,6 +60,8 @@ pub enum Status {
     Active,
     Resolved,
     FalsePositive,
+    /// Matched a suppression rule when stored (`status_by` names it): kept, not shown as active.
+    Suppressed,
 }
 
 impl Status {
@@ -66,6 +70,7 @@ impl Status {
             Status::Active => "active",
             Status::Resolved => "resolved",
             Status::FalsePositive => "false_positive",
+            Status::Suppressed => "suppressed",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
@@ -73,6 +78,7 @@ impl Status {
             "active" => Status::Active,
             "resolved" => Status::Resolved,
             "false_positive" => Status::FalsePositive,
+            "suppressed" => Status::Suppressed,
             _ => return None,
         })
     }
@@ -191,15 +197,22 @@ impl Store {
     /// Stores a batch of the engine's alerts and, in the same transaction, how far the source has
     /// been read (group commit: one transaction, one sync, for the whole batch). An alert already
     /// stored (same id: ids are stable across re-runs) is skipped, so replaying after a crash from
-    /// the stored progress neither loses nor duplicates. Returns the number newly stored.
+    /// the stored progress neither loses nor duplicates. An alert a suppression rule in force
+    /// matches is stored as `suppressed` by it. Returns the number newly stored.
     pub fn insert_alerts(&mut self, alerts: &[Alert], progress: Option<(&str, i64)>) -> Result<usize> {
         let at = now_ns();
         self.tx(true, |c| {
+            let rules: Vec<Rule> = rules::rules(c)?.into_iter().filter(|r| r.active(at)).collect();
             let mut added = 0;
             for a in alerts {
+                let rule = rules.iter().find(|r| r.matches(a));
+                let (status, by, reason, when) = match rule {
+                    Some(r) => ("suppressed", Some(format!("rule:{}", r.id)), Some(r.reason.as_str()), Some(at)),
+                    None => ("active", None, None, None),
+                };
                 let n = c.exec(
-                    "INSERT INTO alerts (alert_id, type, level, risk_score, confidence, ts, window_start, window_end, venue, symbols, accounts, description, evidence, status, stored_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'active', $14) ON CONFLICT (alert_id) DO NOTHING",
+                    "INSERT INTO alerts (alert_id, type, level, risk_score, confidence, ts, window_start, window_end, venue, symbols, accounts, description, evidence, status, stored_at, status_by, status_reason, status_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $14, $16, $17, $18) ON CONFLICT (alert_id) DO NOTHING",
                     &[
                         a.alert_id.as_str().into(),
                         a.kind.as_str().into(),
@@ -215,11 +228,19 @@ impl Store {
                         a.description.as_str().into(),
                         serde_json::Value::Object(a.evidence.clone()).to_string().into(),
                         at.into(),
+                        status.into(),
+                        by.as_deref().into(),
+                        reason.into(),
+                        when.into(),
                     ],
                 )?;
                 if n > 0 {
                     added += 1;
-                    audit::append(c, at, "engine", "alert.raise", "alert", &a.alert_id, &json!({"type": a.kind.as_str(), "level": a.level.as_str(), "risk_score": a.risk_score}))?;
+                    let mut details = json!({"type": a.kind.as_str(), "level": a.level.as_str(), "risk_score": a.risk_score});
+                    if let Some(r) = rule {
+                        details["suppressed_by"] = r.id.into();
+                    }
+                    audit::append(c, at, "engine", "alert.raise", "alert", &a.alert_id, &details)?;
                 }
             }
             if let Some((source, position)) = progress {
@@ -276,7 +297,7 @@ impl Store {
         }
         let user = self.require_user(actor, Role::Analyst)?;
         let a = self.alert(alert_id)?.ok_or_else(|| Error::NotFound(format!("no alert {alert_id}")))?;
-        if a.status != Status::Active {
+        if a.status != Status::Active && a.status != Status::Suppressed {
             return Err(Error::Invalid(format!("alert {alert_id} is already {} (by {})", a.status.as_str(), a.status_by.as_deref().unwrap_or("?"))));
         }
         if status == Status::FalsePositive && a.alert.level == Level::Critical {
@@ -408,11 +429,11 @@ impl Store {
 
 fn set_status(c: &mut Conn, alert_id: &str, status: Status, actor: &str, reason: &str, at: i64) -> Result<()> {
     let n = c.exec(
-        "UPDATE alerts SET status = $1, status_by = $2, status_at = $3, status_reason = $4 WHERE alert_id = $5 AND status = 'active'",
+        "UPDATE alerts SET status = $1, status_by = $2, status_at = $3, status_reason = $4 WHERE alert_id = $5 AND status IN ('active', 'suppressed')",
         &[status.as_str().into(), actor.into(), at.into(), reason.into(), alert_id.into()],
     )?;
     if n == 0 {
-        return Err(Error::Invalid(format!("alert {alert_id} is not active")));
+        return Err(Error::Invalid(format!("alert {alert_id} is not active (nor suppressed)")));
     }
     Ok(())
 }

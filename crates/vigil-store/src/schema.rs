@@ -109,4 +109,18 @@ pub const MIGRATIONS: &[&str] = &[
         content TEXT
     );
     CREATE INDEX case_notes_by_case ON case_notes (case_id, id);",
+    // 3: suppression rules (allow-lists); the alerts they match are stored as suppressed.
+    "CREATE TABLE suppressions (
+        id BIGINT PRIMARY KEY,
+        alert_type TEXT,
+        account TEXT,
+        symbol TEXT,
+        venue TEXT,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_by TEXT,
+        revoked_at BIGINT
+    );",
 ];

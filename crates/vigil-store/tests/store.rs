@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use vigil_core::{Alert, AlertType, Level};
 use vigil_store::testing::TempPostgres;
-use vigil_store::{AlertFilter, CaseFilter, CaseOutcome, CaseStatus, Error, Outcome, Role, Status, Store, Value};
+use vigil_store::{AlertFilter, CaseFilter, CaseOutcome, CaseStatus, Error, Outcome, Role, RuleSpec, Status, Store, Value};
 
 static PG: OnceLock<TempPostgres> = OnceLock::new();
 
@@ -223,6 +223,55 @@ fn tampered_evidence_is_refused() {
         let (note, _) = s.attach_evidence(id, "ann", "f.bin", &[0, 1, 2, 255]).unwrap();
         s.execute_raw("UPDATE case_notes SET content = $1 WHERE id = $2", &["00010203".into(), note.into()]).unwrap();
         assert!(matches!(s.evidence(note), Err(Error::Db(m)) if m.contains("SHA-256")));
+    });
+}
+
+#[test]
+fn suppression_rules_keep_what_they_hide_and_are_audited() {
+    both("rules", |s| {
+        people(s);
+        let mm = RuleSpec { account: Some("a1".into()), alert_type: Some(AlertType::Spoofing), reason: "registered market maker".into(), ..Default::default() };
+        assert!(matches!(s.add_rule("ann", &mm), Err(Error::Denied(_))), "an analyst keeps no rules");
+        assert!(
+            matches!(s.add_rule("sue", &RuleSpec { reason: "everything".into(), ..Default::default() }), Err(Error::Invalid(_))),
+            "a rule names an account or a symbol"
+        );
+        assert!(matches!(s.add_rule("sue", &RuleSpec { reason: " ".into(), ..mm.clone() }), Err(Error::Invalid(_))), "a rule has a reason");
+        let r = s.add_rule("sue", &mm).unwrap();
+        // Another symbol only, with a venue that does not match: no effect.
+        s.add_rule("root", &RuleSpec { symbol: Some("AMZN-USD".into()), venue: Some("elsewhere".into()), reason: "venue test".into(), ..Default::default() })
+            .unwrap();
+        let mut other = alert("b", Level::High, 2);
+        other.accounts = vec!["a2".into()];
+        let mut wash = alert("w", Level::High, 3);
+        wash.kind = AlertType::WashTrading;
+        assert_eq!(s.insert_alerts(&[alert("a", Level::High, 1), other, wash], None).unwrap(), 3);
+        let a = s.alert("a").unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.status_by.as_deref(), a.status_reason.as_deref()),
+            (Status::Suppressed, Some(format!("rule:{r}").as_str()), Some("registered market maker"))
+        );
+        assert_eq!(a.alert.evidence["orders"], serde_json::json!([1, 2, 3]), "kept whole");
+        assert_eq!(s.alert("b").unwrap().unwrap().status, Status::Active, "another account");
+        assert_eq!(s.alert("w").unwrap().unwrap().status, Status::Active, "another type");
+        // A suppressed alert can still be reviewed.
+        assert_eq!(s.resolve("a", Status::Resolved, "ann", "checked the maker").unwrap(), Outcome::Done);
+        // Revoked: the next alert of the account is active again; expired rules are refused.
+        assert!(matches!(s.revoke_rule(r, "ann", "x"), Err(Error::Denied(_))));
+        s.revoke_rule(r, "sam", "no longer a maker").unwrap();
+        assert!(matches!(s.revoke_rule(r, "sam", "again"), Err(Error::NotFound(_))));
+        s.insert_alerts(&[alert("a9", Level::High, 9)], None).unwrap();
+        assert_eq!(s.alert("a9").unwrap().unwrap().status, Status::Active);
+        assert!(matches!(s.add_rule("sue", &RuleSpec { expires_at: Some(1), ..mm.clone() }), Err(Error::Invalid(_))));
+        let rules = s.rules().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].revoked_by.as_deref(), Some("sam"));
+        let log: Vec<String> =
+            s.audit_entries(0, 1000).unwrap().into_iter().map(|e| format!("{} {} {} {}", e.actor, e.action, e.object_id, e.details)).collect();
+        assert!(log.iter().any(|l| l.starts_with(&format!("sue rule.add {r} "))), "{log:#?}");
+        assert!(log.iter().any(|l| l.starts_with(&format!("sam rule.revoke {r} "))), "{log:#?}");
+        assert!(log.iter().any(|l| l.starts_with("engine alert.raise a ") && l.contains(&format!("\"suppressed_by\":{r}"))), "{log:#?}");
+        assert!(s.audit_verify().unwrap().failure.is_none());
     });
 }
 
