@@ -50,42 +50,79 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Appends an entry; the caller's transaction was begun with `serial` (it holds the log's lock).
 pub(crate) fn append(c: &mut Conn, at: i64, actor: &str, action: &str, object_type: &str, object_id: &str, details: &serde_json::Value) -> Result<Entry> {
-    let head = c.query("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?;
-    let (prev_seq, prev_hash) = match head.first() {
-        Some(r) => (r[0].int().unwrap_or(0), r[1].text().unwrap_or(GENESIS).to_string()),
-        None => (0, GENESIS.to_string()),
-    };
-    let mut e = Entry {
-        seq: prev_seq + 1,
-        at,
-        actor: actor.into(),
-        action: action.into(),
-        object_type: object_type.into(),
-        object_id: object_id.into(),
-        details: details.to_string(),
-        prev_hash,
-        hash: String::new(),
-    };
-    e.hash = digest(&e);
-    c.exec(
-        &format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
-        &[
-            e.seq.into(),
-            e.at.into(),
-            e.actor.as_str().into(),
-            e.action.as_str().into(),
-            e.object_type.as_str().into(),
-            e.object_id.as_str().into(),
-            e.details.as_str().into(),
-            e.prev_hash.as_str().into(),
-            e.hash.as_str().into(),
-        ],
-    )?;
-    let n = c.exec("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[e.seq.into(), e.hash.as_str().into()])?;
-    if n == 0 {
-        c.exec("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)", &[e.seq.into(), e.hash.as_str().into()])?;
-    }
+    let mut chain = Chain::read(c)?;
+    let e = chain.push(c, at, actor, action, object_type, object_id, details)?;
+    chain.write(c)?;
     Ok(e)
+}
+
+/// The log's head, held through a batch of appends: read once, written once (group commit).
+pub(crate) struct Chain {
+    seq: i64,
+    hash: String,
+    stored: bool,
+}
+
+impl Chain {
+    pub(crate) fn read(c: &mut Conn) -> Result<Chain> {
+        let head = c.query("SELECT seq, hash FROM audit_head WHERE id = 1", &[])?;
+        Ok(match head.first() {
+            Some(r) => Chain { seq: r[0].int().unwrap_or(0), hash: r[1].text().unwrap_or(GENESIS).to_string(), stored: true },
+            None => Chain { seq: 0, hash: GENESIS.to_string(), stored: false },
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push(
+        &mut self,
+        c: &mut Conn,
+        at: i64,
+        actor: &str,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        details: &serde_json::Value,
+    ) -> Result<Entry> {
+        let mut e = Entry {
+            seq: self.seq + 1,
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            object_type: object_type.into(),
+            object_id: object_id.into(),
+            details: details.to_string(),
+            prev_hash: std::mem::take(&mut self.hash),
+            hash: String::new(),
+        };
+        e.hash = digest(&e);
+        c.exec(
+            "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                e.seq.into(),
+                e.at.into(),
+                e.actor.as_str().into(),
+                e.action.as_str().into(),
+                e.object_type.as_str().into(),
+                e.object_id.as_str().into(),
+                e.details.as_str().into(),
+                e.prev_hash.as_str().into(),
+                e.hash.as_str().into(),
+            ],
+        )?;
+        self.seq = e.seq;
+        self.hash.clone_from(&e.hash);
+        Ok(e)
+    }
+
+    pub(crate) fn write(&mut self, c: &mut Conn) -> Result<()> {
+        if self.stored {
+            c.exec("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[self.seq.into(), self.hash.as_str().into()])?;
+        } else if self.seq > 0 {
+            c.exec("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)", &[self.seq.into(), self.hash.as_str().into()])?;
+            self.stored = true;
+        }
+        Ok(())
+    }
 }
 
 fn entry(r: &[Value]) -> Result<Entry> {

@@ -203,6 +203,7 @@ impl Store {
         let at = now_ns();
         self.tx(true, |c| {
             let rules: Vec<Rule> = rules::rules(c)?.into_iter().filter(|r| r.active(at)).collect();
+            let mut chain = audit::Chain::read(c)?;
             let mut added = 0;
             for a in alerts {
                 let rule = rules.iter().find(|r| r.matches(a));
@@ -240,9 +241,10 @@ impl Store {
                     if let Some(r) = rule {
                         details["suppressed_by"] = r.id.into();
                     }
-                    audit::append(c, at, "engine", "alert.raise", "alert", &a.alert_id, &details)?;
+                    chain.push(c, at, "engine", "alert.raise", "alert", &a.alert_id, &details)?;
                 }
             }
+            chain.write(c)?;
             if let Some((source, position)) = progress {
                 c.exec(
                     "INSERT INTO progress (source, position, updated_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
@@ -416,6 +418,18 @@ impl Store {
     pub fn audit(&mut self, actor: &str, action: &str, object_type: &str, object_id: &str, details: serde_json::Value) -> Result<Entry> {
         let at = now_ns();
         self.tx(true, |c| audit::append(c, at, actor, action, object_type, object_id, &details))
+    }
+
+    /// Appends several entries in one transaction (one sync: group commit), for bulk actions such
+    /// as an import. Each is (actor, action, object type, object id, details).
+    pub fn audit_batch(&mut self, entries: &[(&str, &str, &str, &str, serde_json::Value)]) -> Result<Vec<Entry>> {
+        let at = now_ns();
+        self.tx(true, |c| {
+            let mut chain = audit::Chain::read(c)?;
+            let out = entries.iter().map(|(actor, action, ty, id, details)| chain.push(c, at, actor, action, ty, id, details)).collect::<Result<Vec<_>>>()?;
+            chain.write(c)?;
+            Ok(out)
+        })
     }
 
     /// Raw SQL, for tools and tests that must reach under the API (tamper tests do).
