@@ -16,8 +16,11 @@ pub struct Db {
 }
 
 impl Db {
+    pub fn location(&self) -> String {
+        self.db.clone().or_else(|| std::env::var("VIGIL_DB").ok()).unwrap_or_else(|| "vigil.db".into())
+    }
     pub fn open(&self) -> anyhow::Result<Store> {
-        let loc = self.db.clone().or_else(|| std::env::var("VIGIL_DB").ok()).unwrap_or_else(|| "vigil.db".into());
+        let loc = self.location();
         Store::open(&loc).with_context(|| format!("cannot open the store {loc}"))
     }
 }
@@ -251,6 +254,17 @@ pub fn proposals(db: &Db, format: Format) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The ANSI colour of an alert level.
+fn level_colour(level: &str) -> Option<&'static str> {
+    Some(match level {
+        "critical" => "1;31",
+        "high" => "31",
+        "medium" => "33",
+        "low" => "2",
+        _ => return None,
+    })
+}
+
 /// A listing as an aligned table, JSON objects (one a line) or CSV.
 pub fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) {
     match format {
@@ -275,14 +289,27 @@ pub fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) {
                     width[i] = width[i].max(v.chars().count().min(60));
                 }
             }
-            let line = |cells: Vec<String>| {
+            // Levels in colour on a terminal, unless NO_COLOR is set (https://no-color.org).
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let level_col = header.iter().position(|h| *h == "level");
+            let line = |cells: Vec<String>, body: bool| {
                 let last = cells.len() - 1;
-                let s: Vec<String> = cells.into_iter().enumerate().map(|(i, c)| if i == last { c } else { format!("{c:<w$}", w = width[i]) }).collect();
+                let s: Vec<String> = cells
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let padded = if i == last { c.clone() } else { format!("{c:<w$}", w = width[i]) };
+                        match level_colour(&c).filter(|_| colour && body && Some(i) == level_col) {
+                            Some(code) => format!("\x1b[{code}m{padded}\x1b[0m"),
+                            None => padded,
+                        }
+                    })
+                    .collect();
                 println!("{}", s.join("  ").trim_end());
             };
-            line(header.iter().map(|h| h.to_uppercase()).collect());
+            line(header.iter().map(|h| h.to_uppercase()).collect(), false);
             for r in rows {
-                line(r.clone());
+                line(r.clone(), true);
             }
             if rows.is_empty() {
                 println!("(none)");

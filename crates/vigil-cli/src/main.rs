@@ -3,6 +3,7 @@
 mod bench;
 mod desk;
 mod replay;
+mod serve;
 mod simulate;
 mod synth;
 
@@ -16,6 +17,10 @@ struct Cli {
     cmd: Cmd,
     #[command(flatten)]
     db: desk::Db,
+    /// A running `vigil serve` to act on (default: $VIGIL_SERVER, else http://127.0.0.1:7878);
+    /// without one, commands act on the local store.
+    #[arg(long, global = true)]
+    server: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -42,6 +47,22 @@ enum Cmd {
     },
     /// List the detectors and the alert types they raise.
     ListPatterns,
+    /// The long-running process: engine, store and the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Monitor symbols for a while (on the running serve, else here) and print the alerts raised.
+    Start(serve::StartArgs),
+    /// Stop the running serve's monitoring session.
+    Stop,
+    /// Running or not, symbols, totals, active alerts, thresholds.
+    Status {
+        #[arg(long, value_enum, default_value_t)]
+        format: desk::Format,
+    },
+    /// Alerts by level, type and status, the risk distribution, and recommendations.
+    Summary {
+        #[arg(long, value_enum, default_value_t)]
+        format: desk::Format,
+    },
     /// List stored alerts, newest first.
     Alerts(desk::AlertsArgs),
     /// Triage an alert: resolved or false_positive (a critical false positive takes a supervisor's approval).
@@ -85,7 +106,13 @@ enum ConfigCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let server = cli.server.clone().or_else(|| std::env::var("VIGIL_SERVER").ok()).unwrap_or_else(|| serve::DEFAULT_SERVER.into());
     let res = match cli.cmd {
+        Cmd::Serve(a) => serve::serve(a, &cli.db),
+        Cmd::Start(a) => serve::start(a, &cli.db, &server),
+        Cmd::Stop => serve::stop(&server),
+        Cmd::Status { format } => serve::status_cmd(&cli.db, &server, format),
+        Cmd::Summary { format } => serve::summary_cmd(&cli.db, &server, format),
         Cmd::Replay(a) => replay::run(a, &cli.db),
         Cmd::Alerts(a) => desk::alerts(&cli.db, a),
         Cmd::Resolve(a) => desk::resolve(&cli.db, a),

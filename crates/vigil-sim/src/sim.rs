@@ -62,6 +62,8 @@ pub struct SimConfig {
     /// The span in which scenarios and look-alikes are injected.
     pub duration_ns: i64,
     pub symbols: usize,
+    /// The symbols' names, in order (`S0-USD`, `S1-USD`, … past the end of this list).
+    pub symbol_names: Vec<String>,
     pub venues: usize,
     /// The scenarios to inject, and how many of each.
     pub scenarios: Vec<AlertType>,
@@ -89,6 +91,7 @@ impl Default for SimConfig {
             warmup_ns: 25 * MINUTE,
             duration_ns: 10 * MINUTE,
             symbols: 6,
+            symbol_names: Vec::new(),
             venues: 2,
             scenarios: SCENARIO_TYPES.to_vec(),
             per_type: 2,
@@ -383,7 +386,7 @@ impl Simulator {
             // fifth of it.
             let x = if symbols == 1 { 0.0 } else { 1.0 - 2.0 * s as f64 / (symbols - 1) as f64 };
             syms.push(Sym {
-                name: format!("S{s}-USD"),
+                name: cfg.symbol_names.get(s).cloned().unwrap_or_else(|| format!("S{s}-USD")),
                 value: price.ln(),
                 tick: tick_for(price),
                 base: (2.0 + rng.f64() * 8.0).round(),

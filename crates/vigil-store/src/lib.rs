@@ -291,6 +291,17 @@ impl Store {
         Ok(rows.iter().map(|r| (txt(&r[0]), txt(&r[1]), txt(&r[2]), r[3].int().unwrap_or(0))).collect())
     }
 
+    /// How many alerts fall in each fifth of the risk score: `[0, 0.2)`, … `[0.8, 1]`.
+    pub fn risk_histogram(&mut self) -> Result<[i64; 5]> {
+        let rows = self.conn.query("SELECT risk_score FROM alerts", &[])?;
+        let mut h = [0i64; 5];
+        for r in rows {
+            let x = r[0].real().unwrap_or(0.0);
+            h[((x * 5.0).floor().max(0.0) as usize).min(4)] += 1;
+        }
+        Ok(h)
+    }
+
     /// Triage: `active` → `resolved` or `false_positive`, by `actor`, with a reason. Marking a
     /// critical alert a false positive takes a second person (a supervisor): it becomes a proposal.
     pub fn resolve(&mut self, alert_id: &str, status: Status, actor: &str, reason: &str) -> Result<Outcome> {

@@ -1,0 +1,613 @@
+//! `vigil serve`: the long-running process. It holds the engine, the store and the HTTP API the
+//! desk's commands (and the web dashboard) talk to. Monitoring sessions (`vigil start`) run the
+//! configured source — the simulator — into the engine; the alerts go through one writer thread that
+//! stores them in batches (group commit: whatever is queued, up to 1 000 or 20 ms, in one
+//! transaction with the session's progress). The API speaks JSON on loopback by default:
+//!
+//! - `GET /api/health`, `GET /api/status`, `GET /api/summary`, `GET /api/session`
+//! - `GET /api/alerts?level=&status=&limit=`
+//! - `POST /api/start` `{"symbols": [...], "duration_s": 60, "speed": 1, "seed": 1}`, `POST /api/stop`
+//!
+//! Reads need no credentials on loopback; anything that changes the store goes through the store
+//! with a named user (`--as`), where it is audited.
+
+use crate::desk;
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use vigil_core::{Alert, Interner};
+use vigil_detect::{Config, Engine};
+use vigil_sim::{SimConfig, Simulator};
+use vigil_store::{AlertFilter, Store};
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: String,
+    /// A vigil.toml for the detectors.
+    #[arg(long)]
+    pub config: Option<String>,
+}
+
+/// A monitoring session's request.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct StartRequest {
+    pub symbols: Vec<String>,
+    /// Wall-clock seconds the session runs.
+    pub duration_s: f64,
+    /// Event-time seconds per wall-clock second (1: real time).
+    #[serde(default = "one")]
+    pub speed: f64,
+    #[serde(default = "one_u")]
+    pub seed: u64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn one_u() -> u64 {
+    1
+}
+
+impl StartRequest {
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.symbols.is_empty() || self.symbols.iter().any(|s| s.trim().is_empty()) {
+            bail!("--symbols: one or more symbol names, comma-separated");
+        }
+        if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
+            bail!("--duration: a positive number of seconds");
+        }
+        if !(self.speed > 0.0 && self.speed.is_finite()) {
+            bail!("--speed: a positive factor");
+        }
+        Ok(())
+    }
+}
+
+/// What a session did, as the API and `vigil start` report it.
+#[derive(Default)]
+pub struct Session {
+    pub number: u64,
+    pub running: bool,
+    pub request: Option<StartRequest>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub alerts: Vec<Alert>,
+    pub error: Option<String>,
+}
+
+pub struct Monitor {
+    pub config: Config,
+    pub session: Mutex<Session>,
+    pub stop: AtomicBool,
+    pub events: AtomicU64,
+    /// Alerts handed to the writer, and stored by it.
+    pub sent: AtomicU64,
+    pub stored: AtomicU64,
+    writer: crossbeam_channel::Sender<(u64, Alert)>,
+}
+
+impl Monitor {
+    /// Starts the writer thread on its own connection to the store at `db`.
+    pub fn new(config: Config, db: &str) -> anyhow::Result<(Arc<Monitor>, std::thread::JoinHandle<()>)> {
+        let mut store = Store::open(db).with_context(|| format!("cannot open the store {db}"))?;
+        let (tx, rx) = crossbeam_channel::unbounded::<(u64, Alert)>();
+        let m = Arc::new(Monitor {
+            config,
+            session: Mutex::new(Session::default()),
+            stop: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            writer: tx,
+        });
+        let mon = m.clone();
+        let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &rx, &mon))?;
+        Ok((m, writer))
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a session on its own thread; refused while one runs.
+    pub fn start(self: &Arc<Self>, req: StartRequest) -> anyhow::Result<u64> {
+        req.check()?;
+        let number = {
+            let mut s = self.lock();
+            if s.running {
+                bail!("a session is running (symbols {}); vigil stop first", s.request.as_ref().map_or(String::new(), |r| r.symbols.join(",")));
+            }
+            let number = s.number + 1;
+            *s = Session { number, running: true, request: Some(req.clone()), started_at: vigil_store::now_ns(), ..Default::default() };
+            number
+        };
+        self.stop.store(false, Ordering::SeqCst);
+        let m = self.clone();
+        std::thread::Builder::new().name("vigil-session".into()).spawn(move || {
+            let res = m.run(number, &req);
+            let mut s = m.lock();
+            s.running = false;
+            s.ended_at = Some(vigil_store::now_ns());
+            if let Err(e) = res {
+                s.error = Some(format!("{e:#}"));
+            }
+        })?;
+        Ok(number)
+    }
+
+    /// The simulator's market on the session's symbols, paced to the wall clock after a warm-up
+    /// run at full speed (so the detectors' baselines exist), into the engine.
+    fn run(self: &Arc<Self>, number: u64, req: &StartRequest) -> anyhow::Result<()> {
+        let span = (req.duration_s * req.speed * 1e9) as i64;
+        let cfg = SimConfig {
+            seed: req.seed,
+            symbols: req.symbols.len(),
+            symbol_names: req.symbols.clone(),
+            duration_ns: span.max(1_000_000_000),
+            per_type: 1,
+            ..Default::default()
+        };
+        let mut it = Interner::new();
+        let mut sim = Simulator::new(cfg, &mut it);
+        let (span_start, end) = sim.span();
+        let m = self.clone();
+        let mut engine = Engine::start(
+            &self.config,
+            1,
+            it.names(),
+            Box::new(move |a: Alert| {
+                m.lock().alerts.push(a.clone());
+                m.sent.fetch_add(1, Ordering::SeqCst);
+                // The writer lives as long as the monitor; a send fails only at shutdown.
+                let _ = m.writer.send((number, a));
+            }),
+        );
+        let step = 100_000_000;
+        let mut t = sim.config().start.0;
+        let mut buf = Vec::new();
+        let mut paced_from: Option<std::time::Instant> = None;
+        while t < end && !self.stop.load(Ordering::SeqCst) {
+            t = (t + step).min(end);
+            sim.advance(t, &mut buf);
+            self.events.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            for ev in buf.drain(..) {
+                engine.push(ev);
+            }
+            if t > span_start {
+                engine.flush();
+                let from = *paced_from.get_or_insert_with(crate::wall::now);
+                let due = Duration::from_secs_f64((t - span_start) as f64 / 1e9 / req.speed);
+                if let Some(wait) = due.checked_sub(from.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+        engine.finish().map_err(anyhow::Error::msg)?;
+        // The session ends when the writer has stored what it raised.
+        while self.stored.load(Ordering::SeqCst) < self.sent.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+}
+
+/// Group commit: block for the first alert, take whatever else is queued within 20 ms (up to
+/// 1 000), store them in one transaction with the session's progress. A failed write is retried,
+/// never dropped.
+fn write_loop(store: &mut Store, rx: &crossbeam_channel::Receiver<(u64, Alert)>, m: &Monitor) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let deadline = crossbeam_channel::after(Duration::from_millis(20));
+        while batch.len() < 1000 {
+            crossbeam_channel::select! {
+                recv(rx) -> x => match x { Ok(x) => batch.push(x), Err(_) => break },
+                recv(deadline) -> _ => break,
+            }
+        }
+        let session = batch.last().map_or(0, |x| x.0);
+        let alerts: Vec<Alert> = batch.into_iter().map(|x| x.1).collect();
+        loop {
+            match store.insert_alerts(&alerts, Some((&format!("session:{session}"), m.events.load(Ordering::Relaxed) as i64))) {
+                Ok(_) => {
+                    m.stored.fetch_add(alerts.len() as u64, Ordering::SeqCst);
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("vigil serve: storing {} alerts failed, retrying in 1 s: {e}", alerts.len());
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+/// `vigil serve`.
+pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCode> {
+    let config = crate::replay::load_config(a.config.as_deref())?;
+    let location = db.location();
+    let (monitor, _writer) = Monitor::new(config, &location)?;
+    let api_store = Mutex::new(Store::open(&location)?);
+    let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+    let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
+    println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    for mut rq in server.incoming_requests() {
+        let method = rq.method().as_str().to_string();
+        let url = rq.url().to_string();
+        let mut body = String::new();
+        if let Err(e) = rq.as_reader().take(1 << 20).read_to_string(&mut body) {
+            let _ = rq.respond(reply(400, &json!({"error": format!("unreadable body: {e}")})));
+            continue;
+        }
+        let (code, v) = match handle(&method, &url, &body, &monitor, &api_store) {
+            Ok(v) => (200, v),
+            Err(ApiError(code, msg)) => (code, json!({"error": msg})),
+        };
+        let _ = rq.respond(reply(code, &v));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn vigil_store_location(l: &str) -> String {
+    if l.contains("password") || l.contains('@') {
+        "postgresql".into()
+    } else {
+        l.to_string()
+    }
+}
+
+fn reply(code: u16, v: &Value) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("a valid header");
+    tiny_http::Response::from_string(v.to_string()).with_status_code(code).with_header(header)
+}
+
+struct ApiError(u16, String);
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(400, format!("{e:#}"))
+    }
+}
+impl From<vigil_store::Error> for ApiError {
+    fn from(e: vigil_store::Error) -> Self {
+        ApiError(500, e.to_string())
+    }
+}
+
+fn handle(method: &str, url: &str, body: &str, m: &Arc<Monitor>, store: &Mutex<Store>) -> Result<Value, ApiError> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
+    let st = || store.lock().unwrap_or_else(|e| e.into_inner());
+    match (method, path) {
+        ("GET", "/api/health") => Ok(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")})),
+        ("GET", "/api/status") => Ok(status(Some(m), &mut st())?),
+        ("GET", "/api/summary") => Ok(summary(&mut st())?),
+        ("GET", "/api/session") => {
+            let s = m.lock();
+            Ok(json!({
+                "number": s.number, "running": s.running, "request": s.request, "started_at": s.started_at, "ended_at": s.ended_at,
+                "error": s.error, "alerts": s.alerts,
+            }))
+        }
+        ("GET", "/api/alerts") => {
+            let f = AlertFilter {
+                level: param("level").as_deref().and_then(vigil_core::Level::parse),
+                status: param("status").as_deref().and_then(vigil_store::Status::parse),
+                limit: Some(param("limit").and_then(|l| l.parse().ok()).unwrap_or(100)),
+            };
+            let list = st().alerts(&f)?;
+            Ok(Value::Array(
+                list.iter()
+                    .map(|x| {
+                        let mut v = serde_json::to_value(&x.alert).unwrap_or(Value::Null);
+                        v["status"] = x.status.as_str().into();
+                        v
+                    })
+                    .collect(),
+            ))
+        }
+        ("POST", "/api/start") => {
+            let req: StartRequest = serde_json::from_str(body).map_err(|e| ApiError(400, format!("start: {e}")))?;
+            let n = m.start(req).map_err(|e| ApiError(409, format!("{e:#}")))?;
+            Ok(json!({"session": n}))
+        }
+        ("POST", "/api/stop") => {
+            let running = m.lock().running;
+            m.stop.store(true, Ordering::SeqCst);
+            Ok(json!({"stopped": running}))
+        }
+        _ => Err(ApiError(404, format!("no such endpoint: {method} {path}"))),
+    }
+}
+
+/// `vigil status` as JSON: the session (when a serve runs), the store's totals, the thresholds.
+pub fn status(m: Option<&Arc<Monitor>>, store: &mut Store) -> anyhow::Result<Value> {
+    let counts = store.alert_counts()?;
+    let total: i64 = counts.iter().map(|c| c.3).sum();
+    let active: i64 = counts.iter().filter(|c| c.2 == "active").map(|c| c.3).sum();
+    let mut v = json!({
+        "running": false,
+        "store": {"backend": store.backend(), "alerts": total, "active_alerts": active},
+    });
+    if let Some(m) = m {
+        let s = m.lock();
+        v["serve"] = json!(true);
+        v["running"] = s.running.into();
+        v["session"] = json!({
+            "number": s.number, "symbols": s.request.as_ref().map(|r| r.symbols.clone()), "started_at": s.started_at,
+            "ended_at": s.ended_at, "alerts_raised": s.alerts.len(), "error": s.error,
+        });
+        v["events"] = m.events.load(Ordering::Relaxed).into();
+        v["alerts_stored"] = m.stored.load(Ordering::Relaxed).into();
+        v["thresholds"] = thresholds(&m.config);
+    }
+    Ok(v)
+}
+
+/// The thresholds an analyst asks about first, from the configuration in force.
+pub fn thresholds(c: &Config) -> Value {
+    let d = &c.detectors;
+    json!({
+        "spoofing.min_size_ratio": d.spoofing.min_size_ratio,
+        "spoofing.max_cancel_delay_s": d.spoofing.max_cancel_delay.0 as f64 / 1e9,
+        "layering.min_levels": d.layering.min_levels,
+        "wash_trading.min_trades": d.wash_trading.min_trades,
+        "pump_and_dump.min_rise": d.pump_and_dump.min_rise,
+        "quote_stuffing.min_messages": d.quote_stuffing.min_messages,
+        "concentrated_trading.top_share": d.concentrated_trading.top_share,
+    })
+}
+
+/// `vigil summary` as JSON: alerts by level, type and status, the risk distribution, and what to do
+/// next.
+pub fn summary(store: &mut Store) -> anyhow::Result<Value> {
+    let counts = store.alert_counts()?;
+    let mut by_level = serde_json::Map::new();
+    let mut by_type = serde_json::Map::new();
+    let mut by_status = serde_json::Map::new();
+    for (t, l, s, n) in &counts {
+        for (m, k) in [(&mut by_level, l), (&mut by_type, t), (&mut by_status, s)] {
+            let e = m.entry(k.clone()).or_insert(json!(0));
+            *e = json!(e.as_i64().unwrap_or(0) + n);
+        }
+    }
+    let risks = store.risk_histogram()?;
+    let active_critical = counts.iter().filter(|c| c.1 == "critical" && c.2 == "active").map(|c| c.3).sum::<i64>();
+    let active_high = counts.iter().filter(|c| c.1 == "high" && c.2 == "active").map(|c| c.3).sum::<i64>();
+    let mut recs: Vec<String> = Vec::new();
+    if active_critical > 0 {
+        recs.push(format!("{active_critical} critical alerts are active: review them first (vigil alerts --level critical)"));
+    }
+    if active_high > 0 {
+        recs.push(format!("{active_high} high alerts are active: open a case where the same account recurs (vigil cases open)"));
+    }
+    let mut types: Vec<&String> = counts.iter().map(|c| &c.0).collect();
+    types.dedup();
+    for t in types {
+        let fp: i64 = counts.iter().filter(|c| &c.0 == t && c.2 == "false_positive").map(|c| c.3).sum();
+        let all: i64 = counts.iter().filter(|c| &c.0 == t).map(|c| c.3).sum();
+        if all >= 10 && fp * 2 >= all {
+            recs.push(format!(
+                "{t}: {fp} of {all} marked false positive; consider a suppression rule for the accounts behind them (vigil rules add) or a higher threshold"
+            ));
+        }
+    }
+    let open = store.proposals(true)?.len();
+    if open > 0 {
+        recs.push(format!("{open} proposals wait for a supervisor (vigil proposals)"));
+    }
+    if recs.is_empty() {
+        recs.push("nothing waits: no active critical or high alerts".into());
+    }
+    Ok(json!({"by_level": by_level, "by_type": by_type, "by_status": by_status, "risk_distribution": risks, "recommendations": recs}))
+}
+
+/// A client of a running `vigil serve`: `None` when none answers at the address.
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn find(server: &str) -> Option<Client> {
+        let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_millis(300)).timeout(Duration::from_secs(30)).build();
+        let base = server.trim_end_matches('/').to_string();
+        agent.get(&format!("{base}/api/health")).call().ok().map(|_| Client { base, agent })
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        answer(self.agent.get(&format!("{}{path}", self.base)).call(), path)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        answer(self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", "application/json").send_string(&body.to_string()), path)
+    }
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>, path: &str) -> anyhow::Result<Value> {
+    match r {
+        Ok(resp) => Ok(serde_json::from_str(&resp.into_string()?)?),
+        Err(ureq::Error::Status(code, resp)) => {
+            let v: Value = serde_json::from_str(&resp.into_string().unwrap_or_default()).unwrap_or(Value::Null);
+            bail!("vigil serve answered {code} to {path}: {}", v["error"].as_str().unwrap_or("?"))
+        }
+        Err(e) => bail!("vigil serve: {path}: {e}"),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct StartArgs {
+    /// The symbols to monitor, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub symbols: Vec<String>,
+    /// Seconds to monitor; the alerts raised are printed at the end.
+    #[arg(long)]
+    pub duration: f64,
+    /// Event-time seconds per wall-clock second of the simulated source (1: real time).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A vigil.toml for the detectors (without a running serve).
+    #[arg(long)]
+    pub config: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: desk::Format,
+}
+
+fn alert_rows(alerts: &[Alert]) -> Vec<Vec<String>> {
+    alerts
+        .iter()
+        .map(|a| {
+            vec![
+                a.alert_id.clone(),
+                vigil_core::Ts(a.ts).to_string(),
+                a.kind.as_str().into(),
+                a.level.as_str().into(),
+                format!("{:.2}", a.risk_score),
+                a.symbols.join(" "),
+                a.accounts.join(" "),
+                a.description.clone(),
+            ]
+        })
+        .collect()
+}
+
+fn print_alerts(alerts: &[Alert], format: desk::Format) -> anyhow::Result<()> {
+    if format == desk::Format::Json {
+        for a in alerts {
+            println!("{}", serde_json::to_string(a)?);
+        }
+        return Ok(());
+    }
+    desk::print_rows(format, &["alert_id", "time", "type", "level", "risk", "symbols", "accounts", "description"], &alert_rows(alerts));
+    Ok(())
+}
+
+/// `vigil start`: a session on the running serve, else in this process on the local store.
+pub fn start(a: StartArgs, db: &desk::Db, server: &str) -> anyhow::Result<std::process::ExitCode> {
+    let req = StartRequest { symbols: a.symbols.iter().map(|s| s.trim().to_string()).collect(), duration_s: a.duration, speed: a.speed, seed: a.seed };
+    req.check()?;
+    let alerts: Vec<Alert> = if let Some(c) = Client::find(server) {
+        let n = c.post("/api/start", &serde_json::to_value(&req)?)?["session"].as_u64().unwrap_or(0);
+        eprintln!("vigil start: session {n} on {server}: {} for {} s", req.symbols.join(","), req.duration_s);
+        let s = loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let s = c.get("/api/session")?;
+            if s["number"].as_u64() != Some(n) || !s["running"].as_bool().unwrap_or(false) {
+                break s;
+            }
+        };
+        if let Some(e) = s["error"].as_str() {
+            bail!("session {n} failed: {e}");
+        }
+        serde_json::from_value(s["alerts"].clone())?
+    } else {
+        let config = crate::replay::load_config(a.config.as_deref())?;
+        let (m, _writer) = Monitor::new(config, &db.location())?;
+        eprintln!("vigil start: no serve at {server}; monitoring here, on {}: {} for {} s", db.location(), req.symbols.join(","), req.duration_s);
+        m.start(req)?;
+        while m.lock().running {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let s = m.lock();
+        if let Some(e) = &s.error {
+            bail!("the session failed: {e}");
+        }
+        s.alerts.clone()
+    };
+    eprintln!("vigil start: {} alerts raised", alerts.len());
+    print_alerts(&alerts, a.format)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `vigil stop`: ends the running serve's session.
+pub fn stop(server: &str) -> anyhow::Result<std::process::ExitCode> {
+    let Some(c) = Client::find(server) else { bail!("no vigil serve answers at {server}") };
+    let v = c.post("/api/stop", &json!({}))?;
+    println!("{}", if v["stopped"].as_bool().unwrap_or(false) { "session stopping" } else { "no session was running" });
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `vigil status`.
+pub fn status_cmd(db: &desk::Db, server: &str, format: desk::Format) -> anyhow::Result<std::process::ExitCode> {
+    let (v, serve) = match Client::find(server) {
+        Some(c) => (c.get("/api/status")?, true),
+        None => {
+            let mut s = db.open()?;
+            let mut v = status(None, &mut s)?;
+            v["thresholds"] = thresholds(&crate::replay::load_config(None)?);
+            (v, false)
+        }
+    };
+    if format == desk::Format::Json {
+        println!("{v}");
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let mut rows: Vec<Vec<String>> = vec![vec!["serve".into(), if serve { format!("running at {server}") } else { format!("not running (none at {server})") }]];
+    if serve {
+        let s = &v["session"];
+        let symbols = s["symbols"].as_array().map_or(String::new(), |a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","));
+        rows.push(vec![
+            "monitoring".into(),
+            if v["running"].as_bool().unwrap_or(false) {
+                format!("yes: {symbols}")
+            } else {
+                format!("no (last: {})", if symbols.is_empty() { "none" } else { &symbols })
+            },
+        ]);
+        rows.push(vec!["events".into(), v["events"].to_string()]);
+        rows.push(vec!["alerts raised (session)".into(), s["alerts_raised"].to_string()]);
+    }
+    rows.push(vec!["store".into(), v["store"]["backend"].as_str().unwrap_or("?").to_string()]);
+    rows.push(vec!["alerts stored".into(), v["store"]["alerts"].to_string()]);
+    rows.push(vec!["active alerts".into(), v["store"]["active_alerts"].to_string()]);
+    if let Some(t) = v["thresholds"].as_object() {
+        for (k, x) in t {
+            rows.push(vec![k.clone(), x.to_string()]);
+        }
+    }
+    desk::print_rows(format, &["what", "value"], &rows);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `vigil summary`.
+pub fn summary_cmd(db: &desk::Db, server: &str, format: desk::Format) -> anyhow::Result<std::process::ExitCode> {
+    let v = match Client::find(server) {
+        Some(c) => c.get("/api/summary")?,
+        None => summary(&mut db.open()?)?,
+    };
+    if format == desk::Format::Json {
+        println!("{v}");
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for key in ["by_level", "by_type", "by_status"] {
+        if let Some(m) = v[key].as_object() {
+            for (k, n) in m {
+                rows.push(vec![key.trim_start_matches("by_").into(), k.clone(), n.to_string()]);
+            }
+        }
+    }
+    if let Some(h) = v["risk_distribution"].as_array() {
+        for (i, n) in h.iter().enumerate() {
+            rows.push(vec!["risk".into(), format!("{:.1}-{:.1}", i as f64 / 5.0, (i + 1) as f64 / 5.0), n.to_string()]);
+        }
+    }
+    desk::print_rows(format, &["group", "key", "alerts"], &rows);
+    if format == desk::Format::Table {
+        println!();
+        for r in v["recommendations"].as_array().into_iter().flatten() {
+            println!("- {}", r.as_str().unwrap_or(""));
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
