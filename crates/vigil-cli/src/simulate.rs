@@ -24,8 +24,9 @@ pub struct SimArgs {
     /// Minutes of background before it, so the detectors' baselines exist.
     #[arg(long, default_value_t = 25.0)]
     pub warmup_minutes: f64,
-    #[arg(long, default_value_t = 6)]
-    pub symbols: usize,
+    /// How many symbols, or their names, comma-separated (`BTC-USD,ETH-USD`).
+    #[arg(long, default_value = "6")]
+    pub symbols: String,
     #[arg(long, default_value_t = 2)]
     pub venues: usize,
     #[arg(long, default_value_t = 1)]
@@ -66,11 +67,22 @@ impl SimArgs {
         if !(self.minutes > 0.0 && self.warmup_minutes >= 0.0 && self.rate > 0.0) {
             bail!("--minutes and --rate must be positive, --warmup-minutes not negative");
         }
+        let (count, symbol_names) = match self.symbols.trim().parse::<usize>() {
+            Ok(n) => (n.max(1), Vec::new()),
+            Err(_) => {
+                let names: Vec<String> = self.symbols.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                if names.is_empty() {
+                    bail!("--symbols: a count, or names comma-separated");
+                }
+                (names.len(), names)
+            }
+        };
         Ok(SimConfig {
             seed: self.seed,
             warmup_ns: (self.warmup_minutes * MINUTE_NS) as i64,
             duration_ns: (self.minutes * MINUTE_NS) as i64,
-            symbols: self.symbols.max(1),
+            symbols: symbol_names.len().max(count),
+            symbol_names,
             venues: self.venues.max(1),
             scenarios,
             per_type: self.per_type,
@@ -450,7 +462,7 @@ pub struct TestArgs {
     /// Print anomaly alerts too, not only manipulation.
     #[arg(long)]
     pub all: bool,
-    /// The labelled span as a duration ("10m", "90s", "1h"); overrides --minutes.
+    /// The labelled span: seconds ("90"), or a duration ("10m", "90s", "1h"); overrides --minutes.
     #[arg(long)]
     pub duration: Option<String>,
 }
@@ -460,7 +472,11 @@ pub struct TestArgs {
 pub fn live(a: TestArgs) -> anyhow::Result<std::process::ExitCode> {
     let mut cfg = a.sim.config()?;
     if let Some(d) = &a.duration {
-        cfg.duration_ns = vigil_core::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+        // Plain seconds ("90"), or with a unit ("90s", "10m").
+        cfg.duration_ns = match d.trim().parse::<f64>() {
+            Ok(secs) if secs.is_finite() => (secs * 1e9) as i64,
+            _ => vigil_core::time::parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?,
+        };
         if cfg.duration_ns <= 0 {
             bail!("--duration must be positive");
         }
