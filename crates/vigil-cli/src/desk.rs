@@ -50,6 +50,11 @@ pub enum UserCmd {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Revoke an API token (its owner or an admin); the token is read from $VIGIL_TOKEN or standard input.
+    RevokeToken {
+        #[arg(long = "as")]
+        actor: String,
+    },
     /// Issue an API token (printed once; only its hash is kept).
     Token {
         name: String,
@@ -96,7 +101,7 @@ pub struct ResolveArgs {
     pub resolution: String,
     #[arg(long, default_value = "")]
     pub reason: String,
-    /// Who resolves it (default: $VIGIL_USER).
+    /// Who resolves it (default: the user of $VIGIL_TOKEN through a running serve, else $VIGIL_USER).
     #[arg(long = "as")]
     pub actor: Option<String>,
 }
@@ -145,6 +150,18 @@ pub fn user(db: &Db, cmd: UserCmd) -> anyhow::Result<ExitCode> {
             let rows: Vec<Vec<String>> =
                 s.users()?.into_iter().map(|u| vec![u.name, u.role.as_str().into(), if u.disabled { "disabled" } else { "enabled" }.into()]).collect();
             print_rows(format, &["name", "role", "state"], &rows);
+        }
+        UserCmd::RevokeToken { actor } => {
+            let token = match std::env::var("VIGIL_TOKEN") {
+                Ok(t) => t,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim().to_string()
+                }
+            };
+            s.revoke_token(&token, &actor)?;
+            println!("token revoked");
         }
         UserCmd::Token { name, days, actor } => {
             println!("{}", s.issue_token(&name, days.saturating_mul(86_400), &actor)?);
@@ -226,10 +243,22 @@ fn row(x: &StoredAlert) -> Vec<String> {
     ]
 }
 
-pub fn resolve(db: &Db, a: ResolveArgs) -> anyhow::Result<ExitCode> {
-    let mut s = db.open()?;
+/// Through the running serve when there is one and $VIGIL_TOKEN names the user; else on the store
+/// as `--as`.
+pub fn resolve(db: &Db, a: ResolveArgs, server: &str) -> anyhow::Result<ExitCode> {
     let status = Status::parse(&a.resolution).expect("clap checked the resolution");
-    match s.resolve(&a.alert_id, status, &actor(&a.actor)?, &a.reason)? {
+    let token = std::env::var("VIGIL_TOKEN").ok().filter(|_| a.actor.is_none());
+    let outcome = match token.as_deref().and_then(|t| crate::serve::Client::find(server).map(|c| (c, t))) {
+        Some((c, t)) => {
+            let v = c.post_as(&format!("/api/alerts/{}/resolve", a.alert_id), t, &serde_json::json!({"resolution": a.resolution, "reason": a.reason}))?;
+            match v["proposal"].as_i64() {
+                Some(p) => Outcome::Proposed(p),
+                None => Outcome::Done,
+            }
+        }
+        None => db.open()?.resolve(&a.alert_id, status, &actor(&a.actor)?, &a.reason)?,
+    };
+    match outcome {
         Outcome::Done => println!("{} {}", a.alert_id, status.as_str()),
         Outcome::Proposed(p) => println!("{} is critical: proposal {p} waits for a supervisor (vigil approve {p})", a.alert_id),
     }

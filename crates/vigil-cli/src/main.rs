@@ -46,7 +46,10 @@ enum Cmd {
         cmd: ConfigCmd,
     },
     /// List the detectors and the alert types they raise.
-    ListPatterns,
+    ListPatterns {
+        #[arg(long, value_enum, default_value_t)]
+        format: desk::Format,
+    },
     /// The long-running process: engine, store and the HTTP API.
     Serve(serve::ServeArgs),
     /// Monitor symbols for a while (on the running serve, else here) and print the alerts raised.
@@ -115,7 +118,7 @@ fn main() -> ExitCode {
         Cmd::Summary { format } => serve::summary_cmd(&cli.db, &server, format),
         Cmd::Replay(a) => replay::run(a, &cli.db),
         Cmd::Alerts(a) => desk::alerts(&cli.db, a),
-        Cmd::Resolve(a) => desk::resolve(&cli.db, a),
+        Cmd::Resolve(a) => desk::resolve(&cli.db, a, &server),
         Cmd::Approve(a) => desk::approve(&cli.db, a),
         Cmd::Proposals { format } => desk::proposals(&cli.db, format),
         Cmd::User { cmd } => desk::user(&cli.db, cmd),
@@ -136,12 +139,29 @@ fn main() -> ExitCode {
             println!("{c:#?}");
             ExitCode::SUCCESS
         }),
-        Cmd::ListPatterns => {
-            for p in &vigil_detect::detectors::CATALOGUE {
-                println!("{}  (default risk {:.2}; detector [detectors.{}])", p.kind, vigil_detect::builder::base_risk(p.kind), p.module);
-                println!("    {}", p.description);
-                println!("    indicators: {}", p.indicators);
-                println!("    basis: {}", p.basis);
+        Cmd::ListPatterns { format } => {
+            if format == desk::Format::Table {
+                for p in &vigil_detect::detectors::CATALOGUE {
+                    println!("{}  (default risk {:.2}; detector [detectors.{}])", p.kind, vigil_detect::builder::base_risk(p.kind), p.module);
+                    println!("    {}", p.description);
+                    println!("    indicators: {}", p.indicators);
+                    println!("    basis: {}", p.basis);
+                }
+            } else {
+                let rows: Vec<Vec<String>> = vigil_detect::detectors::CATALOGUE
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.kind.to_string(),
+                            p.description.to_string(),
+                            p.indicators.to_string(),
+                            format!("{:.2}", vigil_detect::builder::base_risk(p.kind)),
+                            p.module.to_string(),
+                            p.basis.to_string(),
+                        ]
+                    })
+                    .collect();
+                desk::print_rows(format, &["name", "description", "indicators", "default_risk", "detector", "basis"], &rows);
             }
             Ok(ExitCode::SUCCESS)
         }

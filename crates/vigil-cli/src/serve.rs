@@ -7,9 +7,14 @@
 //! - `GET /api/health`, `GET /api/status`, `GET /api/summary`, `GET /api/session`
 //! - `GET /api/alerts?level=&status=&limit=`
 //! - `POST /api/start` `{"symbols": [...], "duration_s": 60, "speed": 1, "seed": 1}`, `POST /api/stop`
+//! - `GET /api/cases`, `GET /api/audit/verify`
+//! - with `Authorization: Bearer <token>` (`vigil user token`), acting as the token's user:
+//!   `POST /api/alerts/{id}/resolve` `{"resolution", "reason"}`, `POST /api/cases`
+//!   `{"alert_ids", "title"}`, `POST /api/cases/{id}/close` `{"outcome", "reason"}`,
+//!   `POST /api/proposals/{id}/decide` `{"approve", "reason"}`
 //!
-//! Reads need no credentials on loopback; anything that changes the store goes through the store
-//! with a named user (`--as`), where it is audited.
+//! Reads need no credentials (the API listens on loopback by default); every change names its user
+//! and is audited by the store.
 
 use crate::desk;
 use anyhow::{bail, Context};
@@ -247,7 +252,8 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
             let _ = rq.respond(reply(400, &json!({"error": format!("unreadable body: {e}")})));
             continue;
         }
-        let (code, v) = match handle(&method, &url, &body, &monitor, &api_store) {
+        let token = rq.headers().iter().find(|h| h.field.equiv("Authorization")).and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+        let (code, v) = match handle(&method, &url, &body, token.as_deref(), &monitor, &api_store) {
             Ok(v) => (200, v),
             Err(ApiError(code, msg)) => (code, json!({"error": msg})),
         };
@@ -278,11 +284,23 @@ impl From<anyhow::Error> for ApiError {
 }
 impl From<vigil_store::Error> for ApiError {
     fn from(e: vigil_store::Error) -> Self {
-        ApiError(500, e.to_string())
+        store_error(e)
     }
 }
 
-fn handle(method: &str, url: &str, body: &str, m: &Arc<Monitor>, store: &Mutex<Store>) -> Result<Value, ApiError> {
+/// A store's refusal as an HTTP status: who may not (403), what is not there (404), what cannot
+/// be done (409), what failed (500).
+fn store_error(e: vigil_store::Error) -> ApiError {
+    let code = match e {
+        vigil_store::Error::Denied(_) => 403,
+        vigil_store::Error::NotFound(_) => 404,
+        vigil_store::Error::Invalid(_) => 409,
+        vigil_store::Error::Db(_) => 500,
+    };
+    ApiError(code, e.to_string())
+}
+
+fn handle(method: &str, url: &str, body: &str, token: Option<&str>, m: &Arc<Monitor>, store: &Mutex<Store>) -> Result<Value, ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
     let st = || store.lock().unwrap_or_else(|e| e.into_inner());
@@ -319,10 +337,65 @@ fn handle(method: &str, url: &str, body: &str, m: &Arc<Monitor>, store: &Mutex<S
             let n = m.start(req).map_err(|e| ApiError(409, format!("{e:#}")))?;
             Ok(json!({"session": n}))
         }
+        ("GET", "/api/cases") => {
+            let list = st().cases(&vigil_store::CaseFilter {
+                status: param("status").as_deref().and_then(vigil_store::CaseStatus::parse),
+                assignee: param("assignee"),
+                limit: Some(100),
+            })?;
+            Ok(Value::Array(
+                list.iter()
+                    .map(|c| json!({"case_id": c.id, "title": c.title, "status": c.status.as_str(), "outcome": c.outcome.map(|o| o.as_str()), "assignee": c.assignee, "alerts": c.alerts}))
+                    .collect(),
+            ))
+        }
+        ("GET", "/api/audit/verify") => {
+            let v = st().audit_verify()?;
+            Ok(json!({"entries": v.entries, "intact": v.failure.is_none(), "failure": v.failure.map(|(seq, why)| json!({"entry": seq, "reason": why}))}))
+        }
         ("POST", "/api/stop") => {
             let running = m.lock().running;
             m.stop.store(true, Ordering::SeqCst);
             Ok(json!({"stopped": running}))
+        }
+        // Changes: a user's API token names who acts (the store audits it under that name).
+        ("POST", p) if p.starts_with("/api/") => {
+            let mut s = st();
+            let user = match token {
+                Some(t) => s.check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?,
+                None => return Err(ApiError(401, "changes take a bearer token (vigil user token)".into())),
+            };
+            let b: Value = if body.trim().is_empty() { json!({}) } else { serde_json::from_str(body).map_err(|e| ApiError(400, format!("body: {e}")))? };
+            let text = |k: &str| b[k].as_str().unwrap_or("").to_string();
+            let parts: Vec<&str> = p.trim_start_matches("/api/").split('/').collect();
+            let outcome = |o: vigil_store::Outcome| match o {
+                vigil_store::Outcome::Done => json!({"done": true}),
+                vigil_store::Outcome::Proposed(id) => json!({"done": false, "proposal": id}),
+            };
+            match parts.as_slice() {
+                ["alerts", id, "resolve"] => {
+                    let status =
+                        vigil_store::Status::parse(&text("resolution")).ok_or_else(|| ApiError(400, "resolution: resolved or false_positive".into()))?;
+                    Ok(outcome(s.resolve(id, status, &user.name, &text("reason")).map_err(store_error)?))
+                }
+                ["cases"] => {
+                    let ids: Vec<String> = b["alert_ids"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    Ok(json!({"case_id": s.open_case(&user.name, &text("title"), &ids).map_err(store_error)?}))
+                }
+                ["cases", id, "close"] => {
+                    let id: i64 = id.parse().map_err(|_| ApiError(400, format!("case id {id:?}")))?;
+                    let o = vigil_store::CaseOutcome::parse(&text("outcome"))
+                        .ok_or_else(|| ApiError(400, "outcome: no_violation, violation or referred".into()))?;
+                    Ok(outcome(s.close_case(id, &user.name, o, &text("reason")).map_err(store_error)?))
+                }
+                ["proposals", id, "decide"] => {
+                    let id: i64 = id.parse().map_err(|_| ApiError(400, format!("proposal id {id:?}")))?;
+                    s.decide(id, &user.name, b["approve"].as_bool().unwrap_or(false), &text("reason")).map_err(store_error)?;
+                    Ok(json!({"done": true}))
+                }
+                _ => Err(ApiError(404, format!("no such endpoint: POST {p}"))),
+            }
         }
         _ => Err(ApiError(404, format!("no such endpoint: {method} {path}"))),
     }
@@ -429,6 +502,12 @@ impl Client {
 
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         answer(self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", "application/json").send_string(&body.to_string()), path)
+    }
+
+    /// A change, as the user of an API token.
+    pub fn post_as(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Value> {
+        let rq = self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", "application/json").set("Authorization", &format!("Bearer {token}"));
+        answer(rq.send_string(&body.to_string()), path)
     }
 }
 

@@ -313,3 +313,20 @@ fn simulate_writes_a_labelled_market_that_eval_scores_from_events_or_alerts() {
     let o = vigil().args(["eval", d, "--min-f1", "1.01"]).output().unwrap();
     assert_eq!(o.status.code(), Some(3));
 }
+
+#[test]
+fn list_patterns_prints_the_catalogue_in_every_format() {
+    let out = vigil().args(["list-patterns", "--format", "csv"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), ["name", "description", "indicators", "default_risk", "detector", "basis"]);
+    let names: Vec<String> = r.records().map(|x| x.unwrap()[0].to_string()).collect();
+    for t in ["spoofing", "layering", "wash_trading", "pump_and_dump", "quote_stuffing", "momentum_ignition", "marking_the_close", "cross_venue_manipulation"] {
+        assert!(names.iter().any(|n| n == t), "{t} in {names:?}");
+    }
+    let out = vigil().args(["list-patterns", "--format", "json"]).output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), names.len());
+    assert!(lines.iter().all(|l| l["basis"].as_str().is_some_and(|b| !b.is_empty())));
+}

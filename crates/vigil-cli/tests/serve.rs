@@ -62,9 +62,23 @@ fn a_new_users_day_through_vigil_serve() {
     assert_eq!(stored.iter().collect::<BTreeSet<_>>(), raised.iter().collect::<BTreeSet<_>>());
     let summary = ok(db, &url, &["summary", "--format", "json"]);
     assert!(summary.contains("\"recommendations\""), "{summary}");
-    // Triage one, open a case from another, propose closing it as a violation; a supervisor approves.
-    let out = ok(db, &url, &["resolve", "--alert-id", &raised[0], "--resolution", "resolved", "--reason", "reviewed", "--as", "ann"]);
+    // Triage one through the serve's API with ann's token; the store records ann.
+    let token = ok(db, &url, &["user", "token", "ann", "--as", "ann"]).trim().to_string();
+    let with_token = |args: &[&str], t: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).args(["--db", db, "--server", &url]).env("VIGIL_TOKEN", t).output().unwrap()
+    };
+    let o = with_token(&["resolve", "--alert-id", &raised[0], "--resolution", "resolved", "--reason", "reviewed"], &token);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("resolved") || out.contains("proposal"), "{out}");
+    let log = ok(db, &url, &["audit", "log", "--limit", "100000", "--format", "json"]);
+    assert!(log.lines().any(|l| l.contains(&raised[0]) && l.contains("\"actor\":\"ann\"")), "{log}");
+    // A revoked token is refused; so is none.
+    let o = with_token(&["user", "revoke-token", "--as", "ann"], &token);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = with_token(&["resolve", "--alert-id", &raised[2], "--resolution", "resolved"], &token);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("401"), "{}", String::from_utf8_lossy(&o.stderr));
+    // Open a case from another alert, propose closing it as a violation; a supervisor approves.
     let out = ok(db, &url, &["cases", "open", "--alert-id", &raised[1], "--title", "first case", "--as", "ann"]);
     let case = out.split_whitespace().nth(1).unwrap().to_string();
     ok(db, &url, &["cases", "investigate", &case, "--as", "ann"]);
