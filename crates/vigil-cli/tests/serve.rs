@@ -88,6 +88,29 @@ fn a_new_users_day_through_vigil_serve() {
     assert!(ok(db, &url, &["cases", "list", "--format", "csv"]).contains(&format!("{case},closed,violation")));
     let v = ok(db, &url, &["audit", "verify"]);
     assert!(v.starts_with("audit log intact:"), "{v}");
+    // A long session is ended by vigil stop; a second one is refused while it runs.
+    let long = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["start", "--symbols", "CCC-USD", "--duration", "600", "--db", db, "--server", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = false;
+    for _ in 0..500 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        running = ok(db, &url, &["status", "--format", "json"]).contains("\"running\":true");
+        if running {
+            break;
+        }
+    }
+    assert!(running, "the session started");
+    let o = vigil(db, &url, &["start", "--symbols", "DDD-USD", "--duration", "1"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("a session is running"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(ok(db, &url, &["stop"]).trim(), "session stopping");
+    let mut long = long;
+    let begun = std::time::Instant::now();
+    assert!(long.wait().unwrap().success());
+    assert!(begun.elapsed() < std::time::Duration::from_secs(30), "stopped, not run to its end");
     server.kill().unwrap();
     server.wait().unwrap();
     // With no serve, status says so and still reads the store.
