@@ -109,7 +109,10 @@ fn a_new_users_day_through_vigil_serve() {
     assert_eq!(ok(db, &url, &["stop"]).trim(), "session stopping");
     let mut long = long;
     assert!(long.wait().unwrap().success(), "the stopped session's start returns (it would run 600 s)");
-    assert!(ok(db, &url, &["status", "--format", "json"]).contains("\"running\":false"));
+    let v: serde_json::Value = serde_json::from_str(&ok(db, &url, &["status", "--format", "json"])).unwrap();
+    assert_eq!(v["running"], false);
+    let ran_s = (v["session"]["ended_at"].as_i64().unwrap() - v["session"]["started_at"].as_i64().unwrap()) / 1_000_000_000;
+    assert!(ran_s < 300, "stopped after {ran_s} s of the 600 asked");
     server.kill().unwrap();
     server.wait().unwrap();
     // With no serve, status says so and still reads the store.
