@@ -211,10 +211,33 @@ pub fn audit(db: &Db, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub fn alerts(db: &Db, a: AlertsArgs) -> anyhow::Result<ExitCode> {
-    let mut s = db.open()?;
-    let f = AlertFilter { level: a.level.as_deref().and_then(Level::parse), status: a.status.as_deref().and_then(Status::parse), limit: Some(a.limit) };
-    let list = s.alerts(&f)?;
+/// From the running serve when one answers, else from the local store.
+pub fn alerts(db: &Db, a: AlertsArgs, server: &str) -> anyhow::Result<ExitCode> {
+    let list: Vec<StoredAlert> = match crate::serve::Client::find(server) {
+        Some(c) => {
+            let mut q = format!("/api/alerts?limit={}", a.limit);
+            for (k, v) in [("level", &a.level), ("status", &a.status)] {
+                if let Some(v) = v {
+                    q.push_str(&format!("&{k}={v}"));
+                }
+            }
+            let v = c.get(&q)?;
+            let mut out = Vec::new();
+            for x in v.as_array().into_iter().flatten() {
+                let status = x["status"].as_str().and_then(Status::parse).context("the serve sent an alert without a status")?;
+                let mut x = x.clone();
+                if let Some(o) = x.as_object_mut() {
+                    o.remove("status");
+                }
+                out.push(StoredAlert { alert: serde_json::from_value(x)?, status, status_by: None, status_at: None, status_reason: None });
+            }
+            out
+        }
+        None => {
+            let f = AlertFilter { level: a.level.as_deref().and_then(Level::parse), status: a.status.as_deref().and_then(Status::parse), limit: Some(a.limit) };
+            db.open()?.alerts(&f)?
+        }
+    };
     if a.format == Format::Json {
         for x in &list {
             let mut v = serde_json::to_value(&x.alert)?;

@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         Cmd::Status { format } => serve::status_cmd(&cli.db, &server, format),
         Cmd::Summary { format } => serve::summary_cmd(&cli.db, &server, format),
         Cmd::Replay(a) => replay::run(a, &cli.db),
-        Cmd::Alerts(a) => desk::alerts(&cli.db, a),
+        Cmd::Alerts(a) => desk::alerts(&cli.db, a, &server),
         Cmd::Resolve(a) => desk::resolve(&cli.db, a, &server),
         Cmd::Approve(a) => desk::approve(&cli.db, a),
         Cmd::Proposals { format } => desk::proposals(&cli.db, format),

@@ -8,7 +8,7 @@ use vigil_store::testing::TempPostgres;
 fn vigil(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(args)
-        .args(["--db", db])
+        .args(["--db", db, "--server", "http://127.0.0.1:9"])
         .env("VIGIL_PASSWORD", "correct horse battery")
         .env("NO_COLOR", "1")
         .output()
