@@ -2,7 +2,7 @@
 //! volume over a trailing `window`. An account's share is the volume of the trades it was part of
 //! over the window's volume (so an account on one side of every trade has 100 %); it alerts when the
 //! account of the current trade reaches `top_share` with at least `min_trades` trades in the window,
-//! once the instrument has traded for half a window (a few early trades are no concentration).
+//! once the instrument has traded for a whole window (a few early trades are no concentration).
 //! The evidence carries the Herfindahl-Hirschman index of the participation shares (each halved so
 //! that they sum to one: 1 is one account trading with itself, 1/n is n accounts alike) and the
 //! top five.
@@ -85,7 +85,7 @@ impl Detector for ConcentratedTrading {
             st.add(t.sell_account, q);
         }
         let first = *st.first.get_or_insert(ev.ts);
-        if st.trades.len() < cfg.min_trades as usize || st.volume <= 0.0 || ev.ts.0 - first.0 < cfg.window.0 / 2 {
+        if st.trades.len() < cfg.min_trades as usize || st.volume <= 0.0 || ev.ts.0 - first.0 < cfg.window.0 {
             return;
         }
         let Some((account, v)) = [t.buy_account, t.sell_account]
