@@ -17,8 +17,8 @@ struct Cli {
     cmd: Cmd,
     #[command(flatten)]
     db: desk::Db,
-    /// A running `vigil serve` to act on (default: $VIGIL_SERVER, else http://127.0.0.1:7878);
-    /// without one, commands act on the local store.
+    /// A running `vigil serve` to act on (default: $VIGIL_SERVER, else http://127.0.0.1:7878 unless
+    /// --db is given); without one, commands act on the store.
     #[arg(long, global = true)]
     server: Option<String>,
 }
@@ -109,7 +109,13 @@ enum ConfigCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let server = cli.server.clone().or_else(|| std::env::var("VIGIL_SERVER").ok()).unwrap_or_else(|| serve::DEFAULT_SERVER.into());
+    // A serve to act on: the one named (--server, $VIGIL_SERVER); else, unless --db names a store to
+    // act on directly, the default address; else none (an empty address).
+    let server = match cli.server.clone().or_else(|| std::env::var("VIGIL_SERVER").ok()) {
+        Some(s) => s,
+        None if cli.db.db.is_some() => String::new(),
+        None => serve::DEFAULT_SERVER.into(),
+    };
     let res = match cli.cmd {
         Cmd::Serve(a) => serve::serve(a, &cli.db),
         Cmd::Start(a) => serve::start(a, &cli.db, &server),

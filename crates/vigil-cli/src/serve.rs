@@ -13,8 +13,9 @@
 //!   `{"alert_ids", "title"}`, `POST /api/cases/{id}/close` `{"outcome", "reason"}`,
 //!   `POST /api/proposals/{id}/decide` `{"approve", "reason"}`
 //!
-//! Reads need no credentials (the API listens on loopback by default); every change names its user
-//! and is audited by the store.
+//! Reads, start and stop need no credentials: the API listens on loopback by default, and a session
+//! changes nothing but what is monitored. Every change to the store (triage, cases, decisions)
+//! carries a user's token and is audited under that user.
 
 use crate::desk;
 use anyhow::{bail, Context};
@@ -68,8 +69,11 @@ impl StartRequest {
         if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
             bail!("--duration: a positive number of seconds");
         }
-        if !(self.speed > 0.0 && self.speed.is_finite()) {
-            bail!("--speed: a positive factor");
+        if !(0.01..=100_000.0).contains(&self.speed) {
+            bail!("--speed: a factor from 0.01 to 100000");
+        }
+        if self.duration_s > 7.0 * 86_400.0 {
+            bail!("--duration: at most a week");
         }
         Ok(())
     }
@@ -102,6 +106,7 @@ impl Monitor {
     /// Starts the writer thread on its own connection to the store at `db`.
     pub fn new(config: Config, db: &str) -> anyhow::Result<(Arc<Monitor>, std::thread::JoinHandle<()>)> {
         let mut store = Store::open(db).with_context(|| format!("cannot open the store {db}"))?;
+        let location = db.to_string();
         let (tx, rx) = crossbeam_channel::unbounded::<(u64, Alert)>();
         let m = Arc::new(Monitor {
             config,
@@ -113,7 +118,7 @@ impl Monitor {
             writer: tx,
         });
         let mon = m.clone();
-        let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &rx, &mon))?;
+        let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &location, &rx, &mon))?;
         Ok((m, writer))
     }
 
@@ -136,12 +141,21 @@ impl Monitor {
         self.stop.store(false, Ordering::SeqCst);
         let m = self.clone();
         std::thread::Builder::new().name("vigil-session".into()).spawn(move || {
-            let res = m.run(number, &req);
-            let mut s = m.lock();
-            s.running = false;
-            s.ended_at = Some(vigil_store::now_ns());
-            if let Err(e) = res {
-                s.error = Some(format!("{e:#}"));
+            // However the session ends (a panic included), it is marked ended.
+            struct Ended(Arc<Monitor>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    let mut s = self.0.lock();
+                    s.running = false;
+                    s.ended_at = Some(vigil_store::now_ns());
+                    if std::thread::panicking() && s.error.is_none() {
+                        s.error = Some("the session panicked".into());
+                    }
+                }
+            }
+            let _ended = Ended(m.clone());
+            if let Err(e) = m.run(number, &req) {
+                m.lock().error = Some(format!("{e:#}"));
             }
         })?;
         Ok(number)
@@ -188,25 +202,36 @@ impl Monitor {
             if t > span_start {
                 engine.flush();
                 let from = *paced_from.get_or_insert_with(crate::wall::now);
-                let due = Duration::from_secs_f64((t - span_start) as f64 / 1e9 / req.speed);
-                if let Some(wait) = due.checked_sub(from.elapsed()) {
-                    std::thread::sleep(wait);
+                let due = Duration::try_from_secs_f64((t - span_start) as f64 / 1e9 / req.speed).unwrap_or(Duration::MAX);
+                // In short naps, so that a stop is heard.
+                while let Some(wait) = due.checked_sub(from.elapsed()) {
+                    if self.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(wait.min(Duration::from_millis(100)));
                 }
             }
         }
-        engine.finish().map_err(anyhow::Error::msg)?;
-        // The session ends when the writer has stored what it raised.
-        while self.stored.load(Ordering::SeqCst) < self.sent.load(Ordering::SeqCst) {
+        let finished = engine.finish().map_err(anyhow::Error::msg);
+        // The session ends when the writer has stored what it raised (or says why not).
+        for _ in 0..12_000 {
+            if self.stored.load(Ordering::SeqCst) >= self.sent.load(Ordering::SeqCst) {
+                return finished.map(|_| ());
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
-        Ok(())
+        finished?;
+        bail!(
+            "{} alerts raised are not stored yet (the store is failing; the writer keeps trying)",
+            self.sent.load(Ordering::SeqCst) - self.stored.load(Ordering::SeqCst)
+        )
     }
 }
 
 /// Group commit: block for the first alert, take whatever else is queued within 20 ms (up to
-/// 1 000), store them in one transaction with the session's progress. A failed write is retried,
-/// never dropped.
-fn write_loop(store: &mut Store, rx: &crossbeam_channel::Receiver<(u64, Alert)>, m: &Monitor) {
+/// 1 000), store them in one transaction with the session's progress. A failed write is retried on
+/// a new connection, never dropped.
+fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receiver<(u64, Alert)>, m: &Monitor) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         let deadline = crossbeam_channel::after(Duration::from_millis(20));
@@ -225,8 +250,12 @@ fn write_loop(store: &mut Store, rx: &crossbeam_channel::Receiver<(u64, Alert)>,
                     break;
                 }
                 Err(e) => {
-                    eprintln!("vigil serve: storing {} alerts failed, retrying in 1 s: {e}", alerts.len());
+                    eprintln!("vigil serve: storing {} alerts failed, retrying in 1 s on a new connection: {e}", alerts.len());
                     std::thread::sleep(Duration::from_secs(1));
+                    match Store::open(location) {
+                        Ok(s) => *store = s,
+                        Err(e) => eprintln!("vigil serve: cannot reopen the store: {e}"),
+                    }
                 }
             }
         }
@@ -279,7 +308,7 @@ struct ApiError(u16, String);
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError(400, format!("{e:#}"))
+        ApiError(500, format!("{e:#}"))
     }
 }
 impl From<vigil_store::Error> for ApiError {
@@ -334,6 +363,7 @@ fn handle(method: &str, url: &str, body: &str, token: Option<&str>, m: &Arc<Moni
         }
         ("POST", "/api/start") => {
             let req: StartRequest = serde_json::from_str(body).map_err(|e| ApiError(400, format!("start: {e}")))?;
+            req.check().map_err(|e| ApiError(400, format!("{e:#}")))?;
             let n = m.start(req).map_err(|e| ApiError(409, format!("{e:#}")))?;
             Ok(json!({"session": n}))
         }
@@ -491,6 +521,9 @@ pub struct Client {
 
 impl Client {
     pub fn find(server: &str) -> Option<Client> {
+        if server.is_empty() {
+            return None;
+        }
         let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_millis(300)).timeout(Duration::from_secs(30)).build();
         let base = server.trim_end_matches('/').to_string();
         agent.get(&format!("{base}/api/health")).call().ok().map(|_| Client { base, agent })
@@ -610,7 +643,12 @@ pub fn start(a: StartArgs, db: &desk::Db, server: &str) -> anyhow::Result<std::p
 
 /// `vigil stop`: ends the running serve's session.
 pub fn stop(server: &str) -> anyhow::Result<std::process::ExitCode> {
-    let Some(c) = Client::find(server) else { bail!("no vigil serve answers at {server}") };
+    let Some(c) = Client::find(server) else {
+        bail!(
+            "no vigil serve answers{}",
+            if server.is_empty() { " (--db names a local store: give --server to reach a serve)".to_string() } else { format!(" at {server}") }
+        )
+    };
     let v = c.post("/api/stop", &json!({}))?;
     println!("{}", if v["stopped"].as_bool().unwrap_or(false) { "session stopping" } else { "no session was running" });
     Ok(std::process::ExitCode::SUCCESS)
@@ -631,7 +669,16 @@ pub fn status_cmd(db: &desk::Db, server: &str, format: desk::Format) -> anyhow::
         println!("{v}");
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let mut rows: Vec<Vec<String>> = vec![vec!["serve".into(), if serve { format!("running at {server}") } else { format!("not running (none at {server})") }]];
+    let mut rows: Vec<Vec<String>> = vec![vec![
+        "serve".into(),
+        if serve {
+            format!("running at {server}")
+        } else if server.is_empty() {
+            "not asked (--db names the store)".into()
+        } else {
+            format!("not running (none at {server})")
+        },
+    ]];
     if serve {
         let s = &v["session"];
         let symbols = s["symbols"].as_array().map_or(String::new(), |a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","));

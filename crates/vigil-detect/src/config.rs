@@ -299,8 +299,8 @@ impl Config {
         if d.pump_and_dump.rush_buyers < 2 {
             return bad("detectors.pump_and_dump.rush_buyers", "must be at least 2 (a rush is several hands in one millisecond)");
         }
-        if d.pump_and_dump.rush_gap.0 < 0 {
-            return bad("detectors.pump_and_dump.rush_gap", "must not be negative");
+        if d.pump_and_dump.min_rush_bursts == 0 || d.pump_and_dump.min_rush_orders == 0 {
+            return bad("detectors.pump_and_dump.min_rush_bursts", "min_rush_bursts and min_rush_orders must be at least 1");
         }
         if d.wash_trading.max_ring_size < 2 {
             return bad("detectors.wash_trading.max_ring_size", "must be at least 2");

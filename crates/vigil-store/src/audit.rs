@@ -91,7 +91,7 @@ impl Chain {
             object_type: object_type.into(),
             object_id: object_id.into(),
             details: details.to_string(),
-            prev_hash: std::mem::take(&mut self.hash),
+            prev_hash: self.hash.clone(),
             hash: String::new(),
         };
         e.hash = digest(&e);

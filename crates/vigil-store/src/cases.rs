@@ -148,6 +148,7 @@ impl Store {
         }
         let at = now_ns();
         self.tx(true, |c| {
+            not_closed(c, case_id)?;
             let n = link(c, case_id, alert_ids, actor, at)?;
             if n > 0 {
                 audit::append(c, at, actor, "case.link", "case", &case_id.to_string(), &json!({"alerts": alert_ids}))?;
@@ -167,6 +168,7 @@ impl Store {
         }
         let at = now_ns();
         self.tx(true, |c| {
+            not_closed(c, case_id)?;
             c.exec("UPDATE cases SET assignee = $1, updated_at = $2 WHERE case_id = $3", &[to.name.as_str().into(), at.into(), case_id.into()])?;
             audit::append(c, at, actor, "case.assign", "case", &case_id.to_string(), &json!({"assignee": to.name, "was": case.assignee}))?;
             Ok(())
@@ -203,6 +205,7 @@ impl Store {
         let sha = audit::hex(&Sha256::digest(content));
         let at = now_ns();
         self.tx(true, |c| {
+            not_closed(c, case_id)?;
             let id = add_note(c, case_id, "evidence", actor, at, name, Some((content, &sha)))?;
             audit::append(
                 c,
@@ -238,7 +241,11 @@ impl Store {
         }
         let at = now_ns();
         self.tx(true, |c| {
-            c.exec("UPDATE cases SET status = 'investigating', updated_at = $1 WHERE case_id = $2 AND status = 'open'", &[at.into(), case_id.into()])?;
+            let n =
+                c.exec("UPDATE cases SET status = 'investigating', updated_at = $1 WHERE case_id = $2 AND status = 'open'", &[at.into(), case_id.into()])?;
+            if n == 0 {
+                return Err(Error::Invalid(format!("case {case_id} is no longer open")));
+            }
             audit::append(c, at, actor, "case.investigate", "case", &case_id.to_string(), &json!({}))?;
             Ok(())
         })
@@ -267,22 +274,32 @@ impl Store {
         })
     }
 
-    /// closed → investigating, with a reason.
+    /// closed → investigating, with a reason. A case closed as a violation or a referral (a
+    /// four-eyes decision) is reopened by a supervisor only.
     pub fn reopen_case(&mut self, case_id: i64, actor: &str, reason: &str) -> Result<()> {
-        self.require_user(actor, Role::Analyst)?;
+        let user = self.require_user(actor, Role::Analyst)?;
         let case = self.require_case(case_id)?;
         if case.status != CaseStatus::Closed {
             return Err(Error::Invalid(format!("case {case_id} is {}, not closed", case.status.as_str())));
+        }
+        if case.outcome.is_some_and(CaseOutcome::four_eyes) && user.role != Role::Supervisor {
+            return Err(Error::Denied(format!(
+                "case {case_id} was closed as {} by four eyes: a supervisor reopens it",
+                case.outcome.map_or("?", |o| o.as_str())
+            )));
         }
         if reason.trim().is_empty() {
             return Err(Error::Invalid("reopening a case takes a reason".into()));
         }
         let at = now_ns();
         self.tx(true, |c| {
-            c.exec(
-                "UPDATE cases SET status = 'investigating', outcome = NULL, closed_by = NULL, closed_at = NULL, close_reason = NULL, updated_at = $1 WHERE case_id = $2",
-                &[at.into(), case_id.into()],
+            let n = c.exec(
+                "UPDATE cases SET status = 'investigating', outcome = NULL, closed_by = NULL, closed_at = NULL, close_reason = NULL, updated_at = $1 WHERE case_id = $2 AND status = 'closed' AND outcome IS NOT DISTINCT FROM $3",
+                &[at.into(), case_id.into(), case.outcome.map(|o| o.as_str()).into()],
             )?;
+            if n == 0 {
+                return Err(Error::Invalid(format!("case {case_id} changed meanwhile: look again")));
+            }
             audit::append(c, at, actor, "case.reopen", "case", &case_id.to_string(), &json!({"reason": reason, "was": case.outcome.map(|o| o.as_str())}))?;
             Ok(())
         })
@@ -399,6 +416,16 @@ fn link(c: &mut Conn, case_id: i64, alert_ids: &[&str], actor: &str, at: i64) ->
         )? as usize;
     }
     Ok(n)
+}
+
+/// Refuses a change to a case that is closed, read inside the change's transaction.
+fn not_closed(c: &mut Conn, case_id: i64) -> Result<()> {
+    let rows = c.query("SELECT status FROM cases WHERE case_id = $1", &[case_id.into()])?;
+    match rows.first().map(|r| txt(&r[0])) {
+        None => Err(Error::NotFound(format!("no case {case_id}"))),
+        Some(s) if s == "closed" => Err(Error::Invalid(format!("case {case_id} is closed: reopen it first"))),
+        Some(_) => Ok(()),
+    }
 }
 
 fn touch(c: &mut Conn, case_id: i64, at: i64) -> Result<()> {

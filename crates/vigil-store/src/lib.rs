@@ -16,7 +16,7 @@ mod users;
 pub use audit::{Entry, Verification};
 pub use cases::{Case, CaseFilter, CaseOutcome, CaseStatus, Note, MAX_EVIDENCE_BYTES};
 pub use db::Value;
-pub use rules::{Rule, RuleSpec};
+pub use rules::{suppressing, Rule, RuleSpec};
 pub use users::{Role, User};
 
 use db::Conn;
@@ -206,7 +206,7 @@ impl Store {
             let mut chain = audit::Chain::read(c)?;
             let mut added = 0;
             for a in alerts {
-                let rule = rules.iter().find(|r| r.matches(a));
+                let rule = rules::suppressing(&rules, a);
                 let (status, by, reason, when) = match rule {
                     Some(r) => ("suppressed", Some(format!("rule:{}", r.id)), Some(r.reason.as_str()), Some(at)),
                     None => ("active", None, None, None),
@@ -305,7 +305,7 @@ impl Store {
     /// Triage: `active` → `resolved` or `false_positive`, by `actor`, with a reason. Marking a
     /// critical alert a false positive takes a second person (a supervisor): it becomes a proposal.
     pub fn resolve(&mut self, alert_id: &str, status: Status, actor: &str, reason: &str) -> Result<Outcome> {
-        if status == Status::Active {
+        if !matches!(status, Status::Resolved | Status::FalsePositive) {
             return Err(Error::Invalid("an alert is resolved as resolved or false_positive".into()));
         }
         let user = self.require_user(actor, Role::Analyst)?;

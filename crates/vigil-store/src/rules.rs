@@ -1,6 +1,8 @@
 //! Suppression rules: allow-lists an analyst's desk keeps (a known market maker's cancelling, an
 //! arbitrageur's two-venue trading). A rule names an account or a symbol (or both), optionally one
-//! alert type and one venue, a reason and an expiry. An alert it matches is still stored, with its
+//! alert type and one venue, a reason and an expiry. An alert is suppressed by a symbol's rule, or
+//! when rules cover every account it names (a wash trade between an allow-listed maker and someone
+//! else stays active). A suppressed alert is still stored, with its
 //! evidence, as `suppressed` by the rule — never dropped — so a rule found wrong later leaves every
 //! alert it hid to be reviewed. Rules are added and revoked by a supervisor or an admin, and both are
 //! in the audit log.
@@ -35,12 +37,28 @@ impl Rule {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
     }
 
-    /// Whether it matches an alert: every field it names must match.
-    pub fn matches(&self, a: &Alert) -> bool {
+    /// Whether its type, symbol and venue (those it names) match an alert's.
+    fn in_scope(&self, a: &Alert) -> bool {
         self.alert_type.is_none_or(|t| t == a.kind)
-            && self.account.as_ref().is_none_or(|x| a.accounts.contains(x))
             && self.symbol.as_ref().is_none_or(|x| a.symbols.contains(x))
             && self.venue.as_ref().is_none_or(|x| a.venue.as_ref() == Some(x))
+    }
+}
+
+/// The rule that suppresses an alert, if any: one in scope that names no account (a symbol's
+/// rule), or, when every account the alert names is allow-listed by rules in scope, the first of
+/// those. An alert naming an allow-listed maker and another account stays active: the other one
+/// is not allow-listed.
+pub fn suppressing<'a>(rules: &'a [Rule], a: &Alert) -> Option<&'a Rule> {
+    let mut scope = rules.iter().filter(|r| r.in_scope(a));
+    if let Some(r) = scope.clone().find(|r| r.account.is_none()) {
+        return Some(r);
+    }
+    let covered = !a.accounts.is_empty() && a.accounts.iter().all(|x| scope.clone().any(|r| r.account.as_ref() == Some(x)));
+    if covered {
+        scope.find(|r| r.account.as_ref().is_some_and(|x| a.accounts.contains(x)))
+    } else {
+        None
     }
 }
 

@@ -180,7 +180,8 @@ fn a_case_lives_from_alerts_to_a_four_eyes_closing_and_back() {
         assert!(matches!(s.link_alerts(id, "ann", &["a3"]), Err(Error::Invalid(_))));
         assert!(matches!(s.attach_evidence(id, "ann", "late.txt", b"x"), Err(Error::Invalid(_))));
         s.comment_case(id, "ann", "the regulator asked for the file").unwrap();
-        s.reopen_case(id, "ann", "new alerts on the same account").unwrap();
+        assert!(matches!(s.reopen_case(id, "ann", "new alerts"), Err(Error::Denied(_))), "a four-eyes closing is reopened by a supervisor");
+        s.reopen_case(id, "sam", "new alerts on the same account").unwrap();
         let c = s.case(id).unwrap().unwrap();
         assert_eq!((c.status, c.outcome), (CaseStatus::Investigating, None));
         // No violation closes at once; a referral is four eyes again, and a rejection changes nothing.
@@ -204,7 +205,7 @@ fn a_case_lives_from_alerts_to_a_four_eyes_closing_and_back() {
             "sam proposal.approved",
             "sam case.close",
             "ann case.comment",
-            "ann case.reopen",
+            "sam case.reopen",
             "bob proposal.open",
             "sue proposal.rejected",
             "bob case.close",
@@ -245,7 +246,10 @@ fn suppression_rules_keep_what_they_hide_and_are_audited() {
         other.accounts = vec!["a2".into()];
         let mut wash = alert("w", Level::High, 3);
         wash.kind = AlertType::WashTrading;
-        assert_eq!(s.insert_alerts(&[alert("a", Level::High, 1), other, wash], None).unwrap(), 3);
+        let mut pair = alert("p", Level::High, 4);
+        pair.accounts = vec!["a1".into(), "a2".into()];
+        assert_eq!(s.insert_alerts(&[alert("a", Level::High, 1), other, wash, pair], None).unwrap(), 4);
+        assert_eq!(s.alert("p").unwrap().unwrap().status, Status::Active, "a2 is not allow-listed");
         let a = s.alert("a").unwrap().unwrap();
         assert_eq!(
             (a.status, a.status_by.as_deref(), a.status_reason.as_deref()),
@@ -254,7 +258,8 @@ fn suppression_rules_keep_what_they_hide_and_are_audited() {
         assert_eq!(a.alert.evidence["orders"], serde_json::json!([1, 2, 3]), "kept whole");
         assert_eq!(s.alert("b").unwrap().unwrap().status, Status::Active, "another account");
         assert_eq!(s.alert("w").unwrap().unwrap().status, Status::Active, "another type");
-        // A suppressed alert can still be reviewed.
+        // Nobody suppresses an alert by hand; a suppressed alert can still be reviewed.
+        assert!(matches!(s.resolve("b", Status::Suppressed, "ann", "hide"), Err(Error::Invalid(_))));
         assert_eq!(s.resolve("a", Status::Resolved, "ann", "checked the maker").unwrap(), Outcome::Done);
         // Revoked: the next alert of the account is active again; expired rules are refused.
         assert!(matches!(s.revoke_rule(r, "ann", "x"), Err(Error::Denied(_))));

@@ -2,20 +2,27 @@
 //! (`chunk`, 5 s); the last `window_chunks` of them (25 s) are judged against the mean chunk of the
 //! previous `baseline_chunks`, after La Morgia, Mei, Sassi and Stefa, "Pump and dumps in the Bitcoin
 //! era" (ICCCN 2020), who detect crypto pumps within 25 s from rush orders, trade count, volume and
-//! price over short chunks. A pump alerts at the trade where, over the window: aggressive buy volume
+//! price over short chunks. A pump alerts at the trade where, over the window, aggressive buy volume
 //! is `volume_multiplier` × its baseline, trade count `trades_multiplier` × its baseline, the price
-//! has risen `min_rise` from the window's open, and the buying came in at least `min_rush_bursts`
-//! separate rush bursts. A rush is a millisecond in which `rush_buyers` different hands bought
-//! aggressively (accounts where trades name them; else orders, so that one order sweeping the book is
-//! one hand; else trades); rushes count as separate bursts when `rush_gap` apart. The bursts are the
-//! group's coordination, and they separate a pump from news: independent buyers reacting to news
-//! coincide in one millisecond only in the first second or two of the reaction, while a pump group
-//! comes back again and again, bought by few accounts or by dozens. The alert names the accounts that
-//! bought in a tenth of the rushes or more, the largest buyers first (each net of what it sold aggressively on other
-//! venues meanwhile: an arbitrageur is no driver). After a pump, a fall of `dump_fraction` of the
-//! rise from the peak while the pump's own buyers sell (where trades name accounts) is the dump: a
-//! second alert naming the sellers, the pump's buyers first. A fall without them selling is the
-//! market's, not a dump.
+//! has risen `min_rise` from the window's open, and a group drives the buying. A rush millisecond is
+//! one in which two or more hands bought aggressively (a hand is the account where trades name it;
+//! else the order, so one order sweeping the book is one hand; else the trade). The group is either
+//! of two shapes:
+//!
+//! - few drivers: `min_rush_orders` rush milliseconds, and the three largest buyers among the
+//!   accounts in them, each net of everything it sold meanwhile on any venue (a market maker filled
+//!   on its offers, an arbitrageur selling elsewhere), hold `min_top_share` of the buying; the alert
+//!   names those three. Where trades name no accounts, the rush milliseconds alone.
+//! - a coordinated crowd: `min_rush_bursts` bursts, milliseconds in which `rush_buyers` hands bought,
+//!   counted when `rush_gap` apart, by accounts that keep coming back (at least `rush_buyers` of them
+//!   in a tenth of the rush milliseconds or more); the alert names the largest ten of them by net
+//!   buying. Independent buyers reacting to news coincide in one millisecond only in the first
+//!   second or two of the reaction; a pump group, of few or of dozens, comes back again and again.
+//!
+//! After a pump, the dump: where trades name accounts, the pump's group selling back `dump_fraction`
+//! of the holding it built since the pump began (every trade its members are on counts; no fall in
+//! price is needed: selling into the pump is the dump); where they do not, the price giving back
+//! `dump_fraction` of the rise from the peak. A second alert names the group's sellers.
 //!
 //! Basis: EU MAR Annex I(A)(a)/(b) and Annex II 1(a); SEC and CFTC pump-and-dump actions.
 
