@@ -252,18 +252,15 @@ pub fn alerts(db: &Db, a: AlertsArgs, server: &str) -> anyhow::Result<ExitCode> 
 }
 
 fn row(x: &StoredAlert) -> Vec<String> {
-    let a = &x.alert;
-    vec![
-        a.alert_id.clone(),
-        vigil_core::Ts(a.ts).to_string(),
-        a.kind.as_str().into(),
-        a.level.as_str().into(),
-        format!("{:.2}", a.risk_score),
-        x.status.as_str().into(),
-        a.symbols.join(" "),
-        a.accounts.join(" "),
-        a.description.clone(),
-    ]
+    alert_row(&x.alert, Some(x.status))
+}
+
+/// An alert as a listing's row; the status column only for stored alerts.
+pub fn alert_row(a: &vigil_core::Alert, status: Option<Status>) -> Vec<String> {
+    let mut r = vec![a.alert_id.clone(), vigil_core::Ts(a.ts).to_string(), a.kind.as_str().into(), a.level.as_str().into(), format!("{:.2}", a.risk_score)];
+    r.extend(status.map(|s| s.as_str().to_string()));
+    r.extend([a.symbols.join(" "), a.accounts.join(" "), a.description.clone()]);
+    r
 }
 
 /// Through the running serve when there is one and $VIGIL_TOKEN names the user; else on the store

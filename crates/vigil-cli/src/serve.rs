@@ -575,24 +575,6 @@ pub struct StartArgs {
     pub format: desk::Format,
 }
 
-fn alert_rows(alerts: &[Alert]) -> Vec<Vec<String>> {
-    alerts
-        .iter()
-        .map(|a| {
-            vec![
-                a.alert_id.clone(),
-                vigil_core::Ts(a.ts).to_string(),
-                a.kind.as_str().into(),
-                a.level.as_str().into(),
-                format!("{:.2}", a.risk_score),
-                a.symbols.join(" "),
-                a.accounts.join(" "),
-                a.description.clone(),
-            ]
-        })
-        .collect()
-}
-
 fn print_alerts(alerts: &[Alert], format: desk::Format) -> anyhow::Result<()> {
     if format == desk::Format::Json {
         for a in alerts {
@@ -600,7 +582,11 @@ fn print_alerts(alerts: &[Alert], format: desk::Format) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    desk::print_rows(format, &["alert_id", "time", "type", "level", "risk", "symbols", "accounts", "description"], &alert_rows(alerts));
+    desk::print_rows(
+        format,
+        &["alert_id", "time", "type", "level", "risk", "symbols", "accounts", "description"],
+        &alerts.iter().map(|a| desk::alert_row(a, None)).collect::<Vec<_>>(),
+    );
     Ok(())
 }
 

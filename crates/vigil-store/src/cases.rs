@@ -142,10 +142,6 @@ impl Store {
     /// Links more alerts to a case that is not closed.
     pub fn link_alerts(&mut self, case_id: i64, actor: &str, alert_ids: &[&str]) -> Result<()> {
         self.require_user(actor, Role::Analyst)?;
-        let case = self.require_case(case_id)?;
-        if case.status == CaseStatus::Closed {
-            return Err(Error::Invalid(format!("case {case_id} is closed: reopen it first")));
-        }
         let at = now_ns();
         self.tx(true, |c| {
             not_closed(c, case_id)?;
@@ -163,9 +159,6 @@ impl Store {
         self.require_user(actor, Role::Analyst)?;
         let to = self.require_user(assignee, Role::Analyst)?;
         let case = self.require_case(case_id)?;
-        if case.status == CaseStatus::Closed {
-            return Err(Error::Invalid(format!("case {case_id} is closed: reopen it first")));
-        }
         let at = now_ns();
         self.tx(true, |c| {
             not_closed(c, case_id)?;
@@ -195,10 +188,6 @@ impl Store {
     /// afterwards no longer matches its entry.
     pub fn attach_evidence(&mut self, case_id: i64, actor: &str, name: &str, content: &[u8]) -> Result<(i64, String)> {
         self.require_user(actor, Role::Analyst)?;
-        let case = self.require_case(case_id)?;
-        if case.status == CaseStatus::Closed {
-            return Err(Error::Invalid(format!("case {case_id} is closed: reopen it first")));
-        }
         if content.len() > MAX_EVIDENCE_BYTES {
             return Err(Error::Invalid(format!("{name}: {} bytes; evidence kept in the store is at most {MAX_EVIDENCE_BYTES}", content.len())));
         }
