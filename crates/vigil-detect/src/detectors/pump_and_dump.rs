@@ -156,8 +156,9 @@ impl Detector for PumpAndDump {
                 st.hands.clear();
                 st.hand_accounts.clear();
             }
+            // (An account is its own id, tagged apart from hashes: no hashing on the common path.)
             let hand = match (t.buy_account, t.buy_order_id.as_deref()) {
-                (Some(a), _) => key(&[b"a", &a.0.to_le_bytes()]),
+                (Some(a), _) => (1 << 63) | u64::from(a.0),
                 (None, Some(id)) => key(&[b"o", id.as_bytes()]),
                 (None, None) => key(&[b"t", t.trade_id.as_bytes()]),
             };
