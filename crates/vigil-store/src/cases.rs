@@ -128,7 +128,7 @@ impl Store {
         }
         let at = now_ns();
         self.tx(true, |c| {
-            let id = c.query("SELECT COALESCE(MAX(case_id), 0) + 1 FROM cases", &[])?.first().and_then(|r| r[0].int()).unwrap_or(1);
+            let id = crate::db::next_id(c, "cases", "case_id")?;
             c.exec(
                 "INSERT INTO cases (case_id, title, status, opened_by, opened_at, updated_at) VALUES ($1, $2, 'open', $3, $4, $4)",
                 &[id.into(), title.into(), actor.into(), at.into()],
@@ -423,7 +423,7 @@ fn touch(c: &mut Conn, case_id: i64, at: i64) -> Result<()> {
 }
 
 fn add_note(c: &mut Conn, case_id: i64, kind: &str, author: &str, at: i64, body: &str, file: Option<(&[u8], &str)>) -> Result<i64> {
-    let id = c.query("SELECT COALESCE(MAX(id), 0) + 1 FROM case_notes", &[])?.first().and_then(|r| r[0].int()).unwrap_or(1);
+    let id = crate::db::next_id(c, "case_notes", "id")?;
     c.exec(
         "INSERT INTO case_notes (id, case_id, kind, author, at, body, size, sha256, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[

@@ -225,6 +225,12 @@ impl Conn {
     }
 }
 
+/// The next id of `table` (its largest `column` plus one). Callers hold the log's lock (a serial
+/// transaction), so two writers never take the same id.
+pub(crate) fn next_id(c: &mut Conn, table: &str, column: &str) -> Result<i64> {
+    Ok(c.query(&format!("SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}"), &[])?.first().and_then(|r| r[0].int()).unwrap_or(1))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

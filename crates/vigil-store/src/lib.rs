@@ -332,7 +332,7 @@ impl Store {
             if let Some(r) = open.first() {
                 return Err(Error::Invalid(format!("proposal {} for this is already waiting for a supervisor", r[0].int().unwrap_or(0))));
             }
-            let id = c.query("SELECT COALESCE(MAX(id), 0) + 1 FROM proposals", &[])?.first().and_then(|r| r[0].int()).unwrap_or(1);
+            let id = crate::db::next_id(c, "proposals", "id")?;
             c.exec(
                 "INSERT INTO proposals (id, action, object_type, object_id, details, proposed_by, proposed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[id.into(), action.into(), object_type.into(), object_id.into(), details.to_string().into(), actor.into(), at.into()],

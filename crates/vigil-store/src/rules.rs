@@ -99,7 +99,7 @@ impl Store {
             return Err(Error::Invalid("the rule would expire before it starts".into()));
         }
         self.tx(true, |c| {
-            let id = c.query("SELECT COALESCE(MAX(id), 0) + 1 FROM suppressions", &[])?.first().and_then(|r| r[0].int()).unwrap_or(1);
+            let id = crate::db::next_id(c, "suppressions", "id")?;
             c.exec(
                 "INSERT INTO suppressions (id, alert_type, account, symbol, venue, reason, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
