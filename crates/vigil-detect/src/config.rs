@@ -70,6 +70,8 @@ pub struct SpoofingConfig {
     pub min_depth_share: f64,
     pub depth_levels: usize,
     pub max_cancel_delay: Duration,
+    pub max_fill_wait: Duration,
+    pub max_same_side: f64,
     pub min_typical_ratio: f64,
     pub cooldown: Duration,
 }

@@ -83,7 +83,11 @@ fn round(p: f64) -> f64 {
 }
 
 fn run(events: &[Event], it: &Interner) -> Vec<Alert> {
-    let mut shard = Shard::new(&Config::default(), it.names());
+    run_with(&Config::default(), events, it)
+}
+
+fn run_with(config: &Config, events: &[Event], it: &Interner) -> Vec<Alert> {
+    let mut shard = Shard::new(config, it.names());
     let mut out = Vec::new();
     for e in events {
         shard.process(e, &mut out);
@@ -315,6 +319,71 @@ fn large_order_cancelled_long_after_an_opposite_fill_is_not_spoofing() {
     }
     let alerts = run(&m.events, &it);
     assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
+/// A trader's large bid resting two ticks behind the best bid; `then` is what the trader does `at` steps later, and
+/// the bid is cancelled 1.5 s after that. Repeated every 90 s.
+fn large_bid_then(then: impl Fn(&mut Market, AccountId, i64, f64), at: i64) -> (Vec<Event>, Interner) {
+    let mut it = Interner::new();
+    let trader = it.account("trader");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 5);
+    crowd.gap = 3;
+    let (mut big, mut price) = (None, 0.0);
+    for step in 0..1500 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step < 3000 {
+            continue;
+        }
+        let phase = step % 900;
+        crowd.take = if phase < at + 20 { 0.0 } else { 0.3 };
+        if phase == 0 {
+            price = round(m.best_bid().unwrap() - 2.0 * TICK);
+            big = Some(m.order(ts, trader, Side::Buy, Some(price), 100.0));
+        } else if phase == at {
+            then(&mut m, trader, ts, price);
+        } else if phase == at + 15 {
+            m.cancel(ts, big.take().unwrap());
+        }
+    }
+    (m.events, it)
+}
+
+/// An ordinary large bid that rested 20 s before its owner sold (to the bids above it), then went
+/// 1.5 s later: the sale came too long after the bid to be what the bid was placed to draw.
+#[test]
+fn large_order_resting_long_before_an_opposite_trade_is_not_spoofing() {
+    let sell = |m: &mut Market, trader, ts, bid: f64| {
+        let _ = m.order(ts, trader, Side::Sell, Some(round(bid + TICK)), 4.0);
+    };
+    let (events, it) = large_bid_then(sell, 200);
+    assert!(manipulation(&run(&events, &it)).is_empty(), "{:#?}", manipulation(&run(&events, &it)));
+    // The same with no bound on the wait is the pattern: the test can fail.
+    let mut loose = Config::default();
+    loose.detectors.spoofing.max_fill_wait = vigil_detect::config::Duration(60 * SEC);
+    assert!(!of(&run_with(&loose, &events, &it), AlertType::Spoofing).is_empty());
+}
+
+/// A busy two-way trader: while its large bid rests it sells 4 at market and buys 6 at market. It
+/// wants to buy; its bid did not draw the sale.
+#[test]
+fn a_two_way_trader_buying_while_its_large_bid_rests_is_not_spoofing() {
+    let busy = |m: &mut Market, trader, ts, _| {
+        m.order(ts, trader, Side::Sell, None, 4.0);
+        m.order(ts + 300 * MS, trader, Side::Buy, None, 6.0);
+    };
+    let (events, it) = large_bid_then(busy, 10);
+    assert!(manipulation(&run(&events, &it)).is_empty(), "{:#?}", manipulation(&run(&events, &it)));
+    let mut loose = Config::default();
+    loose.detectors.spoofing.max_same_side = 10.0;
+    assert!(!of(&run_with(&loose, &events, &it), AlertType::Spoofing).is_empty());
+    // Selling alone, it is spoofing.
+    let sell = |m: &mut Market, trader, ts, _| {
+        let _ = m.order(ts, trader, Side::Sell, None, 4.0);
+    };
+    let (events, it) = large_bid_then(sell, 10);
+    assert!(!of(&run(&events, &it), AlertType::Spoofing).is_empty());
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //!   other side (the largest order behind its opposite fills, or its resting opposite orders when any
 //!   of the group was placed or now, if larger: a market maker quotes both sides alike) and `min_depth_share` of the displayed depth of
 //!   its side, and `min_typical_ratio` times the median size of the instrument's recent orders; and
-//!   the party executed the other side on the same venue while the group rested, the cancel following
-//!   that fill by at most `max_cancel_delay`.
+//!   the party executed the other side on the same venue while the group rested, that fill coming at
+//!   most `max_fill_wait` after the group was placed and the cancel following it by at most
+//!   `max_cancel_delay`, while on the group's own side it executed at most `max_same_side` of that.
+//!   The genuine interest includes what the party executed on the other side.
 //! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia; the
 //!   prices where the party's orders on that side were filled since the group was placed count
 //!   too: a layer the market partly took is still a layer), or — the
@@ -145,6 +147,7 @@ fn fill_ratio(o: &RestingOrder) -> f64 {
 struct Opposite {
     qty: f64,
     genuine: f64,
+    first: Option<Ts>,
     last: Option<Ts>,
     trades: Vec<u64>,
 }
@@ -279,6 +282,7 @@ impl Fictitious {
             let o = if t.venue == cx.instrument.venue { &mut here } else { &mut there };
             o.qty += t.qty;
             o.genuine = o.genuine.max(t.order_size);
+            o.first = Some(o.first.map_or(t.ts, |f: Ts| f.min(t.ts)));
             o.last = Some(o.last.map_or(t.ts, |l: Ts| l.max(t.ts)));
             if o.trades.len() < 16 {
                 o.trades.push(t.seq);
@@ -302,7 +306,10 @@ impl Fictitious {
         self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
         let (here, there) = Self::opposite(cx, p, o.side.opposite(), earliest);
-        let recent = |x: &Opposite| x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
+        // The opposite fill came soon after the orders were placed (they drew it), and the cancel
+        // soon after the last of it (their work was done).
+        let recent =
+            |x: &Opposite| x.first.is_some_and(|f| f.0 - earliest.0 <= cfg.max_fill_wait.0) && x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
         let (kind, opp) = if recent(&here) {
             let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
             prices.sort_unstable();
@@ -337,6 +344,11 @@ impl Fictitious {
         } else {
             return;
         };
+        let own_fills: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
+        let same: f64 = cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == o.side).map(|t| t.qty).sum();
+        if same - own_fills > cfg.max_same_side * opp.qty {
+            return;
+        }
         self.emit(ev, cx, p, kind, opp, "cancelled", out);
     }
 
@@ -381,7 +393,10 @@ impl Fictitious {
         let filled: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
         let inst = &self.slots[cx.slot];
         let facing = self.group.iter().map(|x| inst.slots.get(x.slot as usize).map_or(0.0, |s| s.facing)).fold(0.0, f64::max);
-        let genuine = opp.genuine.max(facing).max(self.resting(cx, p, side.opposite()));
+        // The party's genuine interest on the other side: its largest order there, resting or
+        // behind its fills, or what it executed there, whichever is larger (a party trading heavily
+        // both ways is not drawing one small fill).
+        let genuine = opp.genuine.max(opp.qty).max(facing).max(self.resting(cx, p, side.opposite()));
         if genuine <= 0.0 || size < cfg.min_size_ratio * genuine {
             return;
         }
@@ -488,6 +503,8 @@ impl Fictitious {
             "max_lifetime_s": cfg.max_lifetime.0 as f64 / 1e9,
             "cancel_after_fill_s": round(delay, 6),
             "max_cancel_delay_s": cfg.max_cancel_delay.0 as f64 / 1e9,
+            "fill_wait_s": opp.first.map(|f| round((f.0 - earliest.0) as f64 / 1e9, 6)),
+            "max_fill_wait_s": cfg.max_fill_wait.0 as f64 / 1e9,
             "opposite_trade_seqs": opp.trades,
             "trigger_seq": ev.seq,
             "repeats_last_hour": repeats,
