@@ -161,6 +161,10 @@ pub struct MarkingTheCloseConfig {
     pub min_trades: u32,
     pub min_move: f64,
     pub min_share: f64,
+    pub final_window: Duration,
+    pub final_gap: Duration,
+    pub min_final_share: f64,
+    pub min_final_fraction: f64,
     pub cooldown: Duration,
 }
 

@@ -766,6 +766,45 @@ fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
     assert!(mc[0].description.contains("11:00:00 UTC reference time"), "{}", mc[0].description);
 }
 
+/// A busy book (a noise trade every step): `buyer` buys 15 lots every `every` steps from `from`
+/// seconds before 11:00 until 1 s before it; returns the marking-the-close alerts.
+fn busy_close(every: i64, from: i64, qty: f64) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let buyer = it.account("buyer");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 73);
+    crowd.take = 1.0;
+    crowd.follow = true;
+    for step in 0..3610 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let s = step * STEP / SEC;
+        if (3600 - from..3599).contains(&s) && step % every == 0 {
+            m.order(ts, buyer, Side::Buy, None, qty);
+        }
+    }
+    run(&m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
+}
+
+/// In a busy book a marker's buying in the last minute is a small share of the window and barely
+/// moves the price; done at the end, up to the reference time, it is still marking the close. The
+/// same volume bought steadily through the five minutes is not.
+#[test]
+fn marking_the_close_in_a_busy_book_is_caught_and_steady_buying_is_not() {
+    let mc = busy_close(20, 60, 15.0);
+    assert_eq!(mc.len(), 1, "{mc:#?}");
+    let a = &mc[0];
+    assert_eq!(a.accounts, ["buyer"]);
+    assert_eq!(a.evidence["pattern"], "final_window");
+    assert!(a.evidence["share"].as_f64().unwrap() < 0.3, "{:?}", a.evidence);
+    assert!(a.evidence["final_share"].as_f64().unwrap() >= 0.15, "{:?}", a.evidence);
+    assert!(a.ts >= T0 + 3595 * SEC && a.ts < T0 + 3600 * SEC);
+    assert!(a.description.contains("in the last 60 s"), "{}", a.description);
+    // The same buying kept up through the whole five minutes (five times the volume): as large a
+    // share of the last minute, but not concentrated at the end.
+    assert!(busy_close(20, 300, 15.0).is_empty());
+}
+
 #[test]
 fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
     use vigil_core::{EventKind, Price, Qty, Quote, Ts};

@@ -6,7 +6,11 @@
 //! one direction in the window (a sweep through several levels is one), holds `min_share` of the
 //! window's volume net of its aggression the other way (here, and on other venues: an arbitrageur
 //! buys here what it sells there), and the price has moved `min_move` in its direction since the
-//! window opened.
+//! window opened. Or, in a busy book where the push is a small part of the window: at a trade within
+//! `final_gap` of the reference time, the party did `min_final_fraction` of its window's aggression
+//! in the last `final_window`, was `min_final_share` of that final window's volume (net as above),
+//! and the price rose its way over it. The netting counts the party's resting orders taken the other
+//! way too: a market maker picking off stale quotes is not building a position.
 //!
 //! Basis: EU MAR Annex I(A)(a) and Annex II 1(b) (buying or selling at the close to mislead those
 //! acting on closing prices); CFTC and SEC marking-the-close actions (e.g. CFTC v. Optiver, 2008).
@@ -43,6 +47,11 @@ struct Flow {
     /// Aggressive orders (a sweep through several levels is one), per side.
     n: [u32; 2],
     vol: [f64; 2],
+    /// Its aggressive volume in the final window, per side.
+    fin: [f64; 2],
+    /// Its passive volume (its resting orders taken), per side, in the window and the final window.
+    pas: [f64; 2],
+    fin_pas: [f64; 2],
     account: Option<AccountId>,
     /// A hash of the last aggressive order's id.
     last_order: u64,
@@ -54,6 +63,10 @@ struct State {
     reference: Option<i64>,
     open: f64,
     volume: f64,
+    /// The final window has begun: the price it opened at and the volume since.
+    in_final: bool,
+    final_open: f64,
+    final_volume: f64,
     last_price: Option<f64>,
     parties: FxHashMap<Party, Flow>,
 }
@@ -112,17 +125,34 @@ impl Detector for MarkingTheClose {
             st.reference = Some(r);
             st.open = before.unwrap_or(price);
             st.volume = 0.0;
+            st.in_final = false;
             st.parties.clear();
         }
         let qty = t.qty.to_f64();
         st.volume += qty;
+        let is_final = r - ev.ts.0 <= cfg.final_window.0;
+        if is_final && !st.in_final {
+            (st.in_final, st.final_open, st.final_volume) = (true, before.unwrap_or(price), 0.0);
+        }
+        if is_final {
+            st.final_volume += qty;
+        }
         let Some(side) = t.aggressor else { return };
-        let Some(account) = (match side {
-            Side::Buy => t.buy_account,
-            Side::Sell => t.sell_account,
-        }) else {
-            return;
+        let (account, resting) = match side {
+            Side::Buy => (t.buy_account, t.sell_account),
+            Side::Sell => (t.sell_account, t.buy_account),
         };
+        // The resting side's party bought or sold too: a market maker picking off stale quotes one
+        // way while its quotes are taken the other way is not building a position.
+        if let Some(rest) = resting {
+            let f = st.parties.entry(cx.party(rest)).or_default();
+            let j = side.opposite() as usize;
+            f.pas[j] += qty;
+            if is_final {
+                f.fin_pas[j] += qty;
+            }
+        }
+        let Some(account) = account else { return };
         let p = cx.party(account);
         let f = st.parties.entry(p).or_default();
         let i = side as usize;
@@ -136,28 +166,47 @@ impl Detector for MarkingTheClose {
             f.last_order = order;
         }
         f.vol[i] += qty;
+        if is_final {
+            f.fin[i] += qty;
+        }
         f.account.get_or_insert(account);
+        if f.n[i] < cfg.min_trades {
+            return;
+        }
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
-        let moved = if st.open > 0.0 { dir * (price - st.open) / st.open } else { 0.0 };
-        // Net of its aggression the other way: a party trading heavily both ways is busy, not
-        // pushing the price one way.
-        let share = (f.vol[i] - f.vol[1 - i]).max(0.0) / st.volume;
-        if f.n[i] < cfg.min_trades || share < cfg.min_share || moved < cfg.min_move {
+        let rel = |from: f64| if from > 0.0 { dir * (price - from) / from } else { 0.0 };
+        let moved = rel(st.open);
+        // Net of what it traded the other way, aggressive or passive: a party trading heavily both
+        // ways is busy, not pushing the price one way.
+        let share = (f.vol[i] - f.vol[1 - i] - f.pas[1 - i]).max(0.0) / st.volume;
+        let whole = share >= cfg.min_share && moved >= cfg.min_move;
+        let fraction = f.fin[i] / f.vol[i];
+        let final_share = (f.fin[i] - f.fin[1 - i] - f.fin_pas[1 - i]).max(0.0) / st.final_volume.max(f64::MIN_POSITIVE);
+        let final_moved = rel(st.final_open);
+        let at_close =
+            is_final && r - ev.ts.0 <= cfg.final_gap.0 && fraction >= cfg.min_final_fraction && final_share >= cfg.min_final_share && final_moved > 0.0;
+        if !whole && !at_close {
             return;
         }
         // ...and net of what it did the other way on other venues meanwhile (an arbitrageur buys
         // here what it sells there).
-        let window_start = Ts(r - cfg.window.0);
-        let elsewhere: f64 = cx
-            .activity
-            .since(cx.instrument.symbol, p, window_start)
-            .filter(|x| x.venue != cx.instrument.venue && x.aggressive && x.side != side)
-            .map(|x| x.qty)
-            .sum();
+        let (mut elsewhere, mut elsewhere_final) = (0.0, 0.0);
+        for x in cx.activity.since(cx.instrument.symbol, p, Ts(r - cfg.window.0)) {
+            if x.venue != cx.instrument.venue && x.aggressive && x.side != side {
+                elsewhere += x.qty;
+                if r - x.ts.0 <= cfg.final_window.0 {
+                    elsewhere_final += x.qty;
+                }
+            }
+        }
         let share = (share - elsewhere / st.volume).max(0.0);
-        if share < cfg.min_share {
+        let final_share = (final_share - elsewhere_final / st.final_volume.max(f64::MIN_POSITIVE)).max(0.0);
+        let whole = whole && share >= cfg.min_share;
+        let at_close = at_close && final_share >= cfg.min_final_share;
+        if !whole && !at_close {
             return;
         }
+        let (fin, final_open, final_volume) = (f.fin[i], st.final_open, st.final_volume);
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), &r.to_le_bytes()]);
         let (n, vol) = (f.n[i], f.vol[i]);
         if cx.repeat(AlertType::MarkingTheClose, behaviour, ev.ts, cfg.cooldown.0, out) {
@@ -167,18 +216,33 @@ impl Detector for MarkingTheClose {
         let venue = cx.names.venue(cx.instrument.venue);
         let symbol = cx.names.symbol(cx.instrument.symbol);
         let reference = Ts(r);
-        let description = format!(
-            "{acct} {} {symbol} aggressively {n} times ({} lots, net {}% of the volume) on {venue} in the {} s before the {} UTC reference time, moving the price {}% from {} to {}.",
-            if side == Side::Buy { "bought" } else { "sold" },
-            num(vol),
-            short(100.0 * share),
-            short((r - ev.ts.0) as f64 / 1e9).trim_end_matches(".00"),
-            &reference.to_string()[11..19],
-            short(100.0 * moved),
-            num(st.open),
-            t.price,
-        );
+        let verb = if side == Side::Buy { "bought" } else { "sold" };
+        let before_s = short((r - ev.ts.0) as f64 / 1e9);
+        let hhmmss = &reference.to_string()[11..19];
+        let description = if whole {
+            format!(
+                "{acct} {verb} {symbol} aggressively {n} times ({} lots, net {}% of the volume) on {venue} in the {} s before the {hhmmss} UTC reference time, moving the price {}% from {} to {}.",
+                num(vol),
+                short(100.0 * share),
+                before_s.trim_end_matches(".00"),
+                short(100.0 * moved),
+                num(st.open),
+                t.price,
+            )
+        } else {
+            format!(
+                "{acct} {verb} {symbol} aggressively {n} times ({} lots) on {venue} before the {hhmmss} UTC reference time, {}% of it in the last {} s, where it was net {}% of the volume and the price went {}% its way from {} to {}; its last order came {before_s} s before the reference.",
+                num(vol),
+                short(100.0 * fin / vol),
+                cfg.final_window.0 / 1_000_000_000,
+                short(100.0 * final_share),
+                short(100.0 * final_moved),
+                num(final_open),
+                t.price,
+            )
+        };
         let evidence = json!({
+            "pattern": if whole { "window" } else { "final_window" },
             "reference_time": r,
             "window_ns": cfg.window.0,
             "side": side.as_str(),
@@ -191,6 +255,17 @@ impl Detector for MarkingTheClose {
             "move": round(moved, 6),
             "min_move": cfg.min_move,
             "window_open_price": st.open,
+            "final_window_ns": cfg.final_window.0,
+            "final_gap_ns": cfg.final_gap.0,
+            "seconds_before_reference": round((r - ev.ts.0) as f64 / 1e9, 6),
+            "final_volume": round(fin, 8),
+            "final_fraction": round(fin / vol, 4),
+            "min_final_fraction": cfg.min_final_fraction,
+            "final_window_volume": round(final_volume, 8),
+            "final_share": round(final_share, 4),
+            "min_final_share": cfg.min_final_share,
+            "final_move": round(final_moved, 6),
+            "final_open_price": final_open,
             "trade_id": t.trade_id.as_str(),
         });
         let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
@@ -202,8 +277,8 @@ impl Detector for MarkingTheClose {
             venue: Some(cx.instrument.venue),
             symbols: vec![cx.instrument.symbol],
             accounts: vec![account],
-            severity: moved / cfg.min_move,
-            confidence: 0.5 + 0.5 * share,
+            severity: if whole { moved / cfg.min_move } else { final_share / cfg.min_final_share },
+            confidence: 0.5 + 0.5 * if whole { share } else { final_share },
             behaviour,
             cooldown: cfg.cooldown.0,
             identity: key(&[t.trade_id.as_bytes()]),
