@@ -344,11 +344,6 @@ impl Fictitious {
         } else {
             return;
         };
-        let own_fills: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
-        let same: f64 = cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == o.side).map(|t| t.qty).sum();
-        if same - own_fills > cfg.max_same_side * opp.qty {
-            return;
-        }
         self.emit(ev, cx, p, kind, opp, "cancelled", out);
     }
 
@@ -405,6 +400,15 @@ impl Fictitious {
         if depth_share < cfg.min_depth_share {
             return;
         }
+        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
+        if how == "cancelled" {
+            // While the orders rested, the party's executions on their own side (beyond their own
+            // fills) stay under `max_same_side` of its opposite ones.
+            let same: f64 = cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == side).map(|t| t.qty).sum();
+            if same - filled > cfg.max_same_side * opp.qty {
+                return;
+            }
+        }
         let mut sizes = inst.sizes.clone();
         let typical = super::median(&mut sizes).unwrap_or(0.0);
         if size < cfg.min_typical_ratio * typical {
@@ -429,7 +433,6 @@ impl Fictitious {
         if cx.repeat(kind, behaviour, now, cooldown, out) {
             return;
         }
-        let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
         while po.episodes.front().is_some_and(|t| now.0 - t.0 > 3_600_000_000_000) {
             po.episodes.pop_front();
         }
