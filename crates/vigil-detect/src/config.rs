@@ -200,6 +200,11 @@ pub struct UnusualTimingConfig {
     pub min_accounts: usize,
     pub record_multiplier: f64,
     pub baseline_instants: usize,
+    pub min_rhythm_minutes: u32,
+    pub min_rhythm_span: Duration,
+    pub min_rhythm_share: f64,
+    pub min_off_rhythm: usize,
+    pub off_rhythm_window: Duration,
     pub cooldown: Duration,
 }
 

@@ -902,3 +902,43 @@ fn an_account_far_outside_its_usual_hours_is_unusual_timing() {
     assert_eq!(ut[0].evidence["hours_away"], 6);
     assert!(ut[0].description.contains("at 17:00 UTC"), "{}", ut[0].description);
 }
+
+/// A scheduled account that placed its orders at :42-:43 of every minute for half an hour, then
+/// places four at other seconds within a minute: off its rhythm. The noise traders, who act at any
+/// second, and a second scheduled account that keeps to :00, raise nothing of the kind.
+#[test]
+fn a_scheduled_account_leaving_its_second_of_the_minute_is_unusual_timing() {
+    let mut it = Interner::new();
+    let cron = it.account("cron");
+    let steady = it.account("steady");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 21);
+    let mut rng = Rng::new(4);
+    let off = [1805, 1812, 1820, 1829]; // :05, :12, :20, :29 of minute 30
+    for step in 0..2000 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let s = step * STEP / SEC;
+        let within = step % (SEC / STEP);
+        if s % 60 == 42 && within == 0 && s < 1800 {
+            let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+            m.order(ts + rng.below(1500) as i64 * MS, cron, side, None, 1.0);
+        }
+        if s % 60 == 0 && within == 0 {
+            m.order(ts + rng.below(3) as i64 * MS, steady, Side::Buy, None, 1.0);
+        }
+        if off.contains(&s) && within == 0 {
+            m.order(ts, cron, Side::Buy, None, 5.0);
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let rhythm: Vec<_> = of(&alerts, AlertType::UnusualTiming).into_iter().filter(|a| a.evidence["pattern"] == "off_rhythm").collect();
+    assert_eq!(rhythm.len(), 1, "{rhythm:#?}");
+    let a = rhythm[0];
+    assert_eq!(a.accounts, ["cron"]);
+    assert_eq!(a.ts, T0 + 1820 * SEC, "the third order off the rhythm");
+    assert_eq!(a.evidence["usual_band_start_second"], 42);
+    assert_eq!(a.evidence["off_rhythm_seconds"], serde_json::json!([5, 12, 20]));
+    assert!(a.description.starts_with("cron placed 3 orders in ABC-USD on testx at :05, :12 and :20 past the minute"), "{}", a.description);
+    assert_eq!(a.evidence["history_minutes"], 31, "thirty minutes at :42, and this one");
+}

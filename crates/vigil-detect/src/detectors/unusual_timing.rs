@@ -4,6 +4,11 @@
 //!   orders and trades. Once it has `min_history_events` events over `min_history_span`, an event at
 //!   least `min_hours_away` hours from every hour in which the account did at least `quiet_share` of
 //!   its activity alerts (say, an account that trades 09:00-17:00 placing orders at 03:00).
+//! - Off rhythm: an account that keeps to one moment of the minute in an instrument (a scheduled
+//!   algorithm: `min_rhythm_share` of its orders, placed in at least `min_rhythm_minutes` distinct
+//!   minutes over `min_rhythm_span`, in one 3-second band of the minute) placing `min_off_rhythm`
+//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument, as the
+//!   hours are: a shard sees its own instruments only, and alerts must not depend on the sharding.
 //! - Same instant: orders from at least `min_accounts` distinct accounts on one side of one
 //!   instrument within one `instant`, and at least `record_multiplier` times the busiest instant
 //!   among the last `baseline_instants` (so a venue whose gateway batches orders is not flagged for
@@ -28,6 +33,51 @@ struct Profile {
     hours: [u32; 24],
     total: u32,
     first: Ts,
+    /// Its orders by second of the minute, and how many; the minutes with any, and the last of
+    /// them. (A schedule recurs minute after minute: one burst of thousands of orders is not one.)
+    secs: [u16; 60],
+    orders: u32,
+    minutes: u32,
+    minute: i64,
+    /// The 3-second band of the minute holding most of its orders (its first second), and the
+    /// share it holds, as last computed.
+    band: u8,
+    band_share: f32,
+    /// Its last orders outside the band.
+    off: VecDeque<Ts>,
+}
+
+/// Seconds in the band of the minute that a scheduled account keeps to...
+const BAND: usize = 3;
+/// ...and an order this many seconds either side of it is not yet off the schedule (a late tick).
+const MARGIN: usize = 2;
+
+impl Profile {
+    fn new(ts: Ts) -> Self {
+        Profile { hours: [0; 24], total: 0, first: ts, secs: [0; 60], orders: 0, minutes: 0, minute: i64::MIN, band: 0, band_share: 0.0, off: VecDeque::new() }
+    }
+
+    /// Counts an order at second `sec` of `minute`; every 8 orders the band is found again.
+    fn order(&mut self, minute: i64, sec: usize) {
+        if minute != self.minute {
+            self.minute = minute;
+            self.minutes += 1;
+        }
+        self.secs[sec] = self.secs[sec].saturating_add(1);
+        self.orders += 1;
+        if self.orders.is_multiple_of(8) {
+            let sum = |b: usize| (0..BAND).map(|k| u32::from(self.secs[(b + k) % 60])).sum::<u32>();
+            // Ties go to the band that starts where orders are.
+            let best = (0..60).max_by_key(|&b| (sum(b), self.secs[b], std::cmp::Reverse(b))).unwrap_or(0);
+            self.band = best as u8;
+            self.band_share = sum(best) as f32 / self.orders as f32;
+        }
+    }
+
+    /// Whether second `sec` is in the band or within `MARGIN` of it.
+    fn near_band(&self, sec: usize) -> bool {
+        (sec + 60 + MARGIN - self.band as usize) % 60 < BAND + 2 * MARGIN
+    }
 }
 
 #[derive(Default)]
@@ -52,10 +102,10 @@ impl UnusualTiming {
         UnusualTiming { cfg, profiles: FxHashMap::default(), slots: Vec::new() }
     }
 
-    fn off_hours(&mut self, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
+    fn off_hours(&mut self, ev: &Event, account: AccountId, order: bool, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let cfg = &self.cfg;
         let hour = (ev.ts.0.rem_euclid(24 * HOUR) / HOUR) as usize;
-        let p = self.profiles.entry((ev.symbol, account)).or_insert(Profile { hours: [0; 24], total: 0, first: ev.ts });
+        let p = self.profiles.entry((ev.symbol, account)).or_insert_with(|| Profile::new(ev.ts));
         let floor = (cfg.quiet_share * p.total as f64).max(1.0);
         // An hour the account uses is never unusual: the common case costs a comparison.
         let ready = (p.hours[hour] as f64) < floor && p.total >= cfg.min_history_events && ev.ts.0 - p.first.0 >= cfg.min_history_span.0;
@@ -112,6 +162,9 @@ impl UnusualTiming {
         }
         p.hours[hour] += 1;
         p.total += 1;
+        if order {
+            off_rhythm(cfg, p, ev, account, cx, out);
+        }
     }
 
     fn same_instant(&mut self, ev: &Event, account: AccountId, side: Side, cx: &Context<'_>, out: &mut Vec<Signal>) {
@@ -191,6 +244,76 @@ impl UnusualTiming {
     }
 }
 
+/// An order of an account that keeps to one band of the minute, placed outside it: the third such
+/// within `off_rhythm_window` alerts.
+fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
+    let sec = (ev.ts.0.rem_euclid(60_000_000_000) / 1_000_000_000) as usize;
+    let scheduled = p.minutes >= cfg.min_rhythm_minutes && ev.ts.0 - p.first.0 >= cfg.min_rhythm_span.0 && f64::from(p.band_share) >= cfg.min_rhythm_share;
+    let (off, band, share, history) = (!p.near_band(sec), p.band as usize, p.band_share, p.minutes);
+    p.order(ev.ts.0.div_euclid(60_000_000_000), sec);
+    if !scheduled || !off {
+        return;
+    }
+    while p.off.front().is_some_and(|t| ev.ts.0 - t.0 > cfg.off_rhythm_window.0) {
+        p.off.pop_front();
+    }
+    p.off.push_back(ev.ts);
+    if p.off.len() < cfg.min_off_rhythm {
+        return;
+    }
+    let behaviour = key(&[&ev.symbol.0.to_le_bytes(), &account.0.to_le_bytes(), b"rhythm"]);
+    if cx.repeat(AlertType::UnusualTiming, behaviour, ev.ts, cfg.cooldown.0, out) {
+        return;
+    }
+    let secs: Vec<i64> = p.off.iter().map(|t| t.0.rem_euclid(60_000_000_000) / 1_000_000_000).collect();
+    let at: Vec<String> = secs.iter().map(|s| format!(":{s:02}")).collect();
+    let acct = cx.names.account(account);
+    let symbol = cx.names.symbol(ev.symbol);
+    let venue = cx.names.venue(ev.venue);
+    let description = format!(
+"{acct} placed {} orders in {symbol} on {venue} at {} past the minute within {} s; {}% of its {} earlier orders, over {history} minutes, came at :{band:02}-:{:02} (a scheduled account keeping to one moment of the minute).",
+        p.off.len(),
+        super::fictitious::join(&at),
+        super::short((ev.ts.0 - p.off[0].0) as f64 / 1e9),
+        super::short(100.0 * f64::from(share)),
+        p.orders - 1,
+        (band + BAND - 1) % 60,
+    );
+    let evidence = json!({
+        "pattern": "off_rhythm",
+        "usual_band_start_second": band,
+        "band_seconds": BAND,
+        "band_share": crate::builder::round(f64::from(share), 4),
+        "min_rhythm_share": cfg.min_rhythm_share,
+        "band_margin_seconds": MARGIN,
+        "history_minutes": history,
+        "history_orders": p.orders - 1,
+        "min_rhythm_minutes": cfg.min_rhythm_minutes,
+        "off_rhythm_seconds": secs,
+        "min_off_rhythm": cfg.min_off_rhythm,
+        "off_rhythm_window_ns": cfg.off_rhythm_window.0,
+        "second_counts": p.secs.to_vec(),
+        "trigger_seq": ev.seq,
+    });
+    let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+    out.push(Signal {
+        kind: AlertType::UnusualTiming,
+        ts: ev.ts,
+        window_start: p.off[0],
+        window_end: ev.ts,
+        venue: Some(ev.venue),
+        symbols: vec![ev.symbol],
+        accounts: vec![account],
+        severity: f64::from(share) / cfg.min_rhythm_share,
+        confidence: (f64::from(history) / (4.0 * f64::from(cfg.min_rhythm_minutes))).clamp(0.5, 1.0),
+        behaviour,
+        cooldown: cfg.cooldown.0,
+        identity: key(&[&ev.seq.to_le_bytes()]),
+        description,
+        evidence,
+    });
+}
+
 impl Detector for UnusualTiming {
     fn name(&self) -> &'static str {
         "unusual_timing"
@@ -203,7 +326,7 @@ impl Detector for UnusualTiming {
         match &ev.kind {
             EventKind::New(n) => {
                 if let Some(a) = n.account {
-                    self.off_hours(ev, a, cx, out);
+                    self.off_hours(ev, a, true, cx, out);
                     self.same_instant(ev, a, n.side, cx, out);
                 }
             }
@@ -215,7 +338,7 @@ impl Detector for UnusualTiming {
                     None => None,
                 };
                 if let Some(a) = a {
-                    self.off_hours(ev, a, cx, out);
+                    self.off_hours(ev, a, false, cx, out);
                 }
             }
             _ => {}
