@@ -40,9 +40,9 @@ struct Profile {
     minutes: u32,
     minute: i64,
     /// The 3-second band of the minute holding most of its orders (its first second), and the
-    /// share it holds, as last computed.
+    /// orders in it.
     band: u8,
-    band_share: f32,
+    band_count: u32,
     /// Its last orders outside the band.
     off: VecDeque<Ts>,
 }
@@ -54,10 +54,12 @@ const MARGIN: usize = 2;
 
 impl Profile {
     fn new(ts: Ts) -> Self {
-        Profile { hours: [0; 24], total: 0, first: ts, secs: [0; 60], orders: 0, minutes: 0, minute: i64::MIN, band: 0, band_share: 0.0, off: VecDeque::new() }
+        Profile { hours: [0; 24], total: 0, first: ts, secs: [0; 60], orders: 0, minutes: 0, minute: i64::MIN, band: 0, band_count: 0, off: VecDeque::new() }
     }
 
-    /// Counts an order at second `sec` of `minute`; every 8 orders the band is found again.
+    /// Counts an order at second `sec` of `minute`. The band is found again at the 8th, 16th, 32nd
+    /// and 64th order and every 64th after (a schedule, once seen, stays put); its count is kept
+    /// in between.
     fn order(&mut self, minute: i64, sec: usize) {
         if minute != self.minute {
             self.minute = minute;
@@ -65,13 +67,22 @@ impl Profile {
         }
         self.secs[sec] = self.secs[sec].saturating_add(1);
         self.orders += 1;
-        if self.orders.is_multiple_of(8) {
+        if (sec + 60 - self.band as usize) % 60 < BAND {
+            self.band_count += 1;
+        }
+        let n = self.orders;
+        if (n >= 8 && n.is_power_of_two() && n <= 64) || n.is_multiple_of(64) {
             let sum = |b: usize| (0..BAND).map(|k| u32::from(self.secs[(b + k) % 60])).sum::<u32>();
             // Ties go to the band that starts where orders are.
             let best = (0..60).max_by_key(|&b| (sum(b), self.secs[b], std::cmp::Reverse(b))).unwrap_or(0);
             self.band = best as u8;
-            self.band_share = sum(best) as f32 / self.orders as f32;
+            self.band_count = sum(best);
         }
+    }
+
+    /// The share of its orders in the band.
+    fn share(&self) -> f64 {
+        f64::from(self.band_count) / f64::from(self.orders.max(1))
     }
 
     /// Whether second `sec` is in the band or within `MARGIN` of it.
@@ -248,8 +259,8 @@ impl UnusualTiming {
 /// within `off_rhythm_window` alerts.
 fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
     let sec = (ev.ts.0.rem_euclid(60_000_000_000) / 1_000_000_000) as usize;
-    let scheduled = p.minutes >= cfg.min_rhythm_minutes && ev.ts.0 - p.first.0 >= cfg.min_rhythm_span.0 && f64::from(p.band_share) >= cfg.min_rhythm_share;
-    let (off, band, share, history) = (!p.near_band(sec), p.band as usize, p.band_share, p.minutes);
+    let scheduled = p.minutes >= cfg.min_rhythm_minutes && ev.ts.0 - p.first.0 >= cfg.min_rhythm_span.0 && p.share() >= cfg.min_rhythm_share;
+    let (off, band, share, history) = (!p.near_band(sec), p.band as usize, p.share(), p.minutes);
     p.order(ev.ts.0.div_euclid(60_000_000_000), sec);
     if !scheduled || !off {
         return;
@@ -275,7 +286,7 @@ fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: A
         p.off.len(),
         super::fictitious::join(&at),
         super::short((ev.ts.0 - p.off[0].0) as f64 / 1e9),
-        super::short(100.0 * f64::from(share)),
+        super::short(100.0 * share),
         p.orders - 1,
         (band + BAND - 1) % 60,
     );
@@ -283,7 +294,7 @@ fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: A
         "pattern": "off_rhythm",
         "usual_band_start_second": band,
         "band_seconds": BAND,
-        "band_share": crate::builder::round(f64::from(share), 4),
+        "band_share": crate::builder::round(share, 4),
         "min_rhythm_share": cfg.min_rhythm_share,
         "band_margin_seconds": MARGIN,
         "history_minutes": history,
@@ -304,7 +315,7 @@ fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: A
         venue: Some(ev.venue),
         symbols: vec![ev.symbol],
         accounts: vec![account],
-        severity: f64::from(share) / cfg.min_rhythm_share,
+        severity: share / cfg.min_rhythm_share,
         confidence: (f64::from(history) / (4.0 * f64::from(cfg.min_rhythm_minutes))).clamp(0.5, 1.0),
         behaviour,
         cooldown: cfg.cooldown.0,
