@@ -104,6 +104,7 @@ pub struct WashTradingConfig {
     pub min_ring_trades: u32,
     pub max_ring_size: usize,
     pub min_internal_share: f64,
+    pub cycle_window: Duration,
     pub cooldown: Duration,
 }
 

@@ -942,3 +942,51 @@ fn a_scheduled_account_leaving_its_second_of_the_minute_is_unusual_timing() {
     assert!(a.description.starts_with("cron placed 3 orders in ABC-USD on testx at :05, :12 and :20 past the minute"), "{}", a.description);
     assert_eq!(a.evidence["history_minutes"], 31, "thirty minutes at :42, and this one");
 }
+
+/// Four ordinary accounts of a busy book, each trading with the crowd for half an hour, pass 10
+/// lots round (r1 to r2 to r3 to r4 to r1) inside a minute: over the hour they trade mostly
+/// elsewhere, over the ring's own minute only with each other, and each ends where it began. The
+/// ring is caught at the trade that closes it. Four others whose chain changes size on the way
+/// (10, 10, 7, 10) end nowhere near flat: no ring.
+#[test]
+fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
+    let mut it = Interner::new();
+    let ring: Vec<AccountId> = ["r1", "r2", "r3", "r4"].iter().map(|n| it.account(n)).collect();
+    let other: Vec<AccountId> = ["q1", "q2", "q3", "q4"].iter().map(|n| it.account(n)).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 41);
+    crowd.gap = 2;
+    for step in 0..2400 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let mid = crowd.mid;
+        if step < 18000 && step % 40 == 0 {
+            let k = (step / 40) as usize;
+            let who = if k.is_multiple_of(2) { ring[k / 2 % 4] } else { other[k / 2 % 4] };
+            m.order(ts, who, if (k / 8).is_multiple_of(2) { Side::Buy } else { Side::Sell }, None, 1.0);
+        }
+        if (20000..20004).contains(&step) {
+            let k = (step - 20000) as usize;
+            m.order(ts, ring[k], Side::Sell, Some(mid), 10.0);
+            m.order(ts + MS, ring[(k + 1) % 4], Side::Buy, Some(mid), 10.0);
+        }
+        if (21000..21004).contains(&step) {
+            let k = (step - 21000) as usize;
+            let q = if k == 2 { 7.0 } else { 10.0 };
+            m.order(ts, other[k], Side::Sell, Some(mid), q);
+            m.order(ts + MS, other[(k + 1) % 4], Side::Buy, Some(mid), q);
+        }
+    }
+    let alerts = run(&m.events, &it);
+    assert_eq!(manipulation(&alerts).len(), 1, "{:#?}", manipulation(&alerts));
+    let a = of(&alerts, AlertType::WashTrading)[0];
+    assert_eq!(a.accounts, ["r1", "r2", "r3", "r4"]);
+    assert_eq!(a.evidence["pattern"], "ring");
+    assert_eq!(a.evidence["found"], "closing_trade");
+    assert_eq!(a.ts, T0 + 20003 * STEP + MS, "at the fourth trade, which closes it");
+    assert!(a.description.contains("(r1 to r2, r2 to r3, r3 to r4 and r4 to r1)"), "{}", a.description);
+    // The 1 h and 1 d windows alone do not see it: the members' history outweighs the ring there.
+    let mut windows_only = Config::default();
+    windows_only.detectors.wash_trading.cycle_window = vigil_detect::config::Duration(1);
+    assert!(manipulation(&run_with(&windows_only, &m.events, &it)).is_empty());
+}

@@ -12,6 +12,11 @@
 //!   connected (everyone both sold and bought inside it), every member is flat and trades mostly
 //!   inside, and it holds `min_ring_trades` trades. Markets are not rings: a market maker or a noise
 //!   trader deals with many counterparties and is rarely flat.
+//! - Rings as they close: each account's last sale is kept with where both sides stood before it; a
+//!   trade whose buyer sold about this quantity within `cycle_window` to an account that sold it on,
+//!   ... to this trade's seller, closes a chain of 3 to `max_ring_size` accounts, which alerts if each
+//!   member's trading since its first link is mostly the chain's and nets to about flat (judged over
+//!   the ring's own minutes: members with an ordinary history are not flat over an hour).
 //!
 //! Basis: FINRA Rule 5210 and its supplementary material on self-trades; FINRA Rule 6140(b) (matched
 //! trades); CEA §4c(a)(2)(A); EU MAR Annex I(A)(a)/(b) and Annex II 1(a) (no change in beneficial
@@ -70,7 +75,12 @@ impl Flows {
     }
 
     /// Adds `qty` (negative: removes) and `trades` to the windows `ws`.
-    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i32, ws: std::ops::Range<usize>) {
+    /// A new trade (not one leaving a window) brings its time and sequence number, `at`: it
+    /// moves both accounts' running totals and becomes the seller's latest link. Returns whether
+    /// the buyer made a sale within `within` before it (a chain this trade closes starts there).
+    #[allow(clippy::too_many_arguments)]
+    fn apply(&mut self, seller: AccountId, buyer: AccountId, qty: f64, trades: i32, ws: std::ops::Range<usize>, at: Option<(i64, u64)>, within: i64) -> bool {
+        let mut sold_lately = false;
         let last = self.n - 1;
         let k = pair(seller, buyer);
         let up = seller.0 < buyer.0;
@@ -92,8 +102,20 @@ impl Flows {
         if gone {
             self.pairs.remove(&k);
         }
-        for (a, c, bought, sold) in [(seller, buyer, 0.0, qty), (buyer, seller, qty, 0.0)] {
+        // The buyer first: the seller's link records where both stood before the trade.
+        let mut buyer_before = (0.0, 0.0);
+        for (a, c, bought, sold) in [(buyer, seller, qty, 0.0), (seller, buyer, 0.0, qty)] {
             let n = self.nodes.entry(a).or_default();
+            if let Some((ts, seq)) = at {
+                let before = n.running;
+                n.running = (before.0 + qty, before.1 + bought - sold);
+                if a == buyer {
+                    buyer_before = before;
+                    sold_lately = n.link.ts >= ts.saturating_sub(within);
+                } else {
+                    n.link = Link { ts, seq, buyer, qty, seller_before: before, buyer_before };
+                }
+            }
             for w in ws.clone() {
                 n.bought[w] += bought;
                 n.sold[w] += sold;
@@ -111,9 +133,11 @@ impl Flows {
                 }
             }
         }
+        sold_lately
     }
 
-    fn add(&mut self, ts: Ts, seller: AccountId, buyer: AccountId, qty: f64) {
+    /// Adds a trade; returns whether its buyer made a sale within `within` before it.
+    fn add(&mut self, ts: Ts, seq: u64, seller: AccountId, buyer: AccountId, qty: f64, within: i64) -> bool {
         for w in 0..self.n {
             loop {
                 let i = (self.head[w] - self.dropped) as usize;
@@ -122,7 +146,7 @@ impl Flows {
                     break;
                 }
                 self.head[w] += 1;
-                self.apply(s, b, -q, -1, w..w + 1);
+                self.apply(s, b, -q, -1, w..w + 1, None, 0);
             }
         }
         // Every window has let go of the trades before the longest one's head.
@@ -131,12 +155,80 @@ impl Flows {
             self.dropped += 1;
         }
         self.trades.push_back((ts.0, seller, buyer, qty));
-        self.apply(seller, buyer, qty, 1, 0..self.n);
+        self.apply(seller, buyer, qty, 1, 0..self.n, Some((ts.0, seq)), within)
     }
 
     /// (bought, sold, trades) of an account over window `w`.
     fn totals(&self, a: AccountId, w: usize) -> (f64, f64, u32) {
         self.nodes.get(&a).map_or((0.0, 0.0, 0), |n| (n.bought[w], n.sold[w], n.trades[w]))
+    }
+
+    fn running(&self, a: AccountId) -> (f64, f64) {
+        self.nodes.get(&a).map_or((0.0, 0.0), |n| n.running)
+    }
+
+    /// A chain of trades of about `qty`, each at or after the one before and within `window` of
+    /// `now`: `from` sold to someone, who sold to someone, ... who sold to `to`. The links (seller,
+    /// trade), followed from sale to sale, two to `max_links` of them. Only members that have traded little
+    /// else since their link are followed: at most `limit` (the chain's volume through a member over
+    /// the least internal share) since it.
+    #[allow(clippy::too_many_arguments)]
+    fn chain(
+        &self,
+        from: AccountId,
+        to: AccountId,
+        qty: f64,
+        margin: f64,
+        min_share: f64,
+        now: i64,
+        window: i64,
+        max_links: usize,
+    ) -> Option<Vec<(AccountId, Link)>> {
+        if self.nodes.get(&from)?.link.ts < now - window {
+            return None;
+        }
+        let mut path: Vec<(AccountId, Link)> = Vec::new();
+        let mut budget = 64u32;
+        let limit = 2.0 * qty * (1.0 + margin) / min_share.max(0.01);
+        self.step(from, to, qty, margin, limit, now - window, now, max_links, &mut path, &mut budget).then_some(path)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        at: AccountId,
+        to: AccountId,
+        qty: f64,
+        margin: f64,
+        limit: f64,
+        after: i64,
+        now: i64,
+        max_links: usize,
+        path: &mut Vec<(AccountId, Link)>,
+        budget: &mut u32,
+    ) -> bool {
+        let Some(x) = self.nodes.get(&at) else { return false };
+        let l = x.link;
+        if l.ts < after || l.ts >= now || x.running.0 - l.seller_before.0 > limit || *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        if (l.qty - qty).abs() > margin * qty || l.buyer == at || path.iter().any(|(a, _)| *a == l.buyer) {
+            return false;
+        }
+        if self.running(l.buyer).0 - l.buyer_before.0 > limit {
+            return false;
+        }
+        path.push((at, l));
+        if l.buyer == to {
+            if path.len() >= 2 {
+                return true;
+            }
+        } else if path.len() < max_links && self.step(l.buyer, to, qty, margin, limit, l.ts, now, max_links, path, budget) {
+            return true;
+        }
+        path.pop();
+        false
     }
 
     fn flat(&self, a: AccountId, w: usize, margin: f64) -> bool {
@@ -176,12 +268,22 @@ struct Flow {
 }
 
 /// One account in the windows: its totals (bought, sold, trades) and its counterparties.
-#[derive(Default)]
 struct Node {
     bought: [f64; W],
     sold: [f64; W],
     trades: [u32; W],
     cps: FxHashSet<AccountId>,
+    /// Everything it has traded (volume, and bought less sold) while in the graph, and its last
+    /// sale: the link of the chains a ring closes. (A member of a ring has traded little but the
+    /// ring since its link, so an older sale is never the one a chain goes through.)
+    running: (f64, f64),
+    link: Link,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node { bought: [0.0; W], sold: [0.0; W], trades: [0; W], cps: FxHashSet::default(), running: (0.0, 0.0), link: NO_LINK }
+    }
 }
 
 #[derive(Default)]
@@ -190,6 +292,21 @@ struct Inst {
     own: FxHashMap<Party, VecDeque<(Ts, f64, u64)>>,
     rings: Option<Flows>,
 }
+
+/// One trade as a link of a chain: who sold to whom, when and how much, and what each had traded
+/// (volume, and bought less sold) before it.
+#[derive(Copy, Clone)]
+struct Link {
+    ts: i64,
+    seq: u64,
+    buyer: AccountId,
+    qty: f64,
+    seller_before: (f64, f64),
+    buyer_before: (f64, f64),
+}
+
+/// No sale yet.
+const NO_LINK: Link = Link { ts: i64::MIN, seq: 0, buyer: AccountId(u32::MAX), qty: 0.0, seller_before: (0.0, 0.0), buyer_before: (0.0, 0.0) };
 
 pub struct WashTrading {
     cfg: WashTradingConfig,
@@ -280,7 +397,14 @@ impl Detector for WashTrading {
             return;
         }
         let flows = inst.rings.get_or_insert_with(|| Flows::new(&cfg.ring_windows));
-        flows.add(ev.ts, seller, buyer, qty);
+        let sold_lately = flows.add(ev.ts, ev.seq, seller, buyer, qty, cfg.cycle_window.0);
+        // The chain this trade closes, if any: the buyer sold this quantity on, and on, to the seller.
+        let chain = sold_lately
+            .then(|| flows.chain(buyer, seller, qty, cfg.net_margin, cfg.min_internal_share, ev.ts.0, cfg.cycle_window.0, cfg.max_ring_size.saturating_sub(1)))
+            .flatten();
+        if chain.is_some_and(|path| cycle(flows, &path, seller, qty, ev, t, cx, cfg, out)) {
+            return;
+        }
         for w in 0..flows.n {
             if !(flows.flat(buyer, w, cfg.net_margin) && flows.flat(seller, w, cfg.net_margin)) {
                 continue;
@@ -326,10 +450,7 @@ impl Detector for WashTrading {
                 "trigger_trade_id": t.trade_id.as_str(),
             });
             let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
-            let mut member_key = Vec::with_capacity(ring.len() * 4);
-            for a in &ring {
-                member_key.extend_from_slice(&a.0.to_le_bytes());
-            }
+            let member_key = members_key(&ring);
             out.push(Signal {
                 kind: AlertType::WashTrading,
                 ts: ev.ts,
@@ -350,6 +471,111 @@ impl Detector for WashTrading {
             return;
         }
     }
+}
+
+/// The members of a ring as a key, in id order (a ring found as it closes and in a window is one).
+fn members_key(ring: &[AccountId]) -> Vec<u8> {
+    let mut sorted = ring.to_vec();
+    sorted.sort_unstable();
+    sorted.iter().flat_map(|a| a.0.to_le_bytes()).collect()
+}
+
+/// A chain of trades that the current trade (`seller` to the chain's first seller) closes: alerts
+/// if every member's trading since its first trade in the chain is mostly the chain's and nets to
+/// about flat. Returns whether it alerted.
+#[allow(clippy::too_many_arguments)]
+fn cycle(
+    flows: &Flows,
+    path: &[(AccountId, Link)],
+    seller: AccountId,
+    qty: f64,
+    ev: &Event,
+    t: &vigil_core::Trade,
+    cx: &Context<'_>,
+    cfg: &WashTradingConfig,
+    out: &mut Vec<Signal>,
+) -> bool {
+    // Members in the order the quantity passed: the chain's first seller, each buyer (the last of
+    // them is `seller`). Each one's standing before its first trade in the chain, and the chain's
+    // volume through it (what it bought and sold in the chain, this trade included).
+    let mut members: Vec<(AccountId, (f64, f64), f64)> = Vec::with_capacity(path.len() + 1);
+    members.push((path[0].0, path[0].1.seller_before, path[0].1.qty + qty));
+    for (i, (_, l)) in path.iter().enumerate() {
+        let out_qty = path.get(i + 1).map_or(qty, |n| n.1.qty);
+        members.push((l.buyer, l.buyer_before, l.qty + out_qty));
+    }
+    debug_assert_eq!(members.last().map(|m| m.0), Some(seller));
+    let mut shares = Vec::with_capacity(members.len());
+    let mut worst_net: f64 = 0.0;
+    for &(a, before, inside) in &members {
+        let now = flows.running(a);
+        let (volume, net) = (now.0 - before.0, now.1 - before.1);
+        if volume <= 0.0 {
+            return false;
+        }
+        let share = (inside / volume).min(1.0);
+        let net = net.abs() / volume;
+        if share < cfg.min_internal_share || net > cfg.net_margin {
+            return false;
+        }
+        shares.push(share);
+        worst_net = worst_net.max(net);
+    }
+    let accounts: Vec<AccountId> = members.iter().map(|m| m.0).collect();
+    let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &members_key(&accounts)]);
+    if cx.repeat(AlertType::WashTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
+        return true;
+    }
+    let start = path[0].1.ts;
+    let names: Vec<String> = accounts.iter().map(|&a| cx.names.account(a).to_string()).collect();
+    let hops: Vec<String> =
+        names.windows(2).map(|w| format!("{} to {}", w[0], w[1])).chain(std::iter::once(format!("{} to {}", names[names.len() - 1], names[0]))).collect();
+    let venue = cx.names.venue(cx.instrument.venue);
+    let symbol = cx.names.symbol(cx.instrument.symbol);
+    let trades = path.len() + 1;
+    let description = format!(
+        "Accounts {} passed {} {symbol} round on {venue} in {trades} trades within {} s ({}), each ending within {}% of flat and the chain at least {}% of its trading meanwhile: no change of beneficial ownership among them.",
+        join(&names),
+        num(qty),
+        short((ev.ts.0 - start) as f64 / 1e9),
+        join(&hops),
+        short(100.0 * worst_net),
+        short(100.0 * shares.iter().copied().fold(1.0, f64::min)),
+    );
+    let evidence = json!({
+        "pattern": "ring",
+        "found": "closing_trade",
+        "members": names,
+        "ring_trades": trades,
+        "quantity": round(qty, 8),
+        "internal_shares": shares.iter().map(|x| round(*x, 4)).collect::<Vec<_>>(),
+        "min_internal_share": cfg.min_internal_share,
+        "worst_net_fraction": round(worst_net, 6),
+        "net_margin": cfg.net_margin,
+        "cycle_window_ns": cfg.cycle_window.0,
+        "trade_seqs": path.iter().map(|(_, l)| l.seq).chain(std::iter::once(ev.seq)).collect::<Vec<_>>(),
+        "trigger_trade_id": t.trade_id.as_str(),
+    });
+    let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+    let mut sorted = accounts.clone();
+    sorted.sort_unstable();
+    out.push(Signal {
+        kind: AlertType::WashTrading,
+        ts: ev.ts,
+        window_start: Ts(start),
+        window_end: ev.ts,
+        venue: Some(cx.instrument.venue),
+        symbols: vec![cx.instrument.symbol],
+        accounts: sorted,
+        severity: trades as f64 / cfg.min_ring_trades as f64,
+        confidence: 0.7 + 0.3 * (1.0 - worst_net / cfg.net_margin.max(1e-12)).clamp(0.0, 1.0),
+        behaviour,
+        cooldown: cfg.cooldown.0,
+        identity: key(&[t.trade_id.as_bytes(), &members_key(&accounts)]),
+        description,
+        evidence,
+    });
+    true
 }
 
 /// Trades and volume among the ring's members.
@@ -449,9 +675,9 @@ mod tests {
         let mut f = Flows::new(&[Duration(24 * 60 * MIN), Duration(60 * MIN)]);
         assert_eq!(f.spans[..2], [60 * MIN, 24 * 60 * MIN], "shortest first");
         let (a, b, c) = (AccountId(1), AccountId(2), AccountId(3));
-        f.add(Ts(0), a, b, 5.0);
-        f.add(Ts(10 * MIN), b, a, 5.0);
-        f.add(Ts(90 * MIN), c, a, 2.0);
+        f.add(Ts(0), 0, a, b, 5.0, 0);
+        f.add(Ts(10 * MIN), 0, b, a, 5.0, 0);
+        f.add(Ts(90 * MIN), 0, c, a, 2.0, 0);
         // The first two trades left the hour but not the day.
         assert_eq!(f.totals(a, 0), (2.0, 0.0, 1));
         assert_eq!(f.totals(a, 1), (7.0, 5.0, 3));
@@ -464,7 +690,7 @@ mod tests {
         assert_eq!((ac.to, ac.from, ac.trades), (0.0, 2.0, 1));
         assert!(f.flat(b, 1, 0.01) && !f.flat(b, 0, 0.01));
         // A day later only the last trade's pair is left, and b is gone altogether.
-        f.add(Ts(24 * 60 * MIN + 20 * MIN), c, a, 1.0);
+        f.add(Ts(24 * 60 * MIN + 20 * MIN), 0, c, a, 1.0, 0);
         assert!(f.flow(a, b, 1).is_none());
         assert!(!f.nodes.contains_key(&b));
         let mut cps: Vec<_> = f.counterparties(a).collect();
