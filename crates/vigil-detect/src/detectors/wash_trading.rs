@@ -188,9 +188,8 @@ impl Flows {
             return None;
         }
         let mut path: Vec<(AccountId, Link)> = Vec::new();
-        let mut budget = 64u32;
         let limit = 2.0 * qty * (1.0 + margin) / min_share.max(0.01);
-        self.step(from, to, qty, margin, limit, now - window, now, max_links, &mut path, &mut budget).then_some(path)
+        self.step(from, to, qty, margin, limit, now - window, now, max_links, &mut path).then_some(path)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -205,14 +204,12 @@ impl Flows {
         now: i64,
         max_links: usize,
         path: &mut Vec<(AccountId, Link)>,
-        budget: &mut u32,
     ) -> bool {
         let Some(x) = self.nodes.get(&at) else { return false };
         let l = x.link;
-        if l.ts < after || l.ts >= now || x.running.0 - l.seller_before.0 > limit || *budget == 0 {
+        if l.ts < after || l.ts >= now || x.running.0 - l.seller_before.0 > limit {
             return false;
         }
-        *budget -= 1;
         if (l.qty - qty).abs() > margin * qty || l.buyer == at || path.iter().any(|(a, _)| *a == l.buyer) {
             return false;
         }
@@ -224,7 +221,7 @@ impl Flows {
             if path.len() >= 2 {
                 return true;
             }
-        } else if path.len() < max_links && self.step(l.buyer, to, qty, margin, limit, l.ts, now, max_links, path, budget) {
+        } else if path.len() < max_links && self.step(l.buyer, to, qty, margin, limit, l.ts, now, max_links, path) {
             return true;
         }
         path.pop();
