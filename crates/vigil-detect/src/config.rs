@@ -273,6 +273,7 @@ impl Config {
             ("detectors.marking_the_close.min_share", d.marking_the_close.min_share),
             ("detectors.concentrated_trading.top_share", d.concentrated_trading.top_share),
             ("detectors.unusual_timing.quiet_share", d.unusual_timing.quiet_share),
+            ("detectors.marking_the_close.min_final_fraction", d.marking_the_close.min_final_fraction),
         ];
         for (k, x) in fractions {
             if !(0.0..=1.0).contains(&x) {
@@ -292,6 +293,8 @@ impl Config {
             ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
             ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),
+            ("detectors.marking_the_close.min_final_share", d.marking_the_close.min_final_share),
+            ("detectors.unusual_timing.min_rhythm_share", d.unusual_timing.min_rhythm_share),
         ];
         for (k, x) in positive {
             if x.is_nan() || x <= 0.0 {
@@ -301,6 +304,21 @@ impl Config {
         let rw = d.wash_trading.ring_windows.len();
         if !(1..=crate::detectors::wash_trading::MAX_RING_WINDOWS).contains(&rw) || d.wash_trading.ring_windows.iter().any(|w| w.0 <= 0) {
             return bad("detectors.wash_trading.ring_windows", "one or two positive spans");
+        }
+        if d.marking_the_close.min_final_share > 1.0 || d.unusual_timing.min_rhythm_share > 1.0 {
+            return bad("detectors.marking_the_close.min_final_share", "min_final_share and unusual_timing.min_rhythm_share are fractions up to 1");
+        }
+        if d.spoofing.max_same_side.is_nan() || d.spoofing.max_same_side < 0.0 || d.spoofing.max_fill_wait.0 <= 0 {
+            return bad("detectors.spoofing.max_same_side", "must be >= 0 (and max_fill_wait > 0)");
+        }
+        if d.unusual_timing.min_off_rhythm == 0 || d.unusual_timing.off_rhythm_window.0 <= 0 {
+            return bad("detectors.unusual_timing.min_off_rhythm", "must be at least 1 (and off_rhythm_window > 0)");
+        }
+        // A chain's links must still be in the ring graph, which keeps an account while any of its
+        // trades is in the longest ring window.
+        let longest = d.wash_trading.ring_windows.iter().map(|w| w.0).max().unwrap_or(0);
+        if d.wash_trading.cycle_window.0 <= 0 || d.wash_trading.cycle_window.0 >= longest {
+            return bad("detectors.wash_trading.cycle_window", "must be positive and shorter than the longest of ring_windows");
         }
         if d.layering.min_levels < 2 {
             return bad("detectors.layering.min_levels", "must be at least 2");

@@ -506,7 +506,7 @@ impl Fictitious {
             "max_lifetime_s": cfg.max_lifetime.0 as f64 / 1e9,
             "cancel_after_fill_s": round(delay, 6),
             "max_cancel_delay_s": cfg.max_cancel_delay.0 as f64 / 1e9,
-            "fill_wait_s": opp.first.map(|f| round((f.0 - earliest.0) as f64 / 1e9, 6)),
+            "fill_wait_s": opp.first.filter(|_| how == "cancelled").map(|f| round((f.0 - earliest.0) as f64 / 1e9, 6)),
             "max_fill_wait_s": cfg.max_fill_wait.0 as f64 / 1e9,
             "opposite_trade_seqs": opp.trades,
             "trigger_seq": ev.seq,

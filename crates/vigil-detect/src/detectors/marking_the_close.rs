@@ -125,7 +125,7 @@ impl Detector for MarkingTheClose {
             st.reference = Some(r);
             st.open = before.unwrap_or(price);
             st.volume = 0.0;
-            st.in_final = false;
+            (st.in_final, st.final_open, st.final_volume) = (false, 0.0, 0.0);
             st.parties.clear();
         }
         let qty = t.qty.to_f64();

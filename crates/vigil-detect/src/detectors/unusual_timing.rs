@@ -65,7 +65,14 @@ impl Profile {
             self.minute = minute;
             self.minutes += 1;
         }
-        self.secs[sec] = self.secs[sec].saturating_add(1);
+        if self.secs[sec] == u16::MAX {
+            // Halve the histogram, its total and the band's count alike: the shares stand.
+            for c in &mut self.secs {
+                *c /= 2;
+            }
+            (self.orders, self.band_count) = (self.orders / 2, self.band_count / 2);
+        }
+        self.secs[sec] += 1;
         self.orders += 1;
         if (sec + 60 - self.band as usize) % 60 < BAND {
             self.band_count += 1;
@@ -255,8 +262,8 @@ impl UnusualTiming {
     }
 }
 
-/// An order of an account that keeps to one band of the minute, placed outside it: the third such
-/// within `off_rhythm_window` alerts.
+/// An order of an account that keeps to one band of the minute, placed outside it: the
+/// `min_off_rhythm`-th such within `off_rhythm_window` alerts.
 fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
     let sec = (ev.ts.0.rem_euclid(60_000_000_000) / 1_000_000_000) as usize;
     let scheduled = p.minutes >= cfg.min_rhythm_minutes && ev.ts.0 - p.first.0 >= cfg.min_rhythm_span.0 && p.share() >= cfg.min_rhythm_share;

@@ -184,12 +184,12 @@ impl Flows {
         window: i64,
         max_links: usize,
     ) -> Option<Vec<(AccountId, Link)>> {
-        if self.nodes.get(&from)?.link.ts < now - window {
+        if self.nodes.get(&from)?.link.ts < now.saturating_sub(window) {
             return None;
         }
         let mut path: Vec<(AccountId, Link)> = Vec::new();
         let limit = 2.0 * qty * (1.0 + margin) / min_share.max(0.01);
-        self.step(from, to, qty, margin, limit, now - window, now, max_links, &mut path).then_some(path)
+        self.step(from, to, qty, margin, limit, now.saturating_sub(window), now, max_links, &mut path).then_some(path)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -703,6 +703,24 @@ mod tests {
         for (windows, ok) in [("[\"1h\"]", true), ("[\"1h\", \"1d\"]", true), ("[]", false), ("[\"1h\", \"1d\", \"7d\"]", false)] {
             let r = Config::from_toml(&format!("[detectors.wash_trading]\nring_windows = {windows}\n"));
             assert_eq!(r.is_ok(), ok, "{windows}: {r:?}");
+        }
+        // The chain window lives inside the graph's longest window.
+        for (cycle, ok) in [("15m", true), ("1d", false), ("0s", false)] {
+            let r = Config::from_toml(&format!("[detectors.wash_trading]\nring_windows = [\"1h\", \"1d\"]\ncycle_window = \"{cycle}\"\n"));
+            assert_eq!(r.is_ok(), ok, "{cycle}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn the_new_thresholds_are_checked() {
+        for bad in [
+            "[detectors.spoofing]\nmax_same_side = -1.0\n",
+            "[detectors.marking_the_close]\nmin_final_share = 0.0\n",
+            "[detectors.marking_the_close]\nmin_final_fraction = 1.5\n",
+            "[detectors.unusual_timing]\nmin_rhythm_share = 1.2\n",
+            "[detectors.unusual_timing]\nmin_off_rhythm = 0\n",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
         }
     }
 }
