@@ -519,7 +519,8 @@ fn cycle(
         worst_net = worst_net.max(net);
     }
     let accounts: Vec<AccountId> = members.iter().map(|m| m.0).collect();
-    let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &members_key(&accounts)]);
+    let member_key = members_key(&accounts);
+    let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &member_key]);
     if cx.repeat(AlertType::WashTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
         return true;
     }
@@ -554,7 +555,7 @@ fn cycle(
         "trigger_trade_id": t.trade_id.as_str(),
     });
     let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
-    let mut sorted = accounts.clone();
+    let mut sorted = accounts;
     sorted.sort_unstable();
     out.push(Signal {
         kind: AlertType::WashTrading,
@@ -568,7 +569,7 @@ fn cycle(
         confidence: 0.7 + 0.3 * (1.0 - worst_net / cfg.net_margin.max(1e-12)).clamp(0.0, 1.0),
         behaviour,
         cooldown: cfg.cooldown.0,
-        identity: key(&[t.trade_id.as_bytes(), &members_key(&accounts)]),
+        identity: key(&[t.trade_id.as_bytes(), &member_key]),
         description,
         evidence,
     });
