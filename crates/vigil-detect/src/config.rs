@@ -149,6 +149,10 @@ pub struct MomentumIgnitionConfig {
     pub min_move_sigmas: f64,
     pub min_move_floor: f64,
     pub min_share: f64,
+    pub min_bait_orders: u32,
+    pub attempt_min_trades: u32,
+    pub attempt_min_move_sigmas: f64,
+    pub attempt_min_share: f64,
     pub cooldown: Duration,
 }
 
@@ -270,6 +274,7 @@ impl Config {
             ("detectors.pump_and_dump.dump_fraction", d.pump_and_dump.dump_fraction),
             ("detectors.quote_stuffing.min_cancel_ratio", d.quote_stuffing.min_cancel_ratio),
             ("detectors.momentum_ignition.min_share", d.momentum_ignition.min_share),
+            ("detectors.momentum_ignition.attempt_min_share", d.momentum_ignition.attempt_min_share),
             ("detectors.marking_the_close.min_share", d.marking_the_close.min_share),
             ("detectors.concentrated_trading.top_share", d.concentrated_trading.top_share),
             ("detectors.unusual_timing.quiet_share", d.unusual_timing.quiet_share),
@@ -290,6 +295,7 @@ impl Config {
             ("detectors.momentum_ignition.min_move", d.momentum_ignition.min_move),
             ("detectors.momentum_ignition.min_move_sigmas", d.momentum_ignition.min_move_sigmas),
             ("detectors.momentum_ignition.min_move_floor", d.momentum_ignition.min_move_floor),
+            ("detectors.momentum_ignition.attempt_min_move_sigmas", d.momentum_ignition.attempt_min_move_sigmas),
             ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
             ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),

@@ -742,6 +742,57 @@ fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
     assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::MomentumIgnition), "{:#?}", manipulation(&alerts));
 }
 
+/// The attempt: an igniter sets out three sells 30-32 ticks up, then buys hard four times toward
+/// them; nobody follows and its sells never fill, but the attempt is the offence (MAR Art. 15).
+/// Look-alikes: a trader with one take-profit sell buying the same way, and a seller whose
+/// standing ladder was set out 100 s before its buying.
+#[test]
+fn momentum_ignition_attempt_is_caught_and_a_take_profit_or_a_standing_ladder_is_not() {
+    let mut it = Interner::new();
+    let igniter = it.account("igniter");
+    let trader = it.account("trader");
+    let ladder = it.account("ladder");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 67);
+    crowd.follow = true;
+    let at = |s: i64| s * SEC / STEP;
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let sells = |m: &mut Market, who, n: usize, mid: f64| {
+            for k in 0..n {
+                m.order(ts, who, Side::Sell, Some(round(mid + (30 + k) as f64 * TICK)), 20.0);
+            }
+        };
+        let push = |m: &mut Market, who, step: i64, from: i64| {
+            if (from..from + 20).contains(&step) && (step - from) % 5 == 0 {
+                m.order(ts, who, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+            }
+        };
+        if step == at(400) {
+            sells(&mut m, trader, 1, crowd.mid);
+        }
+        push(&mut m, trader, step, at(402));
+        if step == at(450) {
+            sells(&mut m, ladder, 3, crowd.mid);
+        }
+        push(&mut m, ladder, step, at(550));
+        if step == at(750) {
+            sells(&mut m, igniter, 3, crowd.mid);
+        }
+        push(&mut m, igniter, step, at(752));
+    }
+    let alerts = run(&m.events, &it);
+    let mi = of(&alerts, AlertType::MomentumIgnition);
+    assert_eq!(mi.len(), 1, "{mi:#?}");
+    let a = mi[0];
+    assert_eq!(a.accounts, ["igniter"]);
+    assert_eq!(a.evidence["pattern"], "attempt");
+    assert_eq!(a.evidence["passive_levels"], 3);
+    assert!(a.ts < T0 + 755 * SEC, "raised during the push");
+    assert!(a.description.contains("rested 3 sell orders"), "{}", a.description);
+}
+
 #[test]
 fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
     let mut it = Interner::new();

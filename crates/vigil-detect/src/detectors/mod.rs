@@ -108,9 +108,9 @@ pub const CATALOGUE: [Pattern; 13] = [
     Pattern {
         kind: AlertType::MomentumIgnition,
         module: "momentum_ignition",
-        description: "Passive orders on one side, aggressive trades on the other that move the price, then the passive orders filled.",
-        indicators: "aggressive trades and share; price move; passive fill after the move",
-        basis: "EU MAR Annex II 1(a)/(c); ESMA, IOSCO",
+        description: "Passive orders on one side, aggressive trades on the other that move the price, then the passive orders filled (or, the attempt, still resting ahead of the push).",
+        indicators: "aggressive trades and share; price move against the usual 10 s move; passive fill after the move, or bait orders set out ahead of it",
+        basis: "EU MAR Annex II 1(a)/(c), Art. 15 (attempts); ESMA, IOSCO",
     },
     Pattern {
         kind: AlertType::MarkingTheClose,

@@ -11,6 +11,9 @@
 //! far nor dominates the aggressive flow, and a party that keeps quoting the side it was taking is
 //! quoting both ways, not igniting.
 //!
+//! The attempt alerts too, at the party's own aggressive trade, when its bait still rests ahead of
+//! the push: see `MomentumIgnition::attempt`.
+//!
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
 
@@ -31,6 +34,8 @@ const VOL_STEP: i64 = 10_000_000_000;
 const VOL_LAMBDA: f64 = 0.97;
 /// ...and trusted from this many samples on.
 const VOL_MIN_SAMPLES: u32 = 30;
+/// An igniter's aggressive orders follow each other closely: a pause this long ends a run.
+const RUN_GAP: i64 = 5_000_000_000;
 /// An order that rested this long untouched was a quote.
 const QUOTE_LIFE: i64 = 100_000_000;
 
@@ -75,6 +80,20 @@ impl State {
     fn sigma(&self) -> Option<f64> {
         (self.samples >= VOL_MIN_SAMPLES).then(|| self.var.sqrt())
     }
+
+    /// Whether the party kept quoting the side it was taking while it took (since `t0`): it took
+    /// down a quote there, or has one resting there still. A market maker's pick-offs of stale
+    /// quotes in a fast market look like pushes and its bids fill as the market falls, but it is
+    /// quoting both ways, not positioned for the move it made. (The rest of one of its aggressive
+    /// orders, or an immediate-or-cancel order, is not a quote.)
+    fn quoting(&self, p: Party, side: Side, t0: Ts, cx: &Context<'_>) -> bool {
+        self.quoted.get(&p).is_some_and(|q| q[side as usize] >= t0.0)
+            || cx
+                .instrument
+                .book
+                .iter_orders()
+                .any(|(_, r)| r.side == side && (r.placed < t0 || r.filled == Qty::ZERO) && r.account.is_some_and(|a| cx.party(a) == p))
+    }
 }
 
 pub struct MomentumIgnition {
@@ -85,6 +104,161 @@ pub struct MomentumIgnition {
 impl MomentumIgnition {
     pub fn new(cfg: MomentumIgnitionConfig) -> Self {
         MomentumIgnition { cfg, slots: Vec::new() }
+    }
+
+    /// The attempt, judged at the igniter's own aggressive trade: the move is made and its bait
+    /// still rests ahead of the price, whether or not anyone follows (EU MAR Article 15 prohibits
+    /// the attempt as well). The party's run of aggression one way (since its last aggression the
+    /// other way or a pause of `RUN_GAP`), of at least `attempt_min_trades` orders and
+    /// `attempt_min_share` of that side's aggressive volume, moved the price at least
+    /// `attempt_min_move_sigmas` usual 10 s moves; and it has at least `min_bait_orders` orders at
+    /// distinct prices on the other side, placed within `window` before the run began, each
+    /// beyond the price where the run began by that move and beyond the price now: it pushed the
+    /// market toward orders it had set out where the push would take it. A trader with one
+    /// take-profit order, a seller whose ladder stood long before it bought, or a market maker
+    /// quoting the side it takes, is not that.
+    fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
+        let cfg = &self.cfg;
+        let st = slot(&mut self.slots, cx.slot);
+        let Some(sigma) = st.sigma() else { return };
+        let now = ev.ts;
+        let p = cx.party(taker);
+        let (venue, symbol) = (cx.instrument.venue, cx.instrument.symbol);
+        // The run: its aggression `side` since its last trade that was not.
+        let mut n = 0u32;
+        let mut vol = 0.0;
+        let mut first: Option<(Ts, f64)> = None;
+        let mut last_ts = None;
+        let mut seqs = Vec::new();
+        for x in cx.activity.since(symbol, p, Ts(now.0 - cfg.window.0)) {
+            if x.venue != venue {
+                continue;
+            }
+            if x.aggressive && x.side == side {
+                if last_ts.is_some_and(|l: Ts| x.ts.0 - l.0 > RUN_GAP) {
+                    (n, vol, first) = (0, 0.0, None);
+                    seqs.clear();
+                }
+                if last_ts != Some(x.ts) {
+                    n += 1;
+                    last_ts = Some(x.ts);
+                }
+                vol += x.qty;
+                first.get_or_insert((x.ts, x.price.to_f64()));
+                if seqs.len() < 32 {
+                    seqs.push(x.seq);
+                }
+            } else if x.aggressive {
+                // Aggression the other way. (Its orders filled passively on the side it takes are
+                // the rests of its pushes, or quotes, which `quoting` judges.)
+                (n, vol, first, last_ts) = (0, 0.0, None, None);
+                seqs.clear();
+            }
+        }
+        let Some((t0, p0)) = first else { return };
+        if n < cfg.attempt_min_trades || p0 <= 0.0 {
+            return;
+        }
+        let dir = if side == Side::Buy { 1.0 } else { -1.0 };
+        let price = t.price.to_f64();
+        let moved = dir * (price - p0) / p0;
+        let need = cfg.attempt_min_move_sigmas * sigma;
+        if moved <= 0.0 || moved < need {
+            return;
+        }
+        let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == side).map(|x| x.2).sum();
+        let share = if market > 0.0 { vol / market } else { 0.0 };
+        if share < cfg.attempt_min_share {
+            return;
+        }
+        // The bait: its orders the other way, set out ahead of the push before it began.
+        let mut bait: Vec<(f64, f64, u64)> = Vec::new();
+        for (_, r) in cx.instrument.book.iter_orders() {
+            if r.side == side || r.placed >= t0 || t0.0 - r.placed.0 > cfg.window.0 || r.account.is_none_or(|a| cx.party(a) != p) {
+                continue;
+            }
+            let px = r.price.to_f64();
+            if dir * (px - price) > 0.0 && dir * (px - p0) / p0 >= need {
+                bait.push((px, r.qty.to_f64(), r.placed.0 as u64));
+            }
+        }
+        bait.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let levels = 1 + bait.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        if bait.is_empty() || levels < cfg.min_bait_orders as usize || st.quoting(p, side, t0, cx) {
+            return;
+        }
+        let behaviour = key(&[&venue.0.to_le_bytes(), &symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
+        if cx.repeat(AlertType::MomentumIgnition, behaviour, now, cfg.cooldown.0, out) {
+            return;
+        }
+        let acct = cx.names.account(taker);
+        let venue_name = cx.names.venue(venue);
+        let symbol_name = cx.names.symbol(symbol);
+        let (agg, rest) = match side {
+            Side::Buy => ("bought", "sell"),
+            Side::Sell => ("sold", "buy"),
+        };
+        let bait_qty: f64 = bait.iter().map(|b| b.1).sum();
+        let (lo, hi) = (bait[0].0, bait[bait.len() - 1].0);
+        let nearest = if side == Side::Buy { lo } else { hi };
+        let placed = bait.iter().map(|b| b.2).min().unwrap_or(0) as i64;
+        let description = format!(
+            "{acct} rested {} {rest} order{} of {} {symbol_name} in all at {} to {} on {venue_name}, then {agg} aggressively {n} times in {} s ({} lots, {}% of all aggressive {} volume), moving the price {}% from {} to {} ({}x its usual 10 s move of {}%) toward them.",
+            bait.len(),
+            if bait.len() == 1 { "" } else { "s" },
+            num(bait_qty),
+            num(lo),
+            num(hi),
+            short((now.0 - t0.0) as f64 / 1e9),
+            num(vol),
+            short(100.0 * share),
+            side.as_str(),
+            short(100.0 * moved),
+            num(p0),
+            t.price,
+            short(moved / sigma.max(f64::MIN_POSITIVE)),
+            short(100.0 * sigma),
+        );
+        let evidence = json!({
+            "pattern": "attempt",
+            "passive_side": side.opposite().as_str(),
+            "passive_orders": bait.len(),
+            "passive_levels": levels,
+            "min_bait_orders": cfg.min_bait_orders,
+            "passive_quantity": round(bait_qty, 8),
+            "passive_prices": [num(lo), num(hi)],
+            "nearest_passive_distance": round(dir * (nearest - price) / price, 6),
+            "price": t.price.to_string(),
+            "aggressive_trades": n,
+            "attempt_min_trades": cfg.attempt_min_trades,
+            "aggressive_volume": round(vol, 8),
+            "aggressive_share": round(share, 4),
+            "attempt_min_share": cfg.attempt_min_share,
+            "move": round(moved, 6),
+            "required_move": round(need, 6),
+            "usual_move_10s": round(sigma, 6),
+            "attempt_min_move_sigmas": cfg.attempt_min_move_sigmas,
+            "aggression_start_price": p0,
+            "aggressive_trade_seqs": seqs,
+            "trade_id": t.trade_id.as_str(),
+        });
+        let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
+        out.push(Signal {
+            kind: AlertType::MomentumIgnition,
+            ts: now,
+            window_start: Ts(placed),
+            window_end: now,
+            venue: Some(venue),
+            symbols: vec![symbol],
+            accounts: vec![taker],
+            severity: moved / need,
+            confidence: 0.4 + 0.4 * share.min(1.0),
+            behaviour,
+            cooldown: cfg.cooldown.0,
+            identity: key(&[t.trade_id.as_bytes()]),
+            description,
+            evidence,
+        });
     }
 }
 
@@ -121,6 +295,15 @@ impl Detector for MomentumIgnition {
         st.aggressive.push_back((now, aggressor, t.qty.to_f64()));
         st.sample(now.0, &cx.instrument.book);
         let BookChange::Traded { buy, sell } = cx.change else { return };
+        let taker = match aggressor {
+            Side::Buy => t.buy_account,
+            Side::Sell => t.sell_account,
+        };
+        if let Some(a) = taker {
+            self.attempt(ev, t, aggressor, a, cx, out);
+        }
+        let cfg = &self.cfg;
+        let st = slot(&mut self.slots, cx.slot);
         // The resting order that was filled.
         let Some(o) = (match aggressor {
             Side::Buy => sell,
@@ -130,10 +313,6 @@ impl Detector for MomentumIgnition {
         };
         let Some(account) = o.account else { return };
         let p = cx.party(account);
-        let taker = match aggressor {
-            Side::Buy => t.buy_account,
-            Side::Sell => t.sell_account,
-        };
         if taker.is_some_and(|a| cx.party(a) == p) || now.0 - o.placed.0 > cfg.window.0 {
             return;
         }
@@ -185,18 +364,8 @@ impl Detector for MomentumIgnition {
         if share < cfg.min_share {
             return;
         }
-        // A market maker: it kept quoting the side it was taking while it took: it took down a
-        // quote there since its aggression began, or has one resting there still. Its pick-offs of
-        // stale quotes in a fast market look like pushes and its bids fill as the market falls,
-        // but it is quoting both ways, not positioned for the move it made. (The rest of one of its
-        // aggressive orders, or an immediate-or-cancel order, is not a quote.)
-        if st.quoted.get(&p).is_some_and(|q| q[aggressor as usize] >= t0.0)
-            || cx
-                .instrument
-                .book
-                .iter_orders()
-                .any(|(_, r)| r.side == aggressor && (r.placed < t0 || r.filled == Qty::ZERO) && r.account.is_some_and(|a| cx.party(a) == p))
-        {
+        // A market maker quoting the side it took is not positioned for the move it made.
+        if st.quoting(p, aggressor, t0, cx) {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
@@ -227,6 +396,7 @@ impl Detector for MomentumIgnition {
             short((now.0 - o.placed.0) as f64 / 1e9),
         );
         let evidence = json!({
+            "pattern": "filled",
             "passive_side": o.side.as_str(),
             "passive_order_size": round(o.size.to_f64(), 8),
             "passive_price": o.price.to_string(),
