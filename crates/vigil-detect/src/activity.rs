@@ -36,6 +36,9 @@ pub struct PartyTrade {
     /// The size of the party's order behind this leg where the book knew it (a resting order's
     /// size), else the trade's quantity: the "genuine order" a spoof is measured against.
     pub order_size: f64,
+    /// When the party's order behind this leg was placed, where the book knew it, else the trade's
+    /// time: whether the genuine order came before a stack or after it.
+    pub placed: Ts,
     /// The sequence number of the trade event, for evidence.
     pub seq: u64,
 }
@@ -66,7 +69,7 @@ impl Activity {
     #[allow(clippy::too_many_arguments)]
     pub fn record(&mut self, ts: Ts, seq: u64, venue: VenueId, symbol: SymbolId, t: &Trade, change: &BookChange, owners: &[OwnerId]) {
         let (rest_buy, rest_sell) = match change {
-            BookChange::Traded { buy, sell } => (buy.map(|o| o.size.to_f64()), sell.map(|o| o.size.to_f64())),
+            BookChange::Traded { buy, sell } => (buy.map(|o| (o.size.to_f64(), o.placed)), sell.map(|o| (o.size.to_f64(), o.placed))),
             _ => (None, None),
         };
         let qty = t.qty.to_f64();
@@ -80,7 +83,8 @@ impl Activity {
                 price: t.price,
                 qty,
                 aggressive: t.aggressor == Some(side),
-                order_size: rest.unwrap_or(qty).max(qty),
+                order_size: rest.map_or(qty, |r| r.0).max(qty),
+                placed: rest.map_or(ts, |r| r.1),
                 seq,
             };
             let r = self.trades.entry((symbol, Party::of(account, owners))).or_insert_with(|| Recent {

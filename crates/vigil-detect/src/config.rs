@@ -73,6 +73,9 @@ pub struct SpoofingConfig {
     pub max_fill_wait: Duration,
     pub max_same_side: f64,
     pub min_typical_ratio: f64,
+    pub min_episodes: usize,
+    pub repeat_window: Duration,
+    pub single_depth_share: f64,
     pub cooldown: Duration,
 }
 
@@ -81,6 +84,7 @@ pub struct SpoofingConfig {
 pub struct LayeringConfig {
     pub enabled: bool,
     pub min_levels: usize,
+    pub min_levels_first: usize,
     pub min_amends: u32,
     pub window: Duration,
     pub cooldown: Duration,
@@ -301,6 +305,7 @@ impl Config {
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),
             ("detectors.marking_the_close.min_final_share", d.marking_the_close.min_final_share),
             ("detectors.unusual_timing.min_rhythm_share", d.unusual_timing.min_rhythm_share),
+            ("detectors.spoofing.single_depth_share", d.spoofing.single_depth_share),
         ];
         for (k, x) in positive {
             if x.is_nan() || x <= 0.0 {
@@ -326,8 +331,15 @@ impl Config {
         if d.wash_trading.cycle_window.0 <= 0 || d.wash_trading.cycle_window.0 >= longest {
             return bad("detectors.wash_trading.cycle_window", "must be positive and shorter than the longest of ring_windows");
         }
-        if d.layering.min_levels < 2 {
-            return bad("detectors.layering.min_levels", "must be at least 2");
+        if d.layering.min_levels < 2 || d.layering.min_levels_first < d.layering.min_levels {
+            return bad("detectors.layering.min_levels", "must be at least 2 (and min_levels_first at least min_levels)");
+        }
+        if d.spoofing.min_episodes == 0 || d.spoofing.repeat_window.0 <= 0 {
+            return bad("detectors.spoofing.min_episodes", "must be at least 1 (and repeat_window > 0)");
+        }
+        let m = &d.momentum_ignition;
+        if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {
+            return bad("detectors.momentum_ignition.min_bait_orders", "min_bait_orders and attempt_min_trades must be at least 1");
         }
         if d.pump_and_dump.window_chunks == 0 || d.pump_and_dump.min_baseline_chunks > d.pump_and_dump.baseline_chunks {
             return bad("detectors.pump_and_dump.min_baseline_chunks", "must be at most baseline_chunks (and window_chunks > 0)");

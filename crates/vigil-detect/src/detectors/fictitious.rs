@@ -48,11 +48,14 @@ struct PartyOrders {
     resting: [f64; 2],
     /// When the party's earlier episodes were signalled (for repetition), the last hour.
     episodes: VecDeque<Ts>,
+    /// When its episodes met every condition, signalled or not (a repeat within the cooldown, or
+    /// one held for want of repetition), within `repeat_window`.
+    qualified: VecDeque<Ts>,
 }
 
 impl Default for PartyOrders {
     fn default() -> Self {
-        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new() }
+        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new(), qualified: VecDeque::new() }
     }
 }
 
@@ -149,6 +152,8 @@ struct Opposite {
     genuine: f64,
     first: Option<Ts>,
     last: Option<Ts>,
+    /// When the earliest of the orders behind these executions was placed.
+    placed: Option<Ts>,
     trades: Vec<u64>,
 }
 
@@ -284,6 +289,7 @@ impl Fictitious {
             o.genuine = o.genuine.max(t.order_size);
             o.first = Some(o.first.map_or(t.ts, |f: Ts| f.min(t.ts)));
             o.last = Some(o.last.map_or(t.ts, |l: Ts| l.max(t.ts)));
+            o.placed = Some(o.placed.map_or(t.placed, |p: Ts| p.min(t.placed)));
             if o.trades.len() < 16 {
                 o.trades.push(t.seq);
             }
@@ -328,7 +334,11 @@ impl Fictitious {
                 filled.dedup();
                 levels += filled.len();
             }
-            if levels >= self.layer.min_levels {
+            // Coscia's layering: the genuine order rests first and the stack goes in to draw its
+            // fill. A stack placed first that draws the genuine order after it is spoofing with a
+            // few orders unless it has `min_levels_first` levels.
+            let genuine_first = here.placed.is_some_and(|g| g < earliest);
+            if levels >= self.layer.min_levels && (genuine_first || levels >= self.layer.min_levels_first) {
                 if !self.layer.enabled {
                     return;
                 }
@@ -430,6 +440,20 @@ impl Fictitious {
             }
         }
         let po = inst.parties.entry(p).or_default();
+        while po.qualified.front().is_some_and(|t| now.0 - t.0 > cfg.repeat_window.0) {
+            po.qualified.pop_front();
+        }
+        po.qualified.push_back(now);
+        let seen = po.qualified.len();
+        // A single episode of orders cancelled after an opposite fill is an ordinary trader's large
+        // order (or ladder) cancelled by chance as often as a spoof: it is held until the party
+        // repeats it within `repeat_window`, unless the orders dwarf the book at their levels.
+        // (A layer repriced for minutes is its own repetition; cross-venue manipulation is judged
+        // by its other venue's trading.)
+        let held = matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled";
+        if held && seen < cfg.min_episodes && depth_share < cfg.single_depth_share {
+            return;
+        }
         if cx.repeat(kind, behaviour, now, cooldown, out) {
             return;
         }
@@ -465,9 +489,11 @@ impl Fictitious {
             format!("at {} price levels from {} to {}", prices.len(), prices[0], prices[prices.len() - 1])
         };
         let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
+        let again =
+            if seen > 1 { format!(" It is the party's episode {seen} of this kind within {} s.", cfg.repeat_window.0 / 1_000_000_000) } else { String::new() };
         let description = match how {
             "cancelled" => format!(
-                "{acct} placed {orders} {symbol} {at} on {venue}, {other_verb} {} on the other side{where_opp}, and cancelled {} {} s after placing, {} s after that fill; {}% of the {verb} size filled against {}% of the genuine order.",
+                "{acct} placed {orders} {symbol} {at} on {venue}, {other_verb} {} on the other side{where_opp}, and cancelled {} {} s after placing, {} s after that fill; {}% of the {verb} size filled against {}% of the genuine order.{again}",
                 num(opp.qty),
                 if n == 1 { "it" } else { "them" },
                 short(lifetime),
@@ -511,6 +537,9 @@ impl Fictitious {
             "opposite_trade_seqs": opp.trades,
             "trigger_seq": ev.seq,
             "repeats_last_hour": repeats,
+            "episodes_in_repeat_window": seen,
+            "min_episodes": cfg.min_episodes,
+            "single_depth_share": cfg.single_depth_share,
         });
         let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
         out.push(Signal {
