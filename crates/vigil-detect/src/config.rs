@@ -140,6 +140,7 @@ pub struct QuoteStuffingConfig {
     pub min_messages: u32,
     pub min_cancel_ratio: f64,
     pub rate_multiplier: f64,
+    pub max_order_life: Duration,
     pub cooldown: Duration,
 }
 

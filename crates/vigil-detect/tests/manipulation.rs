@@ -731,6 +731,51 @@ fn quote_stuffing_burst_is_caught_and_a_fast_market_maker_is_not() {
     assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::QuoteStuffing), "{:#?}", manipulation(&alerts));
 }
 
+/// A market maker's storm: quoting two orders a second all along, then for 10 s pulling and
+/// re-placing a ten-order ladder every 50 ms (400 messages a second, a hundred times its usual
+/// rate), each version resting 50 ms. A stuffer at the same rate whose orders rest 5 ms is
+/// stuffing; the maker, whose orders rest for its re-quote interval, is not.
+#[test]
+fn quote_stuffing_needs_fleeting_orders_and_a_market_makers_storm_is_not() {
+    let mut it = Interner::new();
+    let maker = it.account("maker");
+    let qs = it.account("stuffer");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 53);
+    let mut quotes: Vec<u64> = Vec::new();
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let storm = (5000..5100).contains(&step);
+        let every = if storm { 1 } else { 10 };
+        if step % every == 0 {
+            for half in 0..if storm { 2 } else { 1 } {
+                let t = ts + half * 50 * MS;
+                for id in quotes.drain(..) {
+                    m.cancel(t, id);
+                }
+                for k in 0..if storm { 10 } else { 2 } {
+                    let (side, p) = if k % 2 == 0 { (Side::Buy, 97.0 - (k / 2) as f64 * TICK) } else { (Side::Sell, 103.0 + (k / 2) as f64 * TICK) };
+                    quotes.push(m.order(t, maker, side, Some(round(p)), 5.0));
+                }
+            }
+        }
+        // The stuffer: 20 orders every 100 ms for 2 s, each cancelled 5 ms after it was placed.
+        if (7000..7020).contains(&step) {
+            for i in 0..20 {
+                let id = m.order(ts + i * 4 * MS, qs, Side::Buy, Some(95.0), 1.0);
+                m.cancel(ts + i * 4 * MS + 5 * MS, id);
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let qs = of(&alerts, AlertType::QuoteStuffing);
+    assert_eq!(qs.len(), 1, "{qs:#?}");
+    assert_eq!(qs[0].accounts, ["stuffer"]);
+    assert!(qs[0].evidence["median_order_life_ms"].as_f64().unwrap() <= 5.0, "{:?}", qs[0].evidence);
+    assert!(qs[0].description.contains("resting 5.00 ms (median)"), "{}", qs[0].description);
+}
+
 #[test]
 fn quote_stuffing_by_established_accounts_is_caught() {
     // An ordinary account that has traded now and then for 10 minutes, and a market maker that has

@@ -9,7 +9,9 @@
 //! half again (a maker re-quoting a whole ladder at once is bursty); a stuffer floods from a
 //! standing start. An account with less than ten windows of history has no usual rate yet:
 //! `min_messages` (a flood in itself) is enough, once the instrument itself has sixty windows of
-//! history (at the start of a session everyone is new).
+//! history (at the start of a session everyone is new). The orders it took down must be fleeting:
+//! their median resting time at most `max_order_life` (a maker's re-quotes rest for its re-quote
+//! interval; a stuffer's for milliseconds).
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
 //! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
@@ -25,12 +27,23 @@ use std::collections::VecDeque;
 use vigil_book::BookChange;
 use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
 
+/// How long an order taken down had rested, in microseconds.
+#[derive(Copy, Clone)]
+enum Life {
+    New,
+    Cancel(u32),
+    Amend(u32),
+    Unknown,
+}
+
 /// A burst passes the account's busiest window before by this factor.
 const RECORD: f64 = 1.5;
 
 struct Account {
-    /// Messages in the window: (time, was a cancel or amend, messages in the window when it came).
-    recent: VecDeque<(Ts, bool, u32)>,
+    /// Messages in the window: (time, was a cancel or amend, messages in the window when it came,
+    /// how long the order it took down had rested, in microseconds, since it was placed for a
+    /// cancel (`Life::Cancel`) or since its last version for an amend (`Life::Amend`)).
+    recent: VecDeque<(Ts, bool, u32, Life)>,
     /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
     /// read only when something is to leave it.
     oldest: i64,
@@ -74,12 +87,13 @@ impl Detector for QuoteStuffing {
     }
 
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
-        let (account, cancel) = match (&ev.kind, cx.change) {
-            (EventKind::New(n), _) => (n.account, false),
-            (EventKind::Amend(a), BookChange::Amended { after, .. }) => (a.account.or(after.account), true),
-            (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true),
-            (EventKind::Amend(a), _) => (a.account, true),
-            (EventKind::Cancel(c), _) => (c.account, true),
+        let micros = |since: Ts| ((ev.ts.0 - since.0).max(0) / 1000).min(u32::MAX as i64 - 1) as u32;
+        let (account, cancel, life) = match (&ev.kind, cx.change) {
+            (EventKind::New(n), _) => (n.account, false, Life::New),
+            (EventKind::Amend(a), BookChange::Amended { before, after }) => (a.account.or(after.account), true, Life::Amend(micros(before.ts))),
+            (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true, Life::Cancel(micros(o.placed))),
+            (EventKind::Amend(a), _) => (a.account, true, Life::Unknown),
+            (EventKind::Cancel(c), _) => (c.account, true, Life::Unknown),
             _ => return,
         };
         let cfg = &self.cfg;
@@ -107,7 +121,7 @@ impl Detector for QuoteStuffing {
         st.first.get_or_insert(now);
         // Messages leaving the window feed the usual rate.
         if st.oldest < now.0.saturating_sub(cfg.window.0) {
-            while let Some(&(t, c, seen)) = st.recent.front() {
+            while let Some(&(t, c, seen, _)) = st.recent.front() {
                 if now.0 - t.0 <= cfg.window.0 {
                     break;
                 }
@@ -120,7 +134,7 @@ impl Detector for QuoteStuffing {
             st.oldest = st.recent.front().map_or(i64::MAX, |x| x.0 .0);
         }
         let n = st.recent.len() as u32 + 1;
-        st.recent.push_back((now, cancel, n));
+        st.recent.push_back((now, cancel, n, life));
         st.oldest = st.oldest.min(now.0);
         st.cancels += u32::from(cancel);
         st.news += u32::from(!cancel);
@@ -152,6 +166,25 @@ impl Detector for QuoteStuffing {
         {
             return;
         }
+        // Fleeting orders: the median time the orders it cancelled had rested since placed (an
+        // order the book did not know counts as long-lived); for a flood of amends with few
+        // cancels, the median time each version rested.
+        let cancels = st.recent.iter().filter(|x| matches!(x.3, Life::Cancel(_))).count();
+        let mut lives: Vec<u32> = st
+            .recent
+            .iter()
+            .filter_map(|x| match x.3 {
+                Life::Cancel(l) => Some(l),
+                Life::Amend(l) if cancels < 10 => Some(l),
+                Life::Unknown => Some(u32::MAX),
+                _ => None,
+            })
+            .collect();
+        let mid = lives.len() / 2;
+        let median_life = if lives.is_empty() { u32::MAX } else { *lives.select_nth_unstable(mid).1 };
+        if i64::from(median_life) * 1000 > cfg.max_order_life.0 {
+            return;
+        }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]);
         if cx.repeat(AlertType::QuoteStuffing, behaviour, now, cfg.cooldown.0, out) {
             return;
@@ -173,9 +206,10 @@ impl Detector for QuoteStuffing {
             format!("{} a second, {}x its usual {}", num(burst), short(burst / usual.max(f64::MIN_POSITIVE)), num(usual))
         };
         let description = format!(
-            "{acct} sent {n} order messages in {symbol} on {venue} within {} s, cancelling {}% of what it placed: {pace}.",
+            "{acct} sent {n} order messages in {symbol} on {venue} within {} s, cancelling {}% of what it placed, its orders resting {} ms (median) before it pulled them: {pace}.",
             short((now.0 - start.0) as f64 / 1e9),
             short(100.0 * ratio),
+            short(f64::from(median_life) / 1000.0),
         );
         let evidence = json!({
             "messages": n,
@@ -190,6 +224,8 @@ impl Detector for QuoteStuffing {
             "rate_multiplier": cfg.rate_multiplier,
             "market_activity": round(activity, 4),
             "previous_peak_messages": peak,
+            "median_order_life_ms": round(f64::from(median_life) / 1000.0, 3),
+            "max_order_life_ms": cfg.max_order_life.0 as f64 / 1e6,
             "window_ns": cfg.window.0,
             "trigger_seq": ev.seq,
         });
