@@ -175,6 +175,7 @@ pub struct MarkingTheCloseConfig {
     pub final_gap: Duration,
     pub min_final_share: f64,
     pub min_final_fraction: f64,
+    pub max_other_way: f64,
     pub cooldown: Duration,
 }
 
@@ -284,6 +285,7 @@ impl Config {
             ("detectors.concentrated_trading.top_share", d.concentrated_trading.top_share),
             ("detectors.unusual_timing.quiet_share", d.unusual_timing.quiet_share),
             ("detectors.marking_the_close.min_final_fraction", d.marking_the_close.min_final_fraction),
+            ("detectors.marking_the_close.max_other_way", d.marking_the_close.max_other_way),
         ];
         for (k, x) in fractions {
             if !(0.0..=1.0).contains(&x) {

@@ -954,6 +954,11 @@ fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
 /// A busy book (a noise trade every step): `buyer` buys 15 lots every `every` steps from `from`
 /// seconds before 11:00 until 1 s before it; returns the marking-the-close alerts.
 fn busy_close(every: i64, from: i64, qty: f64) -> Vec<Alert> {
+    busy_close_with(&Config::default(), every, from, qty, 0.0)
+}
+
+/// As `busy_close`, the buyer also selling `sell` lots every other time it buys.
+fn busy_close_with(config: &Config, every: i64, from: i64, qty: f64, sell: f64) -> Vec<Alert> {
     let mut it = Interner::new();
     let buyer = it.account("buyer");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
@@ -966,9 +971,12 @@ fn busy_close(every: i64, from: i64, qty: f64) -> Vec<Alert> {
         let s = step * STEP / SEC;
         if (3600 - from..3599).contains(&s) && step % every == 0 {
             m.order(ts, buyer, Side::Buy, None, qty);
+            if sell > 0.0 && step % (2 * every) == 0 {
+                m.order(ts + MS, buyer, Side::Sell, None, sell);
+            }
         }
     }
-    run(&m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
+    run_with(config, &m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
 }
 
 /// In a busy book a marker's buying in the last minute is a small share of the window and barely
@@ -988,6 +996,21 @@ fn marking_the_close_in_a_busy_book_is_caught_and_steady_buying_is_not() {
     // The same buying kept up through the whole five minutes (five times the volume): as large a
     // share of the last minute, but not concentrated at the end.
     assert!(busy_close(20, 300, 15.0).is_empty());
+}
+
+/// A two-way trader busy at the close, its net leaning to the buy side (it buys 15 lots and sells
+/// 7 every other time it buys: about a quarter of its buying the other way, with its resting
+/// orders taken), is busy, not marking; the same buying with no selling is caught (above).
+#[test]
+fn a_two_way_trader_leaning_one_way_at_the_close_is_not_marking() {
+    let mc = busy_close_with(&Config::default(), 20, 60, 15.0, 7.0);
+    assert!(mc.is_empty(), "{mc:#?}");
+    // Without the one-way rule the same trading alerts: its net is still a large share.
+    let mut c = Config::default();
+    c.detectors.marking_the_close.max_other_way = 1.0;
+    let mc = busy_close_with(&c, 20, 60, 15.0, 7.0);
+    assert_eq!(mc.len(), 1, "{mc:#?}");
+    assert!(mc[0].evidence["other_way_volume"].as_f64().unwrap() > 0.15 * mc[0].evidence["party_volume"].as_f64().unwrap());
 }
 
 #[test]

@@ -8,9 +8,12 @@
 //! buys here what it sells there), and the price has moved `min_move` in its direction since the
 //! window opened. Or, in a busy book where the push is a small part of the window: at a trade within
 //! `final_gap` of the reference time, the party did `min_final_fraction` of its window's aggression
-//! in the last `final_window`, was `min_final_share` of that final window's volume (net as above),
-//! and the price rose its way over it. The netting counts the party's resting orders taken the other
-//! way too: a market maker picking off stale quotes is not building a position.
+//! in the last `final_window` and was `min_final_share` of that final window's volume (net as
+//! above); the price move over it is reported, not required (in a liquid book a marker's last
+//! minute may not move it, and the attempt is an offence too). The netting counts the party's
+//! resting orders taken the other way too: a market maker picking off stale quotes is not building
+//! a position. Either way the party traded one way: what it did the other way is at most
+//! `max_other_way` of its aggression (a two-way trader leaning one way at the close is busy).
 //!
 //! Basis: EU MAR Annex I(A)(a) and Annex II 1(b) (buying or selling at the close to mislead those
 //! acting on closing prices); CFTC and SEC marking-the-close actions (e.g. CFTC v. Optiver, 2008).
@@ -183,8 +186,7 @@ impl Detector for MarkingTheClose {
         let fraction = f.fin[i] / f.vol[i];
         let final_share = (f.fin[i] - f.fin[1 - i] - f.fin_pas[1 - i]).max(0.0) / st.final_volume.max(f64::MIN_POSITIVE);
         let final_moved = rel(st.final_open);
-        let at_close =
-            is_final && r - ev.ts.0 <= cfg.final_gap.0 && fraction >= cfg.min_final_fraction && final_share >= cfg.min_final_share && final_moved > 0.0;
+        let at_close = is_final && r - ev.ts.0 <= cfg.final_gap.0 && fraction >= cfg.min_final_fraction && final_share >= cfg.min_final_share;
         if !whole && !at_close {
             return;
         }
@@ -204,6 +206,12 @@ impl Detector for MarkingTheClose {
         let whole = whole && share >= cfg.min_share;
         let at_close = at_close && final_share >= cfg.min_final_share;
         if !whole && !at_close {
+            return;
+        }
+        // One way: a party trading both ways at the close (a concentrated two-way trader whose net
+        // happens to lean one way) is busy, not marking.
+        let other_way = f.vol[1 - i] + f.pas[1 - i] + elsewhere;
+        if other_way > cfg.max_other_way * f.vol[i] {
             return;
         }
         let (fin, final_open, final_volume) = (f.fin[i], st.final_open, st.final_volume);
@@ -231,12 +239,13 @@ impl Detector for MarkingTheClose {
             )
         } else {
             format!(
-                "{acct} {verb} {symbol} aggressively {n} times ({} lots) on {venue} before the {hhmmss} UTC reference time, {}% of it in the last {} s, where it was net {}% of the volume and the price went {}% its way from {} to {}; its last order came {before_s} s before the reference.",
+                "{acct} {verb} {symbol} aggressively {n} times ({} lots) on {venue} before the {hhmmss} UTC reference time, {}% of it in the last {} s, where it was net {}% of the volume and the price went {}% {} from {} to {}; its last order came {before_s} s before the reference.",
                 num(vol),
                 short(100.0 * fin / vol),
                 cfg.final_window.0 / 1_000_000_000,
                 short(100.0 * final_share),
-                short(100.0 * final_moved),
+                short(100.0 * final_moved.abs()),
+                if final_moved < 0.0 { "against it" } else { "its way" },
                 num(final_open),
                 t.price,
             )
@@ -248,6 +257,8 @@ impl Detector for MarkingTheClose {
             "side": side.as_str(),
             "aggressive_trades": n,
             "min_trades": cfg.min_trades,
+            "other_way_volume": round(other_way, 8),
+            "max_other_way": cfg.max_other_way,
             "party_volume": round(vol, 8),
             "window_volume": round(st.volume, 8),
             "share": round(share, 4),
