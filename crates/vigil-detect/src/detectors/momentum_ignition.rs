@@ -52,6 +52,20 @@ struct State {
     /// least `QUOTE_LIFE` without trading, cancelled or re-priced. (The rest of an order that
     /// traded on arrival, or an immediate-or-cancel order, is not a quote.)
     quoted: FxHashMap<Party, [i64; 2]>,
+    /// Each party's current run of aggression one way.
+    runs: FxHashMap<Party, Run>,
+}
+
+/// A party's run of aggressive orders one way: how many (the fills of one sweep are one), how
+/// much, when and at what price it began, when it last traded.
+#[derive(Copy, Clone)]
+struct Run {
+    side: Side,
+    n: u32,
+    vol: f64,
+    t0: Ts,
+    p0: f64,
+    last: Ts,
 }
 
 impl State {
@@ -120,47 +134,28 @@ impl MomentumIgnition {
     fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let cfg = &self.cfg;
         let st = slot(&mut self.slots, cx.slot);
-        let Some(sigma) = st.sigma() else { return };
         let now = ev.ts;
         let p = cx.party(taker);
         let (venue, symbol) = (cx.instrument.venue, cx.instrument.symbol);
-        // The run: its aggression `side` since its last trade that was not.
-        let mut n = 0u32;
-        let mut vol = 0.0;
-        let mut first: Option<(Ts, f64)> = None;
-        let mut last_ts = None;
-        let mut seqs = Vec::new();
-        for x in cx.activity.since(symbol, p, Ts(now.0 - cfg.window.0)) {
-            if x.venue != venue {
-                continue;
-            }
-            if x.aggressive && x.side == side {
-                if last_ts.is_some_and(|l: Ts| x.ts.0 - l.0 > RUN_GAP) {
-                    (n, vol, first) = (0, 0.0, None);
-                    seqs.clear();
-                }
-                if last_ts != Some(x.ts) {
-                    n += 1;
-                    last_ts = Some(x.ts);
-                }
-                vol += x.qty;
-                first.get_or_insert((x.ts, x.price.to_f64()));
-                if seqs.len() < 32 {
-                    seqs.push(x.seq);
-                }
-            } else if x.aggressive {
-                // Aggression the other way. (Its orders filled passively on the side it takes are
-                // the rests of its pushes, or quotes, which `quoting` judges.)
-                (n, vol, first, last_ts) = (0, 0.0, None, None);
-                seqs.clear();
-            }
+        // The run, kept as the trades come: its aggression `side` here since its last aggression
+        // the other way, a pause of `RUN_GAP`, or `window` ago. (Its orders filled passively on the
+        // side it takes are the rests of its pushes, or quotes, which `quoting` judges.)
+        let price = t.price.to_f64();
+        let run = st.runs.entry(p).or_insert(Run { side, n: 0, vol: 0.0, t0: now, p0: price, last: now });
+        if run.side != side || now.0 - run.last.0 > RUN_GAP || now.0 - run.t0.0 > cfg.window.0 {
+            *run = Run { side, n: 0, vol: 0.0, t0: now, p0: price, last: now };
         }
-        let Some((t0, p0)) = first else { return };
+        if run.n == 0 || run.last != now {
+            run.n += 1;
+        }
+        run.last = now;
+        run.vol += t.qty.to_f64();
+        let Run { n, vol, t0, p0, .. } = *run;
         if n < cfg.attempt_min_trades || p0 <= 0.0 {
             return;
         }
+        let Some(sigma) = st.sigma() else { return };
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
-        let price = t.price.to_f64();
         let moved = dir * (price - p0) / p0;
         let need = cfg.attempt_min_move_sigmas * sigma;
         if moved <= 0.0 || moved < need {
@@ -191,6 +186,7 @@ impl MomentumIgnition {
         if cx.repeat(AlertType::MomentumIgnition, behaviour, now, cfg.cooldown.0, out) {
             return;
         }
+        let seqs: Vec<u64> = cx.activity.since(symbol, p, t0).filter(|x| x.venue == venue && x.aggressive && x.side == side).map(|x| x.seq).take(32).collect();
         let acct = cx.names.account(taker);
         let venue_name = cx.names.venue(venue);
         let symbol_name = cx.names.symbol(symbol);
