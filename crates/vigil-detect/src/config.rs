@@ -334,11 +334,14 @@ impl Config {
         if d.wash_trading.cycle_window.0 <= 0 || d.wash_trading.cycle_window.0 >= longest {
             return bad("detectors.wash_trading.cycle_window", "must be positive and shorter than the longest of ring_windows");
         }
-        if d.layering.min_levels < 2 || d.layering.min_levels_first < d.layering.min_levels {
-            return bad("detectors.layering.min_levels", "must be at least 2 (and min_levels_first at least min_levels)");
+        if d.layering.min_levels < 2 {
+            return bad("detectors.layering.min_levels", "must be at least 2");
         }
-        if d.spoofing.min_episodes == 0 || d.spoofing.repeat_window.0 <= 0 {
-            return bad("detectors.spoofing.min_episodes", "must be at least 1 (and repeat_window > 0)");
+        if d.layering.min_levels_first < d.layering.min_levels {
+            return bad("detectors.layering.min_levels_first", "must be at least min_levels");
+        }
+        if d.spoofing.min_episodes == 0 {
+            return bad("detectors.spoofing.min_episodes", "must be at least 1");
         }
         let m = &d.momentum_ignition;
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {

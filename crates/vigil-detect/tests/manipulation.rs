@@ -286,7 +286,7 @@ fn golden_cftc_pattern_is_spoofing() {
     assert!(a.evidence["size_ratio"].as_f64().unwrap() >= 10.0);
     assert_eq!(a.evidence["episodes_in_repeat_window"], 2);
     assert!(a.description.starts_with("spoofer placed a buy order of 200 ABC-USD"), "{}", a.description);
-    assert!(a.description.ends_with("It is the party's episode 2 of this kind within 600 s."), "{}", a.description);
+    assert!(a.description.ends_with("It is the party's episode 2 of orders cancelled after drawing a fill in this book within 600 s."), "{}", a.description);
 }
 
 /// Three spoof orders a tick apart placed first, then a small genuine buy at market that they

@@ -37,6 +37,10 @@ use std::collections::VecDeque;
 use vigil_book::{BookChange, RestingOrder};
 use vigil_core::{AlertType, Event, EventKind, Side, Ts};
 
+/// The episodes counted for repetition are at most this many (the count is evidence; the decision
+/// needs `min_episodes`).
+const MAX_EPISODES: usize = 64;
+
 /// No slot: the end of a party's list of open orders.
 const NIL: u32 = u32::MAX;
 
@@ -323,7 +327,7 @@ impl Fictitious {
             // A layer some of whose orders the market filled on the way is still a layer: the
             // party's passive fills on this side, at other prices, since the group was placed.
             let mut levels = prices.len();
-            if levels < self.layer.min_levels {
+            if levels < self.layer.min_levels_first {
                 let mut filled: Vec<_> = cx
                     .activity
                     .since(cx.instrument.symbol, p, earliest)
@@ -443,8 +447,15 @@ impl Fictitious {
         while po.qualified.front().is_some_and(|t| now.0 - t.0 > cfg.repeat_window.0) {
             po.qualified.pop_front();
         }
-        po.qualified.push_back(now);
-        let seen = po.qualified.len();
+        // Episodes of orders placed, drawing a fill and cancelled count (a repriced layer reaches
+        // here at every amend: it is one long episode, not thousands).
+        if how == "cancelled" {
+            po.qualified.push_back(now);
+            if po.qualified.len() > MAX_EPISODES {
+                po.qualified.pop_front();
+            }
+        }
+        let seen = po.qualified.len().max(1);
         // A single episode of orders cancelled after an opposite fill is an ordinary trader's large
         // order (or ladder) cancelled by chance as often as a spoof: it is held until the party
         // repeats it within `repeat_window`, unless the orders dwarf the book at their levels.
@@ -489,8 +500,11 @@ impl Fictitious {
             format!("at {} price levels from {} to {}", prices.len(), prices[0], prices[prices.len() - 1])
         };
         let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
-        let again =
-            if seen > 1 { format!(" It is the party's episode {seen} of this kind within {} s.", cfg.repeat_window.0 / 1_000_000_000) } else { String::new() };
+        let again = if seen > 1 {
+            format!(" It is the party's episode {seen} of orders cancelled after drawing a fill in this book within {} s.", cfg.repeat_window.0 / 1_000_000_000)
+        } else {
+            String::new()
+        };
         let description = match how {
             "cancelled" => format!(
                 "{acct} placed {orders} {symbol} {at} on {venue}, {other_verb} {} on the other side{where_opp}, and cancelled {} {} s after placing, {} s after that fill; {}% of the {verb} size filled against {}% of the genuine order.{again}",

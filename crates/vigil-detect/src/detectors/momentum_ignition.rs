@@ -154,7 +154,8 @@ impl MomentumIgnition {
         if n < cfg.attempt_min_trades || p0 <= 0.0 {
             return;
         }
-        let Some(sigma) = st.sigma() else { return };
+        // A book whose mid has not moved has no usual move to judge a push against.
+        let Some(sigma) = st.sigma().filter(|&s| s > 0.0) else { return };
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
         let moved = dir * (price - p0) / p0;
         let need = cfg.attempt_min_move_sigmas * sigma;
@@ -169,7 +170,9 @@ impl MomentumIgnition {
         // The bait: its orders the other way, set out ahead of the push before it began.
         let mut bait: Vec<(f64, f64, u64)> = Vec::new();
         for (_, r) in cx.instrument.book.iter_orders() {
-            if r.side == side || r.placed >= t0 || t0.0 - r.placed.0 > cfg.window.0 || r.account.is_none_or(|a| cx.party(a) != p) {
+            // Set out before the run and not moved since (an order re-priced during the run to
+            // trail the price is not bait set out ahead of it).
+            if r.side == side || r.placed >= t0 || r.ts >= t0 || t0.0 - r.placed.0 > cfg.window.0 || r.account.is_none_or(|a| cx.party(a) != p) {
                 continue;
             }
             let px = r.price.to_f64();
@@ -212,7 +215,7 @@ impl MomentumIgnition {
             short(100.0 * moved),
             num(p0),
             t.price,
-            short(moved / sigma.max(f64::MIN_POSITIVE)),
+            short(moved / sigma),
             short(100.0 * sigma),
         );
         let evidence = json!({

@@ -42,7 +42,8 @@ const RECORD: f64 = 1.5;
 struct Account {
     /// Messages in the window: (time, was a cancel or amend, messages in the window when it came,
     /// how long the order it took down had rested, in microseconds, since it was placed for a
-    /// cancel (`Life::Cancel`) or since its last version for an amend (`Life::Amend`)).
+    /// cancel (`Life::Cancel`) or since it last entered the book or lost its priority for an amend
+    /// (`Life::Amend`)).
     recent: VecDeque<(Ts, bool, u32, Life)>,
     /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
     /// read only when something is to leave it.
@@ -92,6 +93,8 @@ impl Detector for QuoteStuffing {
             (EventKind::New(n), _) => (n.account, false, Life::New),
             (EventKind::Amend(a), BookChange::Amended { before, after }) => (a.account.or(after.account), true, Life::Amend(micros(before.ts))),
             (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true, Life::Cancel(micros(o.placed))),
+            // An amend to nothing is a cancel.
+            (EventKind::Amend(a), BookChange::Cancelled(o)) => (a.account.or(o.account), true, Life::Cancel(micros(o.placed))),
             (EventKind::Amend(a), _) => (a.account, true, Life::Unknown),
             (EventKind::Cancel(c), _) => (c.account, true, Life::Unknown),
             _ => return,
