@@ -21,6 +21,31 @@ impl Party {
     }
 }
 
+impl PartyTrade {
+    /// When the party's order behind this leg was placed (to the microsecond).
+    pub fn placed(&self) -> Ts {
+        Ts(self.ts.0 - i64::from(self.age_us) * 1000)
+    }
+}
+
+/// A party's run of aggressive orders one way on one venue, kept as its trades are recorded (for
+/// momentum ignition): how many orders (the fills of one sweep are one), how much, when and at
+/// what price it began, when it last traded. A pause of `RUN_GAP`, a run older than the run window,
+/// aggression the other way or on another venue starts a new one.
+#[derive(Copy, Clone, Debug)]
+pub struct Run {
+    pub venue: VenueId,
+    pub side: Side,
+    pub n: u32,
+    pub vol: f64,
+    pub t0: Ts,
+    pub p0: f64,
+    pub last: Ts,
+}
+
+/// An igniter's aggressive orders follow each other closely: a pause this long ends a run.
+pub const RUN_GAP: i64 = 5_000_000_000;
+
 /// One leg of a trade, as the party on it saw it.
 #[derive(Copy, Clone, Debug)]
 pub struct PartyTrade {
@@ -36,9 +61,10 @@ pub struct PartyTrade {
     /// The size of the party's order behind this leg where the book knew it (a resting order's
     /// size), else the trade's quantity: the "genuine order" a spoof is measured against.
     pub order_size: f64,
-    /// When the party's order behind this leg was placed, where the book knew it, else the trade's
-    /// time: whether the genuine order came before a stack or after it.
-    pub placed: Ts,
+    /// How long before the trade the party's order behind this leg was placed, in microseconds
+    /// (saturating; 0 where the book did not know it): whether the genuine order came before a
+    /// stack or after it. (A `u32` keeps a leg in 56 bytes.)
+    pub age_us: u32,
     /// The sequence number of the trade event, for evidence.
     pub seq: u64,
 }
@@ -46,6 +72,10 @@ pub struct PartyTrade {
 /// Recent trades of every party, per instrument symbol (all venues together), kept for `horizon`.
 pub struct Activity {
     horizon: i64,
+    run_window: i64,
+    /// The run the last recorded aggressive leg belongs to, for the detectors that look at it at
+    /// that trade (no second lookup).
+    last_run: Option<(SymbolId, Party, Run)>,
     trades: FxHashMap<(SymbolId, Party), Recent>,
 }
 
@@ -58,11 +88,12 @@ struct Recent {
     /// the old end of the queue only when something is to leave it.
     oldest: i64,
     trades: VecDeque<PartyTrade>,
+    run: Option<Run>,
 }
 
 impl Activity {
-    pub fn new(horizon: i64) -> Self {
-        Activity { horizon, trades: FxHashMap::default() }
+    pub fn new(horizon: i64, run_window: i64) -> Self {
+        Activity { horizon, run_window, last_run: None, trades: FxHashMap::default() }
     }
 
     /// Records both legs of a trade that names accounts.
@@ -84,14 +115,25 @@ impl Activity {
                 qty,
                 aggressive: t.aggressor == Some(side),
                 order_size: rest.map_or(qty, |r| r.0).max(qty),
-                placed: rest.map_or(ts, |r| r.1),
+                age_us: rest.map_or(0, |r| ((ts.0 - r.1 .0).max(0) / 1000).min(u32::MAX as i64) as u32),
                 seq,
             };
-            let r = self.trades.entry((symbol, Party::of(account, owners))).or_insert_with(|| Recent {
-                last: [[i64::MIN; 2]; 2],
-                oldest: i64::MAX,
-                trades: VecDeque::new(),
-            });
+            let party = Party::of(account, owners);
+            let r =
+                self.trades.entry((symbol, party)).or_insert_with(|| Recent { last: [[i64::MIN; 2]; 2], oldest: i64::MAX, trades: VecDeque::new(), run: None });
+            if leg.aggressive {
+                let price = t.price.to_f64();
+                let run = r.run.get_or_insert(Run { venue, side, n: 0, vol: 0.0, t0: ts, p0: price, last: ts });
+                if run.venue != venue || run.side != side || ts.0 - run.last.0 > RUN_GAP || ts.0 - run.t0.0 > self.run_window {
+                    *run = Run { venue, side, n: 0, vol: 0.0, t0: ts, p0: price, last: ts };
+                }
+                if run.n == 0 || run.last != ts {
+                    run.n += 1;
+                }
+                run.last = ts;
+                run.vol += qty;
+                self.last_run = Some((symbol, party, *run));
+            }
             let last = &mut r.last[side as usize][usize::from(leg.aggressive)];
             *last = (*last).max(ts.0);
             let q = &mut r.trades;
@@ -114,6 +156,12 @@ impl Activity {
     /// Whether the party's incoming orders traded `side` in `symbol` (any venue) after `after`.
     pub fn aggressed_after(&self, symbol: SymbolId, party: Party, side: Side, after: Ts) -> bool {
         self.trades.get(&(symbol, party)).is_some_and(|r| r.last[side as usize][1] > after.0)
+    }
+
+    /// The party's current run of aggressive orders in `symbol`, if its last aggressive leg was the
+    /// last one recorded (as it is at that trade).
+    pub fn last_run(&self, symbol: SymbolId, party: Party) -> Option<&Run> {
+        self.last_run.as_ref().filter(|(s, p, _)| *s == symbol && *p == party).map(|(_, _, r)| r)
     }
 
     /// The party's trades in `symbol` (any venue) at or after `since`, oldest first.

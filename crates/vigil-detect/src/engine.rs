@@ -129,7 +129,7 @@ impl Shard {
             signals: Vec::new(),
             events: 0,
             clock: EventClock::new(Ts::MIN),
-            activity: Activity::new(config.activity_horizon()),
+            activity: Activity::new(config.activity_horizon(), config.detectors.momentum_ignition.window.0),
             health: VenueHealth::default(),
         }
     }

@@ -293,7 +293,7 @@ impl Fictitious {
             o.genuine = o.genuine.max(t.order_size);
             o.first = Some(o.first.map_or(t.ts, |f: Ts| f.min(t.ts)));
             o.last = Some(o.last.map_or(t.ts, |l: Ts| l.max(t.ts)));
-            o.placed = Some(o.placed.map_or(t.placed, |p: Ts| p.min(t.placed)));
+            o.placed = Some(o.placed.map_or(t.placed(), |p: Ts| p.min(t.placed())));
             if o.trades.len() < 16 {
                 o.trades.push(t.seq);
             }

@@ -18,7 +18,7 @@
 //! ignition; FCA and CFTC disruptive-trading cases.
 
 use super::{num, short, slot};
-use crate::activity::Party;
+use crate::activity::{Party, Run};
 use crate::builder::{key, round, Signal};
 use crate::config::MomentumIgnitionConfig;
 use crate::engine::{Context, Detector};
@@ -34,8 +34,6 @@ const VOL_STEP: i64 = 10_000_000_000;
 const VOL_LAMBDA: f64 = 0.97;
 /// ...and trusted from this many samples on.
 const VOL_MIN_SAMPLES: u32 = 30;
-/// An igniter's aggressive orders follow each other closely: a pause this long ends a run.
-const RUN_GAP: i64 = 5_000_000_000;
 /// An order that rested this long untouched was a quote.
 const QUOTE_LIFE: i64 = 100_000_000;
 
@@ -52,20 +50,6 @@ struct State {
     /// least `QUOTE_LIFE` without trading, cancelled or re-priced. (The rest of an order that
     /// traded on arrival, or an immediate-or-cancel order, is not a quote.)
     quoted: FxHashMap<Party, [i64; 2]>,
-    /// Each party's current run of aggression one way.
-    runs: FxHashMap<Party, Run>,
-}
-
-/// A party's run of aggressive orders one way: how many (the fills of one sweep are one), how
-/// much, when and at what price it began, when it last traded.
-#[derive(Copy, Clone)]
-struct Run {
-    side: Side,
-    n: u32,
-    vol: f64,
-    t0: Ts,
-    p0: f64,
-    last: Ts,
 }
 
 impl State {
@@ -137,20 +121,14 @@ impl MomentumIgnition {
         let now = ev.ts;
         let p = cx.party(taker);
         let (venue, symbol) = (cx.instrument.venue, cx.instrument.symbol);
-        // The run, kept as the trades come: its aggression `side` here since its last aggression
-        // the other way, a pause of `RUN_GAP`, or `window` ago. (Its orders filled passively on the
-        // side it takes are the rests of its pushes, or quotes, which `quoting` judges.)
+        // The run, kept by the party's activity as the trades come: its aggression `side` here
+        // since its last aggression the other way, a pause of `RUN_GAP`, or `window` ago. (Its
+        // orders filled passively on the side it takes are the rests of its pushes, or quotes,
+        // which `quoting` judges.)
         let price = t.price.to_f64();
-        let run = st.runs.entry(p).or_insert(Run { side, n: 0, vol: 0.0, t0: now, p0: price, last: now });
-        if run.side != side || now.0 - run.last.0 > RUN_GAP || now.0 - run.t0.0 > cfg.window.0 {
-            *run = Run { side, n: 0, vol: 0.0, t0: now, p0: price, last: now };
-        }
-        if run.n == 0 || run.last != now {
-            run.n += 1;
-        }
-        run.last = now;
-        run.vol += t.qty.to_f64();
-        let Run { n, vol, t0, p0, .. } = *run;
+        let Some(&Run { n, vol, t0, p0, .. }) = cx.activity.last_run(symbol, p).filter(|r| r.venue == venue && r.side == side && r.last == now) else {
+            return;
+        };
         if n < cfg.attempt_min_trades || p0 <= 0.0 {
             return;
         }
