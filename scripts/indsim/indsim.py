@@ -1148,7 +1148,7 @@ class Scenarios:
         c = [a for a in cands if a.id not in self.used and (pred is None or pred(a))]
         if len(c) < n:
             c = [a for a in cands if a.id not in self.used]
-        pick = rng.sample(c, n)
+        pick = rng.sample(c, min(n, len(c)))  # a book with fewer free accounts gives fewer
         for a in pick:
             self.used.add(a.id)
         return pick
