@@ -155,6 +155,7 @@ pub struct MomentumIgnitionConfig {
     pub min_move_floor: f64,
     pub min_share: f64,
     pub min_bait_orders: u32,
+    pub bait_span: Duration,
     pub attempt_min_trades: u32,
     pub attempt_min_move_sigmas: f64,
     pub attempt_min_share: f64,

@@ -878,14 +878,21 @@ fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
 
 /// The attempt: an igniter sets out three sells 30-32 ticks up, then buys hard four times toward
 /// them; nobody follows and its sells never fill, but the attempt is the offence (MAR Art. 15).
-/// Look-alikes: a trader with one take-profit sell buying the same way, and a seller whose
-/// standing ladder was set out 100 s before its buying.
+/// A second igniter does the same with a bid of its own resting far below from its trading
+/// half a minute before: an order left from earlier is not a quote. Look-alikes: a trader with one
+/// take-profit sell buying the same way; a seller whose standing ladder was set out 100 s before
+/// its buying; a trader whose three sells gathered one at a time over half a minute (resting
+/// orders, not a ladder set out for the push); and a party that set out a bid with its sells, at
+/// the same instant (quoting both ways).
 #[test]
-fn momentum_ignition_attempt_is_caught_and_a_take_profit_or_a_standing_ladder_is_not() {
+fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathered_orders_or_two_way_quotes_are_not() {
     let mut it = Interner::new();
     let igniter = it.account("igniter");
+    let igniter2 = it.account("igniter2");
     let trader = it.account("trader");
     let ladder = it.account("ladder");
+    let gatherer = it.account("gatherer");
+    let twoway = it.account("twoway");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 67);
     crowd.follow = true;
@@ -903,6 +910,11 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_or_a_standing_ladder_is
                 m.order(ts, who, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
             }
         };
+        if step == at(330) {
+            sells(&mut m, twoway, 3, crowd.mid);
+            m.order(ts, twoway, Side::Buy, Some(round(crowd.mid - 40.0 * TICK)), 20.0);
+        }
+        push(&mut m, twoway, step, at(332));
         if step == at(400) {
             sells(&mut m, trader, 1, crowd.mid);
         }
@@ -911,20 +923,75 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_or_a_standing_ladder_is
             sells(&mut m, ladder, 3, crowd.mid);
         }
         push(&mut m, ladder, step, at(550));
+        for (k, s) in [600, 615, 630].into_iter().enumerate() {
+            if step == at(s) {
+                m.order(ts, gatherer, Side::Sell, Some(round(crowd.mid + (30 + k) as f64 * TICK)), 20.0);
+            }
+        }
+        if (at(640)..at(642)).contains(&step) && (step - at(640)) % 5 == 0 {
+            m.order(ts, gatherer, Side::Buy, Some(round(m.best_ask().unwrap() + TICK)), 25.0);
+        }
         if step == at(750) {
             sells(&mut m, igniter, 3, crowd.mid);
         }
         push(&mut m, igniter, step, at(752));
+        if step == at(790) {
+            m.order(ts, igniter2, Side::Buy, Some(round(crowd.mid - 40.0 * TICK)), 20.0);
+        }
+        if step == at(820) {
+            sells(&mut m, igniter2, 3, crowd.mid);
+        }
+        push(&mut m, igniter2, step, at(822));
     }
     let alerts = run(&m.events, &it);
     let mi = of(&alerts, AlertType::MomentumIgnition);
-    assert_eq!(mi.len(), 1, "{mi:#?}");
+    assert_eq!(mi.len(), 2, "{mi:#?}");
+    assert_eq!(mi[1].accounts, ["igniter2"]);
+    assert_eq!(mi[1].evidence["pattern"], "attempt");
     let a = mi[0];
     assert_eq!(a.accounts, ["igniter"]);
     assert_eq!(a.evidence["pattern"], "attempt");
     assert_eq!(a.evidence["passive_levels"], 3);
     assert!(a.ts < T0 + 755 * SEC, "raised during the push");
     assert!(a.description.contains("rested 3 sell orders"), "{}", a.description);
+}
+
+/// The usual move an attempt is judged against is the median of the last half hour's: a pump and
+/// dump six minutes before (a minute of 10 s moves thirty times the usual) does not make the
+/// igniter's push look small afterwards.
+#[test]
+fn momentum_ignition_attempt_after_a_pump_is_judged_against_the_usual_move() {
+    let mut it = Interner::new();
+    let igniter = it.account("igniter");
+    let pumper = it.account("pumper");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 73);
+    crowd.follow = true;
+    let at = |s: i64| s * SEC / STEP;
+    for step in 0..800 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if (at(300)..at(330)).contains(&step) && step % 2 == 0 {
+            m.order(ts, pumper, Side::Buy, None, 40.0);
+        }
+        if (at(330)..at(360)).contains(&step) && step % 2 == 0 {
+            m.order(ts, pumper, Side::Sell, None, 40.0);
+        }
+        if step == at(700) {
+            for k in 0..3 {
+                m.order(ts, igniter, Side::Sell, Some(round(crowd.mid + (30 + k) as f64 * TICK)), 20.0);
+            }
+        }
+        if (at(702)..at(704)).contains(&step) && (step - at(702)) % 5 == 0 {
+            m.order(ts, igniter, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let mi: Vec<_> = of(&alerts, AlertType::MomentumIgnition).into_iter().filter(|a| a.accounts == ["igniter"]).collect();
+    assert_eq!(mi.len(), 1, "{:#?}", of(&alerts, AlertType::MomentumIgnition));
+    assert_eq!(mi[0].evidence["pattern"], "attempt");
+    let usual = mi[0].evidence["usual_move_10s"].as_f64().unwrap();
+    assert!(usual < 0.001, "usual 10 s move {usual}");
 }
 
 #[test]

@@ -30,12 +30,17 @@ use vigil_core::{AlertType, Event, EventKind, Qty, Side, Ts};
 
 /// The instrument's usual move is sampled from its mid price at trades this far apart...
 const VOL_STEP: i64 = 10_000_000_000;
-/// ...weighted so that the last 30 samples (5 minutes) carry most of it...
-const VOL_LAMBDA: f64 = 0.97;
+/// ...as the median of the last 180 samples (30 minutes), so that a pump or a crash of a few
+/// minutes within them does not make every later push look small...
+const VOL_WINDOW: usize = 180;
 /// ...and trusted from this many samples on.
 const VOL_MIN_SAMPLES: u32 = 30;
+/// The median absolute move of a normal distribution, in standard deviations.
+const MEDIAN_ABS: f64 = 0.674_489_75;
 /// An order that rested this long untouched was a quote.
 const QUOTE_LIFE: i64 = 100_000_000;
+/// A quote taken down this long before a run began still counts as quoting during it.
+const QUOTE_RECENT: i64 = 10_000_000_000;
 
 #[derive(Default)]
 struct State {
@@ -43,8 +48,10 @@ struct State {
     aggressive: VecDeque<(Ts, Side, f64)>,
     /// The last mid-price sample: (time, log mid).
     sample: Option<(i64, f64)>,
-    /// Exponentially weighted mean of squared log mid returns per `VOL_STEP`.
-    var: f64,
+    /// The last `VOL_WINDOW` absolute log mid returns per `VOL_STEP`, oldest first, and the
+    /// usual move they give.
+    moves: VecDeque<f64>,
+    usual: f64,
     samples: u32,
     /// When each party last took down a quote, per side (buy, sell): an order that had rested at
     /// least `QUOTE_LIFE` without trading, cancelled or re-priced. (The rest of an order that
@@ -67,31 +74,66 @@ impl State {
         let lm = mid.ln();
         if let Some((t, prev)) = self.sample {
             let steps = ((now - t) as f64 / VOL_STEP as f64).max(1.0);
-            let r2 = (lm - prev) * (lm - prev) / steps;
-            self.var = if self.samples == 0 { r2 } else { VOL_LAMBDA * self.var + (1.0 - VOL_LAMBDA) * r2 };
-            self.samples += 1;
+            if self.moves.len() == VOL_WINDOW {
+                self.moves.pop_front();
+            }
+            self.moves.push_back((lm - prev).abs() / steps.sqrt());
+            self.samples = self.samples.saturating_add(1);
+            // The median absolute move, as a standard deviation; where the mid stood still in most
+            // samples (a quiet book on a coarse tick), the mean absolute move instead.
+            let mut v: Vec<f64> = self.moves.iter().copied().collect();
+            let mid = v.len() / 2;
+            let (_, &mut med, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+            self.usual = if med > 0.0 { med / MEDIAN_ABS } else { v.iter().sum::<f64>() / v.len() as f64 * std::f64::consts::FRAC_PI_2.sqrt() };
         }
         self.sample = Some((now, lm));
     }
 
     /// The usual 10 s move as a fraction, once there is enough history.
     fn sigma(&self) -> Option<f64> {
-        (self.samples >= VOL_MIN_SAMPLES).then(|| self.var.sqrt())
+        (self.samples >= VOL_MIN_SAMPLES).then_some(self.usual)
     }
 
-    /// Whether the party kept quoting the side it was taking while it took (since `t0`): it took
-    /// down a quote there, or has one resting there still. A market maker's pick-offs of stale
-    /// quotes in a fast market look like pushes and its bids fill as the market falls, but it is
-    /// quoting both ways, not positioned for the move it made. (The rest of one of its aggressive
-    /// orders, or an immediate-or-cancel order, is not a quote.)
-    fn quoting(&self, p: Party, side: Side, t0: Ts, cx: &Context<'_>) -> bool {
-        self.quoted.get(&p).is_some_and(|q| q[side as usize] >= t0.0)
-            || cx
-                .instrument
-                .book
-                .iter_orders()
-                .any(|(_, r)| r.side == side && (r.placed < t0 || r.filled == Qty::ZERO) && r.account.is_some_and(|a| cx.party(a) == p))
+    /// Whether the party was quoting the side it was taking: it took down a quote there since
+    /// `QUOTE_RECENT` before its run began at `t0`, or it rests an order there that it placed
+    /// before the run and within `span` of its passive orders (`placed`, first and last): it set
+    /// out both sides together. A market maker's pick-offs of stale quotes in a fast market look
+    /// like pushes and its bids fill as the market falls, but it is quoting both ways, not
+    /// positioned for the move it made. (The rest of one of its aggressive orders, or an
+    /// immediate-or-cancel order, is not a quote; nor is an order left from its trading earlier.)
+    fn quoting(&self, p: Party, side: Side, t0: Ts, placed: (i64, i64), span: i64, cx: &Context<'_>) -> bool {
+        self.quoted.get(&p).is_some_and(|q| q[side as usize] >= t0.0 - QUOTE_RECENT)
+            || cx.instrument.book.iter_orders().any(|(_, r)| {
+                r.side == side && r.placed < t0 && r.placed.0 >= placed.0 - span && r.placed.0 <= placed.1 + span && r.account.is_some_and(|a| cx.party(a) == p)
+            })
     }
+}
+
+/// A resting order of the party's: (price, quantity, when placed).
+type Resting = (f64, f64, i64);
+
+/// Of a party's orders, the set placed within `span` of each other at the most distinct prices,
+/// sorted by price, and that number of prices.
+fn set_out(mut orders: Vec<Resting>, span: i64) -> Option<(Vec<Resting>, usize)> {
+    orders.sort_by_key(|o| o.2);
+    let mut best: Option<(usize, usize, usize)> = None;
+    let mut j = 0;
+    for i in 0..orders.len() {
+        j = j.max(i);
+        while j + 1 < orders.len() && orders[j + 1].2 - orders[i].2 <= span {
+            j += 1;
+        }
+        let mut px: Vec<f64> = orders[i..=j].iter().map(|o| o.0).collect();
+        px.sort_by(f64::total_cmp);
+        px.dedup();
+        if best.is_none_or(|b| px.len() > b.2) {
+            best = Some((i, j, px.len()));
+        }
+    }
+    let (i, j, levels) = best?;
+    let mut set = orders[i..=j].to_vec();
+    set.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some((set, levels))
 }
 
 pub struct MomentumIgnition {
@@ -110,11 +152,12 @@ impl MomentumIgnition {
     /// other way or a pause of `RUN_GAP`), of at least `attempt_min_trades` orders and
     /// `attempt_min_share` of that side's aggressive volume, moved the price at least
     /// `attempt_min_move_sigmas` usual 10 s moves; and it has at least `min_bait_orders` orders at
-    /// distinct prices on the other side, placed within `window` before the run began, each
-    /// beyond the price where the run began by that move and beyond the price now: it pushed the
-    /// market toward orders it had set out where the push would take it. A trader with one
-    /// take-profit order, a seller whose ladder stood long before it bought, or a market maker
-    /// quoting the side it takes, is not that.
+    /// distinct prices on the other side, placed within `window` before the run began and within
+    /// `bait_span` of each other, each beyond the price where the run began by that move and
+    /// beyond the price now: it pushed the market toward orders it had set out where the push
+    /// would take it. A trader with one take-profit order, a seller whose ladder stood long before
+    /// it bought, a trader whose orders gathered one by one, or a market maker quoting the side it
+    /// takes, is not that.
     fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let cfg = &self.cfg;
         let st = slot(&mut self.slots, cx.slot);
@@ -146,7 +189,7 @@ impl MomentumIgnition {
             return;
         }
         // The bait: its orders the other way, set out ahead of the push before it began.
-        let mut bait: Vec<(f64, f64, u64)> = Vec::new();
+        let mut bait: Vec<Resting> = Vec::new();
         for (_, r) in cx.instrument.book.iter_orders() {
             // Set out before the run and not moved since (an order re-priced during the run to
             // trail the price is not bait set out ahead of it).
@@ -155,12 +198,15 @@ impl MomentumIgnition {
             }
             let px = r.price.to_f64();
             if dir * (px - price) > 0.0 && dir * (px - p0) / p0 >= need {
-                bait.push((px, r.qty.to_f64(), r.placed.0 as u64));
+                bait.push((px, r.qty.to_f64(), r.placed.0));
             }
         }
-        bait.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let levels = 1 + bait.windows(2).filter(|w| w[0].0 != w[1].0).count();
-        if bait.is_empty() || levels < cfg.min_bait_orders as usize || st.quoting(p, side, t0, cx) {
+        // Set out together: of its orders there, the set placed within `bait_span` of each other
+        // at the most prices. (Orders that gathered one by one over the minute are a trader's
+        // resting orders, not a ladder set out for the push.)
+        let Some((bait, levels)) = set_out(bait, cfg.bait_span.0) else { return };
+        let placed = bait.iter().fold((i64::MAX, i64::MIN), |(a, b), o| (a.min(o.2), b.max(o.2)));
+        if levels < cfg.min_bait_orders as usize || st.quoting(p, side, t0, placed, cfg.bait_span.0, cx) {
             return;
         }
         let behaviour = key(&[&venue.0.to_le_bytes(), &symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
@@ -178,7 +224,6 @@ impl MomentumIgnition {
         let bait_qty: f64 = bait.iter().map(|b| b.1).sum();
         let (lo, hi) = (bait[0].0, bait[bait.len() - 1].0);
         let nearest = if side == Side::Buy { lo } else { hi };
-        let placed = bait.iter().map(|b| b.2).min().unwrap_or(0) as i64;
         let description = format!(
             "{acct} rested {} {rest} order{} of {} {symbol_name} in all at {} to {} on {venue_name}, then {agg} aggressively {n} times in {} s ({} lots, {}% of all aggressive {} volume), moving the price {}% from {} to {} ({}x its usual 10 s move of {}%) toward them.",
             bait.len(),
@@ -223,7 +268,7 @@ impl MomentumIgnition {
         out.push(Signal {
             kind: AlertType::MomentumIgnition,
             ts: now,
-            window_start: Ts(placed),
+            window_start: Ts(placed.0),
             window_end: now,
             venue: Some(venue),
             symbols: vec![symbol],
@@ -342,7 +387,7 @@ impl Detector for MomentumIgnition {
             return;
         }
         // A market maker quoting the side it took is not positioned for the move it made.
-        if st.quoting(p, aggressor, t0, cx) {
+        if st.quoting(p, aggressor, t0, (o.placed.0, o.placed.0), cfg.bait_span.0, cx) {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
