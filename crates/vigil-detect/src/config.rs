@@ -348,6 +348,9 @@ impl Config {
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {
             return bad("detectors.momentum_ignition.min_bait_orders", "min_bait_orders and attempt_min_trades must be at least 1");
         }
+        if m.bait_span.0 > m.window.0 {
+            return bad("detectors.momentum_ignition.bait_span", "must be at most window (the bait is placed within it)");
+        }
         if d.pump_and_dump.window_chunks == 0 || d.pump_and_dump.min_baseline_chunks > d.pump_and_dump.baseline_chunks {
             return bad("detectors.pump_and_dump.min_baseline_chunks", "must be at most baseline_chunks (and window_chunks > 0)");
         }

@@ -1148,6 +1148,41 @@ fn concentrated_trading_and_same_instant_orders_are_caught_in_a_dispersed_market
     assert_eq!(ut[0].evidence["pattern"], "same_instant");
 }
 
+/// A pump's rush bursts (30 of its 60 hands in one millisecond, every 3 s for a minute) are one
+/// same-instant alert, not twenty; and they do not raise the baseline, so eight accounts acting
+/// together 80 s later are still a crowd (the busiest instant of the last thousand was a burst).
+#[test]
+fn same_instant_crowd_after_a_pumps_rush_bursts_is_caught_and_the_bursts_alert_once() {
+    let mut it = Interner::new();
+    let hands: Vec<AccountId> = (0..60).map(|i| it.account(&format!("p{i}"))).collect();
+    let crowd_accts: Vec<AccountId> = (0..8).map(|i| it.account(&format!("c{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 83);
+    crowd.requote = 0.1;
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let s = step * STEP / SEC;
+        if (600..660).contains(&s) && step % 30 == 0 {
+            let k = (step / 30) as usize;
+            for j in 0..30 {
+                m.order(ts + 300_000, hands[(k * 7 + j) % hands.len()], Side::Buy, Some(90.0), 1.0);
+            }
+        }
+        if step == 7400 {
+            for &a in &crowd_accts {
+                m.order(ts + 300_000, a, Side::Buy, Some(90.0), 1.0);
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let ut: Vec<_> = of(&alerts, AlertType::UnusualTiming).into_iter().filter(|a| a.evidence["pattern"] == "same_instant").collect();
+    assert_eq!(ut.len(), 2, "{ut:#?}");
+    assert!(ut[0].accounts.iter().all(|a| a.starts_with('p')) && ut[0].ts < T0 + 601 * SEC, "{:?}", ut[0].accounts);
+    assert!(ut[1].accounts.iter().all(|a| a.starts_with('c')), "{:?}", ut[1].accounts);
+    assert!(ut[1].ts > T0 + 739 * SEC && ut[1].ts < T0 + 741 * SEC);
+}
+
 #[test]
 fn an_account_far_outside_its_usual_hours_is_unusual_timing() {
     let mut it = Interner::new();

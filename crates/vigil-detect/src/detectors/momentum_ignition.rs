@@ -8,8 +8,8 @@
 //! began, in the aggression's direction, by at least `min_move_sigmas` times the instrument's usual
 //! 10 s move and `min_move_floor`, or by `min_move` if that is smaller (`min_move` alone before
 //! there are 5 minutes of history). A market maker's occasional hedge neither moves the price that
-//! far nor dominates the aggressive flow, and a party that keeps quoting the side it was taking is
-//! quoting both ways, not igniting.
+//! far nor dominates the aggressive flow, and a party that was quoting the side it was taking
+//! (see `State::quoting`) is quoting both ways, not igniting.
 //!
 //! The attempt alerts too, at the party's own aggressive trade, when its bait still rests ahead of
 //! the push: see `MomentumIgnition::attempt`.
@@ -30,8 +30,9 @@ use vigil_core::{AlertType, Event, EventKind, Qty, Side, Ts};
 
 /// The instrument's usual move is sampled from its mid price at trades this far apart...
 const VOL_STEP: i64 = 10_000_000_000;
-/// ...as the median of the last 180 samples (30 minutes), so that a pump or a crash of a few
-/// minutes within them does not make every later push look small...
+/// ...as the median of the last 180 samples (30 minutes in a busy book; longer where trades are
+/// sparse), so that a pump or a crash of a few minutes within them does not make every later push
+/// look small...
 const VOL_WINDOW: usize = 180;
 /// ...and trusted from this many samples on.
 const VOL_MIN_SAMPLES: u32 = 30;
@@ -166,8 +167,8 @@ impl MomentumIgnition {
         let (venue, symbol) = (cx.instrument.venue, cx.instrument.symbol);
         // The run, kept by the party's activity as the trades come: its aggression `side` here
         // since its last aggression the other way, a pause of `RUN_GAP`, or `window` ago. (Its
-        // orders filled passively on the side it takes are the rests of its pushes, or quotes,
-        // which `quoting` judges.)
+        // orders filled passively on the side it takes are the rests of its pushes, or quotes: a
+        // quote taken down, or one set out with the bait, is what `quoting` looks for.)
         let price = t.price.to_f64();
         let Some(&Run { n, vol, t0, p0, .. }) = cx.activity.last_run(symbol, p).filter(|r| r.venue == venue && r.side == side && r.last == now) else {
             return;
@@ -247,6 +248,7 @@ impl MomentumIgnition {
             "passive_orders": bait.len(),
             "passive_levels": levels,
             "min_bait_orders": cfg.min_bait_orders,
+            "bait_span_ns": cfg.bait_span.0,
             "passive_quantity": round(bait_qty, 8),
             "passive_prices": [num(lo), num(hi)],
             "nearest_passive_distance": round(dir * (nearest - price) / price, 6),
@@ -302,7 +304,7 @@ impl Detector for MomentumIgnition {
         if let Some(o) = left {
             if let (true, true, Some(a)) = (o.filled == Qty::ZERO, ev.ts.0 - o.ts.0 >= QUOTE_LIFE, o.account) {
                 let st = slot(&mut self.slots, cx.slot);
-                st.quoted.entry(cx.party(a)).or_default()[o.side as usize] = ev.ts.0;
+                st.quoted.entry(cx.party(a)).or_insert([i64::MIN; 2])[o.side as usize] = ev.ts.0;
             }
             return;
         }

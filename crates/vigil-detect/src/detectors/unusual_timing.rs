@@ -10,10 +10,11 @@
 //!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument, as the
 //!   hours are: a shard sees its own instruments only, and alerts must not depend on the sharding.
 //! - Same instant: orders from at least `min_accounts` distinct accounts on one side of one
-//!   instrument within one `instant`, and at least `record_multiplier` times the busiest instant
-//!   among the last `baseline_instants` (so a venue whose gateway batches orders is not flagged for
-//!   its ordinary batches). Independent traders do not act in the same millisecond; coordinated ones
-//!   do.
+//!   instrument within one `instant`, and at least `record_multiplier` times the busiest ordinary
+//!   instant among the last `baseline_instants` (so a venue whose gateway batches orders is not
+//!   flagged for its ordinary batches). Such a crowd stays out of the baseline, and for
+//!   `CROWD_MEMORY` a crowd must also beat the last one by `record_multiplier` to alert.
+//!   Independent traders do not act in the same millisecond; coordinated ones do.
 //!
 //! Basis: EU MAR Annex I(A) and ESMA's MAR guidelines on behaviour departing from a client's usual
 //! pattern; coordinated trading under MAR Art. 12(1)(a). An anomaly, not an accusation.
@@ -103,11 +104,21 @@ struct Instant {
     index: i64,
     /// Distinct accounts in the current instant, per side.
     accounts: [Vec<AccountId>; 2],
+    /// Whether the current instant is a crowd on each side (beat the baseline), and whether it
+    /// alerted.
+    crowd: [bool; 2],
     alerted: [bool; 2],
-    /// Closed instants: (number, busiest side's account count), max first (a monotonic queue).
+    /// Closed ordinary instants: (number, busiest side's account count), max first (a monotonic
+    /// queue). Crowds are kept out of it.
     recent: VecDeque<(u64, usize)>,
     closed: u64,
+    /// Crowds of the last `CROWD_MEMORY`: (time, account count), max first.
+    crowds: VecDeque<(i64, usize)>,
 }
+
+/// A crowd raises the bar for the next ones this long (the same-instant alerts' cooldown): a pump's
+/// rush bursts, every few seconds for a minute, alert once, not once a burst.
+const CROWD_MEMORY: i64 = 60_000_000_000;
 
 pub struct UnusualTiming {
     cfg: UnusualTimingConfig,
@@ -193,10 +204,22 @@ impl UnusualTiming {
             let busiest = st.accounts[0].len().max(st.accounts[1].len());
             if busiest > 0 {
                 st.closed += 1;
-                while st.recent.back().is_some_and(|b| b.1 <= busiest) {
-                    st.recent.pop_back();
+                // A crowd is not the baseline's: a pump's rush bursts would otherwise hide every
+                // crowd for the next thousand instants. It raises the bar for `CROWD_MEMORY`
+                // instead. (A gateway that batches orders steadily never beats its own record, so
+                // its batches stay in.)
+                let end = st.index.saturating_add(1).saturating_mul(cfg.instant.0);
+                if st.crowd[0] || st.crowd[1] {
+                    while st.crowds.back().is_some_and(|b| b.1 <= busiest) {
+                        st.crowds.pop_back();
+                    }
+                    st.crowds.push_back((end, busiest));
+                } else {
+                    while st.recent.back().is_some_and(|b| b.1 <= busiest) {
+                        st.recent.pop_back();
+                    }
+                    st.recent.push_back((st.closed, busiest));
                 }
-                st.recent.push_back((st.closed, busiest));
             }
             while st.recent.front().is_some_and(|f| st.closed - f.0 >= cfg.baseline_instants as u64) {
                 st.recent.pop_front();
@@ -205,6 +228,10 @@ impl UnusualTiming {
             st.accounts[0].clear();
             st.accounts[1].clear();
             st.alerted = [false; 2];
+            st.crowd = [false; 2];
+        }
+        while st.crowds.front().is_some_and(|f| ev.ts.0 - f.0 > CROWD_MEMORY) {
+            st.crowds.pop_front();
         }
         let i = side as usize;
         if !st.accounts[i].contains(&account) {
@@ -214,6 +241,12 @@ impl UnusualTiming {
         let record = st.recent.front().map_or(0, |f| f.1);
         // A baseline needs some history: a tenth of the instants it spans.
         if st.alerted[i] || n < cfg.min_accounts || (st.closed as usize) < cfg.baseline_instants / 10 || (n as f64) < cfg.record_multiplier * record as f64 {
+            return;
+        }
+        st.crowd[i] = true;
+        // A crowd of the last minute: this one must beat it as it beat the baseline.
+        let last_crowd = st.crowds.front().map_or(0, |f| f.1);
+        if (n as f64) < cfg.record_multiplier * last_crowd as f64 {
             return;
         }
         st.alerted[i] = true;
