@@ -159,6 +159,7 @@ pub struct MomentumIgnitionConfig {
     pub attempt_min_trades: u32,
     pub attempt_min_move_sigmas: f64,
     pub attempt_min_share: f64,
+    pub attempt_max_bait_sigmas: f64,
     pub cooldown: Duration,
 }
 
@@ -304,6 +305,7 @@ impl Config {
             ("detectors.momentum_ignition.min_move_sigmas", d.momentum_ignition.min_move_sigmas),
             ("detectors.momentum_ignition.min_move_floor", d.momentum_ignition.min_move_floor),
             ("detectors.momentum_ignition.attempt_min_move_sigmas", d.momentum_ignition.attempt_min_move_sigmas),
+            ("detectors.momentum_ignition.attempt_max_bait_sigmas", d.momentum_ignition.attempt_max_bait_sigmas),
             ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
             ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),
@@ -347,6 +349,9 @@ impl Config {
         let m = &d.momentum_ignition;
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {
             return bad("detectors.momentum_ignition.min_bait_orders", "min_bait_orders and attempt_min_trades must be at least 1");
+        }
+        if m.attempt_max_bait_sigmas < m.attempt_min_move_sigmas {
+            return bad("detectors.momentum_ignition.attempt_max_bait_sigmas", "must be at least attempt_min_move_sigmas");
         }
         if m.bait_span.0 > m.window.0 {
             return bad("detectors.momentum_ignition.bait_span", "must be at most window (the bait is placed within it)");

@@ -882,10 +882,11 @@ fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
 /// half a minute before: an order left from earlier is not a quote. Look-alikes: a trader with one
 /// take-profit sell buying the same way; a seller whose standing ladder was set out 100 s before
 /// its buying; a trader whose three sells gathered one at a time over half a minute (resting
-/// orders, not a ladder set out for the push); and a party that set out a bid with its sells, at
-/// the same instant (quoting both ways).
+/// orders, not a ladder set out for the push); a party that set out a bid with its sells, at
+/// the same instant (quoting both ways); and one whose three sells rest 300 ticks up, a hundred
+/// usual moves beyond the reach of any push.
 #[test]
-fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathered_orders_or_two_way_quotes_are_not() {
+fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathered_far_or_two_way_orders_are_not() {
     let mut it = Interner::new();
     let igniter = it.account("igniter");
     let igniter2 = it.account("igniter2");
@@ -893,6 +894,7 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
     let ladder = it.account("ladder");
     let gatherer = it.account("gatherer");
     let twoway = it.account("twoway");
+    let farout = it.account("farout");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 67);
     crowd.follow = true;
@@ -915,6 +917,12 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
             m.order(ts, twoway, Side::Buy, Some(round(crowd.mid - 40.0 * TICK)), 20.0);
         }
         push(&mut m, twoway, step, at(332));
+        if step == at(360) {
+            for k in 0..3 {
+                m.order(ts, farout, Side::Sell, Some(round(crowd.mid + (300 + k) as f64 * TICK)), 20.0);
+            }
+        }
+        push(&mut m, farout, step, at(362));
         if step == at(400) {
             sells(&mut m, trader, 1, crowd.mid);
         }

@@ -198,7 +198,10 @@ impl MomentumIgnition {
                 continue;
             }
             let px = r.price.to_f64();
-            if dir * (px - price) > 0.0 && dir * (px - p0) / p0 >= need {
+            // Beyond the price now and the required move, and within reach of a push: an order
+            // many usual moves away rests there for its own reasons.
+            let away = dir * (px - p0) / p0;
+            if dir * (px - price) > 0.0 && away >= need && away <= cfg.attempt_max_bait_sigmas * sigma {
                 bait.push((px, r.qty.to_f64(), r.placed.0));
             }
         }
@@ -249,6 +252,7 @@ impl MomentumIgnition {
             "passive_levels": levels,
             "min_bait_orders": cfg.min_bait_orders,
             "bait_span_ns": cfg.bait_span.0,
+            "attempt_max_bait_sigmas": cfg.attempt_max_bait_sigmas,
             "passive_quantity": round(bait_qty, 8),
             "passive_prices": [num(lo), num(hi)],
             "nearest_passive_distance": round(dir * (nearest - price) / price, 6),
