@@ -155,8 +155,8 @@ impl MomentumIgnition {
     /// `attempt_min_move_sigmas` usual 10 s moves; and it has at least `min_bait_orders` orders at
     /// distinct prices on the other side, placed within `window` before the run began and within
     /// `bait_span` of each other, each beyond the price where the run began by that move and
-    /// beyond the price now: it pushed the market toward orders it had set out where the push
-    /// would take it. A trader with one take-profit order, a seller whose ladder stood long before
+    /// beyond the price now, by at most `attempt_max_bait_sigmas` usual moves: it pushed the market
+    /// toward orders it had set out where the push would take it. A trader with one take-profit order, a seller whose ladder stood long before
     /// it bought, a trader whose orders gathered one by one, or a market maker quoting the side it
     /// takes, is not that.
     fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
@@ -198,10 +198,10 @@ impl MomentumIgnition {
                 continue;
             }
             let px = r.price.to_f64();
-            // Beyond the price now and the required move, and within reach of a push: an order
-            // many usual moves away rests there for its own reasons.
-            let away = dir * (px - p0) / p0;
-            if dir * (px - price) > 0.0 && away >= need && away <= cfg.attempt_max_bait_sigmas * sigma {
+            // Beyond the price now and the required move, and within reach of the push from here:
+            // an order many usual moves away rests there for its own reasons.
+            let ahead = dir * (px - price) / price;
+            if ahead > 0.0 && dir * (px - p0) / p0 >= need && ahead <= cfg.attempt_max_bait_sigmas * sigma {
                 bait.push((px, r.qty.to_f64(), r.placed.0));
             }
         }

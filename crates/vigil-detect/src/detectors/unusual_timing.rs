@@ -13,7 +13,8 @@
 //!   instrument within one `instant`, and at least `record_multiplier` times the busiest ordinary
 //!   instant among the last `baseline_instants` (so a venue whose gateway batches orders is not
 //!   flagged for its ordinary batches). Such a crowd stays out of the baseline, and for
-//!   `CROWD_MEMORY` a crowd must also beat the last one by `record_multiplier` to alert.
+//!   `CROWD_MEMORY` after one alerts, a crowd must also be `record_multiplier` times the largest
+//!   alerted crowd of that span to alert.
 //!   Independent traders do not act in the same millisecond; coordinated ones do.
 //!
 //! Basis: EU MAR Annex I(A) and ESMA's MAR guidelines on behaviour departing from a client's usual
@@ -112,12 +113,13 @@ struct Instant {
     /// queue). Crowds are kept out of it.
     recent: VecDeque<(u64, usize)>,
     closed: u64,
-    /// Crowds of the last `CROWD_MEMORY`: (time, account count), max first.
+    /// Alerted crowds of the last `CROWD_MEMORY`: (time, account count), max first.
     crowds: VecDeque<(i64, usize)>,
 }
 
-/// A crowd raises the bar for the next ones this long (the same-instant alerts' cooldown): a pump's
-/// rush bursts, every few seconds for a minute, alert once, not once a burst.
+/// An alerted crowd raises the bar for the next ones this long (the same-instant alerts'
+/// cooldown): a pump's rush bursts, every few seconds for a minute, alert once a minute, not once
+/// a burst.
 const CROWD_MEMORY: i64 = 60_000_000_000;
 
 pub struct UnusualTiming {
@@ -209,12 +211,14 @@ impl UnusualTiming {
                 // instead. (A gateway that batches orders steadily never beats its own record, so
                 // its batches stay in.)
                 let end = st.index.saturating_add(1).saturating_mul(cfg.instant.0);
-                if st.crowd[0] || st.crowd[1] {
+                if st.alerted[0] || st.alerted[1] {
+                    // Only an alerted crowd raises the bar, so a chain of crowds cannot keep
+                    // silencing the next for longer than `CROWD_MEMORY` after the last alert.
                     while st.crowds.back().is_some_and(|b| b.1 <= busiest) {
                         st.crowds.pop_back();
                     }
                     st.crowds.push_back((end, busiest));
-                } else {
+                } else if !(st.crowd[0] || st.crowd[1]) {
                     while st.recent.back().is_some_and(|b| b.1 <= busiest) {
                         st.recent.pop_back();
                     }
@@ -256,7 +260,7 @@ impl UnusualTiming {
         let symbol = cx.names.symbol(ev.symbol);
         let venue = cx.names.venue(ev.venue);
         let description = format!(
-            "{n} accounts placed {} orders in {symbol} on {venue} within the same {} µs at {} UTC, where the busiest instant of the last {} had {record}.",
+            "{n} accounts placed {} orders in {symbol} on {venue} within the same {} µs at {} UTC, where the busiest ordinary instant of the last {} had {record}.",
             side.as_str(),
             cfg.instant.0 / 1000,
             &ev.ts.to_string()[11..23],
@@ -269,6 +273,7 @@ impl UnusualTiming {
             "instant_ns": cfg.instant.0,
             "min_accounts": cfg.min_accounts,
             "baseline_record": record,
+            "recent_crowd": last_crowd,
             "record_multiplier": cfg.record_multiplier,
             "trigger_seq": ev.seq,
         });
@@ -287,7 +292,7 @@ impl UnusualTiming {
             severity: n as f64 / cfg.min_accounts as f64,
             confidence: 0.7,
             behaviour,
-            cooldown: cfg.cooldown.0.min(60_000_000_000),
+            cooldown: cfg.cooldown.0.min(CROWD_MEMORY),
             identity: key(&[&ev.seq.to_le_bytes()]),
             description,
             evidence,
