@@ -14,8 +14,8 @@
 //!   instant among the last `baseline_instants` (so a venue whose gateway batches orders is not
 //!   flagged for its ordinary batches). Such a crowd stays out of the baseline, and for
 //!   `CROWD_MEMORY` after one alerts, a crowd must also be `record_multiplier` times the largest
-//!   alerted crowd of that span to alert.
-//!   Independent traders do not act in the same millisecond; coordinated ones do.
+//!   alerted crowd of that span to alert. Independent traders do not act in the same
+//!   millisecond; coordinated ones do.
 //!
 //! Basis: EU MAR Annex I(A) and ESMA's MAR guidelines on behaviour departing from a client's usual
 //! pattern; coordinated trading under MAR Art. 12(1)(a). An anomaly, not an accusation.
@@ -105,9 +105,9 @@ struct Instant {
     index: i64,
     /// Distinct accounts in the current instant, per side.
     accounts: [Vec<AccountId>; 2],
-    /// Whether the current instant is a crowd on each side (beat the baseline), and whether it
-    /// alerted.
+    /// Whether the current instant is a crowd on each side (it beat the baseline).
     crowd: [bool; 2],
+    /// Whether the current instant alerted on each side.
     alerted: [bool; 2],
     /// Closed ordinary instants: (number, busiest side's account count), max first (a monotonic
     /// queue). Crowds are kept out of it.
@@ -207,8 +207,8 @@ impl UnusualTiming {
             if busiest > 0 {
                 st.closed += 1;
                 // A crowd is not the baseline's: a pump's rush bursts would otherwise hide every
-                // crowd for the next thousand instants. It raises the bar for `CROWD_MEMORY`
-                // instead. (A gateway that batches orders steadily never beats its own record, so
+                // crowd for the next thousand instants. One that alerted raises the bar for
+                // `CROWD_MEMORY` instead. (A gateway that batches orders steadily never beats its own record, so
                 // its batches stay in.)
                 let end = st.index.saturating_add(1).saturating_mul(cfg.instant.0);
                 if st.alerted[0] || st.alerted[1] {
@@ -248,7 +248,8 @@ impl UnusualTiming {
             return;
         }
         st.crowd[i] = true;
-        // A crowd of the last minute: this one must beat it as it beat the baseline.
+        // The largest alerted crowd of the last minute: this one must beat it as it beat the
+        // baseline.
         let last_crowd = st.crowds.front().map_or(0, |f| f.1);
         if (n as f64) < cfg.record_multiplier * last_crowd as f64 {
             return;
