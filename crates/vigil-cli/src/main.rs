@@ -2,6 +2,7 @@
 
 mod bench;
 mod desk;
+mod feed;
 mod replay;
 mod serve;
 mod simulate;
@@ -38,6 +39,10 @@ enum Cmd {
     /// Run the simulator live into the engine (accelerated real time), print alerts as they come,
     /// and score the run against its labels.
     Test(simulate::TestArgs),
+    /// Convert event files of any readable format into the spec's JSON Lines or CSV.
+    Convert(feed::ConvertArgs),
+    /// A local exchange replaying a recorded websocket capture, for `vigil start --url` without the internet.
+    FeedServer(feed::FeedServerArgs),
     /// Measure the engine's throughput on events generated in memory.
     Bench(bench::BenchArgs),
     /// Show or check the configuration.
@@ -137,6 +142,8 @@ fn main() -> ExitCode {
         Cmd::Eval(a) => simulate::eval(a),
         Cmd::Test(a) => simulate::live(a),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
+        Cmd::Convert(a) => feed::convert(a),
+        Cmd::FeedServer(a) => feed::feed_server(a),
         Cmd::Config { cmd: ConfigCmd::Default } => {
             print!("{}", vigil_detect::DEFAULT_TOML);
             Ok(ExitCode::SUCCESS)

@@ -11,17 +11,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use vigil_core::{Alert, Interner};
 use vigil_detect::{Config, Engine, ShardStats};
-use vigil_io::{EventStream, Format, RejectSink, StreamOptions, StreamStats};
+use vigil_io::{EventReader, EventStream, Format, RejectSink, StreamOptions, StreamStats};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// Event files: .jsonl or .csv (the spec's formats), optionally .gz.
+    /// Event files: .jsonl or .csv (the spec's formats), optionally .gz; other formats by --format.
     #[arg(required = true)]
     pub files: Vec<String>,
     /// Where to write the alerts, one JSON object a line (`-` or absent: standard output).
     #[arg(long)]
     pub alerts_out: Option<String>,
-    /// The input format, where the file name does not say: jsonl, csv or lobster.
+    /// The input format, where the file name does not say: jsonl, csv, lobster (NASDAQ message
+    /// files or their zip), tardis (Tardis.dev CSVs: trades, quotes, incremental_book_L2,
+    /// book_snapshot_N), binance (data.binance.vision trades and aggTrades CSVs), ccxt (trade CSVs),
+    /// parquet (the spec's columns), capture (recorded Binance, Coinbase or Kraken websocket traffic).
     #[arg(long)]
     pub format: Option<String>,
     /// A vigil.toml; its keys override the defaults (`vigil config default` prints them).
@@ -95,7 +98,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn print(&self, rejects: &RejectSink) {
+    pub fn print(&self, rejects: &RejectSink) {
         let mut e = std::io::stderr().lock();
         let _ = writeln!(
             e,
@@ -211,6 +214,34 @@ pub struct Run<'a> {
     pub parse_threads: usize,
     /// Called with each alert as it is written (the demo prints some).
     pub on_alert: Option<OnAlert>,
+    /// Sources besides the files (a live feed).
+    pub readers: Vec<Box<dyn EventReader>>,
+}
+
+/// The formats `--format` names.
+pub const FORMATS: &str = "jsonl, csv, lobster, tardis, binance, ccxt, parquet or capture";
+
+pub fn parse_format(f: Option<&str>) -> anyhow::Result<Option<Format>> {
+    match f {
+        None => Ok(None),
+        Some(f) => match Format::parse(f) {
+            Some(f) => Ok(Some(f)),
+            None => bail!("unknown --format {f:?}: {FORMATS}"),
+        },
+    }
+}
+
+/// A reader for each file: recorded websocket captures through their venue's connector, the rest by `vigil_io`.
+pub fn open_readers(files: &[String], format: Option<Format>, counter: Arc<AtomicU64>, parse_threads: usize) -> anyhow::Result<Vec<Box<dyn EventReader>>> {
+    let mut readers: Vec<Box<dyn EventReader>> = Vec::new();
+    for f in files {
+        if format == Some(Format::Capture) {
+            readers.push(Box::new(vigil_feed::capture::CaptureReader::open(f)?));
+        } else {
+            readers.push(vigil_io::open_threaded(f, format, counter.clone(), parse_threads)?);
+        }
+    }
+    Ok(readers)
 }
 
 /// Files read ahead on threads of their own, at most.
@@ -219,7 +250,7 @@ const MAX_READ_AHEAD: usize = 16;
 pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let format = run.format;
     let counter = Arc::new(AtomicU64::new(0));
-    let mut readers = Vec::new();
+    let mut readers: Vec<Box<dyn EventReader>> = Vec::new();
     let mut total_bytes = 0u64;
     // Each file is parsed on a thread of its own, ahead of the engine; past a few files the
     // threads and their buffers would cost more than they give, and files are read in place.
@@ -233,8 +264,9 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     };
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-        readers.push(vigil_io::open_threaded(f, format, counter.clone(), parse_threads)?);
     }
+    readers.extend(open_readers(run.files, format, counter.clone(), parse_threads)?);
+    readers.extend(run.readers);
     let opts = StreamOptions {
         reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
         dedup_window_ns: run.config.engine.dedup_window.0,
@@ -313,13 +345,7 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
     let kept: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let keep = kept.clone();
     let config = load_config(a.config.as_deref())?;
-    let format = match &a.format {
-        None => None,
-        Some(f) => match Format::parse(f) {
-            Some(f) => Some(f),
-            None => bail!("unknown --format {f:?}: jsonl, csv or lobster"),
-        },
-    };
+    let format = parse_format(a.format.as_deref())?;
     let rejects: Option<Box<dyn Write + Send>> = match &a.rejects {
         None => None,
         Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
@@ -336,6 +362,7 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
         parse_threads: a.parse_threads.unwrap_or(0),
         on_alert: if store.is_some() { Some(Box::new(move |al: &Alert| keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone()))) } else { None },
+        readers: Vec::new(),
     })?;
     if !a.quiet {
         summary.print(&rejects);

@@ -557,12 +557,42 @@ fn answer(r: Result<ureq::Response, ureq::Error>, path: &str) -> anyhow::Result<
 
 #[derive(clap::Args)]
 pub struct StartArgs {
-    /// The symbols to monitor, comma-separated.
+    /// Where the events come from: `simulated` (the simulator's market, paced to the clock), or a
+    /// venue's public market data: `binance`, `coinbase`, `kraken`.
+    #[arg(long, default_value = "simulated")]
+    pub source: String,
+    /// The symbols to monitor, comma-separated, in the spec's form (BTC-USDT).
     #[arg(long, value_delimiter = ',', required = true)]
     pub symbols: Vec<String>,
-    /// Seconds to monitor; the alerts raised are printed at the end.
+    /// Seconds to monitor; the alerts raised are printed at the end. A venue's feed runs until
+    /// interrupted without it.
     #[arg(long)]
-    pub duration: f64,
+    pub duration: Option<f64>,
+    /// A venue's websocket URL other than its public one (a `vigil feed-server`, a proxy).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// A venue's REST URL for book snapshots (Binance) other than its public one.
+    #[arg(long)]
+    pub rest_url: Option<String>,
+    /// Write the data-completeness records (silences, sequence gaps, checksum failures, clock skew,
+    /// reconnects) here, one JSON object a line.
+    #[arg(long)]
+    pub completeness: Option<String>,
+    /// A feed silent this long is a gap (and the connection is made again).
+    #[arg(long, default_value = "30s")]
+    pub max_silence: String,
+    /// Event time this far from receive time is clock skew.
+    #[arg(long, default_value = "2s")]
+    pub max_skew: String,
+    /// Give up after this many connection attempts in a row that bring no message (default: never).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Where to write a venue feed's alerts, one JSON object a line (default: standard output).
+    #[arg(long)]
+    pub alerts_out: Option<String>,
+    /// Also store a venue feed's alerts in the store (`--db`).
+    #[arg(long)]
+    pub store: bool,
     /// Event-time seconds per wall-clock second of the simulated source (1: real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
@@ -592,7 +622,11 @@ fn print_alerts(alerts: &[Alert], format: desk::Format) -> anyhow::Result<()> {
 
 /// `vigil start`: a session on the running serve, else in this process on the local store.
 pub fn start(a: StartArgs, db: &desk::Db, server: &str) -> anyhow::Result<std::process::ExitCode> {
-    let req = StartRequest { symbols: a.symbols.iter().map(|s| s.trim().to_string()).collect(), duration_s: a.duration, speed: a.speed, seed: a.seed };
+    if a.source != "simulated" {
+        return crate::feed::start_live(&a, db);
+    }
+    let Some(duration_s) = a.duration else { bail!("--duration is required for the simulated source") };
+    let req = StartRequest { symbols: a.symbols.iter().map(|s| s.trim().to_string()).collect(), duration_s, speed: a.speed, seed: a.seed };
     req.check()?;
     let alerts: Vec<Alert> = if let Some(c) = Client::find(server) {
         let n = c.post("/api/start", &serde_json::to_value(&req)?)?["session"].as_u64().unwrap_or(0);

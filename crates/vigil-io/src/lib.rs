@@ -1,16 +1,21 @@
 //! Vigil's file readers and writers. Every reader streams in constant memory, turns each record
 //! into an [`vigil_core::Event`] or a [`Reject`] naming the file, line, field and reason, and never
 //! stops on a bad record. [`open`] picks the reader from the file name (`.jsonl`, `.csv`, either
-//! `.gz`; LOBSTER by `--format`), and [`EventStream`] merges files into one ordered stream.
+//! `.gz`, `.parquet`; LOBSTER, Tardis, Binance public data and ccxt CSVs by `--format`), and
+//! [`EventStream`] merges files into one ordered stream.
 
 pub mod ahead;
 pub mod decode;
+pub mod exchcsv;
 pub mod flatjson;
 pub mod lobster;
 pub mod parallel;
+pub mod parquet;
 pub mod read;
 pub mod reject;
 pub mod stream;
+pub mod symbols;
+pub mod tardis;
 pub mod write;
 
 pub use ahead::{ReadAhead, Remapper};
@@ -48,6 +53,16 @@ pub enum Format {
     Jsonl,
     Csv,
     Lobster,
+    /// Tardis.dev downloadable CSVs.
+    Tardis,
+    /// Binance public data (data.binance.vision) trades and aggTrades CSVs, plain, gzip or zip.
+    BinanceCsv,
+    /// Trades as saved from ccxt into CSV.
+    Ccxt,
+    /// Parquet with the spec's columns.
+    Parquet,
+    /// Recorded exchange websocket traffic, read by the venue's connector (crate `vigil-feed`).
+    Capture,
 }
 
 impl Format {
@@ -56,17 +71,23 @@ impl Format {
             "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
             "lobster" => Some(Format::Lobster),
+            "tardis" => Some(Format::Tardis),
+            "binance" | "binance-csv" => Some(Format::BinanceCsv),
+            "ccxt" => Some(Format::Ccxt),
+            "parquet" => Some(Format::Parquet),
+            "capture" => Some(Format::Capture),
             _ => None,
         }
     }
 
-    /// From the file name: `.jsonl`/`.ndjson`/`.json`, `.csv`, each optionally `.gz`.
+    /// From the file name: `.jsonl`/`.ndjson`/`.json`, `.csv`, each optionally `.gz`; `.parquet`.
     pub fn from_path(path: &str) -> Option<Format> {
         let p = path.strip_suffix(".gz").unwrap_or(path);
         let ext = p.rsplit_once('.')?.1.to_ascii_lowercase();
         match ext.as_str() {
             "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -103,11 +124,27 @@ pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64
             return Err(ReadError::Format {
                 file: path.to_string(),
                 line: 0,
-                msg: "cannot tell the format from the file name (.jsonl, .csv, optionally .gz): give --format jsonl|csv|lobster".into(),
+                msg: "cannot tell the format from the file name (.jsonl, .csv, optionally .gz; .parquet): give --format jsonl|csv|lobster|tardis|binance|ccxt|parquet|capture".into(),
             })
         }
     };
     let file: Arc<str> = Arc::from(path);
+    match format {
+        Format::Parquet => {
+            let reader: Box<dyn EventReader> = Box::new(parquet::ParquetReader::open(path)?);
+            return Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader });
+        }
+        Format::Capture => {
+            return Err(ReadError::Format { file: path.to_string(), line: 0, msg: "a websocket capture is read by the venue's connector (vigil-feed)".into() });
+        }
+        Format::BinanceCsv if path.ends_with(".zip") => {
+            // data.binance.vision serves each day or month as a zip of one CSV.
+            let (name, data) = lobster_zip_file(path, "")?;
+            let reader: Box<dyn EventReader> = Box::new(exchcsv::BinanceCsvReader::new(std::io::Cursor::new(data), file, &name)?);
+            return Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader });
+        }
+        _ => {}
+    }
     if format == Format::Lobster && path.ends_with(".zip") {
         let (name, data) = lobster_zip_member(path)?;
         let reader: Box<dyn EventReader> = Box::new(lobster::LobsterReader::new(std::io::Cursor::new(data), file, &name)?);
@@ -129,6 +166,13 @@ pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64
             let name = path.strip_suffix(".gz").unwrap_or(path).to_string();
             Box::new(lobster::LobsterReader::new(r, file, &name)?)
         }
+        Format::Tardis => Box::new(tardis::TardisReader::new(r, file)?),
+        Format::BinanceCsv => {
+            let name = path.strip_suffix(".gz").unwrap_or(path).to_string();
+            Box::new(exchcsv::BinanceCsvReader::new(r, file, &name)?)
+        }
+        Format::Ccxt => Box::new(exchcsv::CcxtCsvReader::new(r, file, "ccxt")?),
+        Format::Parquet | Format::Capture => unreachable!("opened above"),
     };
     Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader })
 }

@@ -1,0 +1,247 @@
+//! Surveillance of the surveillance: evidence that ingestion was complete, or exactly where it
+//! was not. A [`Monitor`] watches one feed and writes a record when
+//! - the feed is silent for longer than its configured gap (`feed_silent`);
+//! - a venue's sequence numbers or trade ids skip (`sequence_gap`);
+//! - a venue's book fails its checksum (`checksum_mismatch`);
+//! - event time and receive time drift apart by more than the configured skew (`clock_skew`,
+//!   at most one record a minute per symbol, with the count of events since the last);
+//! - the connection drops and is made again (`reconnect`), or the venue reports an error
+//!   (`venue_error`), or a message cannot be read (`rejected_message`).
+//!
+//! Records are JSON lines (`vigil start --completeness FILE`), apart from the alerts: the alert
+//! types are the spec's contract, and these are about the feed, not the market.
+
+use crate::Notice;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::io::Write;
+use vigil_core::{Event, Names, SymbolId, Ts};
+
+/// One finding about the feed.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Record {
+    /// When it was found, on the receive clock (ns).
+    pub ts: i64,
+    pub kind: &'static str,
+    pub venue: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    pub description: String,
+    pub evidence: serde_json::Value,
+}
+
+/// Limits of one feed.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Silence longer than this is a gap in the feed.
+    pub max_silence_ns: i64,
+    /// Event time this far from receive time, either way, is clock skew.
+    pub max_skew_ns: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_silence_ns: 30_000_000_000, max_skew_ns: 2_000_000_000 }
+    }
+}
+
+struct Skew {
+    reported: i64,
+    since: u64,
+    max_ns: i64,
+}
+
+pub struct Monitor {
+    venue: String,
+    pub limits: Limits,
+    last_message: Option<Ts>,
+    silent_reported: bool,
+    skew: FxHashMap<SymbolId, Skew>,
+    pub records: Vec<Record>,
+    pub counts: FxHashMap<&'static str, u64>,
+    out: Option<Box<dyn Write + Send>>,
+    pub write_error: Option<std::io::Error>,
+    /// Keep records in memory as well as writing them (tests, summaries).
+    pub keep: bool,
+}
+
+const MINUTE: i64 = 60_000_000_000;
+
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+impl Monitor {
+    pub fn new(venue: &str, limits: Limits, out: Option<Box<dyn Write + Send>>) -> Self {
+        Monitor {
+            venue: venue.to_string(),
+            limits,
+            last_message: None,
+            silent_reported: false,
+            skew: FxHashMap::default(),
+            records: Vec::new(),
+            counts: FxHashMap::default(),
+            out,
+            write_error: None,
+            keep: true,
+        }
+    }
+
+    pub fn count(&self, kind: &str) -> u64 {
+        self.counts.get(kind).copied().unwrap_or(0)
+    }
+
+    fn record(&mut self, ts: Ts, kind: &'static str, symbol: Option<String>, description: String, evidence: serde_json::Value) {
+        *self.counts.entry(kind).or_default() += 1;
+        let r = Record { ts: ts.0, kind, venue: self.venue.clone(), symbol, description, evidence };
+        if let Some(out) = &mut self.out {
+            let res = serde_json::to_writer(&mut *out, &r).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
+            if let Err(e) = res {
+                self.write_error.get_or_insert(e);
+            }
+        }
+        if self.keep {
+            self.records.push(r);
+        }
+    }
+
+    /// A message arrived at `recv`: a silence before it longer than the limit is a gap.
+    pub fn message(&mut self, recv: Ts) {
+        if let Some(last) = self.last_message {
+            let gap = recv.0 - last.0;
+            if gap > self.limits.max_silence_ns && !self.silent_reported {
+                self.silent(last, recv);
+            }
+        }
+        self.last_message = Some(recv);
+        self.silent_reported = false;
+    }
+
+    /// Nothing has arrived by `now`: reports the silence once, when it passes the limit.
+    pub fn waiting(&mut self, now: Ts) -> bool {
+        let Some(last) = self.last_message else { return false };
+        if now.0 - last.0 > self.limits.max_silence_ns && !self.silent_reported {
+            self.silent(last, now);
+            self.silent_reported = true;
+            return true;
+        }
+        false
+    }
+
+    fn silent(&mut self, from: Ts, to: Ts) {
+        let gap = to.0 - from.0;
+        let desc =
+            format!("The {} feed was silent for {:.1} s from {from}, longer than its {:.0} s limit.", self.venue, secs(gap), secs(self.limits.max_silence_ns));
+        let ev = serde_json::json!({"silent_s": secs(gap), "limit_s": secs(self.limits.max_silence_ns), "last_message": from.to_string(), "seen_at": to.to_string()});
+        self.record(to, "feed_silent", None, desc, ev);
+    }
+
+    /// Events made from a message received at `recv`, with their venue times (before the feed's clock moves any).
+    pub fn events(&mut self, events: &[Event], recv: Ts, names: &Names) {
+        for e in events {
+            let skew = recv.0 - e.ts.0;
+            if skew.abs() <= self.limits.max_skew_ns {
+                continue;
+            }
+            let s = self.skew.entry(e.symbol).or_insert(Skew { reported: i64::MIN, since: 0, max_ns: 0 });
+            s.since += 1;
+            if skew.abs() > s.max_ns.abs() {
+                s.max_ns = skew;
+            }
+            if s.reported != i64::MIN && recv.0 - s.reported < MINUTE {
+                continue;
+            }
+            let (since, max_ns) = (s.since, s.max_ns);
+            s.reported = recv.0;
+            s.since = 0;
+            s.max_ns = 0;
+            let sym = names.symbol(e.symbol).to_string();
+            let desc = format!(
+                "{} {sym}: event time {} and receive time {recv} are {:.3} s apart, beyond the {:.1} s limit ({since} events since the last report, the largest {:.3} s).",
+                self.venue,
+                e.ts,
+                secs(skew),
+                secs(self.limits.max_skew_ns),
+                secs(max_ns)
+            );
+            let ev = serde_json::json!({"skew_s": secs(skew), "limit_s": secs(self.limits.max_skew_ns), "events": since, "max_skew_s": secs(max_ns), "event_ts": e.ts.0, "receive_ts": recv.0, "seq": e.seq});
+            self.record(recv, "clock_skew", Some(sym), desc, ev);
+        }
+    }
+
+    /// What a venue's messages said about the feed.
+    pub fn notice(&mut self, n: &Notice, recv: Ts) {
+        match n {
+            Notice::Gap { symbol, stream, expected, got } => {
+                let lost = got.saturating_sub(*expected);
+                let desc = format!("{} {symbol}: the {stream} stream skipped from {expected} to {got}: {lost} lost.", self.venue);
+                let ev = serde_json::json!({"stream": stream, "expected": expected, "got": got, "lost": lost});
+                self.record(recv, "sequence_gap", Some(symbol.clone()), desc, ev);
+            }
+            Notice::Checksum { symbol, expected, computed } => {
+                let desc = format!(
+                    "{} {symbol}: the venue's book checksum {expected} does not match the rebuilt book's {computed}; the book is requested afresh.",
+                    self.venue
+                );
+                let ev = serde_json::json!({"expected": expected, "computed": computed});
+                self.record(recv, "checksum_mismatch", Some(symbol.clone()), desc, ev);
+            }
+            Notice::VenueError { message } => {
+                let desc = format!("{} reported an error: {message}", self.venue);
+                self.record(recv, "venue_error", None, desc, serde_json::json!({"message": message}));
+            }
+            Notice::NeedSnapshot { .. } | Notice::Resubscribe { .. } => {}
+        }
+    }
+
+    pub fn reconnect(&mut self, now: Ts, reason: &str, attempt: u32, backoff_ms: u64) {
+        let desc = format!("The {} connection was lost ({reason}); reconnecting, attempt {attempt}, after {backoff_ms} ms.", self.venue);
+        let ev = serde_json::json!({"reason": reason, "attempt": attempt, "backoff_ms": backoff_ms});
+        self.record(now, "reconnect", None, desc, ev);
+    }
+
+    pub fn rejected(&mut self, now: Ts, reason: &str, raw: &str) {
+        let desc = format!("A {} message could not be read: {reason}", self.venue);
+        let raw: String = raw.chars().take(500).collect();
+        self.record(now, "rejected_message", None, desc, serde_json::json!({"reason": reason, "raw": raw}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_core::{EventKind, Interner, Quote};
+
+    #[test]
+    fn silence_skew_and_gaps_are_recorded() {
+        let mut m = Monitor::new("kraken", Limits { max_silence_ns: 10_000_000_000, max_skew_ns: 1_000_000_000 }, None);
+        m.message(Ts(0));
+        m.message(Ts(5_000_000_000));
+        assert!(!m.waiting(Ts(14_000_000_000)));
+        assert!(m.waiting(Ts(16_000_000_000)));
+        assert!(!m.waiting(Ts(20_000_000_000)), "reported once");
+        m.message(Ts(21_000_000_000));
+        assert_eq!(m.count("feed_silent"), 1, "the silence already reported while waiting is not reported again");
+        m.message(Ts(40_000_000_000));
+        assert_eq!(m.count("feed_silent"), 2);
+
+        let mut i = Interner::new();
+        let (v, s) = (i.venue("kraken"), i.symbol("BTC-USD"));
+        let q = EventKind::Quote(Quote { bid: None, bid_qty: None, ask: None, ask_qty: None });
+        let ev = |t: i64| Event { ts: Ts(t), seq: 1, venue: v, symbol: s, kind: q.clone() };
+        let names = i.names();
+        m.events(&[ev(99_500_000_000)], Ts(100_000_000_000), &names);
+        assert_eq!(m.count("clock_skew"), 0);
+        m.events(&[ev(97_000_000_000), ev(96_000_000_000)], Ts(100_000_000_000), &names);
+        assert_eq!(m.count("clock_skew"), 1, "one record a minute per symbol");
+        m.events(&[ev(157_000_000_000)], Ts(161_000_000_000), &names);
+        assert_eq!(m.count("clock_skew"), 2);
+        let last = m.records.last().unwrap();
+        assert_eq!(last.evidence["events"], 2, "the event held back and this one");
+        assert_eq!(last.evidence["max_skew_s"], 4.0);
+
+        m.notice(&Notice::Gap { symbol: "XBT/USD".into(), stream: "trades", expected: 5, got: 9 }, Ts(1));
+        assert_eq!(m.records.last().unwrap().evidence["lost"], 4);
+        assert!(m.records.last().unwrap().description.contains("skipped from 5 to 9"));
+    }
+}

@@ -1,0 +1,322 @@
+//! The connection loop every venue shares: connect, subscribe, read with a deadline, ping, fetch
+//! the snapshots a venue asks for, and on any loss reconnect with exponential backoff — the
+//! venue's connector then rebuilds its books from fresh snapshots. [`Feed`] is an
+//! [`EventReader`], so `vigil start` runs the engine on it exactly as `vigil replay` runs on a file.
+
+use crate::health::{Limits, Monitor};
+use crate::{Clock, Emit, Notice, Venue};
+use std::collections::VecDeque;
+use std::io::ErrorKind;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+use vigil_core::{Event, Interner, Ts};
+use vigil_io::reject::{Reject, RejectCode};
+use vigil_io::{EventReader, Item, ReadError};
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The websocket endpoint (the venue's public one by default).
+    pub url: String,
+    /// The REST endpoint for book snapshots, where the venue needs one.
+    pub rest_url: Option<String>,
+    /// A websocket ping (and the venue's own ping, where it has one) this often.
+    pub ping_every: Duration,
+    /// How long one read waits before the loop looks at the clock.
+    pub read_tick: Duration,
+    pub connect_timeout: Duration,
+    /// Reconnect backoff: doubles from `backoff_min` to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Give up after this many connection attempts in a row that bring no message (`None`: never).
+    pub max_attempts: Option<u32>,
+    pub limits: Limits,
+    /// Stop at this moment (`None`: run until the venue is unreachable `max_attempts` times).
+    pub stop_at: Option<Instant>,
+}
+
+impl Options {
+    pub fn new(url: &str) -> Self {
+        Options {
+            url: url.to_string(),
+            rest_url: None,
+            ping_every: Duration::from_secs(20),
+            read_tick: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            max_attempts: None,
+            limits: Limits::default(),
+            stop_at: None,
+        }
+    }
+}
+
+/// Wall-clock time as event-time nanoseconds: the receive time of a live message.
+pub fn now() -> Ts {
+    crate::wall::now_ts()
+}
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// Counters of a live feed.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub connections: u32,
+    pub messages: u64,
+    pub events: u64,
+    pub rejected: u64,
+    pub snapshots_fetched: u64,
+    pub resubscribes: u64,
+    pub pings_sent: u64,
+}
+
+pub struct Feed {
+    pub venue: Box<dyn Venue>,
+    opts: Options,
+    ws: Option<Socket>,
+    pub monitor: Monitor,
+    clock: Clock,
+    pending: VecDeque<Item>,
+    events: Vec<Event>,
+    notices: Vec<Notice>,
+    /// Connection attempts since the last one that brought a message.
+    attempts: u32,
+    lost_reason: Option<String>,
+    last_ping: Instant,
+    file: Arc<str>,
+    finished: bool,
+    pub stats: Stats,
+}
+
+fn io_error(e: &tungstenite::Error) -> Option<ErrorKind> {
+    match e {
+        tungstenite::Error::Io(e) => Some(e.kind()),
+        _ => None,
+    }
+}
+
+impl Feed {
+    pub fn new(venue: Box<dyn Venue>, opts: Options, monitor: Monitor) -> Self {
+        let file: Arc<str> = Arc::from(format!("live:{}", venue.name()).as_str());
+        Feed {
+            venue,
+            opts,
+            ws: None,
+            monitor,
+            clock: Clock::default(),
+            pending: VecDeque::new(),
+            events: Vec::new(),
+            notices: Vec::new(),
+            attempts: 0,
+            lost_reason: None,
+            last_ping: crate::wall::instant(),
+            file,
+            finished: false,
+            stats: Stats::default(),
+        }
+    }
+
+    fn backoff(&self) -> Duration {
+        let shift = self.attempts.saturating_sub(1).min(16);
+        (self.opts.backoff_min * (1u32 << shift)).min(self.opts.backoff_max)
+    }
+
+    fn open(&self) -> Result<Socket, String> {
+        let url = &self.opts.url;
+        let rest = url.split_once("://").map(|x| x.1).ok_or_else(|| format!("{url:?} is not a ws:// or wss:// URL"))?;
+        let hostport = rest.split(['/', '?']).next().unwrap_or(rest);
+        let default_port = if url.starts_with("wss://") { 443 } else { 80 };
+        let hostport =
+            if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) { hostport.to_string() } else { format!("{hostport}:{default_port}") };
+        let addr = hostport.to_socket_addrs().map_err(|e| format!("{hostport}: {e}"))?.next().ok_or_else(|| format!("{hostport}: no address"))?;
+        let tcp = TcpStream::connect_timeout(&addr, self.opts.connect_timeout).map_err(|e| format!("{addr}: {e}"))?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(self.opts.connect_timeout)).map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client_tls(url.as_str(), tcp).map_err(|e| format!("handshake with {url}: {e}"))?;
+        let tcp = match ws.get_ref() {
+            MaybeTlsStream::Plain(s) => s,
+            MaybeTlsStream::Rustls(s) => s.get_ref(),
+            _ => return Err("an unexpected stream type".into()),
+        };
+        tcp.set_read_timeout(Some(self.opts.read_tick)).map_err(|e| e.to_string())?;
+        Ok(ws)
+    }
+
+    /// Connects (after the backoff the attempts so far call for) and subscribes.
+    fn connect(&mut self) {
+        if let Some(max) = self.opts.max_attempts {
+            if self.attempts >= max {
+                self.finished = true;
+                return;
+            }
+        }
+        let backoff = if self.attempts > 0 || self.stats.connections > 0 { self.backoff() } else { Duration::ZERO };
+        if let Some(reason) = self.lost_reason.take() {
+            self.monitor.reconnect(now(), &reason, self.attempts + 1, backoff.as_millis() as u64);
+        }
+        std::thread::sleep(backoff);
+        self.attempts += 1;
+        match self.open() {
+            Ok(mut ws) => {
+                self.venue.on_connect();
+                for m in self.venue.subscribe() {
+                    if let Err(e) = ws.send(Message::text(m)) {
+                        self.lost_reason = Some(format!("subscribing: {e}"));
+                        return;
+                    }
+                }
+                self.stats.connections += 1;
+                self.last_ping = crate::wall::instant();
+                self.ws = Some(ws);
+            }
+            Err(e) => self.lost_reason = Some(e),
+        }
+    }
+
+    fn lose(&mut self, reason: String) {
+        self.ws = None;
+        self.lost_reason = Some(reason);
+    }
+
+    fn send(&mut self, msgs: Vec<String>) {
+        let Some(ws) = self.ws.as_mut() else { return };
+        for m in msgs {
+            if let Err(e) = ws.send(Message::text(m)) {
+                self.lose(format!("sending: {e}"));
+                return;
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.monitor.waiting(now()) {
+            self.lose(format!("no message for {:.0} s", self.opts.limits.max_silence_ns as f64 / 1e9));
+            return;
+        }
+        if self.last_ping.elapsed() >= self.opts.ping_every {
+            self.last_ping = crate::wall::instant();
+            self.stats.pings_sent += 1;
+            let app = self.venue.app_ping();
+            if let Some(ws) = self.ws.as_mut() {
+                if let Err(e) = ws.send(Message::Ping(Default::default())) {
+                    self.lose(format!("ping: {e}"));
+                    return;
+                }
+            }
+            self.send(app.into_iter().collect());
+        }
+    }
+
+    fn handle(&mut self, text: &str, interner: &mut Interner) {
+        let recv = now();
+        self.attempts = 0;
+        self.stats.messages += 1;
+        self.monitor.message(recv);
+        self.events.clear();
+        let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
+        if let Err(reason) = self.venue.on_message(text, recv, &mut emit) {
+            self.events.clear();
+            self.stats.rejected += 1;
+            self.monitor.rejected(recv, &reason, text);
+            let raw: String = text.chars().take(2000).collect();
+            let r = Reject { file: self.file.clone(), line: self.stats.messages, field: None, code: RejectCode::InvalidJson, reason, raw };
+            self.pending.push_back(Item::Reject(r));
+        }
+        self.after(recv, interner);
+    }
+
+    /// Stamps and queues the events made, and acts on what the venue said about the feed.
+    fn after(&mut self, recv: Ts, interner: &mut Interner) {
+        self.monitor.events(&self.events, recv, &interner.names());
+        self.clock.stamp(&mut self.events);
+        self.stats.events += self.events.len() as u64;
+        self.pending.extend(self.events.drain(..).map(Item::Event));
+        let notices = std::mem::take(&mut self.notices);
+        for n in &notices {
+            self.monitor.notice(n, recv);
+            match n {
+                Notice::NeedSnapshot { symbol } => self.fetch_snapshot(symbol, interner),
+                Notice::Resubscribe { symbol } => {
+                    self.stats.resubscribes += 1;
+                    let m = self.venue.resubscribe(symbol);
+                    self.send(m);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fetch_snapshot(&mut self, symbol: &str, interner: &mut Interner) {
+        let rest = self.opts.rest_url.clone().or_else(|| self.venue.default_rest_url().map(str::to_string));
+        let Some(url) = rest.and_then(|r| self.venue.snapshot_url(&r, symbol)) else { return };
+        let body = ureq::get(&url).timeout(Duration::from_secs(10)).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
+        let recv = now();
+        match body {
+            Ok(body) => {
+                self.stats.snapshots_fetched += 1;
+                let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
+                if let Err(e) = self.venue.on_snapshot(symbol, &body, recv, &mut emit) {
+                    self.monitor.rejected(recv, &e, &body);
+                    self.lose(format!("the {symbol} snapshot could not be read"));
+                }
+                // Snapshot events carry no venue time of their own beyond the diffs they join.
+                self.clock.stamp(&mut self.events);
+                self.stats.events += self.events.len() as u64;
+                self.pending.extend(self.events.drain(..).map(Item::Event));
+                for n in std::mem::take(&mut self.notices) {
+                    self.monitor.notice(&n, recv);
+                }
+            }
+            Err(e) => {
+                self.monitor.notice(&Notice::VenueError { message: format!("snapshot {url}: {e}") }, recv);
+                // A new connection asks again.
+                self.lose(format!("no {symbol} snapshot"));
+            }
+        }
+    }
+}
+
+impl EventReader for Feed {
+    fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    fn next(&mut self, interner: &mut Interner) -> Result<Option<Item>, ReadError> {
+        loop {
+            if let Some(x) = self.pending.pop_front() {
+                return Ok(Some(x));
+            }
+            if self.opts.stop_at.is_some_and(|t| crate::wall::instant() >= t) {
+                self.finished = true;
+                self.ws = None;
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            let Some(ws) = self.ws.as_mut() else {
+                self.connect();
+                continue;
+            };
+            match ws.read() {
+                Ok(Message::Text(t)) => self.handle(t.as_str(), interner),
+                Ok(Message::Binary(b)) => match std::str::from_utf8(&b) {
+                    Ok(t) => {
+                        let t = t.to_string();
+                        self.handle(&t, interner)
+                    }
+                    Err(_) => self.monitor.rejected(now(), "a binary message that is not UTF-8", ""),
+                },
+                Ok(Message::Close(f)) => self.lose(format!("closed by the venue{}", f.map(|f| format!(": {} {}", f.code, f.reason)).unwrap_or_default())),
+                Ok(_) => {}
+                Err(e) if matches!(io_error(&e), Some(ErrorKind::WouldBlock | ErrorKind::TimedOut)) => {}
+                Err(e) => self.lose(e.to_string()),
+            }
+            if self.ws.is_some() {
+                self.tick();
+            }
+        }
+    }
+}
