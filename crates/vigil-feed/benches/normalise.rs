@@ -22,7 +22,28 @@ fn messages(name: &str) -> Vec<(Ts, String)> {
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("normalise");
-    for (venue, file) in [("binance", "BINANCE.ws.1.0"), ("coinbase", "COINBASE.ws.28.0"), ("kraken", "KRAKEN.ws.50.0")] {
+    let venues = [("binance", "BINANCE.ws.1.0"), ("coinbase", "COINBASE.ws.28.0"), ("kraken", "KRAKEN.ws.50.0")];
+    // The three captures one after the other, each through its own connector: the figure the
+    // connectors are held to (at least a million messages a second on one core).
+    let all: Vec<(&str, Vec<(Ts, String)>)> = venues.iter().map(|(v, f)| (*v, messages(f))).collect();
+    g.throughput(Throughput::Elements(all.iter().map(|(_, m)| m.len() as u64).sum()));
+    g.bench_function("all-captures", |b| {
+        let mut interner = Interner::new();
+        let mut vs: Vec<Box<dyn vigil_feed::Venue>> = all.iter().map(|(v, _)| vigil_feed::venue(v, &[]).unwrap()).collect();
+        let (mut events, mut notices) = (Vec::new(), Vec::new());
+        b.iter(|| {
+            for (v, (_, msgs)) in vs.iter_mut().zip(&all) {
+                v.on_connect();
+                for (ts, text) in msgs {
+                    let mut e = Emit { interner: &mut interner, events: &mut events, notices: &mut notices };
+                    v.on_message(text, *ts, &mut e).unwrap();
+                    events.clear();
+                    notices.clear();
+                }
+            }
+        })
+    });
+    for (venue, file) in venues {
         let msgs = messages(file);
         g.throughput(Throughput::Elements(msgs.len() as u64));
         g.bench_function(venue, |b| {

@@ -35,13 +35,36 @@ pub fn level_id(side: Side, price: Price) -> CompactString {
     CompactString::from_utf8(&buf[..n]).unwrap_or_else(|_| format_compact!("{price}"))
 }
 
+/// "00", "01", … "99": two digits at a time halve the divisions.
+const PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Writes `x` in decimal at the start of `out` (which must hold 20 bytes), returning the length.
 #[inline]
 pub fn write_u64(out: &mut [u8], mut x: u64) -> usize {
     let len = x.checked_ilog10().map_or(1, |l| l as usize + 1);
-    for i in (0..len).rev() {
-        out[i] = b'0' + (x % 10) as u8;
-        x /= 10;
+    let mut i = len;
+    while x >= 100 {
+        let r = (x % 100) as usize * 2;
+        x /= 100;
+        i -= 2;
+        out[i] = PAIRS[r];
+        out[i + 1] = PAIRS[r + 1];
+    }
+    if x >= 10 {
+        let r = x as usize * 2;
+        out[i - 2] = PAIRS[r];
+        out[i - 1] = PAIRS[r + 1];
+    } else {
+        out[i - 1] = b'0' + x as u8;
     }
     len
 }
@@ -184,6 +207,15 @@ mod tests {
         for raw in [0i64, 1, 10, 100_000_000, 150_000_000, 5_012_350_000_000, 2772, -250_000_000, i64::MAX, i64::MIN + 1, 123_456_789] {
             assert_eq!(level_id(Side::Buy, Price(raw)), format!("L2:b:{}", Price(raw)), "{raw}");
             assert_eq!(level_id(Side::Sell, Price(raw)), format!("L2:a:{}", Price(raw)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn digits() {
+        let mut buf = [0u8; 20];
+        for x in [0u64, 7, 10, 99, 100, 101, 12_345, 1_000_000, 98_765_432_109, u64::MAX] {
+            let n = write_u64(&mut buf, x);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), x.to_string());
         }
     }
 

@@ -12,7 +12,6 @@ use crate::{Counts, Emit, Notice, Venue};
 use compact_str::format_compact;
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use vigil_core::{EventKind, Price, Qty, Side, SymbolId, Trade, Ts, VenueId};
 
@@ -136,6 +135,99 @@ impl<'de: 'a, 'a> Deserialize<'de> for Level<'a> {
     }
 }
 
+/// One element of a channel message `[channelID, payload…, channelName, pair]`, read in one pass:
+/// a book payload is an object, a trade payload an array of rows, the names strings.
+enum Elem<'a> {
+    Other,
+    Str(Cow<'a, str>),
+    Book(BookMsg<'a>),
+    Rows(Vec<Row<'a>>),
+}
+
+/// A row of an array payload: a trade is a list of strings; other channels' rows are skipped.
+enum Row<'a> {
+    Other,
+    List(Vec<Cow<'a, str>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Elem<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Elem<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a channel id, a payload or a name")
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Elem<'a>, E> {
+                Ok(Elem::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Elem<'a>, E> {
+                Ok(Elem::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Elem<'a>, E> {
+                Ok(Elem::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Elem<'a>, E> {
+                Ok(Elem::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Elem<'a>, E> {
+                Ok(Elem::Other)
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Elem<'a>, E> {
+                Ok(Elem::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Elem<'a>, E> {
+                Ok(Elem::Str(Cow::Owned(s.to_string())))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Elem<'a>, A::Error> {
+                BookMsg::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Elem::Book)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Elem<'a>, A::Error> {
+                Vec::<Row>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Elem::Rows)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Row<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Row<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a row")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Row<'a>, A::Error> {
+                Vec::<Cow<'a, str>>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Row::List)
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Row<'a>, E> {
+                Ok(Row::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Row<'a>, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Row::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 fn decimals(s: &str) -> u32 {
     s.split_once('.').map_or(0, |(_, f)| f.len() as u32)
 }
@@ -185,13 +277,9 @@ pub fn checksum(book: &Book, price_dp: u32, qty_dp: u32) -> u32 {
 }
 
 impl Kraken {
-    fn on_book(&mut self, payloads: &[&RawValue], channel: &str, pair: &str, recv: Ts, emit: &mut Emit) -> Result<(), String> {
+    fn on_book(&mut self, msgs: &[BookMsg], channel: &str, pair: &str, recv: Ts, emit: &mut Emit) -> Result<(), String> {
         let venue = *self.venue.get_or_insert_with(|| emit.interner.venue("kraken"));
         let depth = channel.strip_prefix("book-").and_then(|d| d.parse().ok()).unwrap_or(self.depth);
-        let mut msgs = Vec::with_capacity(payloads.len());
-        for p in payloads {
-            msgs.push(serde_json::from_str::<BookMsg>(p.get()).map_err(|e| format!("book message: {e}"))?);
-        }
         let snapshot = msgs.iter().any(|m| !m.r#as.is_empty() || !m.bs.is_empty());
         if !self.books.contains_key(pair) {
             let symbol = emit.interner.symbol(&vigil_io::symbols::normalise_symbol(pair));
@@ -205,7 +293,7 @@ impl Kraken {
         if snapshot {
             let mut new = Book::default();
             let (mut pdp, mut qdp) = (0, 0);
-            for m in &msgs {
+            for m in msgs {
                 for (levels, side) in [(&m.r#as, Side::Sell), (&m.bs, Side::Buy)] {
                     for l in levels {
                         let (p, q) = (price(l.price)?, volume(l.volume)?);
@@ -235,7 +323,7 @@ impl Kraken {
                 return Ok(());
             }
             let mut expected = None;
-            for m in &msgs {
+            for m in msgs {
                 for (levels, side) in [(&m.a, Side::Sell), (&m.b, Side::Buy)] {
                     for l in levels {
                         let (p, q) = (price(l.price)?, volume(l.volume)?);
@@ -280,16 +368,16 @@ impl Kraken {
         Ok(())
     }
 
-    fn on_trades(&mut self, payload: &RawValue, pair: &str, emit: &mut Emit) -> Result<(), String> {
+    fn on_trades(&mut self, rows: &[Row], pair: &str, emit: &mut Emit) -> Result<(), String> {
         let venue = *self.venue.get_or_insert_with(|| emit.interner.venue("kraken"));
-        let rows: Vec<Vec<&str>> = serde_json::from_str(payload.get()).map_err(|e| format!("trade message: {e}"))?;
         let symbol = emit.interner.symbol(&vigil_io::symbols::normalise_symbol(pair));
         for (i, r) in rows.iter().enumerate() {
+            let Row::List(r) = r else { return Err(format!("trade {i} is not a list of strings")) };
             let [p, v, t, side, ..] = r.as_slice() else {
                 return Err(format!("trade {i} has {} fields, not [price, volume, time, side, type, misc]", r.len()));
             };
             let ts = crate::seconds_to_ts(t).ok_or_else(|| format!("trade time {t:?} is not seconds since the epoch"))?;
-            let aggressor = match *side {
+            let aggressor = match side.as_ref() {
                 "b" => Some(Side::Buy),
                 "s" => Some(Side::Sell),
                 other => return Err(format!("trade side {other:?} is not b or s")),
@@ -355,17 +443,28 @@ impl Venue for Kraken {
             }
             return Ok(());
         }
-        let parts: Vec<&RawValue> = serde_json::from_str(t).map_err(|e| format!("not a Kraken message: {e}"))?;
+        let mut parts: Vec<Elem> = serde_json::from_str(t).map_err(|e| format!("not a Kraken message: {e}"))?;
         let n = parts.len();
         if n < 4 {
             return Err(format!("a channel message has {n} elements, not [channelID, payload…, channelName, pair]"));
         }
-        let channel: Cow<str> = serde_json::from_str(parts[n - 2].get()).map_err(|e| format!("channel name: {e}"))?;
-        let pair: Cow<str> = serde_json::from_str(parts[n - 1].get()).map_err(|e| format!("pair: {e}"))?;
+        let (Some(Elem::Str(pair)), Some(Elem::Str(channel))) = (parts.pop(), parts.pop()) else {
+            return Err("the last two elements of a channel message are not its channel name and pair".into());
+        };
         if channel.starts_with("book") {
-            self.on_book(&parts[1..n - 2], &channel, &pair, recv, emit)
+            let mut msgs = Vec::with_capacity(parts.len().saturating_sub(1));
+            for p in parts.drain(1..) {
+                match p {
+                    Elem::Book(b) => msgs.push(b),
+                    _ => return Err("a book payload that is not an object".into()),
+                }
+            }
+            self.on_book(&msgs, &channel, &pair, recv, emit)
         } else if channel == "trade" {
-            self.on_trades(parts[1], &pair, emit)
+            match parts.get(1) {
+                Some(Elem::Rows(rows)) => self.on_trades(rows, &pair, emit),
+                _ => Err("a trade payload that is not a list of trades".into()),
+            }
         } else {
             self.counts.unused(&channel);
             Ok(())
@@ -402,6 +501,30 @@ mod tests {
         // Nine places: the ninth is kept as written ("0.000027720" → "27720").
         let n = push_digits(&mut buf, 0, price("0.000027720").unwrap().0, 9);
         assert_eq!(&buf[..n], b"27720");
+    }
+
+    #[test]
+    fn trades_and_other_channels() {
+        let mut k = Kraken::new(&["BTC-USD".into()]);
+        let mut i = Interner::new();
+        let (mut ev, mut no) = (Vec::new(), Vec::new());
+        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        // Kraken's documented trade message: two trades, a sell then a buy.
+        let t =
+            r#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""],["6060.00000","0.02455000","1534614057.324998","b","l",""]],"trade","XBT/USD"]"#;
+        k.on_message(t, Ts(1), &mut e).unwrap();
+        let spread = r#"[0,["5698.40000","5700.00000","1542057299.545897","1.01234567","0.98765432"],"spread","XBT/USD"]"#;
+        k.on_message(spread, Ts(2), &mut e).unwrap();
+        assert!(k.on_message(r#"[0,{"a":1},"trade","XBT/USD"]"#, Ts(3), &mut e).is_err());
+        assert!(k.on_message(r#"[0,[["1","0","1.0","b","l",""]],"trade","XBT/USD"]"#, Ts(3), &mut e).is_err(), "a zero volume");
+        assert!(k.on_message(r#"[0,"x"]"#, Ts(3), &mut e).is_err());
+        assert_eq!(ev.len(), 2);
+        let EventKind::Trade(a) = &ev[0].kind else { panic!("a trade") };
+        assert_eq!((a.aggressor, a.qty, ev[0].ts), (Some(Side::Sell), volume("0.15850568").unwrap(), Ts(1_534_614_057_321_597_000)));
+        assert_eq!(a.trade_id, "XBT/USD:1534614057.321597:0");
+        assert!(matches!(&ev[1].kind, EventKind::Trade(b) if b.aggressor == Some(Side::Buy) && b.price == price("6060").unwrap()));
+        assert_eq!(i.names().symbol(ev[0].symbol).as_ref(), "BTC-USD");
+        assert_eq!(k.counts().unused.get("spread"), Some(&1));
     }
 
     #[test]
