@@ -57,7 +57,8 @@ enum Cmd {
     },
     /// The long-running process: engine, store and the HTTP API.
     Serve(serve::ServeArgs),
-    /// Monitor symbols for a while (on the running serve, else here) and print the alerts raised.
+    /// Monitor symbols: the simulated market for a while (on the running serve, else here), or a
+    /// venue's live public market data (`--source binance|coinbase|kraken`), printing the alerts raised.
     Start(serve::StartArgs),
     /// Stop the running serve's monitoring session.
     Stop,
