@@ -63,12 +63,13 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
         readers: vec![Box::new(FeedReader { feed, report: feed_stats.clone() })],
     })?;
     summary.print(&rejects);
-    if let Some((stats, counts)) = feed_stats.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some((stats, counts, sent)) = feed_stats.lock().unwrap_or_else(|e| e.into_inner()).take() {
         let s: vigil_feed::live::Stats = stats;
         eprintln!(
             "feed: {} connections, {} messages, {} events, {} unreadable, {} snapshots fetched, {} books requested afresh",
             s.connections, s.messages, s.events, s.rejected, s.snapshots_fetched, s.resubscribes
         );
+        eprintln!("messages {sent}");
         if !counts.is_empty() {
             let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
             eprintln!("completeness: {}{}", parts.join(", "), a.completeness.as_ref().map_or(String::new(), |p| format!(" (records in {p})")));
@@ -89,8 +90,8 @@ struct FeedReader {
     report: Arc<Mutex<Option<FeedReport>>>,
 }
 
-/// A feed's counters and its completeness records by kind.
-type FeedReport = (vigil_feed::live::Stats, Vec<(String, u64)>);
+/// A feed's counters, its completeness records by kind, and what the venue sent.
+type FeedReport = (vigil_feed::live::Stats, Vec<(String, u64)>, String);
 
 impl vigil_io::EventReader for FeedReader {
     fn next(&mut self, interner: &mut vigil_core::Interner) -> Result<Option<vigil_io::Item>, vigil_io::ReadError> {
@@ -98,7 +99,7 @@ impl vigil_io::EventReader for FeedReader {
         if r.is_none() {
             let mut counts: Vec<(String, u64)> = self.feed.monitor.counts.iter().map(|(k, n)| (k.to_string(), *n)).collect();
             counts.sort();
-            *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some((self.feed.stats.clone(), counts));
+            *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some((self.feed.stats.clone(), counts, self.feed.describe()));
         }
         Ok(r)
     }

@@ -33,6 +33,14 @@ struct Combined<'a> {
     data: Option<&'a RawValue>,
     #[serde(default)]
     id: Option<serde_json::Value>,
+    /// `{"error":{"code":2,"msg":"Invalid request"},"id":1}`
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+    /// `{"code":-1121,"msg":"Invalid symbol."}`
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+    #[serde(default)]
+    msg: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +133,8 @@ struct Market {
     asked: bool,
     last_agg: Option<u64>,
     last_trade: Option<u64>,
+    /// The latest venue time seen (depth `E`, trade `T`): the time of a ticker or snapshot, which carry none.
+    venue_ts: Ts,
 }
 
 pub struct Binance {
@@ -137,6 +147,8 @@ pub struct Binance {
     /// Diffs dropped because a book waited for its snapshot longer than [`MAX_BUFFERED`] diffs.
     pub overflowed: u64,
     pub stale_diffs: u64,
+    /// Trades whose id was already seen (sent again by the venue), not passed on.
+    pub duplicate_trades: u64,
     kinds: Vec<EventKind>,
 }
 
@@ -168,14 +180,34 @@ impl Binance {
             streams.extend([format!("{l}@depth@100ms"), format!("{l}@aggTrade"), format!("{l}@bookTicker")]);
             names.insert(b, s.to_ascii_uppercase());
         }
-        Binance { streams, names, venue: None, markets: FxHashMap::default(), counts: Counts::default(), overflowed: 0, stale_diffs: 0, kinds: Vec::new() }
+        Binance {
+            streams,
+            names,
+            venue: None,
+            markets: FxHashMap::default(),
+            counts: Counts::default(),
+            overflowed: 0,
+            stale_diffs: 0,
+            duplicate_trades: 0,
+            kinds: Vec::new(),
+        }
     }
 
     fn market(&mut self, s: &str, emit: &mut Emit) -> &mut Market {
         if !self.markets.contains_key(s) {
             let name = self.names.get(s).cloned().unwrap_or_else(|| vigil_io::symbols::normalise_symbol(s));
             let symbol = emit.interner.symbol(&name);
-            let m = Market { symbol, book: Book::default(), synced: false, last_u: 0, buffer: VecDeque::new(), asked: false, last_agg: None, last_trade: None };
+            let m = Market {
+                symbol,
+                book: Book::default(),
+                synced: false,
+                last_u: 0,
+                buffer: VecDeque::new(),
+                asked: false,
+                last_agg: None,
+                last_trade: None,
+                venue_ts: Ts(0),
+            };
             self.markets.insert(s.to_string(), m);
         }
         self.markets.get_mut(s).expect("inserted above")
@@ -184,7 +216,7 @@ impl Binance {
     fn check_id(last: &mut Option<u64>, id: u64, symbol: &str, stream: &'static str, notices: &mut Vec<Notice>) -> bool {
         match *last {
             Some(l) if id <= l => return false,
-            Some(l) if id > l + 1 => notices.push(Notice::Gap { symbol: symbol.to_string(), stream, expected: l + 1, got: id }),
+            Some(l) if id > l.saturating_add(1) => notices.push(Notice::Gap { symbol: symbol.to_string(), stream, expected: l.saturating_add(1), got: id }),
             _ => {}
         }
         *last = Some(id);
@@ -196,8 +228,8 @@ impl Binance {
         if d.last <= m.last_u {
             return Ok(());
         }
-        if d.first > m.last_u + 1 {
-            return Err((m.last_u + 1, d.first));
+        if d.first > m.last_u.saturating_add(1) {
+            return Err((m.last_u.saturating_add(1), d.first));
         }
         for &(side, p, q) in &d.levels {
             kinds.extend(m.book.set(side, Price(p), Qty(q)));
@@ -216,6 +248,9 @@ impl Binance {
     }
 
     fn on_depth(&mut self, d: Depth, recv: Ts, emit: &mut Emit) -> Result<(), String> {
+        if !(0..=crate::MAX_MS).contains(&d.E) {
+            return Err(format!("event time {} is not milliseconds since the epoch", d.E));
+        }
         let diff = Diff { first: d.U, last: d.u, ts: if d.E > 0 { ms_to_ts(d.E) } else { recv }, levels: levels(&d.b, &d.a)? };
         if diff.first > diff.last {
             return Err(format!("first update id {} is after the last {}", diff.first, diff.last));
@@ -223,6 +258,9 @@ impl Binance {
         self.counts.used("depthUpdate");
         let mut kinds = std::mem::take(&mut self.kinds);
         let m = self.market(d.s, emit);
+        if d.E > 0 {
+            m.venue_ts = m.venue_ts.max(diff.ts);
+        }
         if !m.synced {
             let full = m.buffer.len() >= MAX_BUFFERED;
             if full {
@@ -273,7 +311,12 @@ impl Binance {
             sell_order_id: None,
             aggressor: Some(if buyer_maker { Side::Sell } else { Side::Buy }),
         };
-        let symbol = self.market(s, emit).symbol;
+        if !(0..=crate::MAX_MS).contains(&t) {
+            return Err(format!("trade time {t} is not milliseconds since the epoch"));
+        }
+        let m = self.market(s, emit);
+        m.venue_ts = m.venue_ts.max(ms_to_ts(t));
+        let symbol = m.symbol;
         emit.push(ms_to_ts(t), venue, symbol, EventKind::Trade(trade));
         Ok(())
     }
@@ -292,6 +335,8 @@ impl Binance {
                 let m = self.market(t.s, emit);
                 if Self::check_id(&mut m.last_agg, t.a, t.s, "aggTrade", emit.notices) {
                     self.trade(t.s, format_compact!("{}:A{}", t.s, t.a), (t.p, t.q, t.T, t.m), emit)?;
+                } else {
+                    self.duplicate_trades += 1;
                 }
                 Ok(())
             }
@@ -301,6 +346,8 @@ impl Binance {
                 let m = self.market(t.s, emit);
                 if Self::check_id(&mut m.last_trade, t.t, t.s, "trade", emit.notices) {
                     self.trade(t.s, format_compact!("{}:{}", t.s, t.t), (t.p, t.q, t.T, t.m), emit)?;
+                } else {
+                    self.duplicate_trades += 1;
                 }
                 Ok(())
             }
@@ -314,8 +361,12 @@ impl Binance {
                     ask: Some(Price(dec(t.a, "ask")?)),
                     ask_qty: Some(Qty(dec(t.A, "ask quantity")?)),
                 };
-                let symbol = self.market(t.s, emit).symbol;
-                emit.push(recv, venue, symbol, EventKind::Quote(q));
+                // Spot tickers carry no time: the latest venue time of the symbol, so that the
+                // receive clock never moves the venue's forward.
+                let m = self.market(t.s, emit);
+                let ts = if m.venue_ts.0 > 0 { m.venue_ts } else { recv };
+                let symbol = m.symbol;
+                emit.push(ts, venue, symbol, EventKind::Quote(q));
                 Ok(())
             }
             other => {
@@ -348,6 +399,16 @@ impl Venue for Binance {
     }
     fn on_message(&mut self, text: &str, recv: Ts, emit: &mut Emit) -> Result<(), String> {
         let c: Combined = serde_json::from_str(text).map_err(|e| format!("not a Binance message: {e}"))?;
+        if let Some(e) = &c.error {
+            self.counts.used("error");
+            emit.notices.push(Notice::VenueError { message: e.to_string() });
+            return Ok(());
+        }
+        if let (Some(code), Some(msg)) = (&c.code, &c.msg) {
+            self.counts.used("error");
+            emit.notices.push(Notice::VenueError { message: format!("{code}: {msg}") });
+            return Ok(());
+        }
         match (c.stream, c.data) {
             (stream, Some(data)) => self.on_data(stream, data.get(), recv, emit),
             (None, None) if c.id.is_some() => {
@@ -365,6 +426,14 @@ impl Venue for Binance {
         let lv = levels(&s.bids, &s.asks)?;
         let mut kinds = std::mem::take(&mut self.kinds);
         let m = self.market(symbol, emit);
+        if m.buffer.front().is_some_and(|d| d.first > s.lastUpdateId.saturating_add(1)) {
+            // Older than the first diff held (Binance: fetch it again); nothing was lost.
+            emit.notices.push(Notice::NeedSnapshot { symbol: symbol.to_string() });
+            m.asked = true;
+            self.counts.used("snapshot_too_old");
+            self.kinds = kinds;
+            return Ok(());
+        }
         let before = m.book.top();
         let mut new = Book::default();
         for (side, p, q) in lv {
@@ -379,11 +448,11 @@ impl Venue for Binance {
         m.last_u = s.lastUpdateId;
         m.synced = true;
         m.asked = false;
-        let mut ts = recv;
+        let mut ts = if m.venue_ts.0 > 0 { m.venue_ts } else { recv };
         // The buffered diffs that the snapshot does not already hold.
         while let Some(d) = m.buffer.pop_front() {
             if let Err((expected, got)) = Self::apply(m, &d, &mut kinds) {
-                // The snapshot is older than the first diff still held: ask again.
+                // Diffs missing between those held (the buffer overflowed): a real gap.
                 emit.notices.push(Notice::Gap { symbol: symbol.to_string(), stream: "depth", expected, got });
                 emit.notices.push(Notice::NeedSnapshot { symbol: symbol.to_string() });
                 m.synced = false;

@@ -1,8 +1,9 @@
-//! Coinbase's public websocket feed (`wss://ws-feed.exchange.coinbase.com`): the `level2`,
+//! Coinbase's public websocket feed (`wss://ws-feed.exchange.coinbase.com`): the `level2_batch`,
 //! `matches`, `ticker` and `heartbeat` channels.
 //!
-//! `level2` sends a `snapshot` of the whole book, then `l2update`s whose changes give a level's
-//! new size (0 removes it). Trades (`match`, and `last_match` on subscribing) carry a trade id
+//! `level2_batch` (the unauthenticated form of `level2`, its updates batched every 50 ms; the
+//! messages are the same) sends a `snapshot` of the whole book, then `l2update`s whose changes give
+//! a level's new size (0 removes it). Trades (`match`, and `last_match` on subscribing) carry a trade id
 //! that rises by one per trade of a product, so a lost trade shows as a skipped id; the
 //! `heartbeat` channel repeats the last trade id every second, which shows one even when no
 //! trade follows. The taker's side is the opposite of a match's `side` (the maker's).
@@ -107,7 +108,9 @@ impl Coinbase {
     fn check_trade_id(p: &mut Product, product: &str, id: u64, notices: &mut Vec<Notice>) -> bool {
         match p.last_trade_id {
             Some(last) if id <= last => return false,
-            Some(last) if id > last + 1 => notices.push(Notice::Gap { symbol: product.to_string(), stream: "trades", expected: last + 1, got: id }),
+            Some(last) if id > last.saturating_add(1) => {
+                notices.push(Notice::Gap { symbol: product.to_string(), stream: "trades", expected: last.saturating_add(1), got: id })
+            }
             _ => {}
         }
         p.last_trade_id = Some(id);
@@ -116,7 +119,10 @@ impl Coinbase {
 
     fn time(m: &Msg, recv: Ts) -> Result<Ts, String> {
         match m.time {
-            Some(t) => Ts::parse(t.as_bytes()).map_err(|_| format!("time {t:?} is not RFC 3339")),
+            Some(t) => match Ts::parse(t.as_bytes()) {
+                Ok(ts) if (0..=crate::MAX_MS.saturating_mul(1_000_000)).contains(&ts.0) => Ok(ts),
+                _ => Err(format!("time {t:?} is not an RFC 3339 time")),
+            },
             None => Ok(recv),
         }
     }
@@ -130,10 +136,10 @@ impl Venue for Coinbase {
         "wss://ws-feed.exchange.coinbase.com"
     }
     fn subscribe(&self) -> Vec<String> {
-        vec![serde_json::json!({"type": "subscribe", "product_ids": self.products, "channels": ["level2", "matches", "ticker", "heartbeat"]}).to_string()]
+        vec![serde_json::json!({"type": "subscribe", "product_ids": self.products, "channels": ["level2_batch", "matches", "ticker", "heartbeat"]}).to_string()]
     }
     fn resubscribe(&self, product: &str) -> Vec<String> {
-        let msg = |t: &str| serde_json::json!({"type": t, "product_ids": [product], "channels": ["level2"]}).to_string();
+        let msg = |t: &str| serde_json::json!({"type": t, "product_ids": [product], "channels": ["level2_batch"]}).to_string();
         vec![msg("unsubscribe"), msg("subscribe")]
     }
     fn on_connect(&mut self) {
@@ -182,11 +188,16 @@ impl Venue for Coinbase {
                     self.kinds = kinds;
                     return Ok(());
                 } else {
+                    // Every change is read before any is applied: a bad one leaves the book as it was.
+                    let mut changes = Vec::with_capacity(m.changes.len());
                     for [s, px, sz] in &m.changes {
                         let (s, px, sz) = (side(s)?, dec(px, "price")?, dec(sz, "size")?);
                         if sz < 0 {
                             return Err(format!("size {sz} is negative"));
                         }
+                        changes.push((s, px, sz));
+                    }
+                    for (s, px, sz) in changes {
                         kinds.extend(p.book.set(s, Price(px), Qty(sz)));
                     }
                 }
@@ -229,13 +240,16 @@ impl Venue for Coinbase {
             "heartbeat" => {
                 if let Some(id) = m.last_trade_id {
                     let p = self.product(pid, emit);
-                    // A heartbeat names the last trade; a gap shows without waiting for the next trade.
-                    if p.last_trade_id.is_some_and(|last| id > last) {
-                        Self::check_trade_id(p, pid, id, emit.notices);
-                        // The trade named is lost too: the next match must follow it.
-                    }
-                    if p.last_trade_id.is_none() {
-                        p.last_trade_id = Some(id);
+                    // A heartbeat names the last trade made: trades after the last received, up to
+                    // and including it, were lost — shown without waiting for the next trade.
+                    match p.last_trade_id {
+                        Some(last) if id > last => {
+                            let lost = Notice::Gap { symbol: pid.to_string(), stream: "trades", expected: last.saturating_add(1), got: id.saturating_add(1) };
+                            emit.notices.push(lost);
+                            p.last_trade_id = Some(id);
+                        }
+                        Some(_) => {}
+                        None => p.last_trade_id = Some(id),
                     }
                 }
                 self.counts.used(kind);
@@ -296,7 +310,13 @@ mod tests {
         // A heartbeat naming a later trade shows the loss at once.
         let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
         c.on_message(r#"{"type":"heartbeat","last_trade_id":16,"product_id":"BTC-USD","sequence":5,"time":"2021-04-17T16:43:31Z"}"#, Ts(4), &mut e).unwrap();
-        assert_eq!(no.last(), Some(&Notice::Gap { symbol: "BTC-USD".into(), stream: "trades", expected: 15, got: 16 }));
+        assert_eq!(no.last(), Some(&Notice::Gap { symbol: "BTC-USD".into(), stream: "trades", expected: 15, got: 17 }), "15 and 16 lost");
+        // One lost trade, named only by a heartbeat, is a gap too; the next match follows it.
+        let n = no.len();
+        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        c.on_message(r#"{"type":"heartbeat","last_trade_id":17,"product_id":"BTC-USD","sequence":6,"time":"2021-04-17T16:43:32Z"}"#, Ts(5), &mut e).unwrap();
+        c.on_message(&m(18, "buy"), Ts(6), &mut e).unwrap();
+        assert_eq!(&no[n..], [Notice::Gap { symbol: "BTC-USD".into(), stream: "trades", expected: 17, got: 18 }]);
         assert!(c.on_message(r#"{"type":"match","product_id":"BTC-USD"}"#, Ts(5), &mut Emit { interner: &mut i, events: &mut ev, notices: &mut no }).is_err());
     }
 }

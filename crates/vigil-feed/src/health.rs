@@ -1,6 +1,7 @@
 //! Surveillance of the surveillance: evidence that ingestion was complete, or exactly where it
 //! was not. A [`Monitor`] watches one feed and writes a record when
-//! - the feed is silent for longer than its configured gap (`feed_silent`);
+//! - the feed is silent for longer than its configured gap (`feed_silent`: once while it lasts,
+//!   and again with its whole length when data resumes);
 //! - a venue's sequence numbers or trade ids skip (`sequence_gap`);
 //! - a venue's book fails its checksum (`checksum_mismatch`);
 //! - event time and receive time drift apart by more than the configured skew (`clock_skew`,
@@ -55,6 +56,8 @@ pub struct Monitor {
     venue: String,
     pub limits: Limits,
     last_message: Option<Ts>,
+    /// When the current connection was made.
+    armed: Option<Ts>,
     silent_reported: bool,
     skew: FxHashMap<SymbolId, Skew>,
     pub records: Vec<Record>,
@@ -77,6 +80,7 @@ impl Monitor {
             venue: venue.to_string(),
             limits,
             last_message: None,
+            armed: None,
             silent_reported: false,
             skew: FxHashMap::default(),
             records: Vec::new(),
@@ -105,41 +109,59 @@ impl Monitor {
         }
     }
 
-    /// A message arrived at `recv`: a silence before it longer than the limit is a gap.
+    /// A message arrived at `recv`: a silence before it longer than the limit is a gap. One
+    /// already reported while it lasted is reported again now that its whole length is known.
     pub fn message(&mut self, recv: Ts) {
-        if let Some(last) = self.last_message {
-            let gap = recv.0 - last.0;
-            if gap > self.limits.max_silence_ns && !self.silent_reported {
-                self.silent(last, recv);
+        // After a silence already reported, the outage ran from the last message, across reconnects.
+        let from = if self.silent_reported { self.last_message.or(self.armed) } else { self.last_message.max(self.armed) };
+        if let Some(from) = from {
+            let gap = recv.0.saturating_sub(from.0);
+            if gap > self.limits.max_silence_ns || self.silent_reported {
+                self.silent(from, recv, true);
             }
         }
         self.last_message = Some(recv);
         self.silent_reported = false;
     }
 
+    /// A connection was made at `now`: the silence watch starts from it.
+    pub fn connected(&mut self, now: Ts) {
+        self.armed = Some(now);
+        self.silent_reported = false;
+    }
+
+    /// How long the feed has been silent at `now` (since the last message, or the connection if later).
+    pub fn silence(&self, now: Ts) -> i64 {
+        self.last_message.max(self.armed).map_or(0, |from| now.0.saturating_sub(from.0))
+    }
+
     /// Nothing has arrived by `now`: reports the silence once, when it passes the limit.
     pub fn waiting(&mut self, now: Ts) -> bool {
-        let Some(last) = self.last_message else { return false };
-        if now.0 - last.0 > self.limits.max_silence_ns && !self.silent_reported {
-            self.silent(last, now);
+        let Some(from) = self.last_message.max(self.armed) else { return false };
+        if now.0.saturating_sub(from.0) > self.limits.max_silence_ns && !self.silent_reported {
+            self.silent(from, now, false);
             self.silent_reported = true;
             return true;
         }
         false
     }
 
-    fn silent(&mut self, from: Ts, to: Ts) {
-        let gap = to.0 - from.0;
-        let desc =
-            format!("The {} feed was silent for {:.1} s from {from}, longer than its {:.0} s limit.", self.venue, secs(gap), secs(self.limits.max_silence_ns));
-        let ev = serde_json::json!({"silent_s": secs(gap), "limit_s": secs(self.limits.max_silence_ns), "last_message": from.to_string(), "seen_at": to.to_string()});
+    fn silent(&mut self, from: Ts, to: Ts, ended: bool) {
+        let gap = to.0.saturating_sub(from.0);
+        let limit = secs(self.limits.max_silence_ns);
+        let desc = if ended {
+            format!("The {} feed was silent for {:.1} s from {from} to {to}, longer than its {limit:.0} s limit.", self.venue, secs(gap))
+        } else {
+            format!("The {} feed has been silent for {:.1} s since {from}, longer than its {limit:.0} s limit.", self.venue, secs(gap))
+        };
+        let ev = serde_json::json!({"silent_s": secs(gap), "limit_s": limit, "since": from.to_string(), "seen_at": to.to_string(), "ended": ended});
         self.record(to, "feed_silent", None, desc, ev);
     }
 
     /// Events made from a message received at `recv`, with their venue times (before the feed's clock moves any).
     pub fn events(&mut self, events: &[Event], recv: Ts, names: &Names) {
         for e in events {
-            let skew = recv.0 - e.ts.0;
+            let skew = recv.0.saturating_sub(e.ts.0);
             if skew.abs() <= self.limits.max_skew_ns {
                 continue;
             }
@@ -221,9 +243,15 @@ mod tests {
         assert!(m.waiting(Ts(16_000_000_000)));
         assert!(!m.waiting(Ts(20_000_000_000)), "reported once");
         m.message(Ts(21_000_000_000));
-        assert_eq!(m.count("feed_silent"), 1, "the silence already reported while waiting is not reported again");
+        assert_eq!(m.count("feed_silent"), 2, "reported while it lasted, and again with its whole length");
+        assert_eq!(m.records[1].evidence["silent_s"], 16.0);
+        assert_eq!(m.records[1].evidence["ended"], true);
         m.message(Ts(40_000_000_000));
-        assert_eq!(m.count("feed_silent"), 2);
+        assert_eq!(m.count("feed_silent"), 3);
+        // A new connection that never speaks is watched from when it was made.
+        m.connected(Ts(50_000_000_000));
+        assert_eq!(m.silence(Ts(55_000_000_000)), 5_000_000_000);
+        assert!(m.waiting(Ts(61_000_000_000)));
 
         let mut i = Interner::new();
         let (v, s) = (i.venue("kraken"), i.symbol("BTC-USD"));

@@ -105,14 +105,66 @@ struct BookMsg<'a> {
     #[serde(borrow, default)]
     b: Vec<Level<'a>>,
     #[serde(borrow, default)]
-    c: Option<&'a str>,
+    c: Option<Scalar<'a>>,
 }
 
-/// `[price, volume, timestamp]`, perhaps followed by `"r"`.
+/// `[price, volume, timestamp]`, perhaps followed by `"r"`. Other channels put other shapes under
+/// the same keys (a ticker's `"a": ["5525.4", 1, "1.000"]`): those read as not `ok`, an error only
+/// where a book level was expected.
 struct Level<'a> {
     price: &'a str,
     volume: &'a str,
     time: &'a str,
+    ok: bool,
+}
+
+impl Level<'_> {
+    const NOT: Level<'static> = Level { price: "", volume: "", time: "", ok: false };
+}
+
+/// A string, or anything else (skipped).
+struct Scalar<'a>(Option<&'a str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(Some(s)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'a>, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Scalar<'a>, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Scalar<'a>, A::Error> {
+                while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Level<'a> {
@@ -124,14 +176,46 @@ impl<'de: 'a, 'a> Deserialize<'de> for Level<'a> {
                 f.write_str("a level [price, volume, timestamp]")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Level<'a>, A::Error> {
-                let price: &str = s.next_element()?.ok_or_else(|| serde::de::Error::custom("a level without a price"))?;
-                let volume: &str = s.next_element()?.ok_or_else(|| serde::de::Error::custom("a level without a volume"))?;
-                let time: &str = s.next_element()?.ok_or_else(|| serde::de::Error::custom("a level without a timestamp"))?;
-                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Level { price, volume, time })
+                let mut v = [None; 3];
+                let mut n = 0;
+                while let Some(Scalar(x)) = s.next_element::<Scalar>()? {
+                    if n < 3 {
+                        v[n] = x;
+                    }
+                    n += 1;
+                }
+                Ok(match v {
+                    [Some(price), Some(volume), Some(time)] => Level { price, volume, time, ok: true },
+                    _ => Level::NOT,
+                })
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_unit<E>(self) -> Result<Level<'a>, E> {
+                Ok(Level::NOT)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Level<'a>, A::Error> {
+                while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Level::NOT)
             }
         }
-        d.deserialize_seq(V(std::marker::PhantomData))
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -245,6 +329,9 @@ fn volume(s: &str) -> Result<Qty, String> {
 }
 
 fn level_ts(l: &Level) -> Result<Ts, String> {
+    if !l.ok {
+        return Err("a book level that is not [price, volume, timestamp] strings".into());
+    }
     crate::seconds_to_ts(l.time).ok_or_else(|| format!("level timestamp {:?} is not seconds since the epoch", l.time))
 }
 
@@ -296,8 +383,8 @@ impl Kraken {
             for m in msgs {
                 for (levels, side) in [(&m.r#as, Side::Sell), (&m.bs, Side::Buy)] {
                     for l in levels {
-                        let (p, q) = (price(l.price)?, volume(l.volume)?);
                         ts = ts.max(level_ts(l)?);
+                        let (p, q) = (price(l.price)?, volume(l.volume)?);
                         pdp = pdp.max(decimals(l.price));
                         qdp = qdp.max(decimals(l.volume));
                         if q.0 > 0 {
@@ -323,20 +410,25 @@ impl Kraken {
                 return Ok(());
             }
             let mut expected = None;
+            // Every level is read before any is applied: a bad one leaves the book as it was.
+            let mut changes = Vec::with_capacity(4);
             for m in msgs {
                 for (levels, side) in [(&m.a, Side::Sell), (&m.b, Side::Buy)] {
                     for l in levels {
-                        let (p, q) = (price(l.price)?, volume(l.volume)?);
                         ts = ts.max(level_ts(l)?);
-                        if st.crc.is_some() && in_top10(&st.book, side, p.0) {
-                            st.crc = None;
-                        }
-                        self.kinds.extend(st.book.set(side, p, q));
+                        changes.push((side, price(l.price)?, volume(l.volume)?));
                     }
                 }
-                if let Some(c) = m.c {
+                if let Some(c) = &m.c {
+                    let c = c.0.ok_or("a checksum that is not a string")?;
                     expected = Some(c.parse::<u32>().map_err(|_| format!("checksum {c:?} is not a 32-bit number"))?);
                 }
+            }
+            for (side, p, q) in changes {
+                if st.crc.is_some() && in_top10(&st.book, side, p.0) {
+                    st.crc = None;
+                }
+                self.kinds.extend(st.book.set(side, p, q));
             }
             st.book.truncate(depth, &mut self.kinds);
             if let Some(expected) = expected {
@@ -387,7 +479,9 @@ impl Kraken {
                 return Err(format!("trade volume {v:?} is zero"));
             }
             let kind = EventKind::Trade(Trade {
-                trade_id: format_compact!("{pair}:{t}:{i}"),
+                // Kraken v1 trades have no id: the pair, time, price, volume and place in the
+                // message make one that two real trades do not share.
+                trade_id: format_compact!("{pair}:{t}:{p}:{v}:{i}"),
                 price: price(p)?,
                 qty,
                 buy_account: None,
@@ -521,10 +615,14 @@ mod tests {
         assert_eq!(ev.len(), 2);
         let EventKind::Trade(a) = &ev[0].kind else { panic!("a trade") };
         assert_eq!((a.aggressor, a.qty, ev[0].ts), (Some(Side::Sell), volume("0.15850568").unwrap(), Ts(1_534_614_057_321_597_000)));
-        assert_eq!(a.trade_id, "XBT/USD:1534614057.321597:0");
+        assert_eq!(a.trade_id, "XBT/USD:1534614057.321597:5541.20000:0.15850568:0");
         assert!(matches!(&ev[1].kind, EventKind::Trade(b) if b.aggressor == Some(Side::Buy) && b.price == price("6060").unwrap()));
         assert_eq!(i.names().symbol(ev[0].symbol).as_ref(), "BTC-USD");
         assert_eq!(k.counts().unused.get("spread"), Some(&1));
+        // A ticker's object payload has keys a book uses, in other shapes: counted, not an error.
+        let ticker = r#"[0,{"a":["5525.40000",1,"1.000"],"b":["5525.10000",1,"1.000"],"c":["5525.10000","0.00398963"],"v":["2634.11501494","3591.17907851"]},"ticker","XBT/USD"]"#;
+        k.on_message(ticker, Ts(4), &mut Emit { interner: &mut i, events: &mut ev, notices: &mut no }).unwrap();
+        assert_eq!(k.counts().unused.get("ticker"), Some(&1));
     }
 
     #[test]
@@ -542,6 +640,12 @@ mod tests {
         let upd = format!(r#"[1,{{"a":[["100.0","3.00000000","2.0"]],"c":"{c}"}},"book-10","XBT/USD"]"#);
         k.on_message(&upd, Ts(6), &mut e).unwrap();
         assert_eq!((k.checksums_ok, k.checksums_failed), (1, 0));
+        // A message with one bad level changes nothing.
+        let before = k.book("XBT/USD").unwrap().clone();
+        let bad_level = r#"[1,{"a":[["100.5","1.0","4.0"],["x","1.0","4.0"]],"c":"1"},"book-10","XBT/USD"]"#;
+        assert!(k.on_message(bad_level, Ts(7), &mut e).is_err());
+        assert_eq!(k.book("XBT/USD").unwrap(), &before);
+        assert_eq!(k.checksums_failed, 0);
         let bad = format!(r#"[1,{{"a":[["100.0","4.00000000","3.0"]],"c":"{c}"}},"book-10","XBT/USD"]"#);
         k.on_message(&bad, Ts(7), &mut e).unwrap();
         assert_eq!(k.checksums_failed, 1);

@@ -39,7 +39,7 @@ pub enum Notice {
     Checksum { symbol: String, expected: u32, computed: u32 },
     /// The book of `symbol` needs a snapshot from the venue's REST interface (Binance).
     NeedSnapshot { symbol: String },
-    /// The book of `symbol` must be requested afresh over the websocket (Kraken, Coinbase).
+    /// The book of `symbol` must be requested afresh over the websocket (Kraken, after a failed checksum).
     Resubscribe { symbol: String },
     /// The venue reported an error.
     VenueError { message: String },
@@ -153,7 +153,8 @@ pub fn venue(name: &str, symbols: &[String]) -> Result<Box<dyn Venue>, String> {
 
 /// Event time that never goes backwards within one feed: the venue's clock where it speaks, the
 /// receive clock where it does not, each event no earlier than the one before. How often, and by
-/// how much, a venue time had to be moved forward is counted.
+/// how much, a venue time had to be moved forward is counted (`moved`, `moved_max_ns`, printed by
+/// `vigil start`).
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     last: i64,
@@ -168,7 +169,7 @@ impl Clock {
         for e in events {
             if e.ts.0 < self.last {
                 self.moved += 1;
-                self.moved_max_ns = self.moved_max_ns.max(self.last - e.ts.0);
+                self.moved_max_ns = self.moved_max_ns.max(self.last.saturating_sub(e.ts.0));
                 e.ts = Ts(self.last);
             }
             self.last = e.ts.0;
@@ -178,6 +179,9 @@ impl Clock {
     }
 }
 
+/// The latest event time a venue may give: the spec's range, to the year 2200.
+pub const MAX_MS: i64 = 7_258_118_400_000;
+
 /// Seconds since the epoch written as a decimal (`1618678163.327760`, Kraken's and the capture
 /// files' form) to nanoseconds, exactly.
 pub fn seconds_to_ts(s: &str) -> Option<Ts> {
@@ -186,6 +190,9 @@ pub fn seconds_to_ts(s: &str) -> Option<Ts> {
         return None;
     }
     let secs: i64 = int.parse().ok()?;
+    if secs > MAX_MS / 1000 {
+        return None;
+    }
     let mut ns: i64 = 0;
     for c in frac.bytes().chain(std::iter::repeat(b'0')).take(9) {
         ns = ns * 10 + i64::from(c - b'0');
@@ -227,6 +234,7 @@ mod tests {
         assert_eq!(seconds_to_ts("1.2.3"), None);
         assert_eq!(seconds_to_ts(""), None);
         assert_eq!(seconds_to_ts("-1"), None);
+        assert_eq!(seconds_to_ts("99999999999"), None, "beyond the spec's range, not an overflow");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! [`EventReader`], so `vigil start` runs the engine on it exactly as `vigil replay` runs on a file.
 
 use crate::health::{Limits, Monitor};
-use crate::{Clock, Emit, Notice, Venue};
+use crate::{Clock, Counts, Emit, Notice, Venue};
 use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -30,7 +30,8 @@ pub struct Options {
     /// Reconnect backoff: doubles from `backoff_min` to `backoff_max`.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    /// Give up after this many connection attempts in a row that bring no message (`None`: never).
+    /// Give up after this many connections in a row that fail or do not stay up for 10 s
+    /// (`None`: never). Until a connection has stayed up that long, the backoff keeps growing.
     pub max_attempts: Option<u32>,
     pub limits: Limits,
     /// Stop at this moment (`None`: run until the venue is unreachable `max_attempts` times).
@@ -86,6 +87,8 @@ pub struct Feed {
     attempts: u32,
     lost_reason: Option<String>,
     last_ping: Instant,
+    last_pong: Instant,
+    connected_at: Instant,
     file: Arc<str>,
     finished: bool,
     pub stats: Stats,
@@ -113,6 +116,8 @@ impl Feed {
             attempts: 0,
             lost_reason: None,
             last_ping: crate::wall::instant(),
+            last_pong: crate::wall::instant(),
+            connected_at: crate::wall::instant(),
             file,
             finished: false,
             stats: Stats::default(),
@@ -170,6 +175,9 @@ impl Feed {
                 }
                 self.stats.connections += 1;
                 self.last_ping = crate::wall::instant();
+                self.last_pong = self.last_ping;
+                self.connected_at = self.last_ping;
+                self.monitor.connected(now());
                 self.ws = Some(ws);
             }
             Err(e) => self.lost_reason = Some(e),
@@ -192,9 +200,18 @@ impl Feed {
     }
 
     fn tick(&mut self) {
-        if self.monitor.waiting(now()) {
-            self.lose(format!("no message for {:.0} s", self.opts.limits.max_silence_ns as f64 / 1e9));
-            return;
+        let t = now();
+        let silent = self.monitor.silence(t);
+        let limit = self.opts.limits.max_silence_ns;
+        if silent > limit {
+            self.monitor.waiting(t);
+            // A quiet market on a live link (the venue answers pings) is recorded, not cut; a link
+            // that does not answer, or a silence four times the limit, is made again.
+            let link_alive = self.last_pong.elapsed() < self.opts.ping_every * 2 + self.opts.read_tick;
+            if !link_alive || silent > limit.saturating_mul(4) {
+                self.lose(format!("no message for {:.0} s", silent as f64 / 1e9));
+                return;
+            }
         }
         if self.last_ping.elapsed() >= self.opts.ping_every {
             self.last_ping = crate::wall::instant();
@@ -212,7 +229,9 @@ impl Feed {
 
     fn handle(&mut self, text: &str, interner: &mut Interner) {
         let recv = now();
-        self.attempts = 0;
+        if self.connected_at.elapsed() >= HEALTHY {
+            self.attempts = 0;
+        }
         self.stats.messages += 1;
         self.monitor.message(recv);
         self.events.clear();
@@ -249,33 +268,78 @@ impl Feed {
         }
     }
 
+    /// Fetches a REST snapshot and joins it to the book; a snapshot older than the diffs held is
+    /// fetched again (Binance's rule), up to [`SNAPSHOT_TRIES`] times with a growing pause, and a
+    /// book still without one makes a new connection.
     fn fetch_snapshot(&mut self, symbol: &str, interner: &mut Interner) {
         let rest = self.opts.rest_url.clone().or_else(|| self.venue.default_rest_url().map(str::to_string));
         let Some(url) = rest.and_then(|r| self.venue.snapshot_url(&r, symbol)) else { return };
-        let body = ureq::get(&url).timeout(Duration::from_secs(10)).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
-        let recv = now();
-        match body {
-            Ok(body) => {
-                self.stats.snapshots_fetched += 1;
-                let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
-                if let Err(e) = self.venue.on_snapshot(symbol, &body, recv, &mut emit) {
-                    self.monitor.rejected(recv, &e, &body);
-                    self.lose(format!("the {symbol} snapshot could not be read"));
+        for attempt in 0..SNAPSHOT_TRIES {
+            if attempt > 0 {
+                std::thread::sleep(self.opts.backoff_min * (1 << attempt));
+            }
+            let body =
+                ureq::get(&url).timeout(Duration::from_secs(10)).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
+            let recv = now();
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    self.monitor.notice(&Notice::VenueError { message: format!("snapshot {url}: {e}") }, recv);
+                    continue;
                 }
-                // Snapshot events carry no venue time of their own beyond the diffs they join.
-                self.clock.stamp(&mut self.events);
-                self.stats.events += self.events.len() as u64;
-                self.pending.extend(self.events.drain(..).map(Item::Event));
-                for n in std::mem::take(&mut self.notices) {
-                    self.monitor.notice(&n, recv);
+            };
+            self.stats.snapshots_fetched += 1;
+            let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
+            let read = self.venue.on_snapshot(symbol, &body, recv, &mut emit);
+            self.clock.stamp(&mut self.events);
+            self.stats.events += self.events.len() as u64;
+            self.pending.extend(self.events.drain(..).map(Item::Event));
+            let mut again = false;
+            for n in std::mem::take(&mut self.notices) {
+                match &n {
+                    Notice::NeedSnapshot { symbol: s } if s == symbol => again = true,
+                    _ => self.monitor.notice(&n, recv),
                 }
             }
-            Err(e) => {
-                self.monitor.notice(&Notice::VenueError { message: format!("snapshot {url}: {e}") }, recv);
-                // A new connection asks again.
-                self.lose(format!("no {symbol} snapshot"));
+            match read {
+                Err(e) => self.monitor.rejected(recv, &e, &body),
+                Ok(()) if !again => return,
+                Ok(()) => {}
             }
         }
+        // A new connection starts the book again.
+        self.lose(format!("no usable {symbol} snapshot after {SNAPSHOT_TRIES} tries"));
+    }
+}
+
+/// REST snapshot fetches for one book before the connection is made again.
+const SNAPSHOT_TRIES: u32 = 4;
+
+/// A connection that has stayed up this long, bringing messages, resets the reconnect backoff.
+const HEALTHY: Duration = Duration::from_secs(10);
+
+impl Feed {
+    /// How often, and by how much at most, a venue time was moved forward to keep event time from going back.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// One line on what the venue sent: messages used and not used by kind, and book checksums.
+    pub fn describe(&self) -> String {
+        let c = self.venue.counts();
+        let list = |m: &rustc_hash::FxHashMap<String, u64>| Counts::sorted(m).iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+        let mut out = format!("used: {}", list(&c.used));
+        if !c.unused.is_empty() {
+            out += &format!("; counted, not used: {}", list(&c.unused));
+        }
+        let (ok, failed) = self.venue.checksums();
+        if ok + failed > 0 {
+            out += &format!("; checksums {ok} matched, {failed} failed");
+        }
+        if self.clock.moved > 0 {
+            out += &format!("; {} venue times moved forward (at most {:.3} s)", self.clock.moved, self.clock.moved_max_ns as f64 / 1e9);
+        }
+        out
     }
 }
 
@@ -307,8 +371,17 @@ impl EventReader for Feed {
                         let t = t.to_string();
                         self.handle(&t, interner)
                     }
-                    Err(_) => self.monitor.rejected(now(), "a binary message that is not UTF-8", ""),
+                    Err(_) => {
+                        self.stats.messages += 1;
+                        self.stats.rejected += 1;
+                        let reason = "a binary message that is not UTF-8".to_string();
+                        self.monitor.rejected(now(), &reason, "");
+                        let raw = String::from_utf8_lossy(&b[..b.len().min(2000)]).into_owned();
+                        let r = Reject { file: self.file.clone(), line: self.stats.messages, field: None, code: RejectCode::InvalidEncoding, reason, raw };
+                        self.pending.push_back(Item::Reject(r));
+                    }
                 },
+                Ok(Message::Pong(_)) => self.last_pong = crate::wall::instant(),
                 Ok(Message::Close(f)) => self.lose(format!("closed by the venue{}", f.map(|f| format!(": {} {}", f.code, f.reason)).unwrap_or_default())),
                 Ok(_) => {}
                 Err(e) if matches!(io_error(&e), Some(ErrorKind::WouldBlock | ErrorKind::TimedOut)) => {}

@@ -9,8 +9,9 @@
 //! The books are the venue's as far as the capture shows them: a Binance capture starts without a
 //! snapshot, so its book is the levels the capture's diffs have touched.
 //!
-//! To test recovery, the first connection can be cut (a TCP reset, no close frame) after a
-//! number of messages, and some messages can be lost while the client is away.
+//! To test recovery, the first connection can be cut (shut down without a close frame) after a
+//! number of messages, and some messages can be lost while the client is away. The server serves
+//! one client at a time and ends when the capture has been sent; `join` waits for that.
 
 use crate::capture::Line;
 use rustc_hash::FxHashMap;
@@ -309,6 +310,8 @@ fn serve_ws(
     stop: Arc<AtomicBool>,
 ) {
     let mut cursor = 0usize;
+    // Messages before this one have changed the server's books.
+    let mut passed = 0usize;
     let mut first = true;
     while cursor < msgs.len() && !stop.load(Ordering::SeqCst) {
         let Ok((tcp, _)) = listener.accept() else { continue };
@@ -343,11 +346,12 @@ fn serve_ws(
                 // Messages the client misses while away still change the venue's books.
                 let end = (cursor + opts.lost_on_drop).min(msgs.len());
                 if let Ok(mut s) = state.lock() {
-                    for (_, m) in &msgs[cursor..end] {
+                    for (_, m) in &msgs[cursor.max(passed)..end.max(passed)] {
                         s.pass(m);
                     }
                 }
                 cursor = end;
+                passed = passed.max(end);
                 let _ = ws.get_ref().shutdown(std::net::Shutdown::Both);
                 cut = true;
                 break;
@@ -361,11 +365,14 @@ fn serve_ws(
                     std::thread::sleep(due - start.elapsed().min(due));
                 }
             }
-            if let Ok(mut s) = state.lock() {
-                s.pass(text);
+            if passed <= cursor {
+                if let Ok(mut s) = state.lock() {
+                    s.pass(text);
+                }
+                passed = cursor + 1;
             }
             if ws.send(Message::text(text.clone())).is_err() {
-                cursor += 1;
+                // Not delivered: the next connection starts with it (the books already hold it).
                 cut = true;
                 break;
             }

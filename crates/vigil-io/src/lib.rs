@@ -138,9 +138,11 @@ pub fn open_threaded(path: &str, format: Option<Format>, progress: Arc<AtomicU64
             return Err(ReadError::Format { file: path.to_string(), line: 0, msg: "a websocket capture is read by the venue's connector (vigil-feed)".into() });
         }
         Format::BinanceCsv if path.ends_with(".zip") => {
-            // data.binance.vision serves each day or month as a zip of one CSV.
-            let (name, data) = lobster_zip_file(path, "")?;
-            let reader: Box<dyn EventReader> = Box::new(exchcsv::BinanceCsvReader::new(std::io::Cursor::new(data), file, &name)?);
+            // data.binance.vision serves each day or month as a zip of one CSV, gigabytes for a
+            // busy month: it is unpacked to a temporary file and read from there, in constant memory.
+            let (name, f) = zip_member_to_temp(path, ".csv")?;
+            let r = BufReader::with_capacity(BUF, Counting { inner: f, count: progress });
+            let reader: Box<dyn EventReader> = Box::new(exchcsv::BinanceCsvReader::new(r, file, &name)?);
             return Ok(if parse_threads > 0 { Box::new(ReadAhead::new(reader)) } else { reader });
         }
         _ => {}
@@ -198,6 +200,31 @@ pub fn lobster_zip_file(path: &str, part: &str) -> Result<(String, Vec<u8>), Rea
         }
     }
     Err(fmt(format!("no member named *{part}*.csv in the archive")))
+}
+
+/// The first member of a zip whose name ends with `suffix`, unpacked into an unnamed temporary
+/// file (created, then unlinked while open), open at its start.
+pub fn zip_member_to_temp(path: &str, suffix: &str) -> Result<(String, File), ReadError> {
+    use std::io::{Seek, SeekFrom};
+    use std::sync::atomic::AtomicUsize;
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let fmt = |msg: String| ReadError::Format { file: path.to_string(), line: 0, msg };
+    let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
+    let mut z = zip::ZipArchive::new(f).map_err(|e| fmt(format!("not a zip archive: {e}")))?;
+    for i in 0..z.len() {
+        let mut m = z.by_index(i).map_err(|e| fmt(format!("zip member {i}: {e}")))?;
+        let name = m.name().to_string();
+        if name.ends_with(suffix) {
+            let tmp =
+                std::env::temp_dir().join(format!("vigil-{}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), suffix.trim_start_matches('.')));
+            let mut out = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(|e| ReadError::at(path, 0, e))?;
+            let _ = std::fs::remove_file(&tmp);
+            std::io::copy(&mut m, &mut out).map_err(|e| ReadError::at(path, 0, e))?;
+            out.seek(SeekFrom::Start(0)).map_err(|e| ReadError::at(path, 0, e))?;
+            return Ok((name, out));
+        }
+    }
+    Err(fmt(format!("no member named *{suffix} in the archive")))
 }
 
 /// Where the project's shared public data lives (`shared/data`: LOBSTER, Tardis, exchange

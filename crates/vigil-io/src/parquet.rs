@@ -46,7 +46,8 @@ impl ParquetReader {
 
 /// A decimal's unscaled big-endian two's-complement bytes and scale, as decimal text.
 fn decimal_text(bytes: &[u8], scale: i32) -> Option<String> {
-    if bytes.is_empty() || bytes.len() > 16 {
+    // Parquet decimals have at most 38 digits; a larger scale in a file's metadata is not a decimal.
+    if bytes.is_empty() || bytes.len() > 16 || !(0..=38).contains(&scale) {
         return None;
     }
     let mut v: i128 = if bytes[0] & 0x80 != 0 { -1 } else { 0 };
@@ -86,7 +87,7 @@ fn text(col: usize, f: &Field) -> Result<Option<(String, bool)>, String> {
         Field::Float(x) if x.is_finite() => (x.to_string(), true),
         Field::Double(x) if x.is_finite() => (x.to_string(), true),
         Field::Float(_) | Field::Double(_) => return Err("a number that is not finite".into()),
-        Field::Decimal(d) => (decimal_text(d.data(), d.scale()).ok_or("a decimal wider than 128 bits")?, true),
+        Field::Decimal(d) => (decimal_text(d.data(), d.scale()).ok_or("a decimal wider than 128 bits or with a scale beyond 38")?, true),
         other => return Err(format!("a value of an unsupported Parquet type ({other})")),
     }))
 }
@@ -147,5 +148,6 @@ mod tests {
         assert_eq!(decimal_text(&[0xff, 0xff], 3).as_deref(), Some("-0.001"));
         assert_eq!(decimal_text(&[0x05], 0).as_deref(), Some("5"));
         assert_eq!(decimal_text(&[], 0), None);
+        assert_eq!(decimal_text(&[1], i32::MAX), None);
     }
 }

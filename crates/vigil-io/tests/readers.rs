@@ -312,3 +312,25 @@ fn csv_parsed_on_many_threads_gives_exactly_what_one_thread_gives() {
         assert_same(&items_debug(drain(Box::new(r))), &one, workers);
     }
 }
+
+#[test]
+fn a_binance_public_data_zip_is_read_from_its_csv_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("BTCUSDT-trades-2024-01-01.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    z.start_file("BTCUSDT-trades-2024-01-01.csv", zip::write::SimpleFileOptions::default()).unwrap();
+    z.write_all(
+        b"4135281,42283.58000000,0.00180000,76.11044400,1704067200125,True,True\n4135282,42283.59000000,0.00050000,21.14179500,1704067200340,False,True\n",
+    )
+    .unwrap();
+    z.finish().unwrap();
+    let mut r = vigil_io::open(path.to_str().unwrap(), Some(vigil_io::Format::BinanceCsv), std::sync::Arc::default()).unwrap();
+    let mut i = vigil_core::Interner::new();
+    let mut n = 0;
+    while let Some(item) = r.next(&mut i).unwrap() {
+        assert!(matches!(item, vigil_io::Item::Event(_)), "{item:?}");
+        n += 1;
+    }
+    assert_eq!(n, 2);
+    assert_eq!(&*i.names().symbol(vigil_core::SymbolId(0)), "BTC-USDT");
+}
