@@ -147,7 +147,7 @@ pub fn venue(name: &str, symbols: &[String]) -> Result<Box<dyn Venue>, String> {
         "binance" => Ok(Box::new(binance::Binance::new(symbols))),
         "coinbase" => Ok(Box::new(coinbase::Coinbase::new(symbols))),
         "kraken" => Ok(Box::new(kraken::Kraken::new(symbols))),
-        _ => Err(format!("unknown source {name:?}: binance, coinbase or kraken")),
+        _ => Err(format!("unknown source {name:?}: simulated, binance, coinbase or kraken")),
     }
 }
 
