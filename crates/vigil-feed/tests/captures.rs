@@ -280,3 +280,66 @@ fn binance_joins_rest_snapshots_to_the_diffs_after_a_reconnect() {
         assert_eq!((&b.bids, &b.asks), (&bids, &asks), "{s}");
     }
 }
+
+/// Every venue's parser on damaged traffic: real messages cut short, bytes flipped, numbers
+/// swapped for huge or negative ones, and random text. A message may be refused; nothing panics,
+/// and a refused message changes no book.
+const ALPHABET: &[u8] = b"{}[]\",:0123456789abce-. ";
+
+#[test]
+fn damaged_messages_are_refused_never_panicked_on() {
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for (venue, name) in [("kraken", "KRAKEN.ws.50.0"), ("coinbase", "COINBASE.ws.28.0"), ("binance", "BINANCE.ws.1.0")] {
+        let msgs = received(name);
+        let mut v = vigil_feed::venue(venue, &[]).unwrap();
+        let mut i = Interner::new();
+        let (mut events, mut notices) = (Vec::new(), Vec::new());
+        let (mut refused, mut tried) = (0, 0);
+        for (k, (ts, text)) in msgs.iter().enumerate() {
+            // The real message first, so books exist to damage.
+            let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+            v.on_message(text, *ts, &mut e).unwrap();
+            if k % 7 != 0 {
+                continue;
+            }
+            let b = text.as_bytes();
+            let damaged: Vec<String> = vec![
+                String::from_utf8_lossy(&b[..(next() as usize) % b.len().max(1)]).into_owned(),
+                {
+                    let mut c = b.to_vec();
+                    let at = (next() as usize) % c.len().max(1);
+                    if let Some(x) = c.get_mut(at) {
+                        *x = ALPHABET[(next() as usize) % ALPHABET.len()];
+                    }
+                    String::from_utf8_lossy(&c).into_owned()
+                },
+                text.replacen(|ch: char| ch.is_ascii_digit(), "99999999999999999999", 1),
+                text.replace("\"0.", "\"-0."),
+                (0..(next() % 40)).map(|_| char::from(ALPHABET[(next() as usize) % ALPHABET.len()])).collect(),
+            ];
+            for d in damaged {
+                tried += 1;
+                let symbol = text.rsplit('"').nth(1).unwrap_or_default().to_string();
+                let before = v.book(&symbol).cloned();
+                let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+                if v.on_message(&d, *ts, &mut e).is_err() {
+                    refused += 1;
+                    assert_eq!(v.book(&symbol).cloned(), before, "{venue}: a refused message changed the {symbol} book: {d}");
+                }
+                // Put the real book back for the next real message.
+                let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+                v.on_connect();
+                let _ = v.on_message(text, *ts, &mut e);
+            }
+            events.clear();
+            notices.clear();
+        }
+        assert!(tried > 100 && refused > tried / 3, "{venue}: {refused} of {tried} refused");
+    }
+}
