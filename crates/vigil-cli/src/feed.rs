@@ -61,6 +61,7 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
             keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone());
         })),
         readers: vec![Box::new(FeedReader { feed, report: feed_stats.clone() })],
+        completeness: None,
     })?;
     summary.print(&rejects);
     if let Some((stats, counts, sent)) = feed_stats.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -161,7 +162,7 @@ pub struct ConvertArgs {
 /// `vigil convert`: any input format into the spec's JSON Lines or CSV, in event-time order.
 pub fn convert(a: ConvertArgs) -> anyhow::Result<ExitCode> {
     let format = replay::parse_format(a.format.as_deref())?;
-    let readers = replay::open_readers(&a.files, format, Arc::default(), 0)?;
+    let readers = replay::open_readers(&a.files, format, Arc::default(), 0, None)?;
     let rejects: Option<Box<dyn Write + Send>> = match &a.rejects {
         Some(p) => Some(Box::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
         None => None,

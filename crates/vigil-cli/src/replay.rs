@@ -49,6 +49,10 @@ pub struct ReplayArgs {
     /// Also store the alerts in the store (`--db`): each once, however often the input is replayed.
     #[arg(long)]
     pub store: bool,
+    /// For recorded websocket captures (`--format capture`): write the data-completeness records
+    /// (silences, sequence gaps, checksum failures, clock skew between venue and receive time) here.
+    #[arg(long)]
+    pub completeness: Option<String>,
 }
 
 pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
@@ -216,6 +220,8 @@ pub struct Run<'a> {
     pub on_alert: Option<OnAlert>,
     /// Sources besides the files (a live feed).
     pub readers: Vec<Box<dyn EventReader>>,
+    /// Where captures' data-completeness records go.
+    pub completeness: Option<Arc<Mutex<BufWriter<File>>>>,
 }
 
 /// The formats `--format` names.
@@ -231,17 +237,43 @@ pub fn parse_format(f: Option<&str>) -> anyhow::Result<Option<Format>> {
     }
 }
 
-/// A reader for each file: recorded websocket captures through their venue's connector, the rest by `vigil_io`.
-pub fn open_readers(files: &[String], format: Option<Format>, counter: Arc<AtomicU64>, parse_threads: usize) -> anyhow::Result<Vec<Box<dyn EventReader>>> {
+/// A reader for each file: recorded websocket captures through their venue's connector (checked
+/// for completeness into `completeness`, where given), the rest by `vigil_io`.
+pub fn open_readers(
+    files: &[String],
+    format: Option<Format>,
+    counter: Arc<AtomicU64>,
+    parse_threads: usize,
+    completeness: Option<&Arc<Mutex<BufWriter<File>>>>,
+) -> anyhow::Result<Vec<Box<dyn EventReader>>> {
     let mut readers: Vec<Box<dyn EventReader>> = Vec::new();
     for f in files {
         if format == Some(Format::Capture) {
-            readers.push(Box::new(vigil_feed::capture::CaptureReader::open(f)?));
+            let mut r = vigil_feed::capture::CaptureReader::open(f)?;
+            if let Some(out) = completeness {
+                let venue = vigil_feed::capture::venue_of(f).unwrap_or("?");
+                let mut m = vigil_feed::health::Monitor::new(venue, vigil_feed::health::Limits::default(), Some(Box::new(Shared(out.clone()))));
+                m.keep = false;
+                r.monitor = Some(m);
+            }
+            readers.push(Box::new(r));
         } else {
             readers.push(vigil_io::open_threaded(f, format, counter.clone(), parse_threads)?);
         }
     }
     Ok(readers)
+}
+
+/// One completeness file written by the monitors of several captures.
+struct Shared(Arc<Mutex<BufWriter<File>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).flush()
+    }
 }
 
 /// Files read ahead on threads of their own, at most.
@@ -265,7 +297,7 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     for f in run.files {
         total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
     }
-    readers.extend(open_readers(run.files, format, counter.clone(), parse_threads)?);
+    readers.extend(open_readers(run.files, format, counter.clone(), parse_threads, run.completeness.as_ref())?);
     readers.extend(run.readers);
     let opts = StreamOptions {
         reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
@@ -352,6 +384,13 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
     };
     let threads = threads(&config, a.threads)?;
     let alerts = AlertFile::create(Some(a.alerts_out.as_deref().unwrap_or("-")))?;
+    if a.completeness.is_some() && format != Some(Format::Capture) {
+        bail!("--completeness applies to recorded websocket captures (--format capture)");
+    }
+    let completeness = match &a.completeness {
+        Some(p) => Some(Arc::new(Mutex::new(BufWriter::new(File::create(p).with_context(|| format!("cannot create {p}"))?)))),
+        None => None,
+    };
     let (summary, rejects) = execute(Run {
         files: &a.files,
         format,
@@ -363,7 +402,11 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
         parse_threads: a.parse_threads.unwrap_or(0),
         on_alert: if store.is_some() { Some(Box::new(move |al: &Alert| keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone()))) } else { None },
         readers: Vec::new(),
+        completeness: completeness.clone(),
     })?;
+    if let Some(c) = &completeness {
+        c.lock().unwrap_or_else(|e| e.into_inner()).flush().context("cannot write the completeness records")?;
+    }
     if !a.quiet {
         summary.print(&rejects);
     }

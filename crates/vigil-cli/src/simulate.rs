@@ -234,6 +234,7 @@ fn replay_files(files: &[String], config: &Config, threads: usize) -> anyhow::Re
         parse_threads: 0,
         on_alert: Some(Box::new(move |a: &Alert| c.lock().unwrap_or_else(|e| e.into_inner()).push(a.clone()))),
         readers: Vec::new(),
+        completeness: None,
     })?;
     if let Some(e) = summary.read_error {
         bail!("the events could not be read to the end: {e}");

@@ -148,6 +148,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
             c.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone());
         })),
         readers: Vec::new(),
+        completeness: None,
     })?;
     eprintln!(
         "vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path} (anomalies not printed above)",

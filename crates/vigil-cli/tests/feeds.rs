@@ -46,11 +46,16 @@ fn replay_and_convert_read_the_formats_people_have() {
         .arg(dir.path().join("a.jsonl"))
         .arg("--summary-json")
         .arg(&summary)
+        .arg("--completeness")
+        .arg(dir.path().join("c.jsonl"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(s["rejected"], 0);
+    // The capture's own receive times checked as live: complete (no gap, no silence past 30 s).
+    let records = std::fs::read_to_string(dir.path().join("c.jsonl")).unwrap();
+    assert!(records.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"] == "clock_skew"), "{records}");
     assert!(s["events"].as_u64().unwrap() > 9000, "{s}");
 
     let csv = dir.path().join("trades.csv.gz");

@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
             for (v, (_, msgs)) in vs.iter_mut().zip(&all) {
                 v.on_connect();
                 for (ts, text) in msgs {
-                    let mut e = Emit { interner: &mut interner, events: &mut events, notices: &mut notices };
+                    let mut e = Emit::new(&mut interner, &mut events, &mut notices);
                     v.on_message(text, *ts, &mut e).unwrap();
                     events.clear();
                     notices.clear();
@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
                 // A new connection each loop: the capture starts with its snapshots again.
                 v.on_connect();
                 for (ts, text) in &msgs {
-                    let mut e = Emit { interner: &mut interner, events: &mut events, notices: &mut notices };
+                    let mut e = Emit::new(&mut interner, &mut events, &mut notices);
                     v.on_message(text, *ts, &mut e).unwrap();
                     events.clear();
                     notices.clear();
@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             v.on_connect();
             for (ts, text) in &snaps {
-                let mut e = Emit { interner: &mut interner, events: &mut events, notices: &mut notices };
+                let mut e = Emit::new(&mut interner, &mut events, &mut notices);
                 v.on_message(text, *ts, &mut e).unwrap();
                 events.clear();
             }

@@ -260,6 +260,7 @@ impl Binance {
         let m = self.market(d.s, emit);
         if d.E > 0 {
             m.venue_ts = m.venue_ts.max(diff.ts);
+            emit.sent = Some((m.symbol, diff.ts));
         }
         if !m.synced {
             let full = m.buffer.len() >= MAX_BUFFERED;
@@ -317,6 +318,7 @@ impl Binance {
         let m = self.market(s, emit);
         m.venue_ts = m.venue_ts.max(ms_to_ts(t));
         let symbol = m.symbol;
+        emit.sent = Some((symbol, ms_to_ts(t)));
         emit.push(ms_to_ts(t), venue, symbol, EventKind::Trade(trade));
         Ok(())
     }
@@ -498,12 +500,12 @@ mod tests {
         let mut b = Binance::new(&["BTC-USDT".into()]);
         let mut i = Interner::new();
         let (mut ev, mut no) = (Vec::new(), Vec::new());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         b.on_message(&depth(10, 12, "100", "1"), Ts(1), &mut e).unwrap();
         b.on_message(&depth(13, 15, "101", "2"), Ts(2), &mut e).unwrap();
         assert_eq!(no, vec![Notice::NeedSnapshot { symbol: "BTCUSDT".into() }], "asked once");
         assert!(ev.is_empty());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         // The snapshot holds everything up to 12: the first diff is dropped, the second applied.
         b.on_snapshot("BTCUSDT", r#"{"lastUpdateId":12,"bids":[["100","5"]],"asks":[["102","1"]]}"#, Ts(3), &mut e).unwrap();
         let book = b.book("BTCUSDT").unwrap();
@@ -519,7 +521,7 @@ mod tests {
             no[1..],
             [Notice::Gap { symbol: "BTCUSDT".into(), stream: "depth", expected: 17, got: 19 }, Notice::NeedSnapshot { symbol: "BTCUSDT".into() }]
         );
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         b.on_snapshot("BTCUSDT", r#"{"lastUpdateId":19,"bids":[["98","1"]],"asks":[]}"#, Ts(6), &mut e).unwrap();
         assert_eq!(b.book("BTCUSDT").unwrap().best(Side::Buy, 5).len(), 2, "the snapshot and the held diff 19–20");
         assert!(ev.iter().all(|e| e.symbol == i.symbol("BTC-USDT")));
@@ -530,7 +532,7 @@ mod tests {
         let mut b = Binance::new(&["NKN-USDT".into()]);
         let mut i = Interner::new();
         let (mut ev, mut no) = (Vec::new(), Vec::new());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         let agg = |a: u64| {
             format!(
                 r#"{{"stream":"nknusdt@aggTrade","data":{{"e":"aggTrade","E":1633998512100,"s":"NKNUSDT","a":{a},"p":"0.35","q":"10","f":1,"l":1,"T":1633998512099,"m":true,"M":true}}}}"#
@@ -546,6 +548,6 @@ mod tests {
         assert_eq!((t.aggressor, ev[0].ts), (Some(Side::Sell), Ts(1_633_998_512_099_000_000)));
         assert!(matches!(&ev[2].kind, EventKind::Quote(q) if q.ask_qty == Some(Qty::parse("6").unwrap())));
         assert_eq!(b.counts().unused.get("kline_1m"), Some(&1));
-        assert!(b.on_message("{", Ts(1), &mut Emit { interner: &mut i, events: &mut ev, notices: &mut no }).is_err());
+        assert!(b.on_message("{", Ts(1), &mut Emit::new(&mut i, &mut ev, &mut no)).is_err());
     }
 }

@@ -3,7 +3,8 @@
 //! client sent, `<ts>: <json>` a message received, `<ts>` in seconds since the epoch.
 //!
 //! [`CaptureReader`] replays a capture through a venue's connector, so `vigil replay --format
-//! capture` runs the engine on recorded traffic exactly as `vigil start` would have live.
+//! capture` runs the engine on recorded traffic exactly as `vigil start` would have live, and with
+//! `--completeness` checks it as `vigil start` would have (on the capture's receive times).
 
 use crate::{Clock, Emit, Notice, Venue};
 use std::collections::VecDeque;
@@ -78,6 +79,8 @@ pub struct CaptureReader {
     events: Vec<vigil_core::Event>,
     clock: Clock,
     pub replayed: Replayed,
+    /// Data-completeness checks on the capture's own receive times, where asked for.
+    pub monitor: Option<crate::health::Monitor>,
 }
 
 impl CaptureReader {
@@ -98,6 +101,7 @@ impl CaptureReader {
             events: Vec::new(),
             clock: Clock::default(),
             replayed: Replayed::default(),
+            monitor: None,
         })
     }
 }
@@ -121,16 +125,37 @@ impl EventReader for CaptureReader {
                 Ok(Some(Line::Received { ts, text })) => {
                     self.replayed.messages += 1;
                     let mut notices = Vec::new();
-                    let mut emit = Emit { interner, events: &mut self.events, notices: &mut notices };
-                    if let Err(reason) = self.venue.on_message(&text, ts, &mut emit) {
+                    let mut emit = Emit::new(interner, &mut self.events, &mut notices);
+                    if let Some(m) = &mut self.monitor {
+                        m.message(ts);
+                    }
+                    let read = self.venue.on_message(&text, ts, &mut emit);
+                    let sent = emit.sent;
+                    if let Err(reason) = read {
                         self.events.clear();
+                        if let Some(m) = &mut self.monitor {
+                            m.rejected(ts, &reason, &text);
+                        }
                         return Ok(Some(reject(reason, &text)));
+                    }
+                    if let Some(m) = &mut self.monitor {
+                        if let Some((symbol, at)) = sent {
+                            m.sent(symbol, at, ts, &interner.names());
+                        }
+                        for n in &notices {
+                            m.notice(n, ts);
+                        }
                     }
                     self.replayed.notices.extend(notices);
                     self.clock.stamp(&mut self.events);
                     self.pending.extend(self.events.drain(..).map(Item::Event));
                 }
-                Ok(Some(Line::Open { .. })) => self.venue.on_connect(),
+                Ok(Some(Line::Open { ts, .. })) => {
+                    self.venue.on_connect();
+                    if let Some(m) = &mut self.monitor {
+                        m.connected(ts);
+                    }
+                }
                 Ok(_) => {}
                 Err(reason) => return Ok(Some(reject(reason, &l))),
             }

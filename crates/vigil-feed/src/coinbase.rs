@@ -203,6 +203,9 @@ impl Venue for Coinbase {
                 }
                 let quote = quote_if_changed(before, &p.book);
                 let symbol = p.symbol;
+                if kind == "l2update" && m.time.is_some() {
+                    emit.sent = Some((symbol, ts));
+                }
                 for k in kinds.drain(..).chain(quote) {
                     emit.push(ts, venue, symbol, k);
                 }
@@ -220,6 +223,10 @@ impl Venue for Coinbase {
                 }
                 let p = self.product(pid, emit);
                 let symbol = p.symbol;
+                // The last trade before subscribing is old by nature: not skew.
+                if kind == "match" && m.time.is_some() {
+                    emit.sent = Some((symbol, ts));
+                }
                 if Self::check_trade_id(p, pid, id, emit.notices) {
                     let trade = Trade {
                         trade_id: format_compact!("{pid}:{id}"),
@@ -238,6 +245,10 @@ impl Venue for Coinbase {
                 self.counts.used(kind);
             }
             "heartbeat" => {
+                if m.time.is_some() {
+                    let at = Self::time(&m, recv)?;
+                    emit.sent = Some((self.product(pid, emit).symbol, at));
+                }
                 if let Some(id) = m.last_trade_id {
                     let p = self.product(pid, emit);
                     // A heartbeat names the last trade made: trades after the last received, up to
@@ -287,11 +298,32 @@ mod tests {
     use vigil_core::Interner;
 
     #[test]
+    fn only_messages_stamped_when_sent_measure_skew() {
+        let mut c = Coinbase::new(&["BTC-USD".into()]);
+        let mut i = Interner::new();
+        let (mut ev, mut no) = (Vec::new(), Vec::new());
+        let sent = |c: &mut Coinbase, i: &mut Interner, ev: &mut Vec<_>, no: &mut Vec<_>, m: &str| {
+            let mut e = Emit::new(i, ev, no);
+            c.on_message(m, Ts(9), &mut e).unwrap();
+            e.sent.map(|(_, t)| t)
+        };
+        let last =
+            r#"{"type":"last_match","trade_id":1,"side":"buy","size":"1","price":"1","product_id":"BTC-USD","sequence":1,"time":"2021-04-17T16:43:30Z"}"#;
+        assert_eq!(sent(&mut c, &mut i, &mut ev, &mut no, last), None, "the last trade before subscribing is old by nature");
+        let snap = r#"{"type":"snapshot","product_id":"BTC-USD","bids":[["1","1"]],"asks":[["2","1"]]}"#;
+        assert_eq!(sent(&mut c, &mut i, &mut ev, &mut no, snap), None);
+        let upd = r#"{"type":"l2update","product_id":"BTC-USD","changes":[["buy","1","2"]],"time":"2021-04-17T16:43:31Z"}"#;
+        assert_eq!(sent(&mut c, &mut i, &mut ev, &mut no, upd), Some(Ts(1_618_677_811_000_000_000)));
+        let hb = r#"{"type":"heartbeat","last_trade_id":1,"product_id":"BTC-USD","sequence":2,"time":"2021-04-17T16:43:32Z"}"#;
+        assert_eq!(sent(&mut c, &mut i, &mut ev, &mut no, hb), Some(Ts(1_618_677_812_000_000_000)));
+    }
+
+    #[test]
     fn trade_ids_show_lost_trades() {
         let mut c = Coinbase::new(&["BTC-USD".into()]);
         let mut i = Interner::new();
         let (mut ev, mut no) = (Vec::new(), Vec::new());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         let m = |id: u64, side: &str| {
             format!(
                 r#"{{"type":"match","trade_id":{id},"side":"{side}","size":"0.5","price":"100.25","product_id":"BTC-USD","sequence":1,"time":"2021-04-17T16:43:30.244075Z"}}"#
@@ -308,15 +340,15 @@ mod tests {
         assert_eq!((t.aggressor, t.price, t.trade_id.as_str()), (Some(Side::Buy), Price::parse("100.25").unwrap(), "BTC-USD:10"));
         assert_eq!(ev[0].ts.to_string(), "2021-04-17T16:43:30.244075000Z");
         // A heartbeat naming a later trade shows the loss at once.
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         c.on_message(r#"{"type":"heartbeat","last_trade_id":16,"product_id":"BTC-USD","sequence":5,"time":"2021-04-17T16:43:31Z"}"#, Ts(4), &mut e).unwrap();
         assert_eq!(no.last(), Some(&Notice::Gap { symbol: "BTC-USD".into(), stream: "trades", expected: 15, got: 17 }), "15 and 16 lost");
         // One lost trade, named only by a heartbeat, is a gap too; the next match follows it.
         let n = no.len();
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         c.on_message(r#"{"type":"heartbeat","last_trade_id":17,"product_id":"BTC-USD","sequence":6,"time":"2021-04-17T16:43:32Z"}"#, Ts(5), &mut e).unwrap();
         c.on_message(&m(18, "buy"), Ts(6), &mut e).unwrap();
         assert_eq!(&no[n..], [Notice::Gap { symbol: "BTC-USD".into(), stream: "trades", expected: 17, got: 18 }]);
-        assert!(c.on_message(r#"{"type":"match","product_id":"BTC-USD"}"#, Ts(5), &mut Emit { interner: &mut i, events: &mut ev, notices: &mut no }).is_err());
+        assert!(c.on_message(r#"{"type":"match","product_id":"BTC-USD"}"#, Ts(5), &mut Emit::new(&mut i, &mut ev, &mut no)).is_err());
     }
 }

@@ -4,8 +4,9 @@
 //!   and again with its whole length when data resumes);
 //! - a venue's sequence numbers or trade ids skip (`sequence_gap`);
 //! - a venue's book fails its checksum (`checksum_mismatch`);
-//! - event time and receive time drift apart by more than the configured skew (`clock_skew`,
-//!   at most one record a minute per symbol, with the count of events since the last);
+//! - the time a venue says it sent a message and the time it arrived drift apart by more than the
+//!   configured skew (`clock_skew`, at most one record a minute per symbol, with the count since
+//!   the last);
 //! - the connection drops and is made again (`reconnect`), or the venue reports an error
 //!   (`venue_error`), or a message cannot be read (`rejected_message`).
 //!
@@ -16,7 +17,7 @@ use crate::Notice;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::io::Write;
-use vigil_core::{Event, Names, SymbolId, Ts};
+use vigil_core::{Names, SymbolId, Ts};
 
 /// One finding about the feed.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -158,37 +159,35 @@ impl Monitor {
         self.record(to, "feed_silent", None, desc, ev);
     }
 
-    /// Events made from a message received at `recv`, with their venue times (before the feed's clock moves any).
-    pub fn events(&mut self, events: &[Event], recv: Ts, names: &Names) {
-        for e in events {
-            let skew = recv.0.saturating_sub(e.ts.0);
-            if skew.abs() <= self.limits.max_skew_ns {
-                continue;
-            }
-            let s = self.skew.entry(e.symbol).or_insert(Skew { reported: i64::MIN, since: 0, max_ns: 0 });
-            s.since += 1;
-            if skew.abs() > s.max_ns.abs() {
-                s.max_ns = skew;
-            }
-            if s.reported != i64::MIN && recv.0 - s.reported < MINUTE {
-                continue;
-            }
-            let (since, max_ns) = (s.since, s.max_ns);
-            s.reported = recv.0;
-            s.since = 0;
-            s.max_ns = 0;
-            let sym = names.symbol(e.symbol).to_string();
-            let desc = format!(
-                "{} {sym}: event time {} and receive time {recv} are {:.3} s apart, beyond the {:.1} s limit ({since} events since the last report, the largest {:.3} s).",
-                self.venue,
-                e.ts,
-                secs(skew),
-                secs(self.limits.max_skew_ns),
-                secs(max_ns)
-            );
-            let ev = serde_json::json!({"skew_s": secs(skew), "limit_s": secs(self.limits.max_skew_ns), "events": since, "max_skew_s": secs(max_ns), "event_ts": e.ts.0, "receive_ts": recv.0, "seq": e.seq});
-            self.record(recv, "clock_skew", Some(sym), desc, ev);
+    /// A message of `symbol` the venue says it sent at `sent` arrived at `recv`: beyond the
+    /// limit either way, that is clock skew (or latency), recorded at most once a minute per symbol.
+    pub fn sent(&mut self, symbol: SymbolId, sent: Ts, recv: Ts, names: &Names) {
+        let skew = recv.0.saturating_sub(sent.0);
+        if skew.saturating_abs() <= self.limits.max_skew_ns {
+            return;
         }
+        let s = self.skew.entry(symbol).or_insert(Skew { reported: i64::MIN, since: 0, max_ns: 0 });
+        s.since += 1;
+        if skew.saturating_abs() > s.max_ns.saturating_abs() {
+            s.max_ns = skew;
+        }
+        if s.reported != i64::MIN && recv.0.saturating_sub(s.reported) < MINUTE {
+            return;
+        }
+        let (since, max_ns) = (s.since, s.max_ns);
+        s.reported = recv.0;
+        s.since = 0;
+        s.max_ns = 0;
+        let sym = names.symbol(symbol).to_string();
+        let desc = format!(
+            "{} {sym}: a message sent at {sent} was received at {recv}, {:.3} s apart, beyond the {:.1} s limit ({since} messages since the last report, the largest {:.3} s).",
+            self.venue,
+            secs(skew),
+            secs(self.limits.max_skew_ns),
+            secs(max_ns)
+        );
+        let ev = serde_json::json!({"skew_s": secs(skew), "limit_s": secs(self.limits.max_skew_ns), "messages": since, "max_skew_s": secs(max_ns), "sent_ts": sent.0, "receive_ts": recv.0});
+        self.record(recv, "clock_skew", Some(sym), desc, ev);
     }
 
     /// What a venue's messages said about the feed.
@@ -232,7 +231,7 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_core::{EventKind, Interner, Quote};
+    use vigil_core::Interner;
 
     #[test]
     fn silence_skew_and_gaps_are_recorded() {
@@ -254,18 +253,17 @@ mod tests {
         assert!(m.waiting(Ts(61_000_000_000)));
 
         let mut i = Interner::new();
-        let (v, s) = (i.venue("kraken"), i.symbol("BTC-USD"));
-        let q = EventKind::Quote(Quote { bid: None, bid_qty: None, ask: None, ask_qty: None });
-        let ev = |t: i64| Event { ts: Ts(t), seq: 1, venue: v, symbol: s, kind: q.clone() };
+        let s = i.symbol("BTC-USD");
         let names = i.names();
-        m.events(&[ev(99_500_000_000)], Ts(100_000_000_000), &names);
+        m.sent(s, Ts(99_500_000_000), Ts(100_000_000_000), &names);
         assert_eq!(m.count("clock_skew"), 0);
-        m.events(&[ev(97_000_000_000), ev(96_000_000_000)], Ts(100_000_000_000), &names);
+        m.sent(s, Ts(97_000_000_000), Ts(100_000_000_000), &names);
+        m.sent(s, Ts(96_000_000_000), Ts(100_000_000_000), &names);
         assert_eq!(m.count("clock_skew"), 1, "one record a minute per symbol");
-        m.events(&[ev(157_000_000_000)], Ts(161_000_000_000), &names);
+        m.sent(s, Ts(157_000_000_000), Ts(161_000_000_000), &names);
         assert_eq!(m.count("clock_skew"), 2);
         let last = m.records.last().unwrap();
-        assert_eq!(last.evidence["events"], 2, "the event held back and this one");
+        assert_eq!(last.evidence["messages"], 2, "the message held back and this one");
         assert_eq!(last.evidence["max_skew_s"], 4.0);
 
         m.notice(&Notice::Gap { symbol: "XBT/USD".into(), stream: "trades", expected: 5, got: 9 }, Ts(1));

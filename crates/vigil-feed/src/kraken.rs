@@ -451,6 +451,9 @@ impl Kraken {
         }
         if ts.0 == i64::MIN {
             ts = recv;
+        } else if !snapshot {
+            // An update's levels changed when it was sent; a snapshot's levels are as old as they are.
+            emit.sent = Some((st.symbol, ts));
         }
         let quote = quote_if_changed(before, &st.book);
         let symbol = st.symbol;
@@ -490,6 +493,7 @@ impl Kraken {
                 sell_order_id: None,
                 aggressor,
             });
+            emit.sent = Some((symbol, emit.sent.map_or(ts, |(_, t)| t.max(ts))));
             emit.push(ts, venue, symbol, kind);
         }
         self.counts.used("trade");
@@ -602,7 +606,7 @@ mod tests {
         let mut k = Kraken::new(&["BTC-USD".into()]);
         let mut i = Interner::new();
         let (mut ev, mut no) = (Vec::new(), Vec::new());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         // Kraken's documented trade message: two trades, a sell then a buy.
         let t =
             r#"[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""],["6060.00000","0.02455000","1534614057.324998","b","l",""]],"trade","XBT/USD"]"#;
@@ -621,7 +625,7 @@ mod tests {
         assert_eq!(k.counts().unused.get("spread"), Some(&1));
         // A ticker's object payload has keys a book uses, in other shapes: counted, not an error.
         let ticker = r#"[0,{"a":["5525.40000",1,"1.000"],"b":["5525.10000",1,"1.000"],"c":["5525.10000","0.00398963"],"v":["2634.11501494","3591.17907851"]},"ticker","XBT/USD"]"#;
-        k.on_message(ticker, Ts(4), &mut Emit { interner: &mut i, events: &mut ev, notices: &mut no }).unwrap();
+        k.on_message(ticker, Ts(4), &mut Emit::new(&mut i, &mut ev, &mut no)).unwrap();
         assert_eq!(k.counts().unused.get("ticker"), Some(&1));
     }
 
@@ -630,7 +634,7 @@ mod tests {
         let mut k = Kraken::new(&["BTC-USD".into()]);
         let mut i = Interner::new();
         let (mut ev, mut no) = (Vec::new(), Vec::new());
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         let snap = r#"[1,{"as":[["100.0","1.00000000","1.0"]],"bs":[["99.0","2.00000000","1.0"]]},"book-10","XBT/USD"]"#;
         k.on_message(snap, Ts(5), &mut e).unwrap();
         let mut good = Book::default();
@@ -651,7 +655,7 @@ mod tests {
         assert_eq!(k.checksums_failed, 1);
         assert!(matches!(&no[..], [Notice::Checksum { .. }, Notice::Resubscribe { symbol }] if symbol == "XBT/USD"));
         // Until the next snapshot, updates are not applied.
-        let mut e = Emit { interner: &mut i, events: &mut ev, notices: &mut no };
+        let mut e = Emit::new(&mut i, &mut ev, &mut no);
         k.on_message(&upd, Ts(8), &mut e).unwrap();
         assert_eq!(k.unsynced_updates, 1);
         // Events: 2 level orders and a quote from the snapshot, an amend and a quote, an amend and a quote.

@@ -50,9 +50,18 @@ pub struct Emit<'a> {
     pub interner: &'a mut Interner,
     pub events: &'a mut Vec<Event>,
     pub notices: &'a mut Vec<Notice>,
+    /// When the venue says it sent the message, for messages that say (a diff's `E`, an update's
+    /// `time`, a heartbeat), and the symbol: what clock skew is measured on. Events stamped with
+    /// an older time (a snapshot's levels, the last trade before subscribing, a ticker without a
+    /// time of its own) are not skew.
+    pub sent: Option<(SymbolId, Ts)>,
 }
 
-impl Emit<'_> {
+impl<'a> Emit<'a> {
+    pub fn new(interner: &'a mut Interner, events: &'a mut Vec<Event>, notices: &'a mut Vec<Notice>) -> Self {
+        Emit { interner, events, notices, sent: None }
+    }
+
     pub fn push(&mut self, ts: Ts, venue: VenueId, symbol: SymbolId, kind: EventKind) {
         self.events.push(Event { ts, seq: 0, venue, symbol, kind });
     }

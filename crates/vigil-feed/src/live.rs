@@ -235,8 +235,13 @@ impl Feed {
         self.stats.messages += 1;
         self.monitor.message(recv);
         self.events.clear();
-        let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
-        if let Err(reason) = self.venue.on_message(text, recv, &mut emit) {
+        let mut emit = Emit::new(interner, &mut self.events, &mut self.notices);
+        let read = self.venue.on_message(text, recv, &mut emit);
+        let sent = emit.sent;
+        if let Some((symbol, at)) = sent.filter(|_| read.is_ok()) {
+            self.monitor.sent(symbol, at, recv, &interner.names());
+        }
+        if let Err(reason) = read {
             self.events.clear();
             self.stats.rejected += 1;
             self.monitor.rejected(recv, &reason, text);
@@ -249,7 +254,6 @@ impl Feed {
 
     /// Stamps and queues the events made, and acts on what the venue said about the feed.
     fn after(&mut self, recv: Ts, interner: &mut Interner) {
-        self.monitor.events(&self.events, recv, &interner.names());
         self.clock.stamp(&mut self.events);
         self.stats.events += self.events.len() as u64;
         self.pending.extend(self.events.drain(..).map(Item::Event));
@@ -289,7 +293,7 @@ impl Feed {
                 }
             };
             self.stats.snapshots_fetched += 1;
-            let mut emit = Emit { interner, events: &mut self.events, notices: &mut self.notices };
+            let mut emit = Emit::new(interner, &mut self.events, &mut self.notices);
             let read = self.venue.on_snapshot(symbol, &body, recv, &mut emit);
             self.clock.stamp(&mut self.events);
             self.stats.events += self.events.len() as u64;

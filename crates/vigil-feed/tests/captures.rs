@@ -44,7 +44,7 @@ fn run(venue: &str, name: &str) -> Run {
     let mut i = Interner::new();
     let (mut events, mut notices, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for (ts, text) in received(name) {
-        let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+        let mut e = Emit::new(&mut i, &mut events, &mut notices);
         if let Err(msg) = v.on_message(&text, ts, &mut e) {
             errors.push(format!("{msg}: {}", &text[..text.len().min(200)]));
         }
@@ -303,7 +303,7 @@ fn damaged_messages_are_refused_never_panicked_on() {
         let (mut refused, mut tried) = (0, 0);
         for (k, (ts, text)) in msgs.iter().enumerate() {
             // The real message first, so books exist to damage.
-            let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+            let mut e = Emit::new(&mut i, &mut events, &mut notices);
             v.on_message(text, *ts, &mut e).unwrap();
             if k % 7 != 0 {
                 continue;
@@ -327,13 +327,13 @@ fn damaged_messages_are_refused_never_panicked_on() {
                 tried += 1;
                 let symbol = text.rsplit('"').nth(1).unwrap_or_default().to_string();
                 let before = v.book(&symbol).cloned();
-                let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+                let mut e = Emit::new(&mut i, &mut events, &mut notices);
                 if v.on_message(&d, *ts, &mut e).is_err() {
                     refused += 1;
                     assert_eq!(v.book(&symbol).cloned(), before, "{venue}: a refused message changed the {symbol} book: {d}");
                 }
                 // Put the real book back for the next real message.
-                let mut e = Emit { interner: &mut i, events: &mut events, notices: &mut notices };
+                let mut e = Emit::new(&mut i, &mut events, &mut notices);
                 v.on_connect();
                 let _ = v.on_message(text, *ts, &mut e);
             }
