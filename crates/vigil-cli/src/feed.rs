@@ -43,9 +43,13 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
     let feed = Feed::new(venue, opts, monitor);
     let config = replay::load_config(a.config.as_deref())?;
     let alerts = AlertFile::create(Some(a.alerts_out.as_deref().unwrap_or("-")))?;
+    alerts.lock().unwrap_or_else(|e| e.into_inner()).flush_each = true;
+    // Stored as they come: an interrupted run keeps every alert it raised.
+    let mut store = if a.store { Some(db.open()?) } else { None };
+    let source = format!("live:{}", a.source);
     eprintln!("vigil start: {} {} from {url}{}", a.source, symbols.join(","), a.duration.map_or(" until interrupted".to_string(), |d| format!(" for {d} s")));
-    let kept: Arc<Mutex<Vec<Alert>>> = Arc::default();
-    let keep = kept.clone();
+    let stored = Arc::new(Mutex::new((0usize, None::<String>)));
+    let tally = stored.clone();
     let feed_stats = Arc::new(Mutex::new(None));
     let (summary, rejects) = replay::execute(Run {
         files: &[],
@@ -58,10 +62,19 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
         parse_threads: 0,
         on_alert: Some(Box::new(move |al: &Alert| {
             eprintln!("  {} {} {}: {}", al.level.as_str(), al.kind.as_str(), al.symbols.join(","), al.description);
-            keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone());
+            if let Some(s) = &mut store {
+                let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+                match s.insert_alerts(std::slice::from_ref(al), None) {
+                    Ok(n) => t.0 += n,
+                    Err(e) => {
+                        t.1.get_or_insert(format!("{e:#}"));
+                    }
+                }
+            }
         })),
         readers: vec![Box::new(FeedReader { feed, report: feed_stats.clone() })],
         completeness: None,
+        live: true,
     })?;
     summary.print(&rejects);
     if let Some((stats, counts, sent)) = feed_stats.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -77,10 +90,13 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
         }
     }
     if a.store {
-        let mut store = db.open()?;
-        let alerts = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
-        let added = store.insert_alerts(&alerts, Some((&format!("live:{}", a.source), summary.events as i64)))?;
-        eprintln!("stored {added} new alerts in {}", store.location());
+        let (added, error) = std::mem::take(&mut *stored.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(e) = error {
+            bail!("alerts could not be stored: {e}");
+        }
+        let mut s = db.open()?;
+        s.insert_alerts(&[], Some((&source, summary.events as i64)))?;
+        eprintln!("stored {added} new alerts in {}", s.location());
     }
     Ok(ExitCode::SUCCESS)
 }

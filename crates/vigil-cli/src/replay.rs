@@ -173,6 +173,8 @@ pub fn group(n: u64) -> String {
 pub struct AlertFile {
     out: Option<BufWriter<Box<dyn Write + Send>>>,
     error: Option<std::io::Error>,
+    /// Flush after every alert (a live feed: an interrupted run loses none).
+    pub flush_each: bool,
 }
 
 impl AlertFile {
@@ -182,11 +184,13 @@ impl AlertFile {
             Some("-") => Some(BufWriter::new(Box::new(std::io::stdout()))),
             Some(p) => Some(BufWriter::with_capacity(1 << 16, Box::new(File::create(p).with_context(|| format!("cannot create {p}"))?))),
         };
-        Ok(Arc::new(Mutex::new(AlertFile { out, error: None })))
+        Ok(Arc::new(Mutex::new(AlertFile { out, error: None, flush_each: false })))
     }
     pub fn write(&mut self, a: &Alert) {
         if let (Some(out), None) = (&mut self.out, &self.error) {
-            if let Err(e) = serde_json::to_writer(&mut *out, a).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n")) {
+            let flush = self.flush_each;
+            let res = serde_json::to_writer(&mut *out, a).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n"));
+            if let Err(e) = res.and_then(|_| if flush { out.flush() } else { Ok(()) }) {
                 self.error = Some(e);
             }
         }
@@ -222,6 +226,9 @@ pub struct Run<'a> {
     pub readers: Vec<Box<dyn EventReader>>,
     /// Where captures' data-completeness records go.
     pub completeness: Option<Arc<Mutex<BufWriter<File>>>>,
+    /// A live feed: each event goes through the engine at once (not in batches), so its alerts come
+    /// seconds after the behaviour, however quiet the market.
+    pub live: bool,
 }
 
 /// The formats `--format` names.
@@ -326,6 +333,9 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     let mut n: u64 = 0;
     while let Some(ev) = stream.next_event() {
         engine.push(ev);
+        if run.live {
+            engine.flush();
+        }
         n += 1;
         if n & 0xFFFF == 0 {
             if let Some(b) = &bar {
@@ -403,6 +413,7 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
         on_alert: if store.is_some() { Some(Box::new(move |al: &Alert| keep.lock().unwrap_or_else(|e| e.into_inner()).push(al.clone()))) } else { None },
         readers: Vec::new(),
         completeness: completeness.clone(),
+        live: false,
     })?;
     if let Some(c) = &completeness {
         c.lock().unwrap_or_else(|e| e.into_inner()).flush().context("cannot write the completeness records")?;

@@ -235,6 +235,7 @@ fn replay_files(files: &[String], config: &Config, threads: usize) -> anyhow::Re
         on_alert: Some(Box::new(move |a: &Alert| c.lock().unwrap_or_else(|e| e.into_inner()).push(a.clone()))),
         readers: Vec::new(),
         completeness: None,
+        live: false,
     })?;
     if let Some(e) = summary.read_error {
         bail!("the events could not be read to the end: {e}");

@@ -149,6 +149,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
         })),
         readers: Vec::new(),
         completeness: None,
+        live: false,
     })?;
     eprintln!(
         "vigil demo: {} events, {} alerts in {:.2} s ({} events/s); alerts written to {alerts_path} (anomalies not printed above)",

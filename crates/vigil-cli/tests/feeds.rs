@@ -22,6 +22,7 @@ fn start_runs_a_venue_feed_live_through_a_dropped_connection() {
     let out = vigil()
         .args(["start", "--source", "kraken", "--symbols", "BTC-CHF,ETH-CHF", "--url", &server.ws_url(), "--duration", "30", "--max-attempts", "2"])
         .args(["--max-skew", "100000d", "--completeness", comp.to_str().unwrap(), "--alerts-out", alerts.to_str().unwrap()])
+        .args(["--store", "--db", dir.path().join("vigil.db").to_str().unwrap()])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -35,6 +36,8 @@ fn start_runs_a_venue_feed_live_through_a_dropped_connection() {
     assert!(records.iter().any(|r| r["kind"] == "reconnect" && r["venue"] == "kraken"), "{records:?}");
     assert!(!records.iter().any(|r| r["kind"] == "checksum_mismatch"), "the recovered books pass Kraken's checksums: {records:?}");
     assert!(alerts.exists());
+    assert!(err.contains("stored 0 new alerts in"), "{err}");
+    assert!(err.contains("checksums") && err.contains("failed"), "the run reports what the venue sent: {err}");
 }
 
 #[test]
