@@ -67,6 +67,9 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
                 match s.insert_alerts(std::slice::from_ref(al), None) {
                     Ok(n) => t.0 += n,
                     Err(e) => {
+                        if t.1.is_none() {
+                            eprintln!("vigil: alerts cannot be stored in the store: {e:#}");
+                        }
                         t.1.get_or_insert(format!("{e:#}"));
                     }
                 }

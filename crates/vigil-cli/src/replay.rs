@@ -307,7 +307,9 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
     readers.extend(open_readers(run.files, format, counter.clone(), parse_threads, run.completeness.as_ref())?);
     readers.extend(run.readers);
     let opts = StreamOptions {
-        reorder_tolerance_ns: run.config.engine.reorder_tolerance.0,
+        // A live feed's events are in order already (its clock never goes back); holding them for
+        // the tolerance would hold a quiet market's last trade until the next event.
+        reorder_tolerance_ns: if run.live { 0 } else { run.config.engine.reorder_tolerance.0 },
         dedup_window_ns: run.config.engine.dedup_window.0,
         dedup_max_ids: run.config.engine.dedup_max_ids,
     };

@@ -296,6 +296,18 @@ impl Binance {
         Ok(())
     }
 
+    /// Checks a trade's values before its id moves any sequence state.
+    fn check_trade(p: &str, q: &str, t: i64) -> Result<(), String> {
+        dec(p, "price")?;
+        if dec(q, "quantity")? <= 0 {
+            return Err(format!("trade quantity {q:?} is not positive"));
+        }
+        if !(0..=crate::MAX_MS).contains(&t) {
+            return Err(format!("trade time {t} is not milliseconds since the epoch"));
+        }
+        Ok(())
+    }
+
     fn trade(&mut self, s: &str, id: compact_str::CompactString, (p, q, t, buyer_maker): (&str, &str, i64, bool), emit: &mut Emit) -> Result<(), String> {
         let venue = *self.venue.get_or_insert_with(|| emit.interner.venue("binance"));
         let qty = dec(q, "quantity")?;
@@ -334,6 +346,7 @@ impl Binance {
             "aggTrade" => {
                 let t: AggTrade = serde_json::from_str(data).map_err(bad)?;
                 self.counts.used("aggTrade");
+                Self::check_trade(t.p, t.q, t.T)?;
                 let m = self.market(t.s, emit);
                 if Self::check_id(&mut m.last_agg, t.a, t.s, "aggTrade", emit.notices) {
                     self.trade(t.s, format_compact!("{}:A{}", t.s, t.a), (t.p, t.q, t.T, t.m), emit)?;
@@ -345,6 +358,7 @@ impl Binance {
             "trade" => {
                 let t: RawTrade = serde_json::from_str(data).map_err(bad)?;
                 self.counts.used("trade");
+                Self::check_trade(t.p, t.q, t.T)?;
                 let m = self.market(t.s, emit);
                 if Self::check_id(&mut m.last_trade, t.t, t.s, "trade", emit.notices) {
                     self.trade(t.s, format_compact!("{}:{}", t.s, t.t), (t.p, t.q, t.T, t.m), emit)?;

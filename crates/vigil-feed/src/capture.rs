@@ -81,6 +81,7 @@ pub struct CaptureReader {
     pub replayed: Replayed,
     /// Data-completeness checks on the capture's own receive times, where asked for.
     pub monitor: Option<crate::health::Monitor>,
+    opens: u32,
 }
 
 impl CaptureReader {
@@ -102,6 +103,7 @@ impl CaptureReader {
             clock: Clock::default(),
             replayed: Replayed::default(),
             monitor: None,
+            opens: 0,
         })
     }
 }
@@ -126,11 +128,13 @@ impl EventReader for CaptureReader {
                     self.replayed.messages += 1;
                     let mut notices = Vec::new();
                     let mut emit = Emit::new(interner, &mut self.events, &mut notices);
-                    if let Some(m) = &mut self.monitor {
-                        m.message(ts);
-                    }
                     let read = self.venue.on_message(&text, ts, &mut emit);
                     let sent = emit.sent;
+                    if let Some(m) = &mut self.monitor {
+                        if read.is_ok() && (!self.events.is_empty() || sent.is_some()) {
+                            m.message(ts);
+                        }
+                    }
                     if let Err(reason) = read {
                         self.events.clear();
                         if let Some(m) = &mut self.monitor {
@@ -152,7 +156,12 @@ impl EventReader for CaptureReader {
                 }
                 Ok(Some(Line::Open { ts, .. })) => {
                     self.venue.on_connect();
+                    self.opens += 1;
                     if let Some(m) = &mut self.monitor {
+                        if self.opens > 1 {
+                            m.lost(ts);
+                            m.reconnect(ts, "the capture opens a new connection", self.opens - 1, 0);
+                        }
                         m.connected(ts);
                     }
                 }

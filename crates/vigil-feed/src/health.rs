@@ -59,6 +59,8 @@ pub struct Monitor {
     last_message: Option<Ts>,
     /// When the current connection was made.
     armed: Option<Ts>,
+    /// Since when data has been missing, when a silence or a lost connection was seen.
+    outage_from: Option<Ts>,
     silent_reported: bool,
     skew: FxHashMap<SymbolId, Skew>,
     pub records: Vec<Record>,
@@ -82,6 +84,7 @@ impl Monitor {
             limits,
             last_message: None,
             armed: None,
+            outage_from: None,
             silent_reported: false,
             skew: FxHashMap::default(),
             records: Vec::new(),
@@ -99,10 +102,12 @@ impl Monitor {
     fn record(&mut self, ts: Ts, kind: &'static str, symbol: Option<String>, description: String, evidence: serde_json::Value) {
         *self.counts.entry(kind).or_default() += 1;
         let r = Record { ts: ts.0, kind, venue: self.venue.clone(), symbol, description, evidence };
-        if let Some(out) = &mut self.out {
+        if let (Some(out), None) = (&mut self.out, &self.write_error) {
             let res = serde_json::to_writer(&mut *out, &r).map_err(std::io::Error::from).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush());
             if let Err(e) = res {
-                self.write_error.get_or_insert(e);
+                // Said at once, and nothing more is written (no torn line after it).
+                eprintln!("vigil: cannot write the {} completeness records: {e}", self.venue);
+                self.write_error = Some(e);
             }
         }
         if self.keep {
@@ -110,14 +115,16 @@ impl Monitor {
         }
     }
 
-    /// A message arrived at `recv`: a silence before it longer than the limit is a gap. One
-    /// already reported while it lasted is reported again now that its whole length is known.
+    /// Market data arrived at `recv`. A silence before it longer than the limit is a gap; an
+    /// outage already reported while it lasted (or a lost connection) is reported again now that
+    /// its whole length is known, from the last data before it, across reconnects.
     pub fn message(&mut self, recv: Ts) {
-        // After a silence already reported, the outage ran from the last message, across reconnects.
-        let from = if self.silent_reported { self.last_message.or(self.armed) } else { self.last_message.max(self.armed) };
-        if let Some(from) = from {
-            let gap = recv.0.saturating_sub(from.0);
-            if gap > self.limits.max_silence_ns || self.silent_reported {
+        if let Some(from) = self.outage_from.take() {
+            if recv.0.saturating_sub(from.0) > self.limits.max_silence_ns || self.silent_reported {
+                self.silent(from, recv, true);
+            }
+        } else if let Some(from) = self.last_message.max(self.armed) {
+            if recv.0.saturating_sub(from.0) > self.limits.max_silence_ns {
                 self.silent(from, recv, true);
             }
         }
@@ -125,23 +132,41 @@ impl Monitor {
         self.silent_reported = false;
     }
 
-    /// A connection was made at `now`: the silence watch starts from it.
+    /// A connection was made at `now`: the silence watch of this connection starts from it.
     pub fn connected(&mut self, now: Ts) {
         self.armed = Some(now);
         self.silent_reported = false;
     }
 
-    /// How long the feed has been silent at `now` (since the last message, or the connection if later).
+    /// The connection was lost at `now`: the outage runs from the last data (or now).
+    pub fn lost(&mut self, now: Ts) {
+        if self.outage_from.is_none() {
+            self.outage_from = Some(self.last_message.unwrap_or(now));
+        }
+    }
+
+    /// The client itself stood still for `stood_ns` (a blocking fetch) until `now`: that is not
+    /// the feed's silence, so the watch starts again from now.
+    pub fn resume(&mut self, now: Ts, stood_ns: i64) {
+        if stood_ns > 0 {
+            self.armed = Some(now);
+        }
+    }
+
+    /// How long the feed has been silent at `now` (since the last data, or the connection if later).
     pub fn silence(&self, now: Ts) -> i64 {
         self.last_message.max(self.armed).map_or(0, |from| now.0.saturating_sub(from.0))
     }
 
-    /// Nothing has arrived by `now`: reports the silence once, when it passes the limit.
+    /// Nothing has arrived by `now`: reports the silence once per connection, when it passes the limit.
     pub fn waiting(&mut self, now: Ts) -> bool {
         let Some(from) = self.last_message.max(self.armed) else { return false };
         if now.0.saturating_sub(from.0) > self.limits.max_silence_ns && !self.silent_reported {
             self.silent(from, now, false);
             self.silent_reported = true;
+            if self.outage_from.is_none() {
+                self.outage_from = Some(self.last_message.unwrap_or(from));
+            }
             return true;
         }
         false
@@ -251,6 +276,18 @@ mod tests {
         m.connected(Ts(50_000_000_000));
         assert_eq!(m.silence(Ts(55_000_000_000)), 5_000_000_000);
         assert!(m.waiting(Ts(61_000_000_000)));
+        // It is cut and made again; data comes at 75 s: one outage from the last data, at 40 s.
+        m.lost(Ts(62_000_000_000));
+        m.connected(Ts(74_000_000_000));
+        let n = m.count("feed_silent");
+        m.message(Ts(75_000_000_000));
+        assert_eq!(m.count("feed_silent"), n + 1);
+        assert_eq!(m.records.last().unwrap().evidence["silent_s"], 35.0);
+        // A connection lost and made again at once, data within the limit: no silence.
+        m.lost(Ts(76_000_000_000));
+        m.connected(Ts(76_500_000_000));
+        m.message(Ts(77_000_000_000));
+        assert_eq!(m.count("feed_silent"), n + 1);
 
         let mut i = Interner::new();
         let s = i.symbol("BTC-USD");

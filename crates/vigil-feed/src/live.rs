@@ -89,6 +89,10 @@ pub struct Feed {
     last_ping: Instant,
     last_pong: Instant,
     connected_at: Instant,
+    /// After the loop stood still, skew is not measured until this moment.
+    skew_quiet_until: Option<Instant>,
+    /// Books waiting for a REST snapshot to be fetched again, and when.
+    snapshot_due: Vec<(String, Instant, u32)>,
     file: Arc<str>,
     finished: bool,
     pub stats: Stats,
@@ -118,6 +122,8 @@ impl Feed {
             last_ping: crate::wall::instant(),
             last_pong: crate::wall::instant(),
             connected_at: crate::wall::instant(),
+            skew_quiet_until: None,
+            snapshot_due: Vec::new(),
             file,
             finished: false,
             stats: Stats::default(),
@@ -162,11 +168,15 @@ impl Feed {
         if let Some(reason) = self.lost_reason.take() {
             self.monitor.reconnect(now(), &reason, self.attempts + 1, backoff.as_millis() as u64);
         }
-        std::thread::sleep(backoff);
+        std::thread::sleep(self.until_stop(backoff));
+        if self.stopping() {
+            return;
+        }
         self.attempts += 1;
         match self.open() {
             Ok(mut ws) => {
                 self.venue.on_connect();
+                self.snapshot_due.clear();
                 for m in self.venue.subscribe() {
                     if let Err(e) = ws.send(Message::text(m)) {
                         self.lost_reason = Some(format!("subscribing: {e}"));
@@ -186,6 +196,7 @@ impl Feed {
 
     fn lose(&mut self, reason: String) {
         self.ws = None;
+        self.monitor.lost(now());
         self.lost_reason = Some(reason);
     }
 
@@ -229,20 +240,28 @@ impl Feed {
 
     fn handle(&mut self, text: &str, interner: &mut Interner) {
         let recv = now();
-        if self.connected_at.elapsed() >= HEALTHY {
-            self.attempts = 0;
-        }
         self.stats.messages += 1;
-        self.monitor.message(recv);
         self.events.clear();
         let mut emit = Emit::new(interner, &mut self.events, &mut self.notices);
         let read = self.venue.on_message(text, recv, &mut emit);
         let sent = emit.sent;
-        if let Some((symbol, at)) = sent.filter(|_| read.is_ok()) {
+        // Market data, not a heartbeat, a pong or an acknowledgement: what silence is measured on,
+        // and what makes a connection healthy.
+        if read.is_ok() && (!self.events.is_empty() || sent.is_some()) {
+            self.monitor.message(recv);
+            if self.connected_at.elapsed() >= HEALTHY {
+                self.attempts = 0;
+            }
+        }
+        // Messages read just after the loop stood still (a snapshot fetch) waited in the socket:
+        // their lateness is this client's, not the venue's clock.
+        let stalled = self.skew_quiet_until.is_some_and(|t| crate::wall::instant() < t);
+        if let Some((symbol, at)) = sent.filter(|_| read.is_ok() && !stalled) {
             self.monitor.sent(symbol, at, recv, &interner.names());
         }
         if let Err(reason) = read {
             self.events.clear();
+            self.notices.clear();
             self.stats.rejected += 1;
             self.monitor.rejected(recv, &reason, text);
             let raw: String = text.chars().take(2000).collect();
@@ -261,7 +280,7 @@ impl Feed {
         for n in &notices {
             self.monitor.notice(n, recv);
             match n {
-                Notice::NeedSnapshot { symbol } => self.fetch_snapshot(symbol, interner),
+                Notice::NeedSnapshot { symbol } => self.fetch_snapshot(symbol, interner, 0),
                 Notice::Resubscribe { symbol } => {
                     self.stats.resubscribes += 1;
                     let m = self.venue.resubscribe(symbol);
@@ -273,23 +292,35 @@ impl Feed {
     }
 
     /// Fetches a REST snapshot and joins it to the book; a snapshot older than the diffs held is
-    /// fetched again (Binance's rule), up to [`SNAPSHOT_TRIES`] times with a growing pause, and a
-    /// book still without one makes a new connection.
-    fn fetch_snapshot(&mut self, symbol: &str, interner: &mut Interner) {
+    /// fetched again (Binance's rule) at once, up to [`SNAPSHOT_TRIES`] times. A fetch that fails
+    /// (the REST interface down, or rate-limiting) does not cost the connection: the book waits,
+    /// its diffs held, and the fetch is tried again later with a growing pause (the venue's
+    /// `Retry-After` where it gives one).
+    fn fetch_snapshot(&mut self, symbol: &str, interner: &mut Interner, round: u32) {
         let rest = self.opts.rest_url.clone().or_else(|| self.venue.default_rest_url().map(str::to_string));
         let Some(url) = rest.and_then(|r| self.venue.snapshot_url(&r, symbol)) else { return };
-        for attempt in 0..SNAPSHOT_TRIES {
-            if attempt > 0 {
-                std::thread::sleep(self.opts.backoff_min * (1 << attempt));
+        let started = crate::wall::instant();
+        let mut retry_after = None;
+        let mut done = false;
+        for _ in 0..SNAPSHOT_TRIES {
+            if self.stopping() {
+                return;
             }
-            let body =
-                ureq::get(&url).timeout(Duration::from_secs(10)).call().map_err(|e| e.to_string()).and_then(|r| r.into_string().map_err(|e| e.to_string()));
+            let timeout = self.until_stop(Duration::from_secs(10)).max(Duration::from_millis(1));
+            let body = match ureq::get(&url).timeout(timeout).call() {
+                Ok(r) => r.into_string().map_err(|e| e.to_string()),
+                Err(ureq::Error::Status(code, r)) => {
+                    retry_after = r.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+                    Err(format!("HTTP {code}"))
+                }
+                Err(e) => Err(e.to_string()),
+            };
             let recv = now();
             let body = match body {
                 Ok(b) => b,
                 Err(e) => {
                     self.monitor.notice(&Notice::VenueError { message: format!("snapshot {url}: {e}") }, recv);
-                    continue;
+                    break;
                 }
             };
             self.stats.snapshots_fetched += 1;
@@ -306,17 +337,43 @@ impl Feed {
                 }
             }
             match read {
-                Err(e) => self.monitor.rejected(recv, &e, &body),
-                Ok(()) if !again => return,
+                Err(e) => {
+                    self.monitor.rejected(recv, &e, &body);
+                    break;
+                }
+                Ok(()) if !again => {
+                    done = true;
+                    break;
+                }
                 Ok(()) => {}
             }
         }
-        // A new connection starts the book again.
-        self.lose(format!("no usable {symbol} snapshot after {SNAPSHOT_TRIES} tries"));
+        // The loop stood still while fetching: messages that waited meanwhile are not the venue's
+        // lateness, and the silence and the link are judged afresh.
+        let stood = started.elapsed();
+        self.skew_quiet_until = Some(crate::wall::instant() + stood);
+        self.last_pong = crate::wall::instant();
+        self.monitor.resume(now(), stood.as_nanos() as i64);
+        if !done {
+            let pause = retry_after.unwrap_or(self.opts.backoff_min * (1u32 << (round + 2).min(8))).min(Duration::from_secs(120));
+            self.snapshot_due.push((symbol.to_string(), crate::wall::instant() + pause, round + 1));
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.opts.stop_at.is_some_and(|t| crate::wall::instant() >= t)
+    }
+
+    /// `d`, but no further than the moment to stop.
+    fn until_stop(&self, d: Duration) -> Duration {
+        match self.opts.stop_at {
+            Some(t) => d.min(t.saturating_duration_since(crate::wall::instant())),
+            None => d,
+        }
     }
 }
 
-/// REST snapshot fetches for one book before the connection is made again.
+/// REST snapshots fetched at once for one book while each comes back older than the diffs held.
 const SNAPSHOT_TRIES: u32 = 4;
 
 /// A connection that has stayed up this long, bringing messages, resets the reconnect backoff.
@@ -357,7 +414,7 @@ impl EventReader for Feed {
             if let Some(x) = self.pending.pop_front() {
                 return Ok(Some(x));
             }
-            if self.opts.stop_at.is_some_and(|t| crate::wall::instant() >= t) {
+            if self.stopping() {
                 self.finished = true;
                 self.ws = None;
             }
@@ -393,6 +450,10 @@ impl EventReader for Feed {
             }
             if self.ws.is_some() {
                 self.tick();
+            }
+            if self.ws.is_some() && self.snapshot_due.first().is_some_and(|(_, due, _)| crate::wall::instant() >= *due) {
+                let (symbol, _, round) = self.snapshot_due.remove(0);
+                self.fetch_snapshot(&symbol, interner, round);
             }
         }
     }

@@ -343,3 +343,21 @@ fn damaged_messages_are_refused_never_panicked_on() {
         assert!(tried > 100 && refused > tried / 3, "{venue}: {refused} of {tried} refused");
     }
 }
+
+#[test]
+fn binance_keeps_its_connection_when_rest_snapshots_fail() {
+    let lines = capture::read(&capture_path("BINANCE.ws.1.0")).unwrap();
+    let server = ReplayServer::start("binance", lines, ServerOptions { speed: 40.0, drop_after: None, lost_on_drop: 0 }).unwrap();
+    let venue = vigil_feed::venue("binance", &["NKN-USDT".into()]).unwrap();
+    let mut o = opts(&server.ws_url());
+    // A REST endpoint that refuses every connection.
+    o.rest_url = Some("http://127.0.0.1:9".into());
+    o.max_attempts = Some(2);
+    let mut feed = Feed::new(venue, o, Monitor::new("binance", Limits::default(), None));
+    let events = drain(&mut feed);
+    assert_eq!(feed.stats.connections, 1, "the trades and tickers kept flowing on the one connection");
+    assert_eq!(feed.stats.snapshots_fetched, 0);
+    assert!(feed.monitor.count("venue_error") >= 1, "each failed fetch is recorded");
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::Trade(_))));
+    assert!(events.iter().all(|e| !matches!(e.kind, EventKind::New(_))), "no book without a snapshot");
+}
