@@ -58,26 +58,16 @@ struct Depth<'a> {
     a: Vec<[&'a str; 2]>,
 }
 
+/// An `aggTrade` (id `a`) or a `trade` (id `t`).
 #[derive(Deserialize)]
 #[allow(non_snake_case)]
-struct AggTrade<'a> {
+struct TradeMsg<'a> {
     #[serde(borrow)]
     s: &'a str,
-    a: u64,
-    #[serde(borrow)]
-    p: &'a str,
-    #[serde(borrow)]
-    q: &'a str,
-    T: i64,
-    m: bool,
-}
-
-#[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct RawTrade<'a> {
-    #[serde(borrow)]
-    s: &'a str,
-    t: u64,
+    #[serde(default)]
+    a: Option<u64>,
+    #[serde(default)]
+    t: Option<u64>,
     #[serde(borrow)]
     p: &'a str,
     #[serde(borrow)]
@@ -336,32 +326,25 @@ impl Binance {
     }
 
     fn on_data(&mut self, stream: Option<&str>, data: &str, recv: Ts, emit: &mut Emit) -> Result<(), String> {
-        let kind = match stream.and_then(|s| s.split_once('@')) {
-            Some((_, k)) => k.split('@').next().unwrap_or(k).to_string(),
-            None => serde_json::from_str::<EventType>(data).map_err(|e| format!("not a Binance event: {e}"))?.e.unwrap_or("bookTicker").to_string(),
+        // The kind borrows from the message: no allocation per message.
+        let kind: &str = match stream.and_then(|s| s.split_once('@')) {
+            Some((_, k)) => k.split('@').next().unwrap_or(k),
+            None => serde_json::from_str::<EventType>(data).map_err(|e| format!("not a Binance event: {e}"))?.e.unwrap_or("bookTicker"),
         };
         let bad = |e: serde_json::Error| format!("{kind} message: {e}");
-        match kind.as_str() {
+        match kind {
             "depth" | "depthUpdate" => self.on_depth(serde_json::from_str(data).map_err(bad)?, recv, emit),
-            "aggTrade" => {
-                let t: AggTrade = serde_json::from_str(data).map_err(bad)?;
-                self.counts.used("aggTrade");
+            "aggTrade" | "trade" => {
+                let t: TradeMsg = serde_json::from_str(data).map_err(bad)?;
+                let agg = kind == "aggTrade";
+                self.counts.used(kind);
+                let id = if agg { t.a } else { t.t }.ok_or_else(|| format!("{kind} message without its id"))?;
                 Self::check_trade(t.p, t.q, t.T)?;
                 let m = self.market(t.s, emit);
-                if Self::check_id(&mut m.last_agg, t.a, t.s, "aggTrade", emit.notices) {
-                    self.trade(t.s, format_compact!("{}:A{}", t.s, t.a), (t.p, t.q, t.T, t.m), emit)?;
-                } else {
-                    self.duplicate_trades += 1;
-                }
-                Ok(())
-            }
-            "trade" => {
-                let t: RawTrade = serde_json::from_str(data).map_err(bad)?;
-                self.counts.used("trade");
-                Self::check_trade(t.p, t.q, t.T)?;
-                let m = self.market(t.s, emit);
-                if Self::check_id(&mut m.last_trade, t.t, t.s, "trade", emit.notices) {
-                    self.trade(t.s, format_compact!("{}:{}", t.s, t.t), (t.p, t.q, t.T, t.m), emit)?;
+                let (last, stream) = if agg { (&mut m.last_agg, "aggTrade") } else { (&mut m.last_trade, "trade") };
+                if Self::check_id(last, id, t.s, stream, emit.notices) {
+                    let trade_id = if agg { format_compact!("{}:A{id}", t.s) } else { format_compact!("{}:{id}", t.s) };
+                    self.trade(t.s, trade_id, (t.p, t.q, t.T, t.m), emit)?;
                 } else {
                     self.duplicate_trades += 1;
                 }

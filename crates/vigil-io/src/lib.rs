@@ -186,20 +186,16 @@ pub fn lobster_zip_member(path: &str) -> Result<(String, Vec<u8>), ReadError> {
 
 /// The member of a LOBSTER zip whose name contains `part` (`_message_` or `_orderbook_`).
 pub fn lobster_zip_file(path: &str, part: &str) -> Result<(String, Vec<u8>), ReadError> {
-    let fmt = |msg: String| ReadError::Format { file: path.to_string(), line: 0, msg };
-    let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
-    let mut z = zip::ZipArchive::new(f).map_err(|e| fmt(format!("not a zip archive: {e}")))?;
-    for i in 0..z.len() {
-        let mut m = z.by_index(i).map_err(|e| fmt(format!("zip member {i}: {e}")))?;
-        let name = m.name().to_string();
-        if name.contains(part) && name.ends_with(".csv") {
+    zip_member(
+        path,
+        |name| name.contains(part) && name.ends_with(".csv"),
+        &format!("*{part}*.csv"),
+        |m| {
             // The declared size is only a hint: a corrupt archive must not size the allocation.
             let mut data = Vec::with_capacity((m.size() as usize).min(64 << 20));
-            m.read_to_end(&mut data).map_err(|e| ReadError::at(path, 0, e))?;
-            return Ok((name, data));
-        }
-    }
-    Err(fmt(format!("no member named *{part}*.csv in the archive")))
+            m.read_to_end(&mut data).map(|_| data)
+        },
+    )
 }
 
 /// The first member of a zip whose name ends with `suffix`, unpacked into an unnamed temporary
@@ -208,23 +204,41 @@ pub fn zip_member_to_temp(path: &str, suffix: &str) -> Result<(String, File), Re
     use std::io::{Seek, SeekFrom};
     use std::sync::atomic::AtomicUsize;
     static N: AtomicUsize = AtomicUsize::new(0);
+    zip_member(
+        path,
+        |name| name.ends_with(suffix),
+        &format!("*{suffix}"),
+        |m| {
+            let tmp =
+                std::env::temp_dir().join(format!("vigil-{}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), suffix.trim_start_matches('.')));
+            let mut out = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp)?;
+            let _ = std::fs::remove_file(&tmp);
+            std::io::copy(m, &mut out)?;
+            out.seek(SeekFrom::Start(0))?;
+            Ok(out)
+        },
+    )
+}
+
+/// Finds the first member of the zip at `path` whose name `wanted` accepts and reads it with `read`.
+fn zip_member<T>(
+    path: &str,
+    wanted: impl Fn(&str) -> bool,
+    describe: &str,
+    read: impl FnOnce(&mut zip::read::ZipFile<'_, File>) -> std::io::Result<T>,
+) -> Result<(String, T), ReadError> {
     let fmt = |msg: String| ReadError::Format { file: path.to_string(), line: 0, msg };
     let f = File::open(path).map_err(|source| ReadError::Open { file: path.to_string(), source })?;
     let mut z = zip::ZipArchive::new(f).map_err(|e| fmt(format!("not a zip archive: {e}")))?;
     for i in 0..z.len() {
         let mut m = z.by_index(i).map_err(|e| fmt(format!("zip member {i}: {e}")))?;
         let name = m.name().to_string();
-        if name.ends_with(suffix) {
-            let tmp =
-                std::env::temp_dir().join(format!("vigil-{}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), suffix.trim_start_matches('.')));
-            let mut out = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(|e| ReadError::at(path, 0, e))?;
-            let _ = std::fs::remove_file(&tmp);
-            std::io::copy(&mut m, &mut out).map_err(|e| ReadError::at(path, 0, e))?;
-            out.seek(SeekFrom::Start(0)).map_err(|e| ReadError::at(path, 0, e))?;
-            return Ok((name, out));
+        if wanted(&name) {
+            let v = read(&mut m).map_err(|e| ReadError::at(path, 0, e))?;
+            return Ok((name, v));
         }
     }
-    Err(fmt(format!("no member named *{suffix} in the archive")))
+    Err(fmt(format!("no member named {describe} in the archive")))
 }
 
 /// Where the project's shared public data lives (`shared/data`: LOBSTER, Tardis, exchange
