@@ -147,6 +147,13 @@ pub(crate) fn entries(c: &mut Conn, after: i64, limit: i64) -> Result<Vec<Entry>
     rows.iter().map(|r| entry(r)).collect()
 }
 
+/// The entries about one object (a case, an alert), oldest first.
+pub(crate) fn entries_of(c: &mut Conn, object_type: &str, object_id: &str) -> Result<Vec<Entry>> {
+    let rows =
+        c.query(&format!("SELECT {COLUMNS} FROM audit_log WHERE object_type = $1 AND object_id = $2 ORDER BY seq"), &[object_type.into(), object_id.into()])?;
+    rows.iter().map(|r| entry(r)).collect()
+}
+
 /// What `verify` found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verification {

@@ -356,6 +356,30 @@ impl Store {
             .collect())
     }
 
+    /// Saves the narrative a report will carry (an analyst's edit of the drafted one); the latest
+    /// saved is the one in force. Allowed on a closed case: reports are often filed after closing.
+    /// The audit entry keeps the text's SHA-256.
+    pub fn set_narrative(&mut self, case_id: i64, actor: &str, text: &str) -> Result<i64> {
+        self.require_user(actor, Role::Analyst)?;
+        self.require_case(case_id)?;
+        if text.trim().is_empty() {
+            return Err(Error::Invalid("an empty narrative".into()));
+        }
+        let sha = audit::hex(&Sha256::digest(text.as_bytes()));
+        let at = now_ns();
+        self.tx(true, |c| {
+            let id = add_note(c, case_id, "narrative", actor, at, text, None)?;
+            audit::append(c, at, actor, "case.narrative", "case", &case_id.to_string(), &json!({"note": id, "sha256": sha, "chars": text.chars().count()}))?;
+            touch(c, case_id, at)?;
+            Ok(id)
+        })
+    }
+
+    /// The narrative in force for a case: the latest saved, if any.
+    pub fn narrative(&mut self, case_id: i64) -> Result<Option<Note>> {
+        Ok(self.case_notes(case_id)?.into_iter().rev().find(|n| n.kind == "narrative"))
+    }
+
     /// The cases an alert is linked to.
     pub fn cases_of_alert(&mut self, alert_id: &str) -> Result<Vec<i64>> {
         let rows = self.conn.query("SELECT case_id FROM case_alerts WHERE alert_id = $1 ORDER BY case_id", &[alert_id.into()])?;

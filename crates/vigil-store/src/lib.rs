@@ -111,6 +111,24 @@ pub struct Proposal {
     pub proposed_at: i64,
     pub decision: Option<String>,
     pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+/// An alert's triage, without its text and evidence: what reports count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRow {
+    pub alert_id: String,
+    pub kind: String,
+    pub level: String,
+    pub status: String,
+    /// Event time of the detection.
+    pub ts: i64,
+    pub venue: Option<String>,
+    pub symbols: Vec<String>,
+    pub accounts: Vec<String>,
+    /// Wall-clock time it reached the store, and of its triage.
+    pub stored_at: i64,
+    pub status_at: Option<i64>,
 }
 
 pub struct Store {
@@ -344,7 +362,7 @@ impl Store {
 
     pub fn proposals(&mut self, open_only: bool) -> Result<Vec<Proposal>> {
         let sql = format!(
-            "SELECT id, action, object_type, object_id, details, proposed_by, proposed_at, decision, decided_by FROM proposals{} ORDER BY id",
+            "SELECT id, action, object_type, object_id, details, proposed_by, proposed_at, decision, decided_by, decided_at FROM proposals{} ORDER BY id",
             if open_only { " WHERE decision IS NULL" } else { "" }
         );
         let rows = self.conn.query(&sql, &[])?;
@@ -360,6 +378,7 @@ impl Store {
                 proposed_at: r[6].int().unwrap_or(0),
                 decision: r[7].text().map(str::to_string),
                 decided_by: r[8].text().map(str::to_string),
+                decided_at: r[9].int(),
             })
             .collect())
     }
@@ -417,6 +436,36 @@ impl Store {
     /// The log's entries after `after`, at most `limit`.
     pub fn audit_entries(&mut self, after: i64, limit: i64) -> Result<Vec<Entry>> {
         audit::entries(&mut self.conn, after, limit)
+    }
+
+    /// The log's entries about one object (`case`, `alert`, …), oldest first.
+    pub fn audit_of(&mut self, object_type: &str, object_id: &str) -> Result<Vec<Entry>> {
+        audit::entries_of(&mut self.conn, object_type, object_id)
+    }
+
+    /// Every alert's type, level, time, parties and triage (no text or evidence), oldest first:
+    /// what periodic reports and compliance metrics count.
+    pub fn alert_rows(&mut self) -> Result<Vec<AlertRow>> {
+        let rows = self
+            .conn
+            .query("SELECT alert_id, type, level, status, ts, venue, symbols, accounts, stored_at, status_at FROM alerts ORDER BY ts, alert_id", &[])?;
+        rows.iter()
+            .map(|r| {
+                let bad = |what: &str| Error::Db(format!("alert {}: {what}", txt(&r[0])));
+                Ok(AlertRow {
+                    alert_id: txt(&r[0]),
+                    kind: txt(&r[1]),
+                    level: txt(&r[2]),
+                    status: txt(&r[3]),
+                    ts: r[4].int().unwrap_or(0),
+                    venue: r[5].text().map(str::to_string),
+                    symbols: serde_json::from_str(&txt(&r[6])).map_err(|_| bad("symbols"))?,
+                    accounts: serde_json::from_str(&txt(&r[7])).map_err(|_| bad("accounts"))?,
+                    stored_at: r[8].int().unwrap_or(0),
+                    status_at: r[9].int(),
+                })
+            })
+            .collect()
     }
 
     /// Checks the whole audit chain; see [`audit`].
