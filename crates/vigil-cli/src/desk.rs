@@ -119,7 +119,7 @@ pub struct ApproveArgs {
     pub actor: Option<String>,
 }
 
-fn actor(a: &Option<String>) -> anyhow::Result<String> {
+pub(crate) fn actor(a: &Option<String>) -> anyhow::Result<String> {
     match a.clone().or_else(|| std::env::var("VIGIL_USER").ok()) {
         Some(u) => Ok(u),
         None => bail!("who is acting? --as NAME or VIGIL_USER"),

@@ -4,6 +4,7 @@ mod bench;
 mod desk;
 mod feed;
 mod replay;
+mod report;
 mod serve;
 mod simulate;
 mod synth;
@@ -88,6 +89,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: desk::CasesCmd,
     },
+    /// Regulatory reports: a case's STOR or SAR, its narrative, the market integrity report.
+    Report {
+        #[command(subcommand)]
+        cmd: report::ReportCmd,
+    },
     /// Suppression rules (allow-lists): add, list, revoke.
     Rules {
         #[command(subcommand)]
@@ -136,6 +142,7 @@ fn main() -> ExitCode {
         Cmd::User { cmd } => desk::user(&cli.db, cmd),
         Cmd::Cases { cmd } => desk::cases(&cli.db, cmd),
         Cmd::Rules { cmd } => desk::rules(&cli.db, cmd),
+        Cmd::Report { cmd } => report::run(&cli.db, cmd),
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
         Cmd::Demo(a) => synth::demo(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),

@@ -5,7 +5,7 @@ use crate::doc::{opt, Block, Doc};
 use crate::indicators::{self, Indicator};
 use crate::records::Record;
 use crate::reference::{Party, Reference, Submitter};
-use crate::{num, time, Error, Result};
+use crate::{num, time, wall, Error, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use vigil_core::{Alert, AlertType};
@@ -224,10 +224,10 @@ fn summary(c: &Case) -> CaseSummary {
         status: c.status.as_str(),
         outcome: c.outcome.map(|o| o.as_str()),
         opened_by: c.opened_by.clone(),
-        opened_at: time(c.opened_at),
+        opened_at: wall(c.opened_at),
         assignee: c.assignee.clone(),
         closed_by: c.closed_by.clone(),
-        closed_at: c.closed_at.map(time),
+        closed_at: c.closed_at.map(wall),
         close_reason: c.close_reason.clone(),
     }
 }
@@ -282,14 +282,23 @@ fn indicator_uses(alerts: &[&Alert]) -> Vec<IndicatorUse> {
     by.into_values().map(|(i, alerts)| IndicatorUse { code: i.code, text: i.text, alerts }).collect()
 }
 
-/// The accounts the alerts name, in first-named order, with their owners (from the events'
-/// reference data) and identities (from the reference file).
+/// The accounts the alerts name, in first-named order, then the other accounts of their owners
+/// that act in the records, with their owners (from the events' reference data) and identities
+/// (from the reference file).
 fn persons(d: &CaseData, inputs: &Inputs) -> Vec<Person> {
     let mut order: Vec<String> = Vec::new();
     for a in &d.alerts {
         for x in &a.alert.accounts {
             if !order.contains(x) {
                 order.push(x.clone());
+            }
+        }
+    }
+    let owners: BTreeSet<&String> = order.iter().filter_map(|a| inputs.owners.get(a)).collect();
+    for r in inputs.records.iter().flatten() {
+        if let Some(a) = &r.account {
+            if !order.contains(a) && inputs.owners.get(a).is_some_and(|o| owners.contains(o)) {
+                order.push(a.clone());
             }
         }
     }
@@ -382,16 +391,15 @@ pub fn draft_narrative(d: &CaseData, records: Option<&[Record]>) -> String {
         ));
     }
     let c = &d.case;
-    out.push_str(&format!("\n\nCase {} (\"{}\") was opened by {} on {}", c.id, c.title, c.opened_by, time(c.opened_at)));
+    out.push_str(&format!("\n\nCase {} (\"{}\") was opened by {} on {}", c.id, c.title, c.opened_by, wall(c.opened_at)));
     match (c.outcome, &c.closed_by, c.closed_at) {
-        (Some(o), Some(by), Some(at)) => out.push_str(&format!(" and closed as {} by {} on {}.", o.as_str().replace('_', " "), by, time(at))),
+        (Some(o), Some(by), Some(at)) => out.push_str(&format!(" and closed as {} by {} on {}.", o.as_str().replace('_', " "), by, wall(at))),
         _ => out.push_str(&format!("; it is {}.", c.status.as_str())),
     }
-    let comments = d.notes.iter().filter(|n| n.kind == "comment").count();
-    if comments > 0 {
-        out.push_str(
-            &format!(" The investigation's {comments} comment{} are in section 5.", if comments == 1 { " is" } else { "s" }).replace(" is are", " are"),
-        );
+    match d.notes.iter().filter(|n| n.kind == "comment").count() {
+        0 => {}
+        1 => out.push_str(" The investigation's comment is in section 5."),
+        n => out.push_str(&format!(" The investigation's {n} comments are in section 5.")),
     }
     out
 }
@@ -450,7 +458,7 @@ fn missing_records(inputs: &Inputs, out: &mut Vec<String>) {
 
 fn narrative(d: &CaseData, records: Option<&[Record]>) -> Narrative {
     match &d.narrative {
-        Some(n) => Narrative { text: n.body.clone(), reviewed: true, by: Some(n.author.clone()), at: Some(time(n.at)) },
+        Some(n) => Narrative { text: n.body.clone(), reviewed: true, by: Some(n.author.clone()), at: Some(wall(n.at)) },
         None => Narrative { text: draft_narrative(d, records), reviewed: false, by: None, at: None },
     }
 }
@@ -473,7 +481,7 @@ pub fn stor(d: &CaseData, inputs: &Inputs) -> Stor {
     Stor {
         report: "STOR",
         template: "Suspicious transaction and order report, Commission Delegated Regulation (EU) 2016/957, Annex (MAR Art. 16)",
-        generated_at: time(inputs.now),
+        generated_at: wall(inputs.now),
         case: summary(&d.case),
         submitter: inputs.reference.submitter.clone(),
         orders_and_transactions: Transactions {
@@ -495,14 +503,14 @@ pub fn stor(d: &CaseData, inputs: &Inputs) -> Stor {
                 .notes
                 .iter()
                 .filter(|n| n.kind == "comment")
-                .map(|n| Comment { author: n.author.clone(), at: time(n.at), text: n.body.clone() })
+                .map(|n| Comment { author: n.author.clone(), at: wall(n.at), text: n.body.clone() })
                 .collect(),
             history: d
                 .audit
                 .iter()
                 .map(|e| History {
                     seq: e.seq,
-                    at: time(e.at),
+                    at: wall(e.at),
                     actor: e.actor.clone(),
                     action: e.action.clone(),
                     details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
@@ -514,7 +522,7 @@ pub fn stor(d: &CaseData, inputs: &Inputs) -> Stor {
             .notes
             .iter()
             .filter(|n| n.kind == "evidence")
-            .map(|n| Attachment { name: n.body.clone(), size: n.size, sha256: n.sha256.clone(), added_by: n.author.clone(), at: time(n.at) })
+            .map(|n| Attachment { name: n.body.clone(), size: n.size, sha256: n.sha256.clone(), added_by: n.author.clone(), at: wall(n.at) })
             .collect(),
         missing,
     }
@@ -671,6 +679,7 @@ fn evidence_value(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "-".into(),
         serde_json::Value::Number(n) => n.as_f64().map(num).unwrap_or_else(|| n.to_string()),
+        serde_json::Value::Array(xs) => xs.iter().map(evidence_value).collect::<Vec<_>>().join(", "),
         x => x.to_string(),
     }
 }

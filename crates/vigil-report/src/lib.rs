@@ -95,6 +95,23 @@ pub fn write<T: Serialize>(report: &T, doc: impl FnOnce() -> doc::Doc, format: F
     }
 }
 
+/// Records in the audit log that a report on a case left the building: who, which report, the
+/// format, and the SHA-256 of the bytes, so the file filed can be matched to the log later. The
+/// actor must be an analyst or above.
+pub fn record_export(store: &mut vigil_store::Store, actor: &str, report: &str, case_id: i64, format: Format, bytes: &[u8], missing: usize) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    store.require_user(actor, vigil_store::Role::Analyst)?;
+    let sha: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    store.audit(
+        actor,
+        &format!("report.{report}"),
+        "case",
+        &case_id.to_string(),
+        serde_json::json!({"format": format.extension(), "bytes": bytes.len(), "sha256": sha, "missing": missing}),
+    )?;
+    Ok(sha)
+}
+
 /// A time (ns since the epoch) as RFC 3339 in UTC, to the second where it has no fraction.
 pub fn time(ns: i64) -> String {
     let s = Ts(ns).to_string();
@@ -102,6 +119,11 @@ pub fn time(ns: i64) -> String {
         Some(whole) => format!("{whole}Z"),
         None => s,
     }
+}
+
+/// A wall-clock time of a person's action (ns), to the second: RFC 3339 in UTC.
+pub fn wall(ns: i64) -> String {
+    time(ns.div_euclid(1_000_000_000) * 1_000_000_000)
 }
 
 /// A duration in seconds, short: `0.6 s`, `12 min`, `3.5 h`, `2.0 d`.

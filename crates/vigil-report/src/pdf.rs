@@ -6,6 +6,7 @@
 use crate::doc::{Block, Doc, TO_SUPPLY};
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::ops::Add;
 
 const W: f64 = 595.28;
 const H: f64 = 841.89;
@@ -266,8 +267,19 @@ impl Writer {
                 want[i] = want[i].max((width(&encode(c), Font::Regular, size) + 2.0 * pad).min(full * 0.45));
             }
         }
+        // Too wide: every column keeps its header's longest word, and the rest is shared out in
+        // proportion to what each wants beyond that.
         let total: f64 = want.iter().sum();
-        let widths: Vec<f64> = want.iter().map(|w| w * full / total.max(full)).collect();
+        let floor: Vec<f64> =
+            head.iter().zip(&want).map(|(h, w)| h.split(' ').map(|x| width(&encode(x), Font::Bold, size)).fold(0.0, f64::max).add(2.0 * pad).min(*w)).collect();
+        let floors: f64 = floor.iter().sum();
+        let widths: Vec<f64> = if total <= full {
+            want.clone()
+        } else if floors >= full {
+            want.iter().map(|w| w * full / total).collect()
+        } else {
+            want.iter().zip(&floor).map(|(w, f)| f + (w - f) * (full - floors) / (total - floors)).collect()
+        };
         let header = |me: &mut Writer| me.row(head, &widths, Font::Bold, size, lead, pad, true);
         self.need(lead * 3.0);
         header(self);

@@ -1,9 +1,10 @@
 //! The orders and transactions behind a case: from the event files the alerts were raised on, every
-//! order, amendment, cancellation and trade of the alerts' accounts in the alerts' instruments (on
-//! any venue) within each alert's window widened by a margin. A cancellation or fill that names
-//! only the order id is matched to the account's order. Events the alert's evidence names by
-//! position (`trigger_seq`, `trade_seqs`, …) are marked as key; positions match when the files are
-//! given as they were replayed.
+//! order, amendment, cancellation and trade in the alerts' instruments (on any venue) within each
+//! alert's window widened by a margin, of the alerts' accounts and of the other accounts of their
+//! owners (spoofers place the genuine order from a second account). A cancellation or fill that
+//! names only the order id is matched to the account's order. Events the alert's evidence names by
+//! position (`trigger_seq`, `opposite_trade_seqs`, …) are always listed, marked as key; positions
+//! match when the files are given as they were replayed (same files, order and configuration).
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -61,6 +62,9 @@ pub struct Collector {
     /// Account → owner, from the stream's reference data (every account, so section 4 can name
     /// owners of accounts the alerts name).
     pub owners: BTreeMap<String, String>,
+    /// The owners of the alerts' accounts: their other accounts are suspects too.
+    suspect_owners: FxHashSet<String>,
+    alert_accounts: FxHashSet<String>,
 }
 
 /// The event positions an alert's evidence names: every field ending in `_seq` or `_seqs`.
@@ -100,6 +104,8 @@ impl Collector {
             orders: FxHashMap::default(),
             records: Vec::new(),
             owners: BTreeMap::new(),
+            suspect_owners: FxHashSet::default(),
+            alert_accounts: alerts.iter().flat_map(|a| a.accounts.iter().cloned()).collect(),
         }
     }
 
@@ -113,18 +119,29 @@ impl Collector {
 
     fn suspect(&mut self, id: Option<vigil_core::AccountId>, names: &Names) -> Option<String> {
         let id = id?;
-        let scopes = &self.scopes;
+        let (accounts, owners, suspects) = (&self.alert_accounts, &self.owners, &self.suspect_owners);
         let hit = *self.account_hit.entry(id.0).or_insert_with(|| {
             let a = names.account(id);
-            scopes.iter().any(|sc| sc.accounts.iter().any(|x| **x == *a))
+            accounts.contains(&*a) || owners.get(&*a).is_some_and(|o| suspects.contains(o))
         });
         hit.then(|| names.account(id).to_string())
+    }
+
+    /// Whether an account is one of the scope's, or another account of one of their owners.
+    fn in_scope(&self, sc: &Scope, account: &str) -> bool {
+        sc.accounts.iter().any(|a| a == account) || self.owners.get(account).is_some_and(|o| sc.accounts.iter().any(|a| self.owners.get(a) == Some(o)))
     }
 
     /// Looks at one event of the stream (in stream order).
     pub fn push(&mut self, ev: &Event, names: &Names) {
         if let EventKind::Account { account, owner } = &ev.kind {
-            self.owners.insert(names.account(*account).to_string(), names.owner(*owner).to_string());
+            let (account, owner) = (names.account(*account).to_string(), names.owner(*owner).to_string());
+            if self.alert_accounts.contains(&account) {
+                self.suspect_owners.insert(owner.clone());
+            }
+            self.owners.insert(account, owner);
+            // Who is a suspect may have changed.
+            self.account_hit.clear();
             return;
         }
         if ev.ts.0 > self.span.1 || matches!(ev.kind, EventKind::Quote(_)) || !self.symbol_of_interest(ev, names) {
@@ -162,6 +179,9 @@ impl Collector {
                 let (acct, other, side) = match (buy, sell) {
                     (Some(b), _) => (Some(b), name(t.sell_account), "buy"),
                     (None, Some(s)) => (Some(s), name(t.buy_account), "sell"),
+                    // A trade the evidence names, between accounts the files do not tie to the
+                    // alerts' owners: listed from the buyer's side.
+                    (None, None) if self.key_seqs.contains(&ev.seq) => (name(t.buy_account).or(Some(String::new())), name(t.sell_account), "buy"),
                     (None, None) => (None, None, ""),
                 };
                 acct.map(|a| ("trade", t.trade_id.to_string(), Some(a), other, Some(side), Some(t.price.to_string()), Some(t.qty.to_string()), None))
@@ -175,13 +195,14 @@ impl Collector {
             return;
         }
         let symbol = names.symbol(ev.symbol);
+        let key = self.key_seqs.contains(&ev.seq);
         let alerts: Vec<String> = self
             .scopes
             .iter()
             .filter(|sc| {
                 (sc.from..=sc.to).contains(&ev.ts.0)
                     && sc.symbols.iter().any(|x| **x == *symbol)
-                    && account.as_ref().is_some_and(|a| sc.accounts.contains(a) || counterparty.as_ref().is_some_and(|c| sc.accounts.contains(c)))
+                    && (key || account.as_deref().is_some_and(|a| self.in_scope(sc, a)) || counterparty.as_deref().is_some_and(|c| self.in_scope(sc, c)))
             })
             .map(|sc| sc.alert.clone())
             .collect();
@@ -195,13 +216,13 @@ impl Collector {
             symbol: symbol.to_string(),
             kind,
             id,
-            account,
+            account: account.filter(|a| !a.is_empty()),
             counterparty,
             side,
             price,
             qty,
             order_type,
-            key: self.key_seqs.contains(&ev.seq),
+            key,
             alerts,
             seq: ev.seq,
         });

@@ -388,3 +388,45 @@ fn users_passwords_and_tokens() {
         assert!(s.audit_verify().unwrap().failure.is_none());
     });
 }
+
+#[test]
+fn what_reports_read_narratives_audit_entries_alert_rows_and_decision_times() {
+    both("reporting", |s| {
+        people(s);
+        s.insert_alerts(&[alert("r1", Level::High, 100), alert("r2", Level::Critical, 200)], None).unwrap();
+        let case = s.open_case("ann", "two alerts", &["r1", "r2"]).unwrap();
+        assert_eq!(s.narrative(case).unwrap(), None);
+        assert!(matches!(s.set_narrative(case, "ann", "  "), Err(Error::Invalid(_))));
+        assert!(matches!(s.set_narrative(case, "nobody", "text"), Err(Error::Denied(_) | Error::NotFound(_))));
+        s.set_narrative(case, "ann", "first draft").unwrap();
+        s.set_narrative(case, "bob", "second, edited").unwrap();
+        let n = s.narrative(case).unwrap().unwrap();
+        assert_eq!((n.body.as_str(), n.author.as_str(), n.kind.as_str()), ("second, edited", "bob", "narrative"));
+        // The case's own audit entries, oldest first; others' are not among them.
+        s.resolve("r1", Status::Resolved, "bob", "seen").unwrap();
+        let log = s.audit_of("case", &case.to_string()).unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions.first(), Some(&"case.open"));
+        assert_eq!(actions.iter().filter(|a| **a == "case.narrative").count(), 2);
+        assert!(log.iter().all(|e| e.object_id == case.to_string() && e.object_type == "case"));
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+        // The narrative's text is not in the log, its hash is.
+        assert!(log.iter().any(|e| e.details.contains("sha256")) && !log.iter().any(|e| e.details.contains("second, edited")));
+        let rows = s.alert_rows().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| (r.alert_id.as_str(), r.status.as_str(), r.level.as_str())).collect::<Vec<_>>(),
+            [("r1", "resolved", "high"), ("r2", "active", "critical")]
+        );
+        assert!(rows[0].status_at.unwrap() >= rows[0].stored_at && rows[1].status_at.is_none());
+        assert_eq!(rows[0].accounts, ["a1"]);
+        // A proposal's decision time.
+        let Outcome::Proposed(p) = s.close_case(case, "ann", CaseOutcome::Violation, "spoofing").unwrap() else { panic!("four eyes") };
+        assert_eq!(s.proposals(false).unwrap().iter().find(|x| x.id == p).unwrap().decided_at, None);
+        s.decide(p, "sue", true, "agreed").unwrap();
+        let decided = s.proposals(false).unwrap().into_iter().find(|x| x.id == p).unwrap();
+        assert!(decided.decided_at.unwrap() >= decided.proposed_at);
+        // A narrative may still be saved on the closed case (reports are filed after closing).
+        s.set_narrative(case, "ann", "final").unwrap();
+        assert_eq!(s.narrative(case).unwrap().unwrap().body, "final");
+    });
+}
