@@ -8,6 +8,8 @@
 //! - `GET /api/alerts?level=&status=&limit=`
 //! - `POST /api/start` `{"symbols": [...], "duration_s": 60, "speed": 1, "seed": 1}`, `POST /api/stop`
 //! - `GET /api/cases`, `GET /api/audit/verify`
+//! - reports, with a token: `GET /api/cases/{id}/report?kind=stor|sar&format=json|html|pdf`,
+//!   `GET /api/reports/integrity?from=&to=&venue=&symbol=&format=`
 //! - with `Authorization: Bearer <token>` (`vigil user token`), acting as the token's user:
 //!   `POST /api/alerts/{id}/resolve` `{"resolution", "reason"}`, `POST /api/cases`
 //!   `{"alert_ids", "title"}`, `POST /api/cases/{id}/close` `{"outcome", "reason"}`,
@@ -39,6 +41,10 @@ pub struct ServeArgs {
     /// A vigil.toml for the detectors.
     #[arg(long)]
     pub config: Option<String>,
+    /// The reports' reference file: the submitter, the persons behind accounts, instrument
+    /// identifiers (default $VIGIL_REFERENCE; see docs/reports.md).
+    #[arg(long)]
+    pub reference: Option<String>,
 }
 
 /// A monitoring session's request.
@@ -268,6 +274,7 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
     let location = db.location();
     let (monitor, _writer) = Monitor::new(config, &location)?;
     let api_store = Mutex::new(Store::open(&location)?);
+    let reference = crate::report::reference(a.reference.as_deref())?;
     let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
     let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
     println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
@@ -282,6 +289,18 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
             continue;
         }
         let token = rq.headers().iter().find(|h| h.field.equiv("Authorization")).and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+        if method == "GET" && is_download(&url) {
+            let _ = match download(&url, token.as_deref(), &api_store, &reference) {
+                Ok((bytes, format, name)) => {
+                    let ty = tiny_http::Header::from_bytes(&b"Content-Type"[..], format.content_type().as_bytes()).expect("a valid header");
+                    let disposition = format!("attachment; filename=\"{name}\"");
+                    let cd = tiny_http::Header::from_bytes(&b"Content-Disposition"[..], disposition.as_bytes()).expect("a valid header");
+                    rq.respond(tiny_http::Response::from_data(bytes).with_header(ty).with_header(cd))
+                }
+                Err(ApiError(code, msg)) => rq.respond(reply(code, &json!({"error": msg}))),
+            };
+            continue;
+        }
         let (code, v) = match handle(&method, &url, &body, token.as_deref(), &monitor, &api_store) {
             Ok(v) => (200, v),
             Err(ApiError(code, msg)) => (code, json!({"error": msg})),
@@ -289,6 +308,66 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
         let _ = rq.respond(reply(code, &v));
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Report downloads: `GET /api/cases/{id}/report?kind=stor|sar&format=json|html|pdf` and
+/// `GET /api/reports/integrity?from=&to=&venue=&symbol=&format=`.
+fn is_download(url: &str) -> bool {
+    let path = url.split('?').next().unwrap_or("");
+    path == "/api/reports/integrity" || (path.starts_with("/api/cases/") && path.ends_with("/report"))
+}
+
+/// A report as bytes, its format and a file name. Reports carry personal data and leave the
+/// building: they take a user's token, and a case report's export is audited under that user.
+fn download(
+    url: &str,
+    token: Option<&str>,
+    store: &Mutex<Store>,
+    reference: &vigil_report::Reference,
+) -> Result<(Vec<u8>, vigil_report::Format, String), ApiError> {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
+    let mut st = store.lock().unwrap_or_else(|e| e.into_inner());
+    let user = match token {
+        Some(t) => st.check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?,
+        None => return Err(ApiError(401, "reports take a bearer token (vigil user token)".into())),
+    };
+    let format_s = param("format").unwrap_or_else(|| "json".into());
+    let format = vigil_report::Format::parse(&format_s).ok_or_else(|| ApiError(400, format!("format: {format_s:?} is not json, html or pdf")))?;
+    if format == vigil_report::Format::Pdf && !vigil_report::PDF {
+        return Err(ApiError(400, "format: this build writes no PDF (the `pdf` feature)".into()));
+    }
+    let now = vigil_store::now_ns();
+    if path == "/api/reports/integrity" {
+        let bound = |k: &str, end: bool| -> Result<i64, ApiError> {
+            let v = param(k).ok_or_else(|| ApiError(400, format!("{k}: a date (2026-01-31) or an RFC 3339 time is required")))?;
+            let v = v.replace("%3A", ":").replace("%3a", ":");
+            crate::report::bound(&v, end, k).map_err(|e| ApiError(400, format!("{e:#}")))
+        };
+        let (from, to) = (bound("from", false)?, bound("to", true)?);
+        if to <= from {
+            return Err(ApiError(400, "to: the period is empty (to must be after from)".into()));
+        }
+        let bytes = crate::report::integrity_report(&mut st, from, to, param("venue"), param("symbol"), format, now)?;
+        return Ok((bytes, format, format!("integrity.{}", format.extension())));
+    }
+    let id = path.trim_start_matches("/api/cases/").trim_end_matches("/report");
+    let case_id: i64 = id.parse().map_err(|_| ApiError(400, format!("case id {id:?} is not a number")))?;
+    let kind = match param("kind").as_deref().unwrap_or("stor") {
+        "stor" => crate::report::Kind::Stor,
+        "sar" => crate::report::Kind::Sar,
+        k => return Err(ApiError(400, format!("kind: {k:?} is not stor or sar"))),
+    };
+    if st.case(case_id)?.is_none() {
+        return Err(ApiError(404, format!("no case {case_id}")));
+    }
+    let sources = crate::report::Sources::default();
+    let req = crate::report::CaseRequest { case_id, kind, format, sources: &sources, reference: reference.clone(), actor: &user.name, now };
+    let bytes = crate::report::case_report(&mut st, req).map_err(|e| match e.downcast::<vigil_store::Error>() {
+        Ok(e) => store_error(e),
+        Err(e) => ApiError(500, format!("{e:#}")),
+    })?;
+    Ok((bytes, format, format!("{}-case-{case_id}.{}", kind.as_str(), format.extension())))
 }
 
 fn vigil_store_location(l: &str) -> String {
