@@ -98,6 +98,9 @@ pub struct IntegrityArgs {
     pub format: String,
     #[arg(long)]
     pub out: Option<String>,
+    /// Who exports it (it ranks accounts: recorded in the audit log with the file's SHA-256).
+    #[arg(long = "as")]
+    pub actor: Option<String>,
 }
 
 /// Which case report.
@@ -129,8 +132,10 @@ pub fn collect(s: &Sources, alerts: &[vigil_core::Alert]) -> anyhow::Result<(Vec
     let margin = vigil_core::time::parse_duration(&s.margin).map_err(|e| anyhow::anyhow!("--margin {:?}: {e}", s.margin))?;
     let config = replay::load_config(s.config.as_deref())?;
     let format = replay::parse_format(s.event_format.as_deref())?;
+    // As `vigil replay` does: parsing threads per file, unless there are many files.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let readers = replay::open_readers(&s.events, format, Arc::new(AtomicU64::new(0)), cores, None)?;
+    let threads = if s.events.len() > 16 { 0 } else { cores };
+    let readers = replay::open_readers(&s.events, format, Arc::new(AtomicU64::new(0)), threads, None)?;
     let opts = StreamOptions {
         reorder_tolerance_ns: config.engine.reorder_tolerance.0,
         dedup_window_ns: config.engine.dedup_window.0,
@@ -161,8 +166,9 @@ pub struct CaseRequest<'a> {
     pub now: i64,
 }
 
-/// A case's STOR or SAR, written in its format and recorded in the audit log under its actor.
-pub fn case_report(store: &mut Store, req: CaseRequest<'_>) -> anyhow::Result<Vec<u8>> {
+/// A case's STOR or SAR, written in its format, and what the audit log is to record once it is
+/// handed out ([`vigil_report::record_export`]).
+pub fn case_report(store: &mut Store, req: CaseRequest<'_>) -> anyhow::Result<(Vec<u8>, vigil_report::Export)> {
     let CaseRequest { case_id, kind, format, sources, reference, actor, now } = req;
     store.require_user(actor, vigil_store::Role::Analyst)?;
     let data = case::gather(store, case_id)?;
@@ -184,13 +190,16 @@ pub fn case_report(store: &mut Store, req: CaseRequest<'_>) -> anyhow::Result<Ve
             (vigil_report::write(&r, || r.doc(), format, now)?, r.missing.len())
         }
     };
-    vigil_report::record_export(store, actor, kind.as_str(), case_id, format, &bytes, missing)?;
-    Ok(bytes)
+    let export = vigil_report::Export { report: kind.as_str(), object_type: "case", object_id: case_id.to_string(), format, missing: Some(missing) };
+    Ok((bytes, export))
 }
 
 /// Parses a period bound: a date (its UTC midnight; with `end`, the next midnight) or RFC 3339.
 pub fn bound(s: &str, end: bool, what: &str) -> anyhow::Result<i64> {
     let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("{what} {s:?}: a date (2026-01-31) or an RFC 3339 time, not a bare number");
+    }
     if t.len() == 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-' {
         let ts = vigil_core::Ts::parse(format!("{t}T00:00:00Z").as_bytes()).map_err(|e| anyhow::anyhow!("{what} {s:?}: {e:?}"))?;
         return Ok(ts.0 + if end { 86_400_000_000_000 } else { 0 });
@@ -198,7 +207,12 @@ pub fn bound(s: &str, end: bool, what: &str) -> anyhow::Result<i64> {
     vigil_core::Ts::parse(t.as_bytes()).map(|ts| ts.0).map_err(|e| anyhow::anyhow!("{what} {s:?}: not a date (2026-01-31) or an RFC 3339 time ({e:?})"))
 }
 
-/// The integrity report of a period and scope.
+/// The UTC day of a time, `2026-01-31`.
+fn day_of(ns: i64) -> String {
+    vigil_core::Ts(ns).to_string()[..10].to_string()
+}
+
+/// The integrity report of a period and scope, and what the audit log is to record of it.
 pub fn integrity_report(
     store: &mut Store,
     from: i64,
@@ -207,12 +221,20 @@ pub fn integrity_report(
     symbol: Option<String>,
     format: Format,
     now: i64,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<(Vec<u8>, vigil_report::Export)> {
     if to <= from {
         bail!("the period is empty: --to must be after --from");
     }
+    let object_id = format!(
+        "integrity {}..{} venue={} symbol={}",
+        vigil_report::time(from),
+        vigil_report::time(to),
+        venue.as_deref().unwrap_or("*"),
+        symbol.as_deref().unwrap_or("*")
+    );
     let r = vigil_report::integrity::build(store, vigil_report::Period { from, to }, &vigil_report::integrity::Scope { venue, symbol }, now)?;
-    Ok(vigil_report::write(&r, || r.doc(), format, now)?)
+    let export = vigil_report::Export { report: "integrity", object_type: "report", object_id, format, missing: None };
+    Ok((vigil_report::write(&r, || r.doc(), format, now)?, export))
 }
 
 fn format(s: &str) -> anyhow::Result<Format> {
@@ -278,14 +300,13 @@ pub fn run(db: &Db, cmd: ReportCmd) -> anyhow::Result<ExitCode> {
             let f = format(&a.format)?;
             let from = bound(&a.from, false, "--from")?;
             let to = bound(&a.to, true, "--to")?;
+            let who = desk::actor(&a.actor)?;
             let mut store = db.open()?;
-            let bytes = integrity_report(&mut store, from, to, a.venue, a.symbol, f, now)?;
-            emit(
-                &bytes,
-                a.out.as_deref(),
-                format!("integrity-{}-{}.pdf", &a.from.trim()[..a.from.trim().len().min(10)], &a.to.trim()[..a.to.trim().len().min(10)]),
-                f,
-            )?;
+            store.require_user(&who, vigil_store::Role::Analyst)?;
+            let (bytes, export) = integrity_report(&mut store, from, to, a.venue, a.symbol, f, now)?;
+            let name = format!("integrity-{}-{}.pdf", day_of(from), day_of(to - 1));
+            emit(&bytes, a.out.as_deref(), name, f)?;
+            vigil_report::record_export(&mut store, &who, &export, &bytes)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -297,7 +318,8 @@ fn case_cmd(db: &Db, a: CaseReportArgs, kind: Kind, now: i64) -> anyhow::Result<
     let reference = reference(a.reference.as_deref())?;
     let mut store = db.open()?;
     let req = CaseRequest { case_id: a.case, kind, format: f, sources: &a.sources, reference, actor: &who, now };
-    let bytes = case_report(&mut store, req)?;
+    let (bytes, export) = case_report(&mut store, req)?;
     emit(&bytes, a.out.as_deref(), format!("{}-case-{}.pdf", kind.as_str(), a.case), f)?;
+    vigil_report::record_export(&mut store, &who, &export, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }

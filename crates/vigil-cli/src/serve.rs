@@ -326,7 +326,8 @@ fn download(
     reference: &vigil_report::Reference,
 ) -> Result<(Vec<u8>, vigil_report::Format, String), ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
+    // Values percent-decoded (`+` is a space); an empty value is no value.
+    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| percent_decode(v)).filter(|v| !v.is_empty());
     let mut st = store.lock().unwrap_or_else(|e| e.into_inner());
     let user = match token {
         Some(t) => st.check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?,
@@ -341,14 +342,14 @@ fn download(
     if path == "/api/reports/integrity" {
         let bound = |k: &str, end: bool| -> Result<i64, ApiError> {
             let v = param(k).ok_or_else(|| ApiError(400, format!("{k}: a date (2026-01-31) or an RFC 3339 time is required")))?;
-            let v = v.replace("%3A", ":").replace("%3a", ":");
             crate::report::bound(&v, end, k).map_err(|e| ApiError(400, format!("{e:#}")))
         };
         let (from, to) = (bound("from", false)?, bound("to", true)?);
         if to <= from {
             return Err(ApiError(400, "to: the period is empty (to must be after from)".into()));
         }
-        let bytes = crate::report::integrity_report(&mut st, from, to, param("venue"), param("symbol"), format, now)?;
+        let (bytes, export) = crate::report::integrity_report(&mut st, from, to, param("venue"), param("symbol"), format, now)?;
+        vigil_report::record_export(&mut st, &user.name, &export, &bytes).map_err(report_error)?;
         return Ok((bytes, format, format!("integrity.{}", format.extension())));
     }
     let id = path.trim_start_matches("/api/cases/").trim_end_matches("/report");
@@ -363,11 +364,40 @@ fn download(
     }
     let sources = crate::report::Sources::default();
     let req = crate::report::CaseRequest { case_id, kind, format, sources: &sources, reference: reference.clone(), actor: &user.name, now };
-    let bytes = crate::report::case_report(&mut st, req).map_err(|e| match e.downcast::<vigil_store::Error>() {
+    let (bytes, export) = crate::report::case_report(&mut st, req).map_err(|e| match e.downcast::<vigil_store::Error>() {
         Ok(e) => store_error(e),
         Err(e) => ApiError(500, format!("{e:#}")),
     })?;
+    vigil_report::record_export(&mut st, &user.name, &export, &bytes).map_err(report_error)?;
     Ok((bytes, format, format!("{}-case-{case_id}.{}", kind.as_str(), format.extension())))
+}
+
+fn report_error(e: vigil_report::Error) -> ApiError {
+    match e {
+        vigil_report::Error::Store(e) => store_error(e),
+        vigil_report::Error::NotFound(m) => ApiError(404, m),
+        vigil_report::Error::Invalid(m) => ApiError(400, m),
+    }
+}
+
+/// A query value with its percent-escapes decoded and `+` as a space; a malformed escape is kept.
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
+                out.push((hex(b[i + 1]).unwrap_or(0) * 16 + hex(b[i + 2]).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn vigil_store_location(l: &str) -> String {

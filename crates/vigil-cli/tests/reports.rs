@@ -224,7 +224,8 @@ fn simulated_spoofing_to_alert_to_case_to_stor() {
     // The SAR from the same case.
     let sar: serde_json::Value = serde_json::from_str(&ok(db, &["report", "sar", "--case", "1", "--events", ev, "--as", "ann"])).unwrap();
     assert_eq!(sar["activity"]["categories"][0]["label"], "Market manipulation");
-    assert!(sar["activity"]["amount_involved"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+    let amount = sar["activity"]["amount_involved"].as_str().unwrap();
+    assert!(amount.split(' ').next().unwrap().parse::<f64>().unwrap() > 0.0 && amount.ends_with(" USD"), "{amount}");
     assert_eq!(sar["subjects"][0]["account"], spoofer);
     let sar_pdf = d.join("sar.pdf");
     ok(db, &["report", "sar", "--case", "1", "--format", "pdf", "--out", sar_pdf.to_str().unwrap(), "--as", "ann"]);
@@ -232,15 +233,20 @@ fn simulated_spoofing_to_alert_to_case_to_stor() {
 
     // The integrity report of the alerts' day counts them all.
     let day = &alert["ts"].as_i64().map(|t| vigil_core::Ts(t).to_string()).unwrap()[..10];
-    let integ: serde_json::Value = serde_json::from_str(&ok(db, &["report", "integrity", "--from", day, "--to", day])).unwrap();
+    assert!(!vigil(db, &["report", "integrity", "--from", day, "--to", day]).status.success(), "it ranks accounts: who asks?");
+    let integ: serde_json::Value = serde_json::from_str(&ok(db, &["report", "integrity", "--from", day, "--to", day, "--as", "ann"])).unwrap();
     let raised = std::fs::read_to_string(&alerts).unwrap().lines().count();
     assert_eq!(integ["alerts"]["total"].as_u64(), Some(raised as u64));
     assert_eq!(integ["cases"]["opened"].as_u64(), Some(0), "the case was opened today, not on the alerts' day");
-    let o = vigil(db, &["report", "integrity", "--from", "2026-02-30", "--to", day]);
-    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--from"));
+    for bad in ["2026-02-30", "20260105"] {
+        let o = vigil(db, &["report", "integrity", "--from", bad, "--to", day, "--as", "ann"]);
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--from"), "{bad}");
+    }
     let ipdf = d.join("integrity.pdf");
-    ok(db, &["report", "integrity", "--from", day, "--to", day, "--format", "pdf", "--out", ipdf.to_str().unwrap()]);
+    ok(db, &["report", "integrity", "--from", day, "--to", day, "--format", "pdf", "--out", ipdf.to_str().unwrap(), "--as", "ann"]);
     assert!(render(&ipdf).1.contains("Compliance metrics"));
+    let entry = vigil_store::Store::open(db).unwrap().audit_entries(0, 100_000).unwrap().into_iter().rev().find(|e| e.action == "report.integrity").unwrap();
+    assert!(entry.details.contains(&sha256_hex(&ipdf)) && entry.object_id.contains(day), "{entry:?}");
 
     // The serve's downloads: a token is needed, the parameters are checked, the PDF is the same report.
     let token = ok(db, &["user", "token", "ann", "--as", "ann"]).trim().to_string();
@@ -264,8 +270,12 @@ fn simulated_spoofing_to_alert_to_case_to_stor() {
     let served = d.join("served.pdf");
     std::fs::write(&served, &body).unwrap();
     assert!(render(&served).1.contains(spoofer));
-    let (code, ty, body) = get(&url, &format!("/api/reports/integrity?from={day}&to={day}&format=html"), Some(&token));
+    let (code, ty, body) = get(&url, &format!("/api/reports/integrity?from={day}T00%3A00%3A00%2B00%3A00&to={day}&format=html"), Some(&token));
     assert!(code == 200 && ty.starts_with("text/html") && String::from_utf8_lossy(&body).contains("Market integrity report"), "{code}");
+    // Scoped to a symbol that is not there: an empty report, not an error.
+    let (code, _, body) = get(&url, &format!("/api/reports/integrity?from={day}&to={day}&symbol=NO%2DSUCH&venue="), Some(&token));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(code == 200 && v["alerts"]["total"] == 0 && v["symbol"] == "NO-SUCH" && v["venue"].is_null(), "{v}");
     let (code, _, body) = get(&url, &format!("/api/reports/integrity?from={day}"), Some(&token));
     assert!(code == 400 && String::from_utf8_lossy(&body).contains("to:"), "{code}");
     let _ = child.kill();

@@ -357,8 +357,12 @@ pub fn draft_narrative(d: &CaseData, records: Option<&[Record]>) -> String {
     }
     let from = alerts.iter().map(|a| a.window_start).min().unwrap_or(0);
     let to = alerts.iter().map(|a| a.window_end).max().unwrap_or(0);
-    let mut kinds: Vec<String> = alerts.iter().map(|a| label(a.kind)).collect();
-    kinds.dedup();
+    let mut kinds: Vec<String> = Vec::new();
+    for a in &alerts {
+        if !kinds.contains(&label(a.kind)) {
+            kinds.push(label(a.kind));
+        }
+    }
     let mut out = format!(
         "Between {} and {} (UTC), Vigil's surveillance raised {} alert{} of {} on {}{} involving account{} {}.",
         time(from),
@@ -541,12 +545,21 @@ pub struct Category {
 pub struct Activity {
     pub date_from: String,
     pub date_to: String,
-    /// The notional of the subjects' orders and trades in the records (price × quantity), where
-    /// the records exist and carry prices.
+    /// The subjects' traded notional (price × quantity) in the records, with its currency, when it
+    /// is in one currency.
     pub amount_involved: Option<String>,
+    /// Traded and ordered notional per quote currency.
+    pub amounts: Vec<Amount>,
     pub amount_basis: String,
     pub categories: Vec<Category>,
     pub instruments: Vec<Instrument>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Amount {
+    pub currency: String,
+    pub traded: String,
+    pub ordered: String,
 }
 
 /// A SAR-style export for US filers.
@@ -569,16 +582,23 @@ pub struct Sar {
     pub missing: Vec<String>,
 }
 
-fn amount(records: &[Record]) -> Option<f64> {
-    let mut total = 0.0;
-    let mut any = false;
-    for r in records.iter().filter(|r| r.kind == "order" || r.kind == "trade") {
-        if let (Some(p), Some(q)) = (r.price.as_deref().and_then(|p| p.parse::<f64>().ok()), r.qty.as_deref().and_then(|q| q.parse::<f64>().ok())) {
-            total += p * q;
-            any = true;
+/// The notional of the subjects' trades and of the orders they placed, per quote currency (the
+/// part of the symbol after its last `-`, as Vigil names instruments; the whole symbol otherwise).
+fn amounts(records: &[Record]) -> Vec<Amount> {
+    let mut by: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.subject) {
+        let (Some(p), Some(q)) = (r.price.as_deref().and_then(|p| p.parse::<f64>().ok()), r.qty.as_deref().and_then(|q| q.parse::<f64>().ok())) else {
+            continue;
+        };
+        let currency = r.symbol.rsplit_once('-').map_or(r.symbol.as_str(), |x| x.1).to_string();
+        let e = by.entry(currency).or_default();
+        match r.kind {
+            "trade" => e.0 += p * q,
+            "order" => e.1 += p * q,
+            _ => {}
         }
     }
-    any.then_some(total)
+    by.into_iter().map(|(currency, (traded, ordered))| Amount { currency, traded: format!("{traded:.2}"), ordered: format!("{ordered:.2}") }).collect()
 }
 
 /// Builds the SAR-style export for a case, from the same data as the STOR.
@@ -593,7 +613,14 @@ pub fn sar(d: &CaseData, inputs: &Inputs) -> Sar {
     let from = alerts.iter().map(|a| a.window_start).min().unwrap_or(0);
     let to = alerts.iter().map(|a| a.window_end).max().unwrap_or(0);
     let records = s.orders_and_transactions.records;
-    let amount = amount(&records);
+    let amounts = amounts(&records);
+    // The form's one amount: the subjects' executed trades (their orders' notional where they
+    // traded nothing), when they are in one currency.
+    let amount = match amounts.as_slice() {
+        [a] if a.traded != "0.00" => Some(format!("{} {}", a.traded, a.currency)),
+        [a] if a.ordered != "0.00" => Some(format!("{} {} (orders placed; nothing traded)", a.ordered, a.currency)),
+        _ => None,
+    };
     let mut missing: Vec<String> = s
         .missing
         .into_iter()
@@ -602,19 +629,27 @@ pub fn sar(d: &CaseData, inputs: &Inputs) -> Sar {
         })
         .collect();
     if amount.is_none() {
-        missing.push("Part II: the amount involved (no priced orders or trades in the records; give --events, or state it)".into());
+        missing.push(if amounts.len() > 1 {
+            format!(
+                "Part II: the amount involved in US dollars (the subjects traded in {})",
+                amounts.iter().map(|a| a.currency.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            "Part II: the amount involved (no priced orders or trades of the subjects in the records; give --events, or state it)".into()
+        });
     }
     Sar {
         report: "SAR",
-        form: "Suspicious activity report, FinCEN SAR (BSA E-Filing), securities and futures industries",
+        form: "Suspicious activity report, FinCEN SAR (BSA E-Filing, 2018 form), securities and futures industries",
         generated_at: s.generated_at,
         case: s.case,
         subjects: s.persons,
         activity: Activity {
             date_from: time(from),
             date_to: time(to),
-            amount_involved: amount.map(|x| format!("{x:.2}")),
-            amount_basis: "price × quantity of the subjects' orders placed and trades executed in the alerts' windows, in the instruments' quote currency"
+            amount_involved: amount,
+            amounts,
+            amount_basis: "price × quantity of the subjects' trades (orders placed, separately) listed in the records: the alerts' windows and their margin, in each instrument's quote currency"
                 .into(),
             categories: cats.into_values().collect(),
             instruments: s.orders_and_transactions.instruments,
@@ -665,12 +700,21 @@ fn alerts_blocks(doc: &mut Doc, alerts: &[AlertBrief]) {
             ("Detected at", a.detected_at.clone()),
             ("Window", format!("{} to {}", a.window_start, a.window_end)),
             ("Venue", a.venue.clone().unwrap_or_else(|| "-".into())),
-            ("Instruments", a.symbols.join(", ")),
-            ("Accounts", a.accounts.join(", ")),
+            ("Instruments", dash(a.symbols.join(", "))),
+            ("Accounts", dash(a.accounts.join(", "))),
             ("Triage status", a.status.to_string()),
         ]);
         let ev = a.evidence.iter().map(|(k, v)| vec![k.clone(), evidence_value(v)]).collect();
         doc.table(&["evidence", "value"], ev);
+    }
+}
+
+/// A value that is known to be empty (an alert about a whole market names no account).
+fn dash(s: String) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
     }
 }
 
@@ -807,10 +851,16 @@ impl Sar {
         d.fields([
             ("Date or date range", format!("{} to {}", self.activity.date_from, self.activity.date_to)),
             ("Amount involved", self.activity.amount_involved.clone().unwrap_or_default()),
+            (
+                "Notional per currency",
+                dash(
+                    self.activity.amounts.iter().map(|a| format!("{}: traded {}, ordered {}", a.currency, a.traded, a.ordered)).collect::<Vec<_>>().join("; "),
+                ),
+            ),
             ("Basis of the amount", self.activity.amount_basis.clone()),
         ]);
         let cats = self.activity.categories.iter().map(|c| vec![c.code.to_string(), c.label.to_string(), c.alerts.join(", ")]).collect();
-        d.sub("Securities / futures / options (item 38)");
+        d.sub("Securities / futures / options (item 40)");
         d.table(&["item", "category", "alerts"], cats);
         d.sub("Instruments");
         instruments_table(&mut d, &self.activity.instruments);

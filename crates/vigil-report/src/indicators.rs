@@ -58,11 +58,12 @@ pub fn for_type(t: AlertType) -> Vec<Indicator> {
     ANNEX_I_A.iter().filter(|i| codes.contains(&i.code)).copied().collect()
 }
 
-/// The category of a US SAR (FinCEN SAR, item 38: securities, futures or options) an alert type
-/// falls in: (code, label).
+/// The category of a US SAR an alert type falls in: (code, label). FinCEN SAR (the 2018 form),
+/// Part II item 40, securities/futures/options: a insider trading, b market manipulation,
+/// c misappropriation, d unauthorized pooling, e wash trading, z other.
 pub fn sar_category(t: AlertType) -> (&'static str, &'static str) {
     match t {
-        AlertType::WashTrading => ("38e", "Wash trading"),
+        AlertType::WashTrading => ("40e", "Wash trading"),
         AlertType::Spoofing
         | AlertType::Layering
         | AlertType::PumpAndDump
@@ -70,7 +71,7 @@ pub fn sar_category(t: AlertType) -> (&'static str, &'static str) {
         | AlertType::MomentumIgnition
         | AlertType::MarkingTheClose
         | AlertType::CrossVenueManipulation
-        | AlertType::ConcentratedTrading => ("38b", "Market manipulation"),
-        _ => ("38z", "Other"),
+        | AlertType::ConcentratedTrading => ("40b", "Market manipulation"),
+        _ => ("40z", "Other"),
     }
 }

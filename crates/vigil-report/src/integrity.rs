@@ -4,6 +4,10 @@
 //! behaviour happened, which is what a market's integrity is about); the desk's work — triage,
 //! cases, four-eyes decisions, the backlog — by the wall-clock time people acted. A replay of last
 //! month's events triaged today is last month's market and today's work.
+//!
+//! States at the period's end (backlog, open cases, pending proposals) are taken at its end, or now
+//! when it has not ended. Cases are counted by their current record: a case closed in the period
+//! and reopened since counts as open, not as closed (the audit log holds the history).
 
 use crate::doc::{Block, Doc};
 use crate::{dur, time, wall, Result};
@@ -108,7 +112,13 @@ impl Stat {
             return Stat::default();
         }
         xs.sort_by(f64::total_cmp);
-        let q = |p: f64| xs[((p * (xs.len() - 1) as f64).round() as usize).min(xs.len() - 1)];
+        // Linear interpolation between the closest ranks: the median of an even count is the
+        // mean of the middle two.
+        let q = |p: f64| {
+            let at = p * (xs.len() - 1) as f64;
+            let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+            xs[lo] + (xs[hi] - xs[lo]) * (at - lo as f64)
+        };
         Stat { n: xs.len(), median_s: Some(q(0.5)), p90_s: Some(q(0.9)), mean_s: Some(xs.iter().sum::<f64>() / xs.len() as f64) }
     }
     fn cells(&self) -> [String; 4] {
@@ -241,7 +251,6 @@ pub fn compute(rows: &[AlertRow], cases: &[Case], proposals: &[Proposal], period
         }
     }
     let opened = cases.iter().filter(|c| in_period(period, c.opened_at)).count();
-    let open_at_end = cases.iter().filter(|c| c.opened_at < period.to && c.closed_at.is_none_or(|t| t >= period.to)).count();
 
     // The desk's work on the alerts in scope, by when it was done.
     let triaged: Vec<&AlertRow> = scoped
@@ -258,10 +267,13 @@ pub fn compute(rows: &[AlertRow], cases: &[Case], proposals: &[Proposal], period
     }
     let false_positives =
         fp.into_iter().map(|(kind, (t, f))| FalsePositives { kind, triaged: t, false_positives: f, ratio: (t > 0).then(|| f as f64 / t as f64) }).collect();
+    // The backlog at the period's end, or now if the period has not ended.
+    let end = period.to.min(now);
+    let open_at_end = cases.iter().filter(|c| c.opened_at < end && c.closed_at.is_none_or(|t| t >= end)).count();
     let waiting: Vec<f64> = scoped
         .iter()
-        .filter(|a| a.stored_at < period.to && a.status != "suppressed" && (a.status == "active" || a.status_at.is_some_and(|t| t >= period.to)))
-        .map(|a| (period.to - a.stored_at) as f64 / 1e9)
+        .filter(|a| a.stored_at < end && a.status != "suppressed" && (a.status == "active" || a.status_at.is_some_and(|t| t >= end)))
+        .map(|a| (end - a.stored_at) as f64 / 1e9)
         .collect();
     let mut ages: BTreeMap<String, usize> =
         ["1: under an hour", "2: under a day", "3: under a week", "4: a week or more"].iter().map(|k| (k.to_string(), 0)).collect();
@@ -289,7 +301,7 @@ pub fn compute(rows: &[AlertRow], cases: &[Case], proposals: &[Proposal], period
             .filter_map(|p| p.decided_at.filter(|t| in_period(period, *t)).map(|t| (t - p.proposed_at).max(0) as f64 / 1e9))
             .collect(),
     );
-    let pending = proposals.iter().filter(relevant).filter(|p| p.proposed_at < period.to && p.decided_at.is_none_or(|t| t >= period.to)).count();
+    let pending = proposals.iter().filter(relevant).filter(|p| p.proposed_at < end && p.decided_at.is_none_or(|t| t >= end)).count();
 
     Integrity {
         report: "market integrity report",

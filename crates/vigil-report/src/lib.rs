@@ -95,20 +95,31 @@ pub fn write<T: Serialize>(report: &T, doc: impl FnOnce() -> doc::Doc, format: F
     }
 }
 
-/// Records in the audit log that a report on a case left the building: who, which report, the
+/// A report that left the building, as the audit log records it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Export {
+    /// `stor`, `sar`, `integrity`: the entry's action is `report.<this>`.
+    pub report: &'static str,
+    /// What it is about: (`case`, its id) or (`report`, the period and scope).
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub format: Format,
+    /// How many items the completeness check still lists (case reports).
+    pub missing: Option<usize>,
+}
+
+/// Records in the audit log that a report was handed out: who, which report about what, the
 /// format, and the SHA-256 of the bytes, so the file filed can be matched to the log later. The
-/// actor must be an analyst or above.
-pub fn record_export(store: &mut vigil_store::Store, actor: &str, report: &str, case_id: i64, format: Format, bytes: &[u8], missing: usize) -> Result<String> {
+/// actor must be an analyst or above. Called once the bytes are written or sent.
+pub fn record_export(store: &mut vigil_store::Store, actor: &str, e: &Export, bytes: &[u8]) -> Result<String> {
     use sha2::{Digest, Sha256};
     store.require_user(actor, vigil_store::Role::Analyst)?;
     let sha: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
-    store.audit(
-        actor,
-        &format!("report.{report}"),
-        "case",
-        &case_id.to_string(),
-        serde_json::json!({"format": format.extension(), "bytes": bytes.len(), "sha256": sha, "missing": missing}),
-    )?;
+    let mut details = serde_json::json!({"format": e.format.extension(), "bytes": bytes.len(), "sha256": sha});
+    if let Some(m) = e.missing {
+        details["missing"] = m.into();
+    }
+    store.audit(actor, &format!("report.{}", e.report), e.object_type, &e.object_id, details)?;
     Ok(sha)
 }
 

@@ -48,7 +48,25 @@ fn win_ansi(c: char, out: &mut Vec<u8>) {
     let b = match c {
         ' '..='~' => c as u8,
         '€' => 0x80,
+        '‚' => 0x82,
+        'ƒ' => 0x83,
+        '„' => 0x84,
         '…' => 0x85,
+        '†' => 0x86,
+        '‡' => 0x87,
+        'ˆ' => 0x88,
+        '‰' => 0x89,
+        'Š' => 0x8a,
+        '‹' => 0x8b,
+        'Œ' => 0x8c,
+        'Ž' => 0x8e,
+        '˜' => 0x98,
+        '™' => 0x99,
+        'š' => 0x9a,
+        '›' => 0x9b,
+        'œ' => 0x9c,
+        'ž' => 0x9e,
+        'Ÿ' => 0x9f,
         '‘' => 0x91,
         '’' => 0x92,
         '“' => 0x93,
@@ -81,7 +99,16 @@ fn width(bytes: &[u8], font: Font, size: f64) -> f64 {
         Font::Regular => &HELVETICA,
         Font::Bold => &HELVETICA_BOLD,
     };
-    let units: u32 = bytes.iter().map(|&b| if (32..=126).contains(&b) { table[(b - 32) as usize] as u32 } else { 556 }).sum();
+    let units: u32 = bytes
+        .iter()
+        .map(|&b| match b {
+            32..=126 => table[(b - 32) as usize] as u32,
+            // …, ‰, —, ™ and Œ/œ are wider than the rest.
+            0x85 | 0x89 | 0x97 | 0x99 => 1000,
+            0x8c | 0x9c => 1000,
+            _ => 556,
+        })
+        .sum();
     units as f64 * size / 1000.0
 }
 
@@ -101,13 +128,21 @@ fn wrap(text: &str, font: Font, size: f64, max: f64) -> Vec<Vec<u8>> {
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
-            while width(&word, font, size) > max && word.len() > 1 {
-                let mut cut = word.len() - 1;
-                while cut > 1 && width(&word[..cut], font, size) > max {
-                    cut -= 1;
+            // A word wider than the line is cut where its running width passes the line's: one
+            // pass, however long the word (a pasted hash or blob).
+            if width(&word, font, size) > max {
+                let mut start = 0;
+                let mut run = 0.0;
+                for (i, b) in word.iter().enumerate() {
+                    let w = width(&[*b], font, size);
+                    if run + w > max && i > start {
+                        lines.push(word[start..i].to_vec());
+                        start = i;
+                        run = 0.0;
+                    }
+                    run += w;
                 }
-                lines.push(word[..cut].to_vec());
-                word.drain(..cut);
+                word.drain(..start);
             }
             line = word;
         }
@@ -214,21 +249,25 @@ impl Writer {
                     let missing = v.is_empty();
                     let vl = wrap(if missing { TO_SUPPLY } else { v }, Font::Regular, size, full - lw);
                     let n = kl.len().max(vl.len());
-                    self.need(lead * n as f64 + 3.0);
-                    let top = self.y;
-                    for (i, l) in kl.iter().enumerate() {
-                        self.text(MARGIN, top - lead * (i + 1) as f64 + size * 0.25, Font::Bold, size, l);
+                    // Kept together when it fits on a page; a longer value runs on to the next.
+                    self.need((lead * n as f64 + 3.0).min(H - MARGIN - BOTTOM));
+                    for i in 0..n {
+                        self.need(lead);
+                        self.y -= lead;
+                        if let Some(l) = kl.get(i) {
+                            self.text(MARGIN, self.y + size * 0.25, Font::Bold, size, l);
+                        }
+                        if let Some(l) = vl.get(i) {
+                            if missing {
+                                self.color((0.6, 0.4, 0.0));
+                            }
+                            self.text(MARGIN + lw, self.y + size * 0.25, Font::Regular, size, l);
+                            if missing {
+                                self.color((0.0, 0.0, 0.0));
+                            }
+                        }
                     }
-                    if missing {
-                        self.color((0.6, 0.4, 0.0));
-                    }
-                    for (i, l) in vl.iter().enumerate() {
-                        self.text(MARGIN + lw, top - lead * (i + 1) as f64 + size * 0.25, Font::Regular, size, l);
-                    }
-                    if missing {
-                        self.color((0.0, 0.0, 0.0));
-                    }
-                    self.y = top - lead * n as f64 - 3.0;
+                    self.y -= 3.0;
                 }
                 self.y -= 4.0;
             }
@@ -284,12 +323,27 @@ impl Writer {
         self.need(lead * 3.0);
         header(self);
         for r in rows {
-            let cells: Vec<Vec<Vec<u8>>> = r.iter().take(n).enumerate().map(|(i, c)| wrap(c, Font::Regular, size, widths[i] - 2.0 * pad)).collect();
-            let h = cells.iter().map(|c| c.len()).max().unwrap_or(1) as f64 * lead + 2.0;
-            if self.need(h) {
+            let mut cells: Vec<Vec<Vec<u8>>> = r.iter().take(n).enumerate().map(|(i, c)| wrap(c, Font::Regular, size, widths[i] - 2.0 * pad)).collect();
+            // A row taller than what is left of the page: on a new page when it fits there; one
+            // taller than a page runs on across pages, the header repeated on each.
+            loop {
+                let lines = cells.iter().map(|c| c.len()).max().unwrap_or(1).max(1);
+                let fit = ((self.y - BOTTOM - 2.0) / lead).floor().max(0.0) as usize;
+                let page = ((H - MARGIN - BOTTOM - 2.0) / lead).floor() as usize - 2;
+                if lines <= fit {
+                    self.draw_row(&cells, &widths, Font::Regular, size, lead, pad, false);
+                    break;
+                }
+                if lines <= page || fit < 3 {
+                    self.finish_page();
+                    header(self);
+                    continue;
+                }
+                let part: Vec<Vec<Vec<u8>>> = cells.iter_mut().map(|c| c.drain(..fit.min(c.len())).collect()).collect();
+                self.draw_row(&part, &widths, Font::Regular, size, lead, pad, false);
+                self.finish_page();
                 header(self);
             }
-            self.draw_row(&cells, &widths, Font::Regular, size, lead, pad, false);
         }
         if more > 0 {
             self.y -= 2.0;
@@ -419,6 +473,37 @@ mod tests {
         assert!(lines.iter().all(|l| width(l, Font::Regular, 10.0) <= 60.0));
         let long = wrap(&"x".repeat(200), Font::Regular, 10.0, 50.0);
         assert!(long.len() >= 4 && long.iter().all(|l| width(l, Font::Regular, 10.0) <= 50.0));
+    }
+
+    #[test]
+    fn a_very_long_word_is_cut_in_one_pass() {
+        let lines = wrap(&"ab".repeat(200_000), Font::Regular, 7.0, 100.0);
+        assert!(lines.len() > 1000);
+        assert!(lines.iter().all(|l| !l.is_empty() && width(l, Font::Regular, 7.0) <= 100.0));
+        assert_eq!(lines.iter().map(Vec::len).sum::<usize>(), 400_000);
+    }
+
+    #[test]
+    fn a_table_cell_longer_than_a_page_runs_on_across_pages() {
+        let long: String = (0..3000).map(|i| format!("word{i} ")).collect();
+        let mut d = Doc::new("T");
+        d.table(&["at", "comment"], vec![vec!["now".into(), long.clone()], vec!["later".into(), "short".into()]]);
+        d.fields([("Label".to_string(), long)]);
+        let mut w = Writer::new("T");
+        for b in &d.blocks {
+            w.block(b);
+        }
+        w.finish_page();
+        assert!(w.pages.len() > 4, "{} pages", w.pages.len());
+        // Every word is on some page, the last one included, and nothing is drawn below the margin.
+        let all = w.pages.concat();
+        assert!(all.contains("word2999") && all.contains("(short)"));
+        for page in &w.pages {
+            for line in page.lines().filter(|l| l.contains(" Td ")) {
+                let y: f64 = line.split(" Td ").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+                assert!(y >= 20.0, "text at y {y}: {line}");
+            }
+        }
     }
 
     #[test]

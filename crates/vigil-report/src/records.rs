@@ -3,8 +3,9 @@
 //! alert's window widened by a margin, of the alerts' accounts and of the other accounts of their
 //! owners (spoofers place the genuine order from a second account). A cancellation or fill that
 //! names only the order id is matched to the account's order. Events the alert's evidence names by
-//! position (`trigger_seq`, `opposite_trade_seqs`, …) are always listed, marked as key; positions
-//! match when the files are given as they were replayed (same files, order and configuration).
+//! position (`trigger_seq`, `opposite_trade_seqs`, …) are always listed, marked as key, whoever
+//! they are of and wherever they fall; positions match when the files are given as they were
+//! replayed (same files, order and configuration).
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -32,12 +33,28 @@ pub struct Record {
     pub qty: Option<String>,
     /// `limit` or `market` for a new order.
     pub order_type: Option<&'static str>,
+    /// The account is one of the suspects (false only for an event the evidence names between
+    /// other accounts).
+    pub subject: bool,
     /// Named by an alert's evidence.
     pub key: bool,
     /// The alerts whose window and accounts it falls in.
     pub alerts: Vec<String>,
     /// Its position in the replayed stream.
     pub seq: u64,
+}
+
+/// One record before its time, place and alerts are known.
+struct Row {
+    kind: &'static str,
+    id: String,
+    subject: bool,
+    account: Option<String>,
+    counterparty: Option<String>,
+    side: Option<&'static str>,
+    price: Option<String>,
+    qty: Option<String>,
+    order_type: Option<&'static str>,
 }
 
 struct Scope {
@@ -51,7 +68,8 @@ struct Scope {
 /// Picks a case's records out of an event stream.
 pub struct Collector {
     scopes: Vec<Scope>,
-    key_seqs: FxHashSet<u64>,
+    /// Event position → the scopes (alerts) whose evidence names it.
+    key_seqs: FxHashMap<u64, Vec<usize>>,
     /// Earliest start and latest end over the scopes: events outside are skipped at once.
     span: (i64, i64),
     symbol_hit: FxHashMap<u32, bool>,
@@ -97,7 +115,18 @@ impl Collector {
         let span = (scopes.iter().map(|s| s.from).min().unwrap_or(0), scopes.iter().map(|s| s.to).max().unwrap_or(-1));
         Collector {
             scopes,
-            key_seqs: alerts.iter().flat_map(evidence_seqs).collect(),
+            key_seqs: {
+                let mut m: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+                for (i, a) in alerts.iter().enumerate() {
+                    for seq in evidence_seqs(a) {
+                        let v = m.entry(seq).or_default();
+                        if !v.contains(&i) {
+                            v.push(i);
+                        }
+                    }
+                }
+                m
+            },
             span,
             symbol_hit: FxHashMap::default(),
             account_hit: FxHashMap::default(),
@@ -144,30 +173,64 @@ impl Collector {
             self.account_hit.clear();
             return;
         }
-        if ev.ts.0 > self.span.1 || matches!(ev.kind, EventKind::Quote(_)) || !self.symbol_of_interest(ev, names) {
+        if matches!(ev.kind, EventKind::Quote(_)) {
+            return;
+        }
+        // The alerts whose evidence names this event: listed whoever it is of, wherever it falls.
+        let keyed: Vec<usize> = self.key_seqs.get(&ev.seq).cloned().unwrap_or_default();
+        if keyed.is_empty() && (ev.ts.0 > self.span.1 || !self.symbol_of_interest(ev, names)) {
             return;
         }
         let key = |id: &str| (ev.venue.0, ev.symbol.0, id.to_string());
-        // (kind, id, account, counterparty, side, price, qty, order type)
-        type Row = (&'static str, String, Option<String>, Option<String>, Option<&'static str>, Option<String>, Option<String>, Option<&'static str>);
+        let name = |a: Option<vigil_core::AccountId>| a.map(|a| names.account(a).to_string());
+        let is_key = !keyed.is_empty();
         let row: Option<Row> = match &ev.kind {
-            EventKind::New(n) => self.suspect(n.account, names).map(|acct| {
-                let side = n.side.as_str();
-                self.orders.insert(key(&n.order_id), (acct.clone(), side));
-                let ty = if n.price.is_some() { "limit" } else { "market" };
-                ("order", n.order_id.to_string(), Some(acct), None, Some(side), n.price.map(|p| p.to_string()), Some(n.qty.to_string()), Some(ty))
-            }),
+            EventKind::New(n) => {
+                let suspect = self.suspect(n.account, names);
+                if let Some(acct) = &suspect {
+                    self.orders.insert(key(&n.order_id), (acct.clone(), n.side.as_str()));
+                }
+                (suspect.is_some() || is_key).then(|| Row {
+                    kind: "order",
+                    id: n.order_id.to_string(),
+                    subject: suspect.is_some(),
+                    account: suspect.or_else(|| name(n.account)),
+                    counterparty: None,
+                    side: Some(n.side.as_str()),
+                    price: n.price.map(|p| p.to_string()),
+                    qty: Some(n.qty.to_string()),
+                    order_type: Some(if n.price.is_some() { "limit" } else { "market" }),
+                })
+            }
             EventKind::Amend(a) => {
                 let known = self.orders.get(&key(&a.order_id)).cloned();
-                let acct = self.suspect(a.account, names).or_else(|| known.as_ref().map(|k| k.0.clone()));
-                acct.map(|acct| {
-                    ("amend", a.order_id.to_string(), Some(acct), None, known.map(|k| k.1), a.price.map(|p| p.to_string()), a.qty.map(|q| q.to_string()), None)
+                let suspect = self.suspect(a.account, names).or_else(|| known.as_ref().map(|k| k.0.clone()));
+                (suspect.is_some() || is_key).then(|| Row {
+                    kind: "amend",
+                    id: a.order_id.to_string(),
+                    subject: suspect.is_some(),
+                    account: suspect.or_else(|| name(a.account)),
+                    counterparty: None,
+                    side: known.map(|k| k.1),
+                    price: a.price.map(|p| p.to_string()),
+                    qty: a.qty.map(|q| q.to_string()),
+                    order_type: None,
                 })
             }
             EventKind::Cancel(c) => {
                 let known = self.orders.get(&key(&c.order_id)).cloned();
-                let acct = self.suspect(c.account, names).or_else(|| known.as_ref().map(|k| k.0.clone()));
-                acct.map(|acct| ("cancel", c.order_id.to_string(), Some(acct), None, known.map(|k| k.1), None, None, None))
+                let suspect = self.suspect(c.account, names).or_else(|| known.as_ref().map(|k| k.0.clone()));
+                (suspect.is_some() || is_key).then(|| Row {
+                    kind: "cancel",
+                    id: c.order_id.to_string(),
+                    subject: suspect.is_some(),
+                    account: suspect.or_else(|| name(c.account)),
+                    counterparty: None,
+                    side: known.map(|k| k.1),
+                    price: None,
+                    qty: None,
+                    order_type: None,
+                })
             }
             EventKind::Trade(t) => {
                 let by_order = |id: &Option<vigil_core::OrderKey>, orders: &FxHashMap<(u32, u32, String), (String, &'static str)>| {
@@ -175,36 +238,45 @@ impl Collector {
                 };
                 let buy = self.suspect(t.buy_account, names).or_else(|| by_order(&t.buy_order_id, &self.orders));
                 let sell = self.suspect(t.sell_account, names).or_else(|| by_order(&t.sell_order_id, &self.orders));
-                let name = |a: Option<vigil_core::AccountId>| a.map(|a| names.account(a).to_string());
-                let (acct, other, side) = match (buy, sell) {
-                    (Some(b), _) => (Some(b), name(t.sell_account), "buy"),
-                    (None, Some(s)) => (Some(s), name(t.buy_account), "sell"),
-                    // A trade the evidence names, between accounts the files do not tie to the
-                    // alerts' owners: listed from the buyer's side.
-                    (None, None) if self.key_seqs.contains(&ev.seq) => (name(t.buy_account).or(Some(String::new())), name(t.sell_account), "buy"),
-                    (None, None) => (None, None, ""),
+                let (account, counterparty, side, subject) = match (buy, sell) {
+                    (Some(b), _) => (Some(b), name(t.sell_account), "buy", true),
+                    (None, Some(s)) => (Some(s), name(t.buy_account), "sell", true),
+                    // Named by the evidence, between accounts the files do not tie to the alerts'
+                    // owners: listed from the buyer's side.
+                    (None, None) => (name(t.buy_account), name(t.sell_account), "buy", false),
                 };
-                acct.map(|a| ("trade", t.trade_id.to_string(), Some(a), other, Some(side), Some(t.price.to_string()), Some(t.qty.to_string()), None))
+                (subject || is_key).then(|| Row {
+                    kind: "trade",
+                    id: t.trade_id.to_string(),
+                    subject,
+                    account,
+                    counterparty,
+                    side: Some(side),
+                    price: Some(t.price.to_string()),
+                    qty: Some(t.qty.to_string()),
+                    order_type: None,
+                })
             }
             EventKind::Quote(_) | EventKind::Account { .. } => None,
         };
-        let Some((kind, id, account, counterparty, side, price, qty, order_type)) = row else {
+        let Some(row) = row else {
             return;
         };
-        if ev.ts.0 < self.span.0 {
+        if !is_key && ev.ts.0 < self.span.0 {
             return;
         }
         let symbol = names.symbol(ev.symbol);
-        let key = self.key_seqs.contains(&ev.seq);
         let alerts: Vec<String> = self
             .scopes
             .iter()
-            .filter(|sc| {
-                (sc.from..=sc.to).contains(&ev.ts.0)
-                    && sc.symbols.iter().any(|x| **x == *symbol)
-                    && (key || account.as_deref().is_some_and(|a| self.in_scope(sc, a)) || counterparty.as_deref().is_some_and(|c| self.in_scope(sc, c)))
+            .enumerate()
+            .filter(|(i, sc)| {
+                keyed.contains(i)
+                    || ((sc.from..=sc.to).contains(&ev.ts.0)
+                        && sc.symbols.iter().any(|x| **x == *symbol)
+                        && (row.account.as_deref().is_some_and(|a| self.in_scope(sc, a)) || row.counterparty.as_deref().is_some_and(|c| self.in_scope(sc, c))))
             })
-            .map(|sc| sc.alert.clone())
+            .map(|(_, sc)| sc.alert.clone())
             .collect();
         if alerts.is_empty() {
             return;
@@ -214,15 +286,16 @@ impl Collector {
             time: Ts(ev.ts.0).to_string(),
             venue: names.venue(ev.venue).to_string(),
             symbol: symbol.to_string(),
-            kind,
-            id,
-            account: account.filter(|a| !a.is_empty()),
-            counterparty,
-            side,
-            price,
-            qty,
-            order_type,
-            key,
+            kind: row.kind,
+            id: row.id,
+            account: row.account,
+            counterparty: row.counterparty,
+            side: row.side,
+            price: row.price,
+            qty: row.qty,
+            order_type: row.order_type,
+            subject: row.subject,
+            key: is_key,
             alerts,
             seq: ev.seq,
         });

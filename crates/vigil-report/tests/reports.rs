@@ -24,7 +24,7 @@ fn qty(s: &str) -> Qty {
 /// The Coscia pattern on one instrument, with what must stay out of the report around it.
 /// Returns the events and the alert over them.
 fn coscia(i: &mut Interner) -> (Vec<Event>, Alert) {
-    let (v, sym, other) = (i.venue("cme"), i.symbol("CL-F"), i.symbol("NG-F"));
+    let (v, sym, other) = (i.venue("cme"), i.symbol("WTI-USD"), i.symbol("NG-F"));
     let (a1, a2, b, c) = (i.account("acct-a"), i.account("acct-a2"), i.account("acct-b"), i.account("acct-c"));
     let (o1, o2) = (i.owner("owner-a"), i.owner("owner-b"));
     let mut evs = Vec::new();
@@ -110,9 +110,9 @@ fn coscia(i: &mut Interner) -> (Vec<Event>, Alert) {
         window_start: T0 + S / 10,
         window_end: T0 + 6 * S / 10 + 2,
         venue: Some("cme".into()),
-        symbols: vec!["CL-F".into()],
+        symbols: vec!["WTI-USD".into()],
         accounts: vec!["acct-a".into()],
-        description: "acct-a placed 3 sell orders of 122, 85 and 54 CL-F at 3 price levels from 80.02 to 80.04 on cme, bought 17 on the other side, and cancelled them 0.5 s after placing, 0.1 s after that fill.".into(),
+        description: "acct-a placed 3 sell orders of 122, 85 and 54 WTI-USD at 3 price levels from 80.02 to 80.04 on cme, bought 17 on the other side, and cancelled them 0.5 s after placing, 0.1 s after that fill.".into(),
         evidence,
     };
     (evs, alert)
@@ -127,6 +127,44 @@ fn records() -> (Vec<Record>, BTreeMap<String, String>, Alert) {
         c.push(e, &names);
     }
     (c.records, c.owners, alert)
+}
+
+#[test]
+fn an_event_the_evidence_names_is_listed_whoever_it_is_of_and_for_that_alert_only() {
+    let mut i = Interner::new();
+    let (evs, mut alert) = coscia(&mut i);
+    let names = i.names();
+    // The evidence also names the trade between two others, and an order well outside the window.
+    let seq = |id: &str| {
+        evs.iter()
+            .find(|e| match &e.kind {
+                EventKind::Trade(t) => t.trade_id == id,
+                EventKind::New(n) => n.order_id == id,
+                _ => false,
+            })
+            .unwrap()
+            .seq
+    };
+    alert.evidence.insert("trade_seqs".into(), serde_json::json!([seq("t0")]));
+    alert.evidence.insert("first_seq".into(), serde_json::json!(seq("late")));
+    let mut other = alert.clone();
+    other.alert_id = "layering-1".into();
+    other.evidence.clear();
+    let mut c = Collector::new(&[alert, other], 10 * S);
+    for e in &evs {
+        c.push(e, &names);
+    }
+    let t0 = c.records.iter().find(|r| r.id == "t0").expect("the named trade between others");
+    assert!(t0.key && !t0.subject);
+    assert_eq!((t0.account.as_deref(), t0.counterparty.as_deref()), (Some("acct-b"), Some("acct-c")));
+    assert_eq!(t0.alerts, ["spoofing-0123456789abcdef"]);
+    let late = c.records.iter().find(|r| r.id == "late").expect("the named order outside the window");
+    assert!(late.key && late.subject);
+    assert_eq!(late.alerts, ["spoofing-0123456789abcdef"]);
+    // The suspects' own events in the window belong to both alerts; the named ones to the first.
+    let fill = c.records.iter().find(|r| r.id == "t1").unwrap();
+    assert_eq!(fill.alerts, ["spoofing-0123456789abcdef", "layering-1"]);
+    assert!(!c.records.iter().any(|r| r.id == "x1" || r.id == "early" || r.id == "n1"));
 }
 
 #[test]
@@ -245,7 +283,7 @@ fn reference(full: bool) -> Reference {
             );
         }
         r.instruments
-            .insert("CL-F".into(), InstrumentRef { name: Some("Crude oil future".into()), identifier: Some("CLH6".into()), kind: Some("future".into()) });
+            .insert("WTI-USD".into(), InstrumentRef { name: Some("Crude oil future".into()), identifier: Some("CLH6".into()), kind: Some("future".into()) });
     }
     r
 }
@@ -268,11 +306,11 @@ fn the_stor_names_the_persons_by_owner_and_lists_what_is_missing() {
     assert_eq!(s.suspicion.indicators.iter().map(|i| i.code).collect::<Vec<_>>(), ["A(f)"]);
     assert!(!s.suspicion.narrative.reviewed);
     let n = &s.suspicion.narrative.text;
-    for needle in ["acct-a", "CL-F", "MAR Annex I", "placed 4 orders, cancelled 3 and traded 1 time", "closed as violation by ann"] {
+    for needle in ["acct-a", "WTI-USD", "MAR Annex I", "placed 4 orders, cancelled 3 and traded 1 time", "closed as violation by ann"] {
         assert!(n.contains(needle), "narrative lacks {needle:?}: {n}");
     }
     let m = s.missing.join("\n");
-    for needle in ["[submitter] entity_lei", "[submitter] phone", "[instruments.CL-F] identifier", "narrative is Vigil's draft", "[accounts.acct-a2]"] {
+    for needle in ["[submitter] entity_lei", "[submitter] phone", "[instruments.WTI-USD] identifier", "narrative is Vigil's draft", "[accounts.acct-a2]"] {
         assert!(m.contains(needle), "missing lacks {needle:?}:\n{m}");
     }
     assert!(!m.contains("entity_name") && !m.contains("person_name") && !m.contains("--events"), "supplied fields listed as missing:\n{m}");
@@ -299,10 +337,13 @@ fn the_stor_names_the_persons_by_owner_and_lists_what_is_missing() {
 fn the_sar_has_the_category_amount_and_dates_of_the_case() {
     let (d, inputs) = inputs(false);
     let s = case::sar(&d, &inputs);
-    assert_eq!(s.activity.categories.iter().map(|c| (c.code, c.label)).collect::<Vec<_>>(), [("38b", "Market manipulation")]);
-    // 17 × 80 + 122 × 80.02 + 85 × 80.03 + 54 × 80.04 (orders) + 17 × 80 (the fill).
-    let want = 17.0 * 80.0 + 122.0 * 80.02 + 85.0 * 80.03 + 54.0 * 80.04 + 17.0 * 80.0;
-    assert_eq!(s.activity.amount_involved.as_deref(), Some(format!("{want:.2}").as_str()));
+    assert_eq!(s.activity.categories.iter().map(|c| (c.code, c.label)).collect::<Vec<_>>(), [("40b", "Market manipulation")]);
+    // The subjects traded 17 at 80 (the genuine buy's fill); their orders were 17 × 80 and the
+    // three sells.
+    assert_eq!(s.activity.amount_involved.as_deref(), Some("1360.00 USD"));
+    let ordered = 17.0 * 80.0 + 122.0 * 80.02 + 85.0 * 80.03 + 54.0 * 80.04;
+    assert_eq!(s.activity.amounts.len(), 1);
+    assert_eq!((s.activity.amounts[0].currency.as_str(), s.activity.amounts[0].ordered.clone()), ("USD", format!("{ordered:.2}")));
     assert_eq!(s.activity.date_from, "2026-01-05T14:00:00.100000000Z");
     assert!(s.missing.iter().all(|m| !m.starts_with("Section")), "{:?}", s.missing);
     assert!(s.missing.iter().any(|m| m.starts_with("Part I:")));
@@ -403,6 +444,9 @@ fn the_integrity_report_counts_the_period_and_measures_the_desk() {
     assert_eq!(m.backlog.oldest_s, Some(8.0 * 86_400.0));
     assert_eq!(m.backlog.ages.get("4: a week or more"), Some(&1));
     assert_eq!((m.four_eyes.n, m.four_eyes.median_s), (1, Some(7200.0)));
+    // The median of an even count is the mean of the middle two.
+    let st = integrity::Stat::of(vec![3.0, 1.0, 10.0, 4.0]);
+    assert_eq!((st.median_s, st.mean_s), (Some(3.5), Some(4.5)));
     assert_eq!(m.backlog.pending_proposals, 1);
 
     // The whole market: venue y's alert and case count too.
