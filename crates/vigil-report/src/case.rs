@@ -38,16 +38,11 @@ pub fn gather(store: &mut Store, case_id: i64) -> Result<CaseData> {
     let narrative = all.iter().rev().find(|n| n.kind == "narrative").cloned();
     let notes = all.into_iter().filter(|n| n.kind != "narrative").collect();
     let audit = store.audit_of("case", &case_id.to_string())?;
-    let ids: BTreeSet<&str> = case.alerts.iter().map(String::as_str).collect();
-    let mut other_alerts: BTreeMap<String, usize> = alerts.iter().flat_map(|a| a.alert.accounts.iter().map(|x| (x.clone(), 0))).collect();
-    for r in store.alert_rows()? {
-        if ids.contains(r.alert_id.as_str()) {
-            continue;
-        }
-        for a in &r.accounts {
-            if let Some(n) = other_alerts.get_mut(a) {
-                *n += 1;
-            }
+    let mut other_alerts: BTreeMap<String, usize> = BTreeMap::new();
+    for a in alerts.iter().flat_map(|a| a.alert.accounts.iter()) {
+        if !other_alerts.contains_key(a) {
+            let n = store.alerts_naming(a, &case.alerts)?;
+            other_alerts.insert(a.clone(), n.max(0) as usize);
         }
     }
     Ok(CaseData { case, alerts, notes, narrative, audit, other_alerts })

@@ -443,6 +443,23 @@ impl Store {
         audit::entries_of(&mut self.conn, object_type, object_id)
     }
 
+    /// How many alerts name an account, without `except` (a case's own alerts).
+    pub fn alerts_naming(&mut self, account: &str, except: &[String]) -> Result<i64> {
+        // `accounts` is a JSON array of strings: match the name as JSON writes it, with LIKE's
+        // wildcards escaped.
+        let quoted = serde_json::to_string(account).unwrap_or_default();
+        let pattern = format!("%{}%", quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let mut params: Vec<Value> = vec![pattern.into()];
+        let mut sql = String::from("SELECT accounts FROM alerts WHERE accounts LIKE $1 ESCAPE '\\'");
+        for id in except {
+            params.push(id.as_str().into());
+            sql.push_str(&format!(" AND alert_id <> ${}", params.len()));
+        }
+        // LIKE narrows (SQLite's ignores ASCII case); the parsed list decides.
+        let rows = self.conn.query(&sql, &params)?;
+        Ok(rows.iter().filter(|r| serde_json::from_str::<Vec<String>>(&txt(&r[0])).is_ok_and(|v| v.iter().any(|a| a == account))).count() as i64)
+    }
+
     /// Every alert's type, level, time, parties and triage (no text or evidence), oldest first:
     /// what periodic reports and compliance metrics count.
     pub fn alert_rows(&mut self) -> Result<Vec<AlertRow>> {

@@ -419,6 +419,15 @@ fn what_reports_read_narratives_audit_entries_alert_rows_and_decision_times() {
         );
         assert!(rows[0].status_at.unwrap() >= rows[0].stored_at && rows[1].status_at.is_none());
         assert_eq!(rows[0].accounts, ["a1"]);
+        // Alerts naming an account, the case's own left out; LIKE's wildcards and case do not match.
+        let mut odd = alert("r3", Level::Low, 300);
+        odd.accounts = vec!["a_1%\"x".into(), "A1".into()];
+        s.insert_alerts(&[odd], None).unwrap();
+        assert_eq!(s.alerts_naming("a1", &[]).unwrap(), 2);
+        assert_eq!(s.alerts_naming("a1", &["r1".to_string()]).unwrap(), 1);
+        assert_eq!(s.alerts_naming("A1", &[]).unwrap(), 1);
+        assert_eq!(s.alerts_naming("a_1%\"x", &[]).unwrap(), 1);
+        assert_eq!(s.alerts_naming("ab1%\"x", &[]).unwrap(), 0);
         // A proposal's decision time.
         let Outcome::Proposed(p) = s.close_case(case, "ann", CaseOutcome::Violation, "spoofing").unwrap() else { panic!("four eyes") };
         assert_eq!(s.proposals(false).unwrap().iter().find(|x| x.id == p).unwrap().decided_at, None);
