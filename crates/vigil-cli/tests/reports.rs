@@ -4,10 +4,12 @@
 //! (pdftoppm to PNG, as Debian's poppler-utils does it); the export is in the audit log with the
 //! file's SHA-256; the serve offers the same downloads to a user with a token.
 
+mod common;
+
 use std::collections::BTreeMap as HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn vigil(db: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigil"))
@@ -250,15 +252,7 @@ fn simulated_spoofing_to_alert_to_case_to_stor() {
 
     // The serve's downloads: a token is needed, the parameters are checked, the PDF is the same report.
     let token = ok(db, &["user", "token", "ann", "--as", "ann"]).trim().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let (mut child, url) = common::serve(db);
     let (code, _, _) = get(&url, "/api/cases/1/report?format=pdf", None);
     assert_eq!(code, 401);
     let (code, _, body) = get(&url, "/api/cases/1/report?format=xml", Some(&token));

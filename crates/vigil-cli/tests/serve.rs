@@ -1,9 +1,11 @@
 //! `vigil serve` as a desk uses it: a new user's day through the running process, and a crash
 //! (SIGKILL in the middle of ingesting) after which nothing stored is lost or stored twice.
 
+mod common;
+
+use common::serve;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 fn vigil(db: &str, server: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigil"))
@@ -19,20 +21,6 @@ fn ok(db: &str, server: &str, args: &[&str]) -> String {
     let o = vigil(db, server, args);
     assert!(o.status.success(), "vigil {args:?}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
-}
-
-/// Starts `vigil serve` on a free port; returns the process and its URL.
-fn serve(db: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db", db])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
-    (child, url)
 }
 
 fn ids(csv: &str) -> Vec<String> {
