@@ -174,6 +174,21 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
+        // Workers starting together on a new PostgreSQL database would race to create the same
+        // tables (`IF NOT EXISTS` is no lock there): one migrates at a time, under an advisory
+        // lock held for the session. SQLite's own file lock serialises its writers.
+        let pg = self.conn.backend() == "postgresql";
+        if pg {
+            self.conn.batch("SELECT pg_advisory_lock(8675309)")?;
+        }
+        let r = self.migrate_locked();
+        if pg {
+            let _ = self.conn.batch("SELECT pg_advisory_unlock(8675309)");
+        }
+        r
+    }
+
+    fn migrate_locked(&mut self) -> Result<()> {
         self.conn.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")?;
         for (i, sql) in schema::MIGRATIONS.iter().enumerate() {
             let version = i as i64 + 1;
@@ -218,6 +233,13 @@ impl Store {
     /// the stored progress neither loses nor duplicates. An alert a suppression rule in force
     /// matches is stored as `suppressed` by it. Returns the number newly stored.
     pub fn insert_alerts(&mut self, alerts: &[Alert], progress: Option<(&str, i64)>) -> Result<usize> {
+        self.insert_alerts_at(alerts, progress.as_slice())
+    }
+
+    /// [`Store::insert_alerts`] with the progress of several sources (a Kafka worker's
+    /// partitions), all in the alerts' transaction. A source's position never goes back: a batch
+    /// from a worker that has lost the partition to another cannot undo the newer one's progress.
+    pub fn insert_alerts_at(&mut self, alerts: &[Alert], progress: &[(&str, i64)]) -> Result<usize> {
         let at = now_ns();
         self.tx(true, |c| {
             let rules: Vec<Rule> = rules::rules(c)?.into_iter().filter(|r| r.active(at)).collect();
@@ -263,14 +285,21 @@ impl Store {
                 }
             }
             chain.write(c)?;
-            if let Some((source, position)) = progress {
+            for (source, position) in progress {
                 c.exec(
-                    "INSERT INTO progress (source, position, updated_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-                    &[source.into(), position.into(), at.into()],
+                    "INSERT INTO progress (source, position, updated_at) VALUES ($1, $2, $3) ON CONFLICT (source) DO UPDATE SET
+                     position = CASE WHEN excluded.position > progress.position THEN excluded.position ELSE progress.position END, updated_at = excluded.updated_at",
+                    &[(*source).into(), (*position).into(), at.into()],
                 )?;
             }
             Ok(added)
         })
+    }
+
+    /// Every source's stored position whose name starts with `prefix`.
+    pub fn progress_like(&mut self, prefix: &str) -> Result<Vec<(String, i64)>> {
+        let rows = self.conn.query("SELECT source, position FROM progress ORDER BY source", &[])?;
+        Ok(rows.iter().map(|r| (txt(&r[0]), r[1].int().unwrap_or(0))).filter(|(s, _)| s.starts_with(prefix)).collect())
     }
 
     /// How far `source` has been read, as last stored with a batch of alerts.

@@ -18,6 +18,29 @@ pub mod wash_trading;
 
 use vigil_core::AlertType;
 
+/// Sorts accounts by name. What reaches an alert (the order of its accounts, its id, which of two
+/// equal candidates is named) never depends on interned ids, whose order is the order in which a
+/// process first met the names: a Kafka worker meets one partition's, `vigil replay` the whole
+/// stream's, and both must raise the same alerts.
+pub fn sort_by_name(accounts: &mut [vigil_core::ids::AccountId], names: &vigil_core::Names) {
+    accounts.sort_by_cached_key(|a| names.account(*a));
+}
+
+/// Two accounts in the order of their names (see [`sort_by_name`]).
+pub fn by_name(names: &vigil_core::Names, a: vigil_core::ids::AccountId, b: vigil_core::ids::AccountId) -> std::cmp::Ordering {
+    if a == b {
+        return std::cmp::Ordering::Equal;
+    }
+    names.account(a).cmp(&names.account(b))
+}
+
+/// Accounts' names, sorted and joined: a key for a group that does not depend on interned ids.
+pub fn names_key(accounts: &[vigil_core::ids::AccountId], names: &vigil_core::Names) -> Vec<u8> {
+    let mut v: Vec<std::sync::Arc<str>> = accounts.iter().map(|a| names.account(*a)).collect();
+    v.sort_unstable();
+    v.iter().flat_map(|n| n.as_bytes().iter().copied().chain(std::iter::once(0))).collect()
+}
+
 /// Every enabled detector, in a fixed order.
 pub fn build(config: &Config) -> Vec<Box<dyn Detector>> {
     let mut v: Vec<Box<dyn Detector>> = Vec::new();

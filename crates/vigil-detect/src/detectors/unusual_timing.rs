@@ -256,7 +256,7 @@ impl UnusualTiming {
         }
         st.alerted[i] = true;
         let mut accounts = st.accounts[i].clone();
-        accounts.sort_unstable();
+        super::sort_by_name(&mut accounts, cx.names);
         let names: Vec<String> = accounts.iter().map(|a| cx.names.account(*a).to_string()).collect();
         let symbol = cx.names.symbol(ev.symbol);
         let venue = cx.names.venue(ev.venue);
@@ -280,7 +280,7 @@ impl UnusualTiming {
         });
         let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
         // A group acting together again is a repeat; another group is news.
-        let group: Vec<u8> = accounts.iter().take(cfg.min_accounts).flat_map(|a| a.0.to_le_bytes()).collect();
+        let group = super::names_key(&accounts[..accounts.len().min(cfg.min_accounts)], cx.names);
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &ev.symbol.0.to_le_bytes(), b"instant", &group]);
         out.push(Signal {
             kind: AlertType::UnusualTiming,

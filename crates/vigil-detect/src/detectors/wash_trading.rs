@@ -373,7 +373,7 @@ impl Detector for WashTrading {
             });
             let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
             let mut accounts = vec![buyer, seller];
-            accounts.sort_unstable();
+            super::sort_by_name(&mut accounts, cx.names);
             accounts.dedup();
             out.push(Signal {
                 kind: AlertType::WashTrading,
@@ -406,7 +406,7 @@ impl Detector for WashTrading {
             if !(flows.flat(buyer, w, cfg.net_margin) && flows.flat(seller, w, cfg.net_margin)) {
                 continue;
             }
-            let Some(ring) = find_ring(flows, w, buyer, seller, cfg) else { continue };
+            let Some(ring) = find_ring(flows, w, buyer, seller, cfg, cx.names) else { continue };
             let (trades, volume) = internal(flows, w, &ring);
             let shares: Vec<f64> = ring
                 .iter()
@@ -447,7 +447,7 @@ impl Detector for WashTrading {
                 "trigger_trade_id": t.trade_id.as_str(),
             });
             let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
-            let member_key = members_key(&ring);
+            let member_key = super::names_key(&ring, cx.names);
             out.push(Signal {
                 kind: AlertType::WashTrading,
                 ts: ev.ts,
@@ -471,12 +471,6 @@ impl Detector for WashTrading {
 }
 
 /// The members of a ring as a key, in id order (a ring found as it closes and in a window is one).
-fn members_key(ring: &[AccountId]) -> Vec<u8> {
-    let mut sorted = ring.to_vec();
-    sorted.sort_unstable();
-    sorted.iter().flat_map(|a| a.0.to_le_bytes()).collect()
-}
-
 /// A chain of trades that the current trade (`seller` to the chain's first seller) closes: alerts
 /// if every member's trading since its first trade in the chain is mostly the chain's and nets to
 /// about flat. Returns whether it alerted.
@@ -519,7 +513,7 @@ fn cycle(
         worst_net = worst_net.max(net);
     }
     let accounts: Vec<AccountId> = members.iter().map(|m| m.0).collect();
-    let member_key = members_key(&accounts);
+    let member_key = super::names_key(&accounts, cx.names);
     let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &member_key]);
     if cx.repeat(AlertType::WashTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
         return true;
@@ -556,7 +550,7 @@ fn cycle(
     });
     let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
     let mut sorted = accounts;
-    sorted.sort_unstable();
+    super::sort_by_name(&mut sorted, cx.names);
     out.push(Signal {
         kind: AlertType::WashTrading,
         ts: ev.ts,
@@ -593,7 +587,7 @@ fn internal(flows: &Flows, w: usize, ring: &[AccountId]) -> (u32, f64) {
 }
 
 /// Grows a ring from a trade's two accounts; `None` if none qualifies.
-fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTradingConfig) -> Option<Vec<AccountId>> {
+fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTradingConfig, names: &vigil_core::Names) -> Option<Vec<AccountId>> {
     let mut ring = vec![a, b];
     let inside = |m: AccountId, ring: &[AccountId]| -> (f64, f64, Option<AccountId>) {
         let mut inn = 0.0;
@@ -607,8 +601,9 @@ fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTrad
                 inn += v;
             } else {
                 outside += v;
-                // Ties broken by id, so the result does not depend on hash order.
-                if best.is_none_or(|(bv, bc)| v > bv || (v == bv && c < bc)) {
+                // Ties broken by name, so the result depends neither on hash order nor on
+                // the order names were first met.
+                if best.is_none_or(|(bv, bc)| v > bv || (v == bv && super::by_name(names, c, bc).is_lt())) {
                     best = Some((v, c));
                 }
             }
@@ -657,7 +652,7 @@ fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTrad
     if !(reach(true) && reach(false)) {
         return None;
     }
-    ring.sort_unstable();
+    super::sort_by_name(&mut ring, names);
     Some(ring)
 }
 
