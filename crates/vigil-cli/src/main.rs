@@ -3,6 +3,7 @@
 mod bench;
 mod desk;
 mod feed;
+mod kafka;
 mod replay;
 mod report;
 mod serve;
@@ -44,6 +45,14 @@ enum Cmd {
     Convert(feed::ConvertArgs),
     /// A local exchange replaying a recorded websocket capture, for `vigil start --url` without the internet.
     FeedServer(feed::FeedServerArgs),
+    /// Publish event files to a Kafka topic, partitioned by instrument, for `vigil worker`s.
+    Publish(kafka::PublishArgs),
+    /// One worker of a consumer group: detects on the partitions it owns and stores alerts with
+    /// its Kafka positions in one transaction (`--db`: the group's PostgreSQL).
+    Worker(kafka::WorkerArgs),
+    /// A Kafka cluster on loopback for trials and benchmarks (librdkafka's mock brokers); prints
+    /// its bootstrap servers.
+    KafkaMock(kafka::MockArgs),
     /// Measure the engine's throughput on events generated in memory.
     Bench(bench::BenchArgs),
     /// Show or check the configuration.
@@ -149,6 +158,9 @@ fn main() -> ExitCode {
         Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),
         Cmd::Eval(a) => simulate::eval(a),
         Cmd::Test(a) => simulate::live(a),
+        Cmd::Publish(a) => kafka::publish(a),
+        Cmd::Worker(a) => kafka::worker(a, &cli.db),
+        Cmd::KafkaMock(a) => kafka::mock(a),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
         Cmd::Convert(a) => feed::convert(a),
         Cmd::FeedServer(a) => feed::feed_server(a),

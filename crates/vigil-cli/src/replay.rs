@@ -271,6 +271,23 @@ pub fn open_readers(
     Ok(readers)
 }
 
+/// The event stream of files as `vigil replay` reads them (readers, reordering, duplicate trade
+/// ids, positions), without the engine: for commands that read events to publish or to report.
+/// Rejected lines go to `rejects` where given, and are counted.
+pub fn stream_of(files: &[String], format: Option<&str>, config: &Config, rejects: Option<Box<dyn Write + Send>>) -> anyhow::Result<EventStream> {
+    let format = parse_format(format)?;
+    // Parsing threads per file, unless there are many files.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if files.len() > MAX_READ_AHEAD { 0 } else { cores };
+    let readers = open_readers(files, format, Arc::new(AtomicU64::new(0)), threads, None)?;
+    let opts = StreamOptions {
+        reorder_tolerance_ns: config.engine.reorder_tolerance.0,
+        dedup_window_ns: config.engine.dedup_window.0,
+        dedup_max_ids: config.engine.dedup_max_ids,
+    };
+    Ok(EventStream::new(readers, &opts, Interner::new(), RejectSink::new(rejects)))
+}
+
 /// One completeness file written by the monitors of several captures.
 struct Shared(Arc<Mutex<BufWriter<File>>>);
 

@@ -7,10 +7,6 @@ use crate::replay;
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use vigil_core::Interner;
-use vigil_io::{EventStream, RejectSink, StreamOptions};
 use vigil_report::case::{self, Inputs};
 use vigil_report::{Format, Record, Reference};
 use vigil_store::Store;
@@ -131,17 +127,7 @@ pub fn reference(path: Option<&str>) -> anyhow::Result<Reference> {
 pub fn collect(s: &Sources, alerts: &[vigil_core::Alert]) -> anyhow::Result<(Vec<Record>, BTreeMap<String, String>)> {
     let margin = vigil_core::time::parse_duration(&s.margin).map_err(|e| anyhow::anyhow!("--margin {:?}: {e}", s.margin))?;
     let config = replay::load_config(s.config.as_deref())?;
-    let format = replay::parse_format(s.event_format.as_deref())?;
-    // As `vigil replay` does: parsing threads per file, unless there are many files.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if s.events.len() > 16 { 0 } else { cores };
-    let readers = replay::open_readers(&s.events, format, Arc::new(AtomicU64::new(0)), threads, None)?;
-    let opts = StreamOptions {
-        reorder_tolerance_ns: config.engine.reorder_tolerance.0,
-        dedup_window_ns: config.engine.dedup_window.0,
-        dedup_max_ids: config.engine.dedup_max_ids,
-    };
-    let mut stream = EventStream::new(readers, &opts, Interner::new(), RejectSink::new(None));
+    let mut stream = replay::stream_of(&s.events, s.event_format.as_deref(), &config, None)?;
     let names = stream.names();
     let mut c = vigil_report::Collector::new(alerts, margin);
     while let Some(ev) = stream.next_event() {
