@@ -37,7 +37,7 @@ pub struct WorkerArgs {
     #[arg(long, default_value = "vigil")]
     pub group: String,
     /// This worker's name in the group (static membership): restarted under the same name, it
-    /// takes its partitions back at once. Default: the host name and process id.
+    /// takes its partitions back at once. Unnamed, it is a dynamic member.
     #[arg(long)]
     pub name: Option<String>,
     /// Also produce each stored alert to this topic (key: the alert id).
@@ -109,8 +109,8 @@ pub fn publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
 
 pub fn worker(a: WorkerArgs, db: &Db) -> anyhow::Result<ExitCode> {
     let brokers = brokers(&a.brokers)?;
-    let name = a.name.clone().unwrap_or_else(|| format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "vigil".into()), std::process::id()));
-    let mut opts = vigil_kafka::WorkerOptions::new(&brokers, &a.topic, &a.group, &name, &db.location());
+    let name = a.name.clone().unwrap_or_else(|| format!("pid {}", std::process::id()));
+    let mut opts = vigil_kafka::WorkerOptions::new(&brokers, &a.topic, &a.group, a.name.as_deref(), &db.location());
     opts.config = replay::load_config(a.config.as_deref())?;
     opts.alerts_topic = a.alerts_topic.clone();
     opts.idle_exit = a.idle_exit.as_deref().map(|s| duration(s, "--idle-exit")).transpose()?;
@@ -126,7 +126,7 @@ pub fn worker(a: WorkerArgs, db: &Db) -> anyhow::Result<ExitCode> {
     );
     println!(
         "{}",
-        serde_json::json!({"messages": s.messages, "replayed": s.replayed, "alerts_stored": s.alerts_stored, "alerts_sent": s.alerts_sent, "rejected": s.rejected, "partitions": s.partitions, "seconds": secs})
+        serde_json::json!({"messages": s.messages, "replayed": s.replayed, "alerts_stored": s.alerts_stored, "alerts_sent": s.alerts_sent, "rejected": s.rejected, "partitions": s.partitions, "seconds": secs, "busy_seconds": s.busy_seconds})
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -25,9 +25,9 @@ pub struct Published {
 
 /// Counts deliveries the broker refused after the producer's retries.
 #[derive(Default)]
-struct Deliveries {
-    failed: AtomicU64,
-    first: Mutex<Option<String>>,
+pub struct Deliveries {
+    pub(crate) failed: AtomicU64,
+    pub(crate) first: Mutex<Option<String>>,
 }
 
 impl ClientContext for Deliveries {}

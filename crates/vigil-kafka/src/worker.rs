@@ -23,8 +23,9 @@ pub struct WorkerOptions {
     pub topic: String,
     pub group: String,
     /// The worker's name: its static membership (`group.instance.id`), so a restarted worker of
-    /// the same name takes its partitions back without moving the others.
-    pub name: String,
+    /// the same name takes its partitions back without moving the others. Unnamed workers are
+    /// dynamic members (a restart is a rebalance).
+    pub name: Option<String>,
     /// The store: a PostgreSQL connection string shared by the group (or a SQLite file for one).
     pub store: String,
     pub config: vigil_detect::Config,
@@ -39,12 +40,12 @@ pub struct WorkerOptions {
 }
 
 impl WorkerOptions {
-    pub fn new(brokers: &str, topic: &str, group: &str, name: &str, store: &str) -> WorkerOptions {
+    pub fn new(brokers: &str, topic: &str, group: &str, name: Option<&str>, store: &str) -> WorkerOptions {
         WorkerOptions {
             brokers: brokers.into(),
             topic: topic.into(),
             group: group.into(),
-            name: name.into(),
+            name: name.map(str::to_string),
             store: store.into(),
             config: vigil_detect::Config::default(),
             alerts_topic: None,
@@ -56,7 +57,7 @@ impl WorkerOptions {
 }
 
 /// What a worker did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkerStats {
     /// Messages read (including those replayed to rebuild state).
     pub messages: u64,
@@ -67,6 +68,9 @@ pub struct WorkerStats {
     /// Messages that were not events (they are logged with partition and offset).
     pub rejected: u64,
     pub transactions: u64,
+    /// Seconds from the first message read to the last: the time spent working, without the
+    /// group's joining and the idle wait at the end.
+    pub busy_seconds: f64,
     /// Partitions owned at the end.
     pub partitions: Vec<i32>,
 }
@@ -114,7 +118,7 @@ struct Part {
 pub struct Worker {
     opts: WorkerOptions,
     consumer: BaseConsumer<Changes>,
-    producer: Option<BaseProducer>,
+    producer: Option<BaseProducer<crate::publish::Deliveries>>,
     store: Store,
     parts: BTreeMap<i32, Part>,
     /// Alerts to store, with their partition, offset and whether they must also be sent.
@@ -132,10 +136,13 @@ fn now() -> std::time::Instant {
 
 impl Worker {
     pub fn new(opts: WorkerOptions) -> Result<Worker> {
-        let consumer: BaseConsumer<Changes> = ClientConfig::new()
+        let mut cc = ClientConfig::new();
+        if let Some(name) = &opts.name {
+            cc.set("group.instance.id", name).set("client.id", name);
+        }
+        let consumer: BaseConsumer<Changes> = cc
             .set("bootstrap.servers", &opts.brokers)
             .set("group.id", &opts.group)
-            .set("group.instance.id", &opts.name)
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -147,7 +154,7 @@ impl Worker {
             .create_with_context(Changes { topic: opts.topic.clone(), ..Default::default() })?;
         consumer.subscribe(&[&opts.topic])?;
         let producer = match &opts.alerts_topic {
-            Some(_) => Some(crate::publish::producer_config(&opts.brokers).create::<BaseProducer>()?),
+            Some(_) => Some(crate::publish::producer_config(&opts.brokers).create_with_context(crate::publish::Deliveries::default())?),
             None => None,
         };
         let store = Store::open(&opts.store)?;
@@ -159,11 +166,24 @@ impl Worker {
     }
 
     /// Takes partitions on and gives them up as the group decided.
-    fn rebalance(&mut self) -> Result<()> {
+    /// Returns whether partitions were taken on.
+    fn rebalance(&mut self) -> Result<bool> {
         let changes = std::mem::take(&mut *self.consumer.context().queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut took = false;
         for (assign, parts) in changes {
             if assign {
                 for p in parts {
+                    took = true;
+                    // The state is rebuilt from the partition's first retained event: say so when
+                    // retention has dropped earlier ones (the detectors' look-back may miss them).
+                    if let Ok((low, _)) = self.consumer.fetch_watermarks(&self.opts.topic, p, Duration::from_secs(5)) {
+                        if low > 0 {
+                            eprintln!(
+                                "vigil worker: {} partition {p} starts at offset {low}: the state is rebuilt without the events retention dropped",
+                                self.opts.topic
+                            );
+                        }
+                    }
                     let stored = self.store.progress(&source(&self.opts.group, &self.opts.topic, p))?.unwrap_or(0);
                     let sent = if self.producer.is_some() { self.store.progress(&self.sent_source(p))?.unwrap_or(0) } else { stored };
                     let interner = Interner::new();
@@ -172,14 +192,15 @@ impl Worker {
                     self.parts.insert(p, Part { shard, interner, file, next: 0, stored, sent, dirty: false });
                 }
             } else {
-                // What was read of them is stored first; their new owner rebuilds from the start.
+                // What was read of them is stored (the group has already given them to another
+                // worker, which rebuilds from the start: both store the same alerts, once).
                 self.commit()?;
                 for p in parts {
                     self.parts.remove(&p);
                 }
             }
         }
-        Ok(())
+        Ok(took)
     }
 
     /// Reads one message into its partition's shard.
@@ -187,6 +208,10 @@ impl Worker {
         let Some(part) = self.parts.get_mut(&p) else {
             return;
         };
+        // A message again (a fetch repeated after an error): the shard has seen it.
+        if offset < part.next {
+            return;
+        }
         self.stats.messages += 1;
         if offset < part.stored {
             self.stats.replayed += 1;
@@ -222,6 +247,12 @@ impl Worker {
     /// Stores the pending alerts with every partition's position, in one transaction; then sends
     /// what is stored and not yet sent to the alerts topic.
     pub fn commit(&mut self) -> Result<()> {
+        // Partitions read past their stored position (a replay below it has nothing to record).
+        for part in self.parts.values_mut() {
+            if part.dirty && part.next <= part.stored {
+                part.dirty = false;
+            }
+        }
         let dirty: Vec<(String, i64, i32)> =
             self.parts.iter().filter(|(_, x)| x.dirty).map(|(p, x)| (source(&self.opts.group, &self.opts.topic, *p), x.next, *p)).collect();
         if dirty.is_empty() && self.pending.is_empty() {
@@ -268,11 +299,19 @@ impl Worker {
             }
         }
         producer.flush(Duration::from_secs(60))?;
+        let failed = producer.context().failed.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if failed > 0 {
+            let first = producer.context().first.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+            // Nothing is recorded as sent: a restart sends these again.
+            return Err(Error::Invalid(format!("{failed} alerts were not delivered to {topic} (first: {first})")));
+        }
         self.stats.alerts_sent += self.unsent.len() as u64;
+        // Sent: every alert of the offsets read and stored, none of those a replay has not
+        // reached yet.
         let mut upto: BTreeMap<i32, i64> = BTreeMap::new();
         for (p, _, _) in &self.unsent {
             if let Some(part) = self.parts.get(p) {
-                upto.insert(*p, part.stored);
+                upto.insert(*p, part.stored.min(part.next));
             }
         }
         let sources: Vec<(String, i64)> = upto.iter().map(|(p, n)| (self.sent_source(*p), *n)).collect();
@@ -291,12 +330,18 @@ impl Worker {
     pub fn run(&mut self) -> Result<WorkerStats> {
         let mut last_commit = now();
         let mut last_message = now();
+        let mut first_message = None;
+        let mut n: u64 = 0;
         loop {
             // The message is copied out of the consumer's buffer before the rebalance it may have
             // brought is applied (a message of a partition just assigned needs its shard).
             let got = match self.consumer.poll(Duration::from_millis(50)) {
                 None => None,
                 Some(Err(e)) => {
+                    // Fenced by another worker of the same name, or otherwise unable to go on.
+                    if matches!(e, rdkafka::error::KafkaError::MessageConsumptionFatal(_)) {
+                        return Err(e.into());
+                    }
                     eprintln!("vigil worker: {e}");
                     None
                 }
@@ -308,16 +353,29 @@ impl Worker {
                     Some((m.partition(), m.offset(), seq, m.payload().unwrap_or(&[]).to_vec()))
                 }
             };
-            self.rebalance()?;
-            if let Some((p, offset, seq, payload)) = got {
+            if self.rebalance()? {
+                // Idle is measured from the last message or the last partition taken on.
                 last_message = now();
+            }
+            let busy = got.is_some();
+            if let Some((p, offset, seq, payload)) = got {
                 self.handle(p, offset, seq, &payload);
+                n += 1;
             }
-            if last_commit.elapsed() >= self.opts.commit_interval || self.pending.len() >= 1000 {
-                self.commit()?;
-                last_commit = now();
+            // The clock is read every 64 messages while busy, at every empty poll otherwise.
+            if !busy || n.is_multiple_of(64) {
+                let t = now();
+                if busy {
+                    last_message = t;
+                    first_message.get_or_insert(t);
+                    self.stats.busy_seconds = first_message.map_or(0.0, |f| (t - f).as_secs_f64());
+                }
+                if t - last_commit >= self.opts.commit_interval || self.pending.len() >= 1000 {
+                    self.commit()?;
+                    last_commit = t;
+                }
             }
-            if let Some(idle) = self.opts.idle_exit {
+            if let (Some(idle), false) = (self.opts.idle_exit, busy) {
                 if !self.parts.is_empty() && last_message.elapsed() >= idle {
                     self.commit()?;
                     self.stats.partitions = self.parts.keys().copied().collect();

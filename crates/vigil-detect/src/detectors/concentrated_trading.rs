@@ -92,7 +92,8 @@ impl Detector for ConcentratedTrading {
             .into_iter()
             .flatten()
             .map(|a| (a, st.by_account.get(&a).copied().unwrap_or(0.0)))
-            .max_by(|x, y| x.1.total_cmp(&y.1).then(y.0.cmp(&x.0)))
+            // Ties go to the first name, whatever order the names were first met in.
+            .max_by(|x, y| x.1.total_cmp(&y.1).then_with(|| super::by_name(cx.names, y.0, x.0)))
         else {
             return;
         };
@@ -104,9 +105,10 @@ impl Detector for ConcentratedTrading {
         if cx.repeat(AlertType::ConcentratedTrading, behaviour, ev.ts, cfg.cooldown.0, out) {
             return;
         }
-        let hhi: f64 = st.by_account.values().map(|x| (x / (2.0 * st.volume)).powi(2)).sum();
         let mut top: Vec<(AccountId, f64)> = st.by_account.iter().map(|(a, v)| (*a, *v)).collect();
-        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| super::by_name(cx.names, a.0, b.0)));
+        // Summed in that order, not the map's, so the last bits are the same in every process.
+        let hhi: f64 = top.iter().map(|x| (x.1 / (2.0 * st.volume)).powi(2)).sum();
         top.truncate(5);
         let n = st.trades.len();
         let start = st.trades.front().map_or(ev.ts, |x| x.0);

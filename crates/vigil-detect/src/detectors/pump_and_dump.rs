@@ -220,7 +220,7 @@ impl Detector for PumpAndDump {
                 if !p.dumped && dumping {
                     p.dumped = true;
                     let mut sellers: Vec<(AccountId, f64)> = st.sellers.iter().map(|(a, v)| (*a, *v)).collect();
-                    sellers.sort_by(|a, b| b.1.total_cmp(&a.1).then(super::by_name(cx.names, a.0, b.0)));
+                    sellers.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| super::by_name(cx.names, a.0, b.0)));
                     let selling = sellers.len();
                     sellers.truncate(5);
                     let names: Vec<String> = sellers.iter().map(|(a, _)| cx.names.account(*a).to_string()).collect();
@@ -318,13 +318,13 @@ impl Detector for PumpAndDump {
             (bought - sold).max(0.0)
         };
         let by_net = |accounts: &mut Vec<(AccountId, f64)>, keep: usize| {
-            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(super::by_name(cx.names, a.0, b.0)));
+            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| super::by_name(cx.names, a.0, b.0)));
             accounts.truncate(2 * keep);
             for (a, v) in accounts.iter_mut() {
                 *v = net(*a, *v);
             }
             accounts.retain(|x| x.1 > 0.0);
-            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(super::by_name(cx.names, a.0, b.0)));
+            accounts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| super::by_name(cx.names, a.0, b.0)));
             accounts.truncate(keep);
         };
         let mut counts: Vec<(AccountId, u32)> = Vec::new();

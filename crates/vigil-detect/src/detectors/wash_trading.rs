@@ -470,7 +470,6 @@ impl Detector for WashTrading {
     }
 }
 
-/// The members of a ring as a key, in id order (a ring found as it closes and in a window is one).
 /// A chain of trades that the current trade (`seller` to the chain's first seller) closes: alerts
 /// if every member's trading since its first trade in the chain is mostly the chain's and nets to
 /// about flat. Returns whether it alerted.
@@ -593,7 +592,11 @@ fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTrad
         let mut inn = 0.0;
         let mut outside = 0.0;
         let mut best: Option<(f64, AccountId)> = None;
-        for c in flows.counterparties(m) {
+        // In name order, not the map's: the sums' last bits and the ties are the same in every
+        // process.
+        let mut cps: Vec<AccountId> = flows.counterparties(m).collect();
+        super::sort_by_name(&mut cps, names);
+        for c in cps {
             // A counterparty of the longer windows only.
             let Some(f) = flows.flow(m, c, w) else { continue };
             let v = f.to + f.from;
@@ -601,9 +604,8 @@ fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTrad
                 inn += v;
             } else {
                 outside += v;
-                // Ties broken by name, so the result depends neither on hash order nor on
-                // the order names were first met.
-                if best.is_none_or(|(bv, bc)| v > bv || (v == bv && super::by_name(names, c, bc).is_lt())) {
+                // On a tie the first name stays.
+                if best.is_none_or(|(bv, _)| v > bv) {
                     best = Some((v, c));
                 }
             }
