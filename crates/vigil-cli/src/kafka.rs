@@ -25,6 +25,9 @@ pub struct PublishArgs {
     /// Write every rejected line here (file, line, field, reason, raw text).
     #[arg(long)]
     pub rejects: Option<String>,
+    /// `json`: the spec's JSON lines; `binary`: the same columns without keys and quotes.
+    #[arg(long, value_parser = ["json", "binary"], default_value = "json")]
+    pub encoding: String,
 }
 
 #[derive(clap::Args)]
@@ -84,7 +87,8 @@ pub fn publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
     };
     let mut stream = replay::stream_of(&a.files, a.format.as_deref(), &config, rejects)?;
     let started = crate::wall::now();
-    let out = vigil_kafka::publish(&mut stream, &brokers, &a.topic)?;
+    let encoding = if a.encoding == "binary" { vigil_kafka::Encoding::Binary } else { vigil_kafka::Encoding::Json };
+    let out = vigil_kafka::publish(&mut stream, &brokers, &a.topic, encoding)?;
     stream.rejects.finish().context("cannot write the rejects")?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(

@@ -1,7 +1,8 @@
 //! Scale-out on librdkafka's mock cluster and a real PostgreSQL: `vigil publish` puts a simulated
 //! market on a partitioned topic, two `vigil worker` processes share it in one consumer group, and
 //! the alerts they store equal those of one `vigil replay` of the same events — also when workers
-//! are killed with SIGKILL at seeded random moments and restarted.
+//! are killed with SIGKILL at seeded random moments and restarted. The first test publishes the
+//! spec's JSON lines, the second the binary encoding.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -46,8 +47,8 @@ fn market(dir: &Path) -> (String, BTreeMap<String, serde_json::Value>) {
 }
 
 /// Publishes the events; returns each partition's message count (its end offset on a new topic).
-fn publish(events: &str, brokers: &str, topic: &str) -> Vec<i64> {
-    let o = vigil(&["publish", events, "--topic", topic, "--brokers", brokers]);
+fn publish(events: &str, brokers: &str, topic: &str, encoding: &str) -> Vec<i64> {
+    let o = vigil(&["publish", events, "--topic", topic, "--brokers", brokers, "--encoding", encoding]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     v["per_partition"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
@@ -183,7 +184,7 @@ fn two_workers_store_the_alerts_of_one_replay() {
     let db = database("two_workers");
     let brokers = cluster.bootstrap_servers();
     let (events, want) = market(dir.path());
-    let ends = publish(&events, &brokers, "events");
+    let ends = publish(&events, &brokers, "events", "json");
     assert_eq!(ends.len(), PARTITIONS as usize);
     assert!(ends.iter().filter(|n| **n > 100).count() >= 2, "the instruments spread over partitions: {ends:?}");
     let mut a = worker(&brokers, &db, "g1", "w1", &["--idle-exit", "3s"]);
@@ -231,7 +232,7 @@ fn workers_killed_at_random_lose_and_repeat_nothing() {
     let (dir, cluster) = setup(&groups.iter().map(String::as_str).collect::<Vec<_>>());
     let brokers = cluster.bootstrap_servers();
     let (events, want) = market(dir.path());
-    let ends = publish(&events, &brokers, "events");
+    let ends = publish(&events, &brokers, "events", "binary");
     let total: i64 = ends.iter().sum();
     for (seed, group) in seeds.iter().zip(&groups) {
         let db = database(group);

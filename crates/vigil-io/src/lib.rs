@@ -5,6 +5,7 @@
 //! [`EventStream`] merges files into one ordered stream.
 
 pub mod ahead;
+pub mod binary;
 pub mod decode;
 pub mod exchcsv;
 pub mod flatjson;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use vigil_core::{Event, EventKind, Names, Side};
 
 /// The spec's event fields as text, in column order (`None` where the type has none).
-fn columns(ev: &Event, names: &Names) -> [Option<String>; 20] {
+pub(crate) fn columns(ev: &Event, names: &Names) -> [Option<String>; 20] {
     let mut c: [Option<String>; 20] = Default::default();
     c[0] = Some(ev.ts.0.to_string());
     c[1] = Some(ev.kind.event_type().as_str().to_string());

@@ -21,10 +21,21 @@ pub mod worker;
 
 pub use publish::{publish, Published};
 pub use worker::{Worker, WorkerOptions, WorkerStats};
+pub use Encoding::{Binary, Json};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::time::Duration;
+
+/// How events are written on the topic. Workers read either (a binary event starts with
+/// [`vigil_io::binary::VERSION`], a JSON line with `{`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// The spec's JSON lines: any consumer reads them.
+    Json,
+    /// `vigil_io::binary`: the same columns and exact decimals without keys and quotes.
+    Binary,
+}
 
 /// The header that carries an event's position in the published stream.
 pub const SEQ_HEADER: &str = "vigil-seq";

@@ -1,6 +1,6 @@
 //! `vigil publish`: the event stream onto a topic, partitioned by instrument.
 
-use crate::{partition_count, partition_of, Error, Result, SEQ_HEADER};
+use crate::{partition_count, partition_of, Encoding, Error, Result, SEQ_HEADER};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -61,7 +61,7 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
 
 /// Produces every event of the stream to `topic`, in stream order, and waits until the brokers
 /// have acknowledged all of them. Fails if any message could not be delivered.
-pub fn publish(stream: &mut EventStream, brokers: &str, topic: &str) -> Result<Published> {
+pub fn publish(stream: &mut EventStream, brokers: &str, topic: &str, encoding: Encoding) -> Result<Published> {
     let partitions = partition_count(brokers, topic)?;
     let producer: BaseProducer<Deliveries> = producer_config(brokers).create_with_context(Deliveries::default())?;
     let names = stream.names();
@@ -70,8 +70,14 @@ pub fn publish(stream: &mut EventStream, brokers: &str, topic: &str) -> Result<P
     while let Some(ev) = stream.next_event() {
         out.events += 1;
         line.clear();
-        EventWriter::new(&mut line, OutFormat::Jsonl).write(&ev, &names).map_err(|e| Error::Invalid(format!("cannot write event {}: {e}", ev.seq)))?;
-        let payload = line.strip_suffix(b"\n").unwrap_or(&line);
+        match encoding {
+            Encoding::Json => {
+                EventWriter::new(&mut line, OutFormat::Jsonl).write(&ev, &names).map_err(|e| Error::Invalid(format!("cannot write event {}: {e}", ev.seq)))?;
+                line.pop();
+            }
+            Encoding::Binary => vigil_io::binary::encode(&ev, &names, &mut line),
+        }
+        let payload = line.as_slice();
         let seq = ev.seq.to_string();
         let (targets, key) = if matches!(ev.kind, EventKind::Account { .. }) || ev.symbol.is_none() {
             ((0..partitions).collect::<Vec<_>>(), String::new())

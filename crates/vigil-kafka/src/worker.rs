@@ -223,7 +223,12 @@ impl Worker {
             eprintln!("vigil worker: {} offset {offset}: no {SEQ_HEADER} header (not published by vigil publish)", part.file);
             return;
         };
-        match jsonl_line(&part.file, offset as u64 + 1, payload, false, &mut part.interner) {
+        let item = if payload.first() == Some(&vigil_io::binary::VERSION) {
+            Some(vigil_io::binary::decode(&part.file, offset as u64 + 1, payload, &mut part.interner))
+        } else {
+            jsonl_line(&part.file, offset as u64 + 1, payload, false, &mut part.interner)
+        };
+        match item {
             Some(Item::Event(mut ev)) => {
                 ev.seq = seq;
                 let mut out = Vec::new();
