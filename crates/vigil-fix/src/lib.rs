@@ -7,6 +7,8 @@
 //! offsets into the caller's buffer: nothing is copied, and one `Parser` is reused for every
 //! message, so parsing allocates nothing once its field table has grown.
 
+pub mod dict;
+
 use std::fmt;
 
 /// The field separator.

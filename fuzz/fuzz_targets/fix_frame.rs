@@ -1,0 +1,30 @@
+//! The FIX parser on any bytes: framing a stream of messages (skipping what it refuses) and
+//! splitting each framed one never panics, never skips nothing, and never reads past the buffer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vigil_fix::Parser;
+
+fuzz_target!(|data: &[u8]| {
+    let mut p = Parser::new();
+    let mut at = 0;
+    while at < data.len() {
+        match Parser::frame(&data[at..]) {
+            Ok(Some((n, trailer))) => {
+                assert!(n <= data.len() - at && trailer + 7 == n);
+                if let Ok(m) = p.fields(&data[at..], n) {
+                    for (tag, v) in m.fields() {
+                        assert!(tag > 0 && !v.is_empty());
+                    }
+                }
+                at += n;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let skip = e.skip();
+                assert!(skip > 0 && skip <= data.len() - at, "{e}: skip {skip}");
+                at += skip;
+            }
+        }
+    }
+});
