@@ -7,6 +7,7 @@
 //! offsets into the caller's buffer: nothing is copied, and one `Parser` is reused for every
 //! message, so parsing allocates nothing once its field table has grown.
 
+pub mod acceptance;
 pub mod dict;
 
 use std::fmt;
