@@ -31,7 +31,8 @@ pub fn parse_script(text: &str) -> Result<Vec<Step>, String> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let (kind, rest) = t.split_at(1);
+        let Some(first) = t.chars().next() else { continue };
+        let (kind, rest) = t.split_at(first.len_utf8());
         let (conn, body) = match rest.split_once(',') {
             Some((c, b)) if !c.is_empty() && c.bytes().all(|x| x.is_ascii_digit()) => (c.parse::<u8>().map_err(|e| format!("line {}: {e}", n + 1))?, b),
             _ => (1, rest),
@@ -60,15 +61,29 @@ pub fn fix_time(secs: i64) -> String {
 /// replaced; BodyLength inserted after BeginString and CheckSum appended unless the line carries
 /// them (a script may send wrong ones on purpose).
 pub fn prepare(template: &str, now: i64) -> Vec<u8> {
+    // Only `<TIME>` and `<TIME+n>` / `<TIME-n>`, as QuickFIX's runner reads them; anything else
+    // is sent as written.
     let mut text = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(i) = rest.find("<TIME") {
         text.push_str(&rest[..i]);
         let after = &rest[i + 5..];
-        let end = after.find('>').unwrap_or(after.len());
-        let shift: i64 = after[..end].parse().unwrap_or(0);
-        text.push_str(&fix_time(now + shift));
-        rest = after.get(end + 1..).unwrap_or("");
+        let token = after.find('>').map(|end| &after[..end]);
+        let shift = match token {
+            Some("") => Some(0),
+            Some(t) if (t.starts_with('+') || t.starts_with('-')) && t.len() > 1 && t[1..].bytes().all(|b| b.is_ascii_digit()) => t.parse::<i64>().ok(),
+            _ => None,
+        };
+        match (shift.and_then(|s| now.checked_add(s)), token) {
+            (Some(at), Some(t)) => {
+                text.push_str(&fix_time(at));
+                rest = &after[t.len() + 1..];
+            }
+            _ => {
+                text.push_str("<TIME");
+                rest = after;
+            }
+        }
     }
     text.push_str(rest);
     let fields: Vec<&str> = text.split('\u{1}').filter(|f| !f.is_empty()).collect();
@@ -113,7 +128,8 @@ impl Patterns {
             }
             let (tag, re) = line.split_once('=').ok_or_else(|| format!("fields.fmt line {}: no '='", n + 1))?;
             let tag: u32 = tag.trim().parse().map_err(|_| format!("fields.fmt line {}: tag {tag:?}", n + 1))?;
-            let re = Regex::new(&format!("^(?:{re})$")).map_err(|e| format!("fields.fmt line {}: {e}", n + 1))?;
+            // Matched anywhere in the value, as QuickFIX's comparator does (`regexp === value`).
+            let re = Regex::new(re).map_err(|e| format!("fields.fmt line {}: {e}", n + 1))?;
             v.push((tag, re));
         }
         Ok(Patterns(v))
@@ -178,6 +194,8 @@ impl Conn {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Ok(None),
                 Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
+                // Closed with our data unread: a disconnect too.
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => return Ok(None),
                 Err(e) => return Err(format!("waiting for the acceptor: {e}")),
             }
         }
@@ -212,8 +230,9 @@ pub fn run(steps: &[Step], addr: &str, pats: &Patterns, timeout: Duration, now: 
             Step::Expect(c, m) => {
                 let k = conn(&mut conns, *c).map_err(at)?;
                 let got = conns[k].1.next().map_err(at)?.ok_or_else(|| at("the acceptor closed the connection".into()))?;
-                compare(&m.replace('|', "\u{1}"), &got, pats)
-                    .map_err(|e| at(format!("{e}; received {}", String::from_utf8_lossy(&got).replace('\u{1}', "|"))))?;
+                // Expected lines are prepared like sent ones (a missing 9 or 10 filled in).
+                let want = String::from_utf8_lossy(&prepare(&m.replace('|', "\u{1}"), now())).into_owned();
+                compare(&want, &got, pats).map_err(|e| at(format!("{e}; received {}", String::from_utf8_lossy(&got).replace('\u{1}', "|"))))?;
             }
             Step::ExpectDisconnect(c) => {
                 let k = conn(&mut conns, *c).map_err(at)?;
@@ -259,6 +278,9 @@ mod tests {
         assert_eq!(n, m.len());
         let text = String::from_utf8(m).unwrap();
         assert!(text.contains("52=20260105-14:00:00\u{1}") && text.contains("122=20260105-13:59:55\u{1}"), "{text}");
+        // Malformed time tokens are sent as written.
+        let odd = String::from_utf8(prepare("8=FIX.4.4\u{1}35=0\u{1}58=<TIMEx>\u{1}59=<TIME\u{1}", now)).unwrap();
+        assert!(odd.contains("58=<TIMEx>\u{1}59=<TIME\u{1}"), "{odd}");
         // A script's own (wrong) BodyLength and CheckSum are kept.
         let bad = prepare("8=FIX.4.4\u{1}9=999\u{1}35=0\u{1}10=001\u{1}", now);
         assert_eq!(String::from_utf8(bad).unwrap(), "8=FIX.4.4\u{1}9=999\u{1}35=0\u{1}10=001\u{1}");
@@ -267,6 +289,9 @@ mod tests {
     #[test]
     fn received_messages_are_compared_field_by_field_with_patterns() {
         let pats = Patterns::parse("10=\\d{3}\n52=\\d{8}-\\d{2}:\\d{2}:\\d{2}|\\d{8}-\\d{2}:\\d{2}:\\d{2}[.]\\d{3}\n").unwrap();
+        // Unanchored, as QuickFIX matches: a 122 with milliseconds matches the seconds pattern.
+        let p122 = Patterns::parse("122=\\d{8}-\\d{2}:\\d{2}:\\d{2}").unwrap();
+        assert!(compare("122=x\u{1}", b"122=20260105-14:00:00.000\x01", &p122).is_ok());
         let want = "8=FIX.4.4\u{1}9=5\u{1}35=0\u{1}52=00000000-00:00:00.000\u{1}10=0\u{1}";
         assert!(compare(want, b"8=FIX.4.4\x019=5\x0135=0\x0152=20260105-14:00:00.123\x0110=201\x01", &pats).is_ok());
         let e = compare(want, b"8=FIX.4.4\x019=5\x0135=1\x0152=20260105-14:00:00.123\x0110=201\x01", &pats).unwrap_err();

@@ -22,6 +22,8 @@ pub enum FieldType {
     MonthYear,
     Data,
     String,
+    /// Space-separated values, each from the field's enumeration (MULTIPLEVALUESTRING and kin).
+    MultipleValue,
 }
 
 impl FieldType {
@@ -38,6 +40,7 @@ impl FieldType {
             "LOCALMKTDATE" => FieldType::LocalMktDate,
             "MONTHYEAR" => FieldType::MonthYear,
             "DATA" => FieldType::Data,
+            "MULTIPLEVALUESTRING" | "MULTIPLECHARVALUE" | "MULTIPLESTRINGVALUE" => FieldType::MultipleValue,
             _ => FieldType::String,
         }
     }
@@ -63,8 +66,18 @@ impl FieldType {
             FieldType::UtcTimestamp => timestamp(v),
             FieldType::UtcTimeOnly => time_of_day(v),
             FieldType::UtcDate | FieldType::LocalMktDate => date(v),
-            FieldType::MonthYear => v.len() >= 6 && digits(&v[..6]),
-            FieldType::Data | FieldType::String => true,
+            // YYYYMM, then nothing, a day DD, or a week w1-w5.
+            FieldType::MonthYear => {
+                v.len() >= 6 && digits(&v[..6]) && (1..=12).contains(&((v[4] - b'0') * 10 + (v[5] - b'0'))) && {
+                    match &v[6..] {
+                        [] => true,
+                        [b'w', w] => (b'1'..=b'5').contains(w),
+                        [a, b] => a.is_ascii_digit() && b.is_ascii_digit() && (1..=31).contains(&((a - b'0') * 10 + (b - b'0'))),
+                        _ => false,
+                    }
+                }
+            }
+            FieldType::Data | FieldType::String | FieldType::MultipleValue => !v.is_empty(),
         }
     }
 }
@@ -266,6 +279,19 @@ fn parse_xml(text: &str) -> Result<Node, String> {
     stack.pop().and_then(|mut r| r.children.pop()).ok_or_else(|| "an empty document".into())
 }
 
+impl FieldDef {
+    /// Whether `v` is one of the enumerated values (each space-separated one, for a multiple
+    /// value field); every value is, where the dictionary enumerates none.
+    pub fn allows(&self, v: &[u8]) -> bool {
+        let Some(values) = &self.values else { return true };
+        let one = |x: &[u8]| values.iter().any(|e| e.as_bytes() == x);
+        match self.kind {
+            FieldType::MultipleValue => v.split(|&b| b == b' ').filter(|x| !x.is_empty()).all(one),
+            _ => one(v),
+        }
+    }
+}
+
 impl Dictionary {
     /// Reads a dictionary file.
     pub fn load(path: &str) -> Result<Dictionary, String> {
@@ -313,7 +339,9 @@ impl Dictionary {
 }
 
 /// A layout from an element's children; a component's members are taken in place (required
-/// only when the component is, as QuickFIX reads them).
+/// only when the component is). A group entry's required fields are required in every entry the
+/// message carries, whether the group itself is required or not (stricter than QuickFIX, which
+/// checks them only in required groups).
 fn build(n: &Node, by_name: &HashMap<String, u32>, components: &HashMap<&str, &Node>, required: bool, depth: usize) -> Result<Layout, String> {
     if depth > 32 {
         return Err(format!("components nest deeper than 32 at {:?}", n.attr("name")));
@@ -393,6 +421,10 @@ mod tests {
         assert!(!FieldType::UtcTimestamp.accepts(b"20261305-14:00:00") && !FieldType::UtcTimestamp.accepts(b"20260105-25:00:00"));
         assert!(FieldType::Boolean.accepts(b"Y") && !FieldType::Boolean.accepts(b"y"));
         assert!(FieldType::Char.accepts(b"1") && !FieldType::Char.accepts(b"12"));
+        assert!(FieldType::MonthYear.accepts(b"202601") && FieldType::MonthYear.accepts(b"20260115") && FieldType::MonthYear.accepts(b"202601w2"));
+        assert!(!FieldType::MonthYear.accepts(b"202613") && !FieldType::MonthYear.accepts(b"202601xyz") && !FieldType::MonthYear.accepts(b"202601w9"));
+        let exec_inst = FieldDef { tag: 18, name: "ExecInst".into(), kind: FieldType::MultipleValue, values: Some(vec!["1".into(), "2".into(), "G".into()]) };
+        assert!(exec_inst.allows(b"1 2") && exec_inst.allows(b"G") && !exec_inst.allows(b"1 Z"));
     }
 
     #[test]

@@ -25,10 +25,12 @@ pub enum FrameError {
     /// (to the next `8=` after the start, or everything) can be dropped.
     #[error("garbled: {reason}")]
     Garbled { reason: &'static str, skip: usize },
-    /// BodyLength does not lead to `10=`.
+    /// BodyLength does not end where `10=` starts; `skip` covers everything up to the first
+    /// trailer from the declared end on (QuickFIX drops as much).
     #[error("BodyLength {declared} does not end where 10= starts")]
     BodyLength { declared: usize, skip: usize },
-    /// The CheckSum field is not the sum of the bytes before it.
+    /// The CheckSum field is not the sum of the bytes before it (`found` is `u32::MAX` when it
+    /// is not three digits).
     #[error("CheckSum {found:03} but the message sums to {computed:03}")]
     CheckSum { found: u32, computed: u32, len: usize },
     /// Longer than [`MAX_MESSAGE`].
@@ -123,16 +125,10 @@ fn find(buf: &[u8], from: usize, b: u8) -> Option<usize> {
     buf[from..].iter().position(|&x| x == b).map(|i| i + from)
 }
 
-/// The next `8=` after the start (where a new message may begin), or the whole buffer.
+/// Where a new message may begin after the start: the next `8=FIX`, or a prefix of it at the end
+/// of the buffer (the rest has not arrived); else the whole buffer.
 fn resync(buf: &[u8]) -> usize {
-    let mut i = 1;
-    while i + 1 < buf.len() {
-        if buf[i] == b'8' && buf[i + 1] == b'=' && buf[i - 1] == SOH {
-            return i;
-        }
-        i += 1;
-    }
-    buf.len()
+    (1..buf.len()).find(|&i| b"8=FIX".starts_with(&buf[i..buf.len().min(i + 5)])).unwrap_or(buf.len())
 }
 
 fn digits(v: &[u8]) -> Option<usize> {
@@ -178,30 +174,34 @@ impl Parser {
         if trailer > MAX_MESSAGE {
             return Err(FrameError::TooLong { skip: resync(buf) });
         }
-        // 10=NNN|
-        let total = trailer + 7;
-        if buf.len() < total {
-            // A wrong BodyLength may point past a message that has fully arrived: look for its
-            // trailer, so a bad length is reported now rather than waited on.
-            if let Some(t) = trailer_in(buf, start) {
-                if t != trailer {
-                    return Err(FrameError::BodyLength { declared: body, skip: t + 7 });
-                }
-            }
+        // As QuickFIX frames: the message ends at the first `|10=…|` from the declared end of the
+        // body on. A BodyLength too long runs into the next message, and both are dropped; one too
+        // short, or a CheckSum that is not three digits, drops that message alone.
+        if buf.len() < trailer.max(1) + 4 {
             return Ok(None);
         }
-        if &buf[trailer..trailer + 3] != b"10=" || buf[trailer + 6] != SOH || (trailer > 0 && buf[trailer - 1] != SOH) {
-            let skip = trailer_in(buf, start).map_or_else(|| resync(buf), |t| t + 7);
-            return Err(FrameError::BodyLength { declared: body, skip });
-        }
-        let Some(found) = digits(&buf[trailer + 3..trailer + 6]) else {
-            return Err(FrameError::BodyLength { declared: body, skip: total });
+        let from = trailer.max(1) - 1;
+        let Some(p) = buf[from..].windows(4).position(|w| w == b"\x0110=").map(|i| i + from) else {
+            if buf.len() > MAX_MESSAGE {
+                return Err(FrameError::TooLong { skip: resync(buf) });
+            }
+            return Ok(None);
         };
-        let computed = buf[..trailer].iter().fold(0u32, |s, &b| s.wrapping_add(b as u32)) % 256;
-        if found as u32 != computed {
-            return Err(FrameError::CheckSum { found: found as u32, computed, len: total });
+        let Some(end) = find(buf, p + 4, SOH) else {
+            return Ok(None);
+        };
+        let total = end + 1;
+        if p + 1 != trailer {
+            return Err(FrameError::BodyLength { declared: body, skip: total });
         }
-        Ok(Some((total, trailer)))
+        let computed = buf[..trailer].iter().fold(0u32, |s, &b| s.wrapping_add(b as u32)) % 256;
+        let value = &buf[trailer + 3..end];
+        let found = if value.len() == 3 { digits(value) } else { None };
+        match found {
+            Some(f) if f as u32 == computed => Ok(Some((total, trailer))),
+            Some(f) => Err(FrameError::CheckSum { found: f as u32, computed, len: total }),
+            None => Err(FrameError::CheckSum { found: u32::MAX, computed, len: total }),
+        }
     }
 
     /// Splits a framed message (`buf[..n]`, its trailer at `trailer`) into fields.
@@ -227,18 +227,6 @@ impl Parser {
         }
         Ok(Message { raw, slots: &self.slots })
     }
-}
-
-/// Where `10=NNN|` begins after `from`, if it is in the buffer.
-fn trailer_in(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i + 7 <= buf.len() {
-        if buf[i - 1] == SOH && &buf[i..i + 3] == b"10=" && buf[i + 3..i + 6].iter().all(u8::is_ascii_digit) && buf[i + 6] == SOH {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Writes a complete message: `8=begin|9=len|` + `body` + `10=sum|` (`body` holds every field

@@ -48,19 +48,52 @@ fn a_wrong_checksum_or_body_length_is_named_and_skipped() {
     let e = Parser::frame(&m).unwrap_err();
     assert!(matches!(e, FrameError::CheckSum { .. }), "{e}");
     assert_eq!(e.skip(), m.len());
-    // BodyLength one short and one long, with another message behind it.
+    // BodyLength one short: that message is dropped and the next one frames; one long: it runs
+    // into the next message and both are dropped, as QuickFIX does (acceptance script 2m).
     for delta in [-1i64, 1] {
         let good = msg(ER);
         let text = String::from_utf8(good.clone()).unwrap();
         let declared: i64 = text.split('\u{1}').nth(1).unwrap()[2..].parse().unwrap();
         let bad = text.replacen(&format!("9={declared}"), &format!("9={}", declared + delta), 1);
-        let mut buf = bad.into_bytes();
-        buf.extend_from_slice(&msg("35=0|34=13|49=B|52=20260105-14:00:01|56=V|"));
+        let mut buf = bad.clone().into_bytes();
+        let next = msg("35=0|34=13|49=B|52=20260105-14:00:01|56=V|");
+        buf.extend_from_slice(&next);
         let e = Parser::frame(&buf).unwrap_err();
         assert!(matches!(e, FrameError::BodyLength { .. }), "{delta}: {e}");
-        // Skipping lands on the next message.
-        assert!(Parser::frame(&buf[e.skip()..]).unwrap().is_some(), "{delta}: skip {}", e.skip());
+        if delta < 0 {
+            assert_eq!(e.skip(), bad.len());
+            assert!(Parser::frame(&buf[e.skip()..]).unwrap().is_some());
+        } else {
+            assert_eq!(e.skip(), buf.len());
+        }
     }
+}
+
+#[test]
+fn a_garbled_checksum_drops_that_message_alone() {
+    // Scripts 2d and 3c: a trailer `10=0|` at the right place, then a good message.
+    let body = "35=0|34=2|49=TW|52=20260105-14:00:00|56=ISLD|".replace('|', "\u{1}");
+    let mut buf = format!("8=FIX.4.4\u{1}9={}\u{1}{body}10=0\u{1}", body.len()).into_bytes();
+    let first = buf.len();
+    buf.extend_from_slice(&msg("35=0|34=3|49=TW|52=20260105-14:00:01|56=ISLD|"));
+    let e = Parser::frame(&buf).unwrap_err();
+    assert!(matches!(e, FrameError::CheckSum { .. }), "{e}");
+    assert_eq!(e.skip(), first);
+    assert!(Parser::frame(&buf[first..]).unwrap().is_some());
+}
+
+#[test]
+fn a_message_start_split_across_reads_is_not_skipped() {
+    let mut buf = b"junk\r\n8=F".to_vec();
+    let e = Parser::frame(&buf).unwrap_err();
+    assert_eq!(&buf[e.skip()..], b"8=F");
+    buf.drain(..e.skip());
+    let m = msg(ER);
+    buf.truncate(0);
+    buf.extend_from_slice(b"xx");
+    buf.extend_from_slice(&m);
+    let e = Parser::frame(&buf).unwrap_err();
+    assert_eq!(e.skip(), 2, "no SOH before 8=FIX is needed");
 }
 
 #[test]

@@ -67,14 +67,15 @@ pub fn decode(file: &Arc<str>, line: u64, bytes: &[u8], interner: &mut Interner)
                 break;
             }
             shift += 7;
-            if shift > 28 {
-                return reject(Some(name), "a length longer than 4 bytes".into());
+            if shift >= 28 {
+                return reject(Some(name), "a length of more than 4 bytes".into());
             }
         }
-        let Some(raw) = bytes.get(at..at + len as usize) else {
+        let Some(len) = usize::try_from(len).ok().filter(|l| *l <= bytes.len() - at) else {
             return reject(Some(name), format!("a {len}-byte value past the record's end"));
         };
-        at += len as usize;
+        let raw = &bytes[at..at + len];
+        at += len;
         match std::str::from_utf8(raw) {
             Ok(s) => rec.fields[c] = Some(JsonValue::Str(Cow::Borrowed(s))),
             Err(_) => return reject(Some(name), "not valid UTF-8".into()),
