@@ -3,7 +3,7 @@
 use crate::{partition_count, partition_of, Encoding, Error, Result, SEQ_HEADER};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders, ToBytes};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,20 @@ impl ProducerContext for Deliveries {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let mut f = self.first.lock().unwrap_or_else(|e| e.into_inner());
             f.get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
+/// Hands a record to the producer, waiting while its queue is full (the brokers catch up).
+pub(crate) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(producer: &BaseProducer<Deliveries>, mut record: BaseRecord<'_, K, P>) -> Result<()> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                producer.poll(Duration::from_millis(20));
+            }
+            Err((e, _)) => return Err(e.into()),
         }
     }
 }
@@ -87,17 +101,7 @@ pub fn publish(stream: &mut EventStream, brokers: &str, topic: &str, encoding: E
         };
         for p in targets {
             let headers = OwnedHeaders::new().insert(Header { key: SEQ_HEADER, value: Some(seq.as_bytes()) });
-            let mut record = BaseRecord::to(topic).partition(p).key(key.as_bytes()).payload(payload).headers(headers);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        record = r;
-                        producer.poll(Duration::from_millis(20));
-                    }
-                    Err((e, _)) => return Err(e.into()),
-                }
-            }
+            send(&producer, BaseRecord::to(topic).partition(p).key(key.as_bytes()).payload(payload).headers(headers))?;
             out.messages += 1;
             out.per_partition[p as usize] += 1;
         }

@@ -291,17 +291,7 @@ impl Worker {
         }
         for (_, _, a) in &self.unsent {
             let body = serde_json::to_vec(a).map_err(|e| Error::Invalid(format!("alert {}: {e}", a.alert_id)))?;
-            let mut record = BaseRecord::<str, [u8]>::to(topic).key(a.alert_id.as_str()).payload(&body);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
-                        record = r;
-                        producer.poll(Duration::from_millis(20));
-                    }
-                    Err((e, _)) => return Err(e.into()),
-                }
-            }
+            crate::publish::send(producer, BaseRecord::<str, [u8]>::to(topic).key(a.alert_id.as_str()).payload(&body))?;
         }
         producer.flush(Duration::from_secs(60))?;
         let failed = producer.context().failed.swap(0, std::sync::atomic::Ordering::Relaxed);
