@@ -182,6 +182,18 @@ struct Conn {
 }
 
 impl Conn {
+    /// Closes our side and waits (up to the read timeout) for the acceptor to close its side, so
+    /// the session is free for the next script.
+    fn close(mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let mut chunk = [0u8; 4096];
+        while let Ok(k) = self.stream.read(&mut chunk) {
+            if k == 0 {
+                break;
+            }
+        }
+    }
+
     /// The next message, or `Ok(None)` when the acceptor closed the connection.
     fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
         loop {
@@ -220,7 +232,7 @@ pub fn run(steps: &[Step], addr: &str, pats: &Patterns, timeout: Duration, now: 
             }
             Step::Disconnect(c) => {
                 let k = conn(&mut conns, *c).map_err(at)?;
-                conns.remove(k);
+                conns.remove(k).1.close();
             }
             Step::Send(c, m) => {
                 let k = conn(&mut conns, *c).map_err(at)?;
@@ -244,6 +256,9 @@ pub fn run(steps: &[Step], addr: &str, pats: &Patterns, timeout: Duration, now: 
                 }
             }
         }
+    }
+    for (_, c) in conns {
+        c.close();
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //! message, so parsing allocates nothing once its field table has grown.
 
 pub mod acceptance;
+pub mod acceptor;
 pub mod dict;
+pub mod session;
 
 use std::fmt;
 
