@@ -15,17 +15,59 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-/// Where application messages go: the session's settings, the MsgType and the message's bytes.
-pub type Sink = Arc<dyn Fn(&SessionConfig, &str, &[u8]) + Send + Sync>;
+/// Where application messages go.
+pub trait App: Send + Sync {
+    /// An application message the session accepted in sequence: its MsgType and bytes. The
+    /// message's sequence number is kept only once this returns `Ok`, so it must have made the
+    /// message safe (journaled it); an error closes the connection and the peer resends.
+    fn deliver(&self, session: &SessionConfig, msg_type: &str, raw: &[u8]) -> Result<(), String>;
+    /// An application message the session refused with a Reject, and why: to be kept.
+    fn refused(&self, _session: &SessionConfig, _raw: &[u8], _reason: &str) {}
+    /// The session's connection closed.
+    fn disconnected(&self, _session: &SessionConfig) {}
+}
 
-/// How long a connection may stay without naming its session.
+/// Takes nothing (the acceptance suite's test mode answers on its own).
+pub struct NoApp;
+
+impl App for NoApp {
+    fn deliver(&self, _: &SessionConfig, _: &str, _: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// How long a connection may stay without logging on.
 const LOGON_TIMEOUT_MS: i64 = 10_000;
+/// How long a write may wait for a peer that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most bytes held for a message that has not arrived whole.
+const MAX_BUFFER: usize = crate::MAX_MESSAGE + (1 << 16);
+/// The most connections at once.
+const MAX_CONNECTIONS: usize = 256;
 /// How often a connection wakes to run its session's timer.
 const TICK: Duration = Duration::from_millis(100);
 
 struct Slot {
+    config: SessionConfig,
     session: Mutex<Session>,
     connected: AtomicBool,
+}
+
+/// Frees a session when its connection's thread ends, however it ends.
+struct Held<'a> {
+    slot: Arc<Slot>,
+    app: &'a dyn App,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut session = self.slot.lock();
+        session.on_disconnect();
+        let _ = session.commit();
+        self.app.disconnected(&self.slot.config);
+        drop(session);
+        self.slot.connected.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Slot {
@@ -44,27 +86,45 @@ pub fn wall_ms() -> i64 {
 #[derive(Clone)]
 pub struct Acceptor {
     slots: Arc<Vec<Arc<Slot>>>,
-    sink: Sink,
+    app: Arc<dyn App>,
+    live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Acceptor {
-    pub fn new(sessions: Vec<Session>, sink: Sink) -> Acceptor {
-        let slots = sessions.into_iter().map(|s| Arc::new(Slot { session: Mutex::new(s), connected: AtomicBool::new(false) })).collect();
-        Acceptor { slots: Arc::new(slots), sink }
+    pub fn new(sessions: Vec<Session>, app: Arc<dyn App>) -> Acceptor {
+        let slots =
+            sessions.into_iter().map(|s| Arc::new(Slot { config: s.config().clone(), session: Mutex::new(s), connected: AtomicBool::new(false) })).collect();
+        Acceptor { slots: Arc::new(slots), app, live: Arc::new(std::sync::atomic::AtomicUsize::new(0)) }
     }
 
-    /// Accepts connections until the listener fails.
-    pub fn serve(&self, listener: TcpListener) -> io::Result<()> {
+    /// Accepts connections for as long as the process runs; an error accepting one (out of
+    /// file descriptors, say) is reported and the next is waited for.
+    pub fn serve(&self, listener: TcpListener) {
         for stream in listener.incoming() {
             let stream = match stream {
                 Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    eprintln!("vigil fix: accepting a connection: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
             };
+            if self.live.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+                let _ = stream.shutdown(Shutdown::Both);
+                continue;
+            }
+            self.live.fetch_add(1, Ordering::SeqCst);
             let me = self.clone();
-            std::thread::Builder::new().name("fix-connection".into()).spawn(move || me.connection(stream))?;
+            let live = self.live.clone();
+            let spawned = std::thread::Builder::new().name("fix-connection".into()).spawn(move || {
+                me.connection(stream);
+                live.fetch_sub(1, Ordering::SeqCst);
+            });
+            if let Err(e) = spawned {
+                self.live.fetch_sub(1, Ordering::SeqCst);
+                eprintln!("vigil fix: cannot start a connection's thread: {e}");
+            }
         }
-        Ok(())
     }
 
     /// The session a first message names, if it is free; it is then held by the caller.
@@ -73,44 +133,61 @@ impl Acceptor {
         let m = p.fields(raw, n).ok()?;
         let (begin, theirs, ours) = (m.str(8)?, m.str(49)?, m.str(56)?);
         let slot = self.slots.iter().find(|s| {
-            let s = s.lock();
-            let c = s.config();
+            let c = &s.config;
             c.begin_string == begin && c.sender_comp_id == ours && c.target_comp_id == theirs
         })?;
         (!slot.connected.swap(true, Ordering::SeqCst)).then(|| slot.clone())
     }
 
-    /// Carries out a session's actions; `false` when the connection must close.
-    fn carry(&self, stream: &mut TcpStream, actions: Vec<Action>, slot: &Slot) -> bool {
+    /// Carries out a session's actions and keeps its sequence numbers (the caller holds the
+    /// session); `false` when the connection must close.
+    fn carry(&self, stream: &mut TcpStream, actions: Vec<Action>, session: &mut Session) -> bool {
+        // A write that fails does not stop the application messages after it.
+        let mut open = true;
         for a in actions {
             match a {
                 Action::Send(bytes) => {
-                    if stream.write_all(&bytes).is_err() {
+                    if open && stream.write_all(&bytes).is_err() {
+                        open = false;
+                    }
+                }
+                Action::Refused { raw, reason } => self.app.refused(session.config(), &raw, &reason),
+                Action::Disconnect(_) => {
+                    // What was accepted before the disconnect is kept.
+                    let _ = session.commit();
+                    return false;
+                }
+                Action::Deliver { msg_type, raw } => {
+                    if self.app.deliver(session.config(), &msg_type, &raw).is_err() {
+                        // Not safe: the peer must send it again after reconnecting.
+                        session.forget_received();
                         return false;
                     }
                 }
-                Action::Disconnect(_) => return false,
-                Action::Deliver { msg_type, raw } => {
-                    let cfg = slot.lock().config().clone();
-                    (self.sink)(&cfg, &msg_type, &raw);
-                }
             }
         }
-        true
+        session.commit().is_ok() && open
     }
 
     fn connection(&self, mut stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(TICK));
+        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
         let _ = stream.set_nodelay(true);
         let started = wall_ms();
         let mut last_tick = started;
         let mut slot: Option<Arc<Slot>> = None;
+        let mut held: Option<Held> = None;
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut chunk = vec![0u8; 64 * 1024];
         'conn: loop {
             match stream.read(&mut chunk) {
                 Ok(0) => break,
-                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                Ok(k) => {
+                    buf.extend_from_slice(&chunk[..k]);
+                    if buf.len() > MAX_BUFFER {
+                        break;
+                    }
+                }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
                 Err(_) => break,
             }
@@ -131,11 +208,13 @@ impl Acceptor {
                         if slot.is_none() {
                             let Some(s) = self.bind(raw, n) else { break 'conn };
                             s.lock().on_connect(now);
+                            held = Some(Held { slot: s.clone(), app: self.app.as_ref() });
                             slot = Some(s);
                         }
                         let Some(s) = slot.as_ref() else { break 'conn };
-                        let actions = s.lock().on_message(raw, now);
-                        if !self.carry(&mut stream, actions, s) {
+                        let mut session = s.lock();
+                        let actions = session.on_message(raw, now);
+                        if !self.carry(&mut stream, actions, &mut session) {
                             break 'conn;
                         }
                     }
@@ -143,23 +222,24 @@ impl Acceptor {
             }
             buf.drain(..at.min(buf.len()));
             let now = wall_ms();
+            let logged_on = slot.as_ref().is_some_and(|s| s.lock().is_logged_on());
+            if !logged_on && now - started > LOGON_TIMEOUT_MS {
+                break;
+            }
             match slot.as_ref() {
                 Some(s) if now - last_tick >= TICK.as_millis() as i64 => {
                     last_tick = now;
-                    let actions = s.lock().on_timer(now);
-                    if !self.carry(&mut stream, actions, s) {
+                    let mut session = s.lock();
+                    let actions = session.on_timer(now);
+                    if !self.carry(&mut stream, actions, &mut session) {
                         break;
                     }
                 }
-                None if now - started > LOGON_TIMEOUT_MS => break,
                 _ => {}
             }
         }
         // The session is free again before the peer sees the connection close.
-        if let Some(s) = slot {
-            s.lock().on_disconnect();
-            s.connected.store(false, Ordering::SeqCst);
-        }
+        drop(held);
         let _ = stream.shutdown(Shutdown::Both);
     }
 }

@@ -333,6 +333,17 @@ impl Dictionary {
         Ok(d)
     }
 
+    /// QuickFIX's FIX 4.2 or 4.4 dictionary, built into the binary (`spec/`, under the QuickFIX
+    /// Software License in `spec/LICENSE-QuickFIX`).
+    pub fn builtin(begin_string: &str) -> Option<Dictionary> {
+        let text = match begin_string {
+            "FIX.4.2" => include_str!("../spec/FIX42.xml"),
+            "FIX.4.4" => include_str!("../spec/FIX44.xml"),
+            _ => return None,
+        };
+        Dictionary::parse(text).ok()
+    }
+
     pub fn field(&self, tag: u32) -> Option<&FieldDef> {
         self.fields.get(&tag)
     }
@@ -409,6 +420,17 @@ mod tests {
                 assert_eq!(hops.and_then(Layout::first), Some(628));
             }
         }
+    }
+
+    #[test]
+    fn the_built_in_dictionaries_are_the_suites() {
+        for (v, begin) in [("FIX42", "FIX.4.2"), ("FIX44", "FIX.4.4")] {
+            let built = Dictionary::builtin(begin).expect("built in");
+            let shared = spec(v).expect("shared/data");
+            assert_eq!(built.begin_string, begin);
+            assert_eq!((built.fields.len(), built.messages.len(), &built.header), (shared.fields.len(), shared.messages.len(), &shared.header));
+        }
+        assert!(Dictionary::builtin("FIX.4.0").is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod acceptance;
 pub mod acceptor;
 pub mod dict;
+pub mod dropcopy;
 pub mod session;
 
 use std::fmt;
@@ -189,7 +190,13 @@ impl Parser {
             }
             return Ok(None);
         };
-        let Some(end) = find(buf, p + 4, SOH) else {
+        // A CheckSum is three digits: no SOH within four bytes of `10=` and the message is
+        // broken, not still arriving (no waiting on an endless value).
+        let Some(end) = buf[p + 4..buf.len().min(p + 8)].iter().position(|&b| b == SOH).map(|i| i + p + 4) else {
+            if buf.len() >= p + 8 {
+                let computed = buf[..trailer].iter().fold(0u32, |s, &b| s.wrapping_add(b as u32)) % 256;
+                return Err(FrameError::CheckSum { found: u32::MAX, computed, len: p + 4 });
+            }
             return Ok(None);
         };
         let total = end + 1;

@@ -42,6 +42,9 @@ pub struct SessionConfig {
     pub max_latency_ms: i64,
     /// How long to wait for the answer to our Logout before disconnecting.
     pub logout_timeout_ms: i64,
+    /// Take fields numbered 5000 and up (user-defined) wherever they appear, as venues add their
+    /// own; QuickFIX's acceptance suite expects them refused.
+    pub allow_user_fields: bool,
     /// Test mode: the application echoes NewOrderSingle, SecurityDefinition and Email as
     /// QuickFIX's acceptance application does, and takes nothing else.
     pub echo: bool,
@@ -56,6 +59,7 @@ impl SessionConfig {
             reset_on_logon: false,
             max_latency_ms: 120_000,
             logout_timeout_ms: 2_000,
+            allow_user_fields: true,
             echo: false,
         }
     }
@@ -70,6 +74,8 @@ pub enum Action {
     Disconnect(String),
     /// An application message for the engine (not in test mode): its MsgType and bytes.
     Deliver { msg_type: String, raw: Vec<u8> },
+    /// An application message refused with a Reject: kept by the application with the reason.
+    Refused { raw: Vec<u8>, reason: String },
 }
 
 /// The message types a drop copy carries: ExecutionReport, NewOrderSingle, OrderCancelRequest,
@@ -157,7 +163,7 @@ impl FileStore {
                     return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: byte {at}: a record header {head:?}", log_path.display())));
                 };
                 // A record cut short by a crash is the last one: what was written of it is dropped.
-                if nl + 1 + len > bytes.len() {
+                if (nl + 1).checked_add(len).is_none_or(|end| end > bytes.len()) {
                     break;
                 }
                 memory.messages.insert(seq as u64, bytes[nl + 1..nl + 1 + len].to_vec());
@@ -179,13 +185,16 @@ impl Store for FileStore {
     fn set_seqnums(&mut self, next_out: u64, next_in: u64) -> io::Result<()> {
         self.memory.next = (next_out, next_in);
         let tmp = self.dir.join("seqnums.tmp");
-        std::fs::write(&tmp, format!("{next_out} {next_in}\n"))?;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(format!("{next_out} {next_in}\n").as_bytes())?;
+        f.sync_data()?;
         std::fs::rename(tmp, self.dir.join("seqnums"))
     }
     fn save(&mut self, seq: u64, raw: &[u8]) -> io::Result<()> {
         let mut rec = format!("{seq} {}\n", raw.len()).into_bytes();
         rec.extend_from_slice(raw);
         self.log.write_all(&rec)?;
+        self.log.sync_data()?;
         self.memory.messages.insert(seq, raw.to_vec());
         Ok(())
     }
@@ -246,6 +255,7 @@ struct Node<'a> {
 /// A received message split into header, body and trailer as the dictionary places its fields.
 #[derive(Debug)]
 struct Msg<'a> {
+    raw: &'a [u8],
     header: Vec<Node<'a>>,
     body: Vec<Node<'a>>,
     trailer: Vec<Node<'a>>,
@@ -337,7 +347,7 @@ fn parse<'a>(raw: &'a [u8], dict: &Dictionary) -> Option<Msg<'a>> {
         return None;
     }
     let body_layout = std::str::from_utf8(fields[2].1).ok().and_then(|t| dict.messages.get(t)).map(|m| &m.body);
-    let mut m = Msg { header: Vec::new(), body: Vec::new(), trailer: Vec::new(), out_of_order: None };
+    let mut m = Msg { raw, header: Vec::new(), body: Vec::new(), trailer: Vec::new(), out_of_order: None };
     let mut section = 0; // header, body, trailer
     let mut i = 0;
     while let Some(&(tag, value)) = fields.get(i) {
@@ -388,7 +398,7 @@ fn check_required(nodes: &[Node], layout: &Layout) -> Result<(), Problem> {
 /// QuickFIX's `DataDictionary::iterate`: the fields in tag order (BeginString, BodyLength and
 /// MsgType first), each checked for repetition, a value, its format, its enumeration, a known
 /// tag, its place in the message type (`in_body`) and its group count; then each group entry.
-fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: bool) -> Result<(), Problem> {
+fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: bool, user: bool) -> Result<(), Problem> {
     let mut order: Vec<&Node> = nodes.iter().collect();
     order.sort_by_key(|n| match n.tag {
         8 => (0, 0),
@@ -405,6 +415,10 @@ fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: boo
             return Err((RejectReason::TagSpecifiedWithoutValue, n.tag));
         }
         let Some(def) = as_tag(n.tag).and_then(|t| dict.field(t)) else {
+            if user && n.tag >= 5000 {
+                last = Some(n.tag);
+                continue;
+            }
             return Err((RejectReason::InvalidTagNumber, n.tag));
         };
         if !def.kind.accepts(n.value) {
@@ -413,7 +427,7 @@ fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: boo
         if !def.allows(n.value) {
             return Err((RejectReason::ValueIsIncorrect, n.tag));
         }
-        if in_body && !layout.has(def.tag) {
+        if in_body && !layout.has(def.tag) && !(user && def.tag >= 5000) {
             return Err((RejectReason::TagNotDefinedForMessageType, n.tag));
         }
         if let Some(entries) = &n.entries {
@@ -426,7 +440,7 @@ fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: boo
     for n in nodes {
         if let (Some(entries), Some(entry)) = (&n.entries, as_tag(n.tag).and_then(|t| layout.group(t))) {
             for e in entries {
-                check_fields(e, entry, dict, true)?;
+                check_fields(e, entry, dict, true, user)?;
             }
         }
     }
@@ -434,7 +448,7 @@ fn check_fields(nodes: &[Node], layout: &Layout, dict: &Dictionary, in_body: boo
 }
 
 /// QuickFIX's `DataDictionary::validate` on a parsed message.
-fn validate(m: &Msg, dict: &Dictionary) -> Result<(), Problem> {
+fn validate(m: &Msg, dict: &Dictionary, user: bool) -> Result<(), Problem> {
     if let Some(t) = m.out_of_order {
         return Err((RejectReason::TagSpecifiedOutOfRequiredOrder, t));
     }
@@ -444,9 +458,9 @@ fn validate(m: &Msg, dict: &Dictionary) -> Result<(), Problem> {
     check_required(&m.header, &dict.header)?;
     check_required(&m.trailer, &dict.trailer)?;
     check_required(&m.body, &def.body)?;
-    check_fields(&m.header, &dict.header, dict, false)?;
-    check_fields(&m.trailer, &dict.trailer, dict, false)?;
-    check_fields(&m.body, &def.body, dict, true)
+    check_fields(&m.header, &dict.header, dict, false, user)?;
+    check_fields(&m.trailer, &dict.trailer, dict, false, user)?;
+    check_fields(&m.body, &def.body, dict, true, user)
 }
 
 /// Writes fields, each group's entries after its count field.
@@ -485,18 +499,31 @@ pub fn utc_timestamp(ms: i64) -> String {
 
 /// Milliseconds since the epoch of a UTCTimestamp (`YYYYMMDD-HH:MM:SS[.sss…]`).
 pub fn parse_utc_timestamp(v: &[u8]) -> Option<i64> {
+    parse_utc_timestamp_ns(v).map(|ns| ns.div_euclid(1_000_000))
+}
+
+/// Nanoseconds since the epoch of a UTCTimestamp, to the nanosecond it gives (up to 9 digits).
+pub fn parse_utc_timestamp_ns(v: &[u8]) -> Option<i64> {
     if !crate::dict::FieldType::UtcTimestamp.accepts(v) {
         return None;
     }
     let n = |a: usize, b: usize| v[a..b].iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64);
     let days = vigil_core::time::days_from_civil(n(0, 4), n(4, 6) as u32, n(6, 8) as u32);
-    let ms = if v.len() > 18 { v[18..].iter().take(3).fold(0i64, |n, d| n * 10 + (d - b'0') as i64) * 10i64.pow(3 - (v.len() - 18).min(3) as u32) } else { 0 };
-    Some((days * 86_400 + n(9, 11) * 3600 + n(12, 14) * 60 + n(15, 17)) * 1000 + ms)
+    let frac = v.get(18..).unwrap_or_default();
+    let ns = frac.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64) * 10i64.pow(9 - frac.len().min(9) as u32);
+    Some((days * 86_400 + n(9, 11) * 3600 + n(12, 14) * 60 + n(15, 17)) * 1_000_000_000 + ns)
 }
 
 fn is_admin(msg_type: &str) -> bool {
     msg_type.len() == 1 && "0A12345".contains(msg_type)
 }
+
+/// The highest HeartBtInt a Logon may ask for, in seconds.
+pub const MAX_HEARTBEAT_S: i64 = 3600;
+/// The highest sequence number taken (FIX's SeqNum fits 2^31 in practice).
+pub const MAX_SEQ: u64 = 1 << 40;
+/// How many messages may wait, numbered too high, for a gap to fill.
+pub const MAX_QUEUE: usize = 10_000;
 
 /// Header fields a message's sender fills in, which a resent or echoed message gets anew.
 const FILLED: [i64; 9] = [8, 9, 35, 34, 49, 52, 56, 43, 122];
@@ -515,7 +542,10 @@ pub struct Session {
     received_logon: bool,
     sent_logon: bool,
     sent_logout: bool,
+    logout_sent_at: i64,
     received_reset: bool,
+    /// Replaying queued messages (their SendingTime was checked on arrival).
+    replaying: bool,
     heartbeat_ms: i64,
     last_sent: i64,
     last_received: i64,
@@ -541,7 +571,9 @@ impl Session {
             received_logon: false,
             sent_logon: false,
             sent_logout: false,
+            logout_sent_at: 0,
             received_reset: false,
+            replaying: false,
             heartbeat_ms: 0,
             last_sent: 0,
             last_received: 0,
@@ -598,15 +630,26 @@ impl Session {
         self.finish(r)
     }
 
+    /// Keeps the sequence numbers. The connection calls it once it has carried out the actions
+    /// of a message, so a message whose number is kept has been handed on: after a crash the
+    /// peer resends whatever was not.
+    pub fn commit(&mut self) -> Result<(), String> {
+        if (self.next_out, self.next_in) != self.persisted {
+            self.store.set_seqnums(self.next_out, self.next_in).map_err(|e| format!("cannot keep the sequence numbers: {e}"))?;
+            self.persisted = (self.next_out, self.next_in);
+        }
+        Ok(())
+    }
+
+    /// The messages received since the last [`Session::commit`] were not handed on: their
+    /// numbers are expected again (at least once, never lost).
+    pub fn forget_received(&mut self) {
+        self.next_in = self.persisted.1;
+    }
+
     fn finish(&mut self, r: Result<(), Stop>) -> Vec<Action> {
         if let Err(Stop(why)) = r {
             self.out.push(Action::Disconnect(why));
-        }
-        if (self.next_out, self.next_in) != self.persisted {
-            match self.store.set_seqnums(self.next_out, self.next_in) {
-                Ok(()) => self.persisted = (self.next_out, self.next_in),
-                Err(e) => self.out.push(Action::Disconnect(format!("cannot keep the sequence numbers: {e}"))),
-            }
         }
         // Nothing after a disconnect.
         if let Some(i) = self.out.iter().position(|a| matches!(a, Action::Disconnect(_))) {
@@ -617,11 +660,17 @@ impl Session {
     }
 
     fn tick(&mut self) -> Result<(), Stop> {
-        if !self.received_logon || self.heartbeat_ms == 0 {
+        if !self.received_logon {
+            return Ok(());
+        }
+        if self.sent_logout && self.now - self.logout_sent_at >= self.cfg.logout_timeout_ms {
+            return Err(Stop("timed out waiting for the Logout answer".into()));
+        }
+        if self.heartbeat_ms == 0 {
             return Ok(());
         }
         let now = self.now;
-        if self.sent_logout && now - self.last_sent >= self.cfg.logout_timeout_ms {
+        if self.sent_logout && now - self.logout_sent_at >= self.cfg.logout_timeout_ms {
             return Err(Stop("timed out waiting for the Logout answer".into()));
         }
         let hb = self.heartbeat_ms as f64;
@@ -650,6 +699,9 @@ impl Session {
             return if self.received_logon { Ok(()) } else { Err(Stop("a garbled message before Logon".into())) };
         };
         let msg_type = m.msg_type();
+        if !self.received_logon && msg_type != "A" {
+            return Err(Stop(format!("the first message must be a Logon, not {msg_type:?}")));
+        }
         if m.header_str(8) != self.cfg.begin_string {
             if msg_type == "5" {
                 self.next_logout(&m)?;
@@ -672,7 +724,7 @@ impl Session {
                 return self.after(queued);
             }
         }
-        if let Err((reason, tag)) = validate(&m, &dict) {
+        if let Err((reason, tag)) = validate(&m, &dict, self.cfg.allow_user_fields) {
             if !self.received_logon {
                 return Err(Stop(format!("an invalid {msg_type} before Logon: {} ({tag})", reason.text())));
             }
@@ -684,7 +736,6 @@ impl Session {
             "0" => {
                 if self.verify(&m, raw, true, true)? {
                     self.next_in += 1;
-                    self.next_queued()?;
                 }
             }
             "1" => {
@@ -693,7 +744,6 @@ impl Session {
                     let body: &[(i64, &[u8])] = if id.is_empty() { &[] } else { &[(112, id)] };
                     self.send_admin("0", &[], body)?;
                     self.next_in += 1;
-                    self.next_queued()?;
                 }
             }
             "4" => self.next_sequence_reset(&m, raw)?,
@@ -702,7 +752,6 @@ impl Session {
             "3" => {
                 if self.verify(&m, raw, false, true)? {
                     self.next_in += 1;
-                    self.next_queued()?;
                 }
             }
             _ => {
@@ -770,10 +819,14 @@ impl Session {
             self.reset()?;
         }
         if !self.verify(m, raw, false, true)? {
-            return Ok(());
+            return Err(Stop("a Logon numbered lower than expected".into()));
+        }
+        let hb = std::str::from_utf8(m.body(108).unwrap_or_default()).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1);
+        if !(0..=MAX_HEARTBEAT_S).contains(&hb) {
+            return Err(Stop(format!("a Logon with HeartBtInt {hb}, outside 0 to {MAX_HEARTBEAT_S} s")));
         }
         self.received_logon = true;
-        self.heartbeat_ms = std::str::from_utf8(m.body(108).unwrap_or_default()).ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or(0).max(0) * 1000;
+        self.heartbeat_ms = hb * 1000;
         let mut body: Vec<(i64, &[u8])> = vec![(98, b"0")];
         let hb = (self.heartbeat_ms / 1000).to_string();
         body.push((108, hb.as_bytes()));
@@ -823,7 +876,8 @@ impl Session {
             return Err(Stop(format!("a {msg_type} message is not valid in this logon state")));
         }
         let sent = m.header(52).and_then(parse_utc_timestamp);
-        if sent.is_none_or(|t| (self.now - t).abs() > self.cfg.max_latency_ms) {
+        // A queued message was checked when it arrived.
+        if !self.replaying && sent.is_none_or(|t| (self.now - t).abs() > self.cfg.max_latency_ms) {
             self.reject(m, RejectReason::SendingTimeAccuracyProblem, 0)?;
             self.logout(None)?;
             return Ok(false);
@@ -835,8 +889,8 @@ impl Session {
         }
         let seq = m.seq();
         if check_high || check_low {
-            let Some(seq) = seq else {
-                return Err(Stop("a message without MsgSeqNum".into()));
+            let Some(seq) = seq.filter(|s| *s <= MAX_SEQ) else {
+                return Err(Stop(format!("MsgSeqNum {:?} is missing or beyond {MAX_SEQ}", m.header_str(34))));
             };
             if check_high && seq > self.next_in {
                 self.too_high(m, raw)?;
@@ -859,6 +913,11 @@ impl Session {
 
     fn too_high(&mut self, m: &Msg, raw: &[u8]) -> Result<(), Stop> {
         let seq = m.seq().unwrap_or(0);
+        if self.queue.len() >= MAX_QUEUE && !self.queue.contains_key(&seq) {
+            let why = format!("more than {MAX_QUEUE} messages wait for the gap from {} to fill", self.next_in);
+            self.logout(Some(&why))?;
+            return Err(Stop(why));
+        }
         self.queue.entry(seq).or_insert_with(|| raw.to_vec());
         if let Some((begin, _)) = self.resend_range {
             if seq >= begin {
@@ -898,7 +957,10 @@ impl Session {
             if t == "A" || t == "2" {
                 self.next_in += 1;
             } else {
-                self.next(&raw, true)?;
+                self.replaying = true;
+                let r = self.next(&raw, true);
+                self.replaying = false;
+                r?;
             }
         }
         Ok(())
@@ -910,8 +972,12 @@ impl Session {
             return Ok(());
         }
         if let Some(new) = m.body(36).and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok()) {
-            if new > self.next_in {
+            if new > MAX_SEQ {
+                self.reject(m, RejectReason::ValueIsIncorrect, 36)?;
+            } else if new > self.next_in {
                 self.next_in = new;
+                // Whatever waited below the new number will never be processed.
+                self.queue = self.queue.split_off(&new);
             } else if new < self.next_in {
                 self.reject(m, RejectReason::ValueIsIncorrect, 0)?;
             }
@@ -975,8 +1041,11 @@ impl Session {
             self.gap_fill(gap_from, last + 1)?;
         }
         if end > last {
+            let from = if last > 0 { last + 1 } else { begin };
             let to = (end + 1).min(self.next_out);
-            self.gap_fill(begin, to)?;
+            if to > from {
+                self.gap_fill(from, to)?;
+            }
         }
         if let Some(seq) = m.seq() {
             if seq == self.next_in {
@@ -998,6 +1067,9 @@ impl Session {
     fn logout(&mut self, text: Option<&str>) -> Result<(), Stop> {
         let body: Vec<(i64, &[u8])> = text.map(|t| (58, t.as_bytes())).into_iter().collect();
         self.send_admin("5", &[], &body)?;
+        if !self.sent_logout {
+            self.logout_sent_at = self.now;
+        }
         self.sent_logout = true;
         Ok(())
     }
@@ -1037,6 +1109,10 @@ impl Session {
         if msg_type != "A" && msg_type != "4" && m.seq() == Some(self.next_in) {
             self.next_in += 1;
         }
+        if !is_admin(msg_type) {
+            let why = if tag != 0 { format!("{} ({tag})", reason.text()) } else { reason.text().to_string() };
+            self.out.push(Action::Refused { raw: m.raw.to_vec(), reason: why });
+        }
         let mut bytes = Vec::new();
         for (t, v) in &body {
             field(&mut bytes, *t, v);
@@ -1061,7 +1137,10 @@ impl Session {
         field(&mut bytes, 58, text.as_bytes());
         field(&mut bytes, 372, m.msg_type().as_bytes());
         field(&mut bytes, 380, reason.to_string().as_bytes());
-        self.next_in += 1;
+        if m.seq() == Some(self.next_in) {
+            self.next_in += 1;
+        }
+        self.out.push(Action::Refused { raw: m.raw.to_vec(), reason: text.clone() });
         self.send_raw("j", Self::reverse_route(m), &bytes, None)
     }
 
@@ -1120,6 +1199,133 @@ mod tests {
         assert_eq!(parse_utc_timestamp(b"20260105-14:00:00.1"), Some(ms - 23));
         assert_eq!(parse_utc_timestamp(b"20260105-14:00:00.123456"), Some(ms));
         assert_eq!(parse_utc_timestamp(b"2026-01-05"), None);
+        assert_eq!(parse_utc_timestamp_ns(b"20260105-14:00:00.123456789"), Some(ms * 1_000_000 + 456_789));
+        assert_eq!(parse_utc_timestamp_ns(b"20260105-14:00:00.5"), Some((ms - 123) * 1_000_000 + 500_000_000));
+    }
+
+    const NOW: i64 = 1_767_621_600_000;
+
+    fn dict() -> std::sync::Arc<Dictionary> {
+        std::sync::Arc::new(Dictionary::builtin("FIX.4.4").unwrap())
+    }
+
+    fn session(store: Box<dyn Store>) -> Session {
+        Session::new(SessionConfig::new("FIX.4.4", "VIGIL", "BRK"), dict(), store)
+    }
+
+    /// A message from the peer: `body` from MsgType on, without 49, 52, 56.
+    fn msg(seq: u64, body: &str) -> Vec<u8> {
+        let (ty, rest) = body.split_once('|').unwrap_or((body, ""));
+        let text = format!("{ty}|34={seq}|49=BRK|52={}|56=VIGIL|{rest}", utc_timestamp(NOW));
+        let mut out = Vec::new();
+        crate::encode("FIX.4.4", text.replace('|', "\u{1}").as_bytes(), &mut out);
+        out
+    }
+
+    fn sent(actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(b) => Some(String::from_utf8_lossy(b).replace('\u{1}', "|")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn logon(s: &mut Session, seq: u64) -> Vec<Action> {
+        s.on_connect(NOW);
+        s.on_message(&msg(seq, "35=A|98=0|108=30|"), NOW)
+    }
+
+    const ER: &str = "35=8|37=O1|11=C1|17=E1|150=0|39=0|1=ACC|54=1|55=INTC|38=10|40=2|44=5|151=10|14=0|6=0|60=20260105-14:00:00|";
+
+    #[test]
+    fn drop_copies_are_delivered_and_what_is_refused_is_said_and_kept() {
+        let mut s = session(Box::new(MemoryStore::default()));
+        let a = logon(&mut s, 1);
+        assert!(sent(&a)[0].contains("|35=A|34=1|"), "{a:?}");
+        let a = s.on_message(&msg(2, ER), NOW);
+        assert!(matches!(&a[..], [Action::Deliver { msg_type, .. }] if msg_type == "8"), "{a:?}");
+        // A venue's own field (5000 and up) is taken.
+        let a = s.on_message(&msg(3, &format!("{ER}9001=X|")), NOW);
+        assert!(matches!(&a[..], [Action::Deliver { .. }]), "{a:?}");
+        // A message type a drop copy does not carry: refused, kept, counted in.
+        let a = s.on_message(&msg(4, "35=R|131=Q1|146=1|55=INTC|"), NOW);
+        assert!(sent(&a)[0].contains("|35=j|") && sent(&a)[0].contains("|380=3|"), "{a:?}");
+        assert!(a.iter().any(|x| matches!(x, Action::Refused { reason, .. } if reason.contains("Unsupported"))));
+        // An invalid ExecutionReport: a session Reject naming the field, and the message kept.
+        let a = s.on_message(&msg(5, &ER.replace("54=1", "54=Z")), NOW);
+        assert!(sent(&a)[0].contains("|35=3|") && sent(&a)[0].contains("|371=54|"), "{a:?}");
+        assert!(a.iter().any(|x| matches!(x, Action::Refused { reason, .. } if reason.contains("(54)"))));
+        assert_eq!(s.seqnums(), (4, 6));
+    }
+
+    #[test]
+    fn a_connection_that_does_not_log_on_properly_is_dropped() {
+        let mut s = session(Box::new(MemoryStore::default()));
+        s.on_connect(NOW);
+        let a = s.on_message(&msg(1, "35=4|36=50|"), NOW);
+        assert!(matches!(&a[..], [Action::Disconnect(w)] if w.contains("Logon")), "{a:?}");
+        assert_eq!(s.seqnums(), (1, 1), "a SequenceReset before Logon changes nothing");
+        for hb in ["-5", "999999", "x"] {
+            let a = s.on_message(&msg(1, &format!("35=A|98=0|108={hb}|")), NOW);
+            assert!(matches!(a.last(), Some(Action::Disconnect(_))), "108={hb}: {a:?}");
+            assert!(!s.is_logged_on());
+        }
+    }
+
+    #[test]
+    fn a_long_queue_replays_without_recursing_and_an_endless_one_is_refused() {
+        let mut s = session(Box::new(MemoryStore::default()));
+        logon(&mut s, 1);
+        let n = 5_000;
+        for seq in 3..3 + n {
+            s.on_message(&msg(seq, "35=0|"), NOW);
+        }
+        let a = s.on_message(&msg(2, "35=0|"), NOW);
+        assert!(!a.iter().any(|x| matches!(x, Action::Disconnect(_))), "{a:?}");
+        assert_eq!(s.seqnums().1, 3 + n);
+        let mut s = session(Box::new(MemoryStore::default()));
+        logon(&mut s, 1);
+        let mut last = Vec::new();
+        for seq in 3..4 + MAX_QUEUE as u64 {
+            last = s.on_message(&msg(seq, "35=0|"), NOW);
+        }
+        assert!(matches!(last.last(), Some(Action::Disconnect(w)) if w.contains("wait for the gap")), "{last:?}");
+    }
+
+    #[test]
+    fn sequence_numbers_survive_a_restart_and_a_logon_below_them_is_refused() {
+        let dir = std::env::temp_dir().join(format!("vigil-fix-restart-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let mut s = session(Box::new(FileStore::open(&dir).unwrap()));
+            for a in [logon(&mut s, 1), s.on_message(&msg(2, ER), NOW), s.on_message(&msg(3, "35=1|112=T|"), NOW)] {
+                assert!(!a.iter().any(|x| matches!(x, Action::Disconnect(_))), "{a:?}");
+                s.commit().unwrap();
+            }
+            assert_eq!(s.seqnums(), (3, 4));
+        }
+        let mut s = session(Box::new(FileStore::open(&dir).unwrap()));
+        assert_eq!(s.seqnums(), (3, 4));
+        let a = logon(&mut s, 2);
+        assert!(matches!(a.last(), Some(Action::Disconnect(w)) if w.contains("too low")), "{a:?}");
+        // The Logout that refused it took number 3.
+        let a = logon(&mut s, 4);
+        assert!(sent(&a)[0].contains("|35=A|34=4|"), "{a:?}");
+        // The peer asks for what it missed: the ExecutionReport is not ours, so one GapFill
+        // covers the Logons, the heartbeat and the Logout we sent.
+        let a = s.on_message(&msg(5, "35=2|7=1|16=0|"), NOW);
+        let out = sent(&a);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].contains("|35=4|34=1|43=Y|") && out[0].contains("|36=5|123=Y|"), "{out:?}");
+        s.commit().unwrap();
+        // A message the application could not keep is expected again.
+        let a = s.on_message(&msg(6, ER), NOW);
+        assert!(matches!(&a[..], [Action::Deliver { .. }]));
+        s.forget_received();
+        assert_eq!(s.seqnums().1, 6);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use vigil_fix::acceptance::{parse_script, run, Patterns};
-use vigil_fix::acceptor::{wall_ms, Acceptor};
+use vigil_fix::acceptor::{wall_ms, Acceptor, NoApp};
 use vigil_fix::dict::Dictionary;
 use vigil_fix::session::{MemoryStore, Session, SessionConfig};
 
@@ -26,12 +26,13 @@ fn session(begin: &str, client: &str, dict: &str) -> Session {
     let mut cfg = SessionConfig::new(begin, "ISLD", client);
     cfg.reset_on_logon = true;
     cfg.echo = true;
+    cfg.allow_user_fields = false;
     Session::new(cfg, Arc::new(dict), Box::new(MemoryStore::default()))
 }
 
 #[test]
 fn quickfix_acceptance_suite_passes_for_fix42_and_fix44() {
-    let acceptor = Acceptor::new(vec![session("FIX.4.2", "TW42", "FIX42.xml"), session("FIX.4.4", "TW44", "FIX44.xml")], Arc::new(|_, _, _| {}));
+    let acceptor = Acceptor::new(vec![session("FIX.4.2", "TW42", "FIX42.xml"), session("FIX.4.4", "TW44", "FIX44.xml")], Arc::new(NoApp));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || acceptor.serve(listener));

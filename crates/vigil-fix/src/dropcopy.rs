@@ -1,0 +1,482 @@
+//! A drop copy's application messages as the spec's events (`shared/spec/events.md`), one JSON
+//! line each, for the same ingest path as webhooks and files.
+//!
+//! | FIX | event |
+//! |---|---|
+//! | NewOrderSingle (D) | `new`: ClOrdID (11), Account (1), Side (54), Price (44, none for OrdType 1 market), OrderQty (38) |
+//! | OrderCancelReplaceRequest (G) | `amend` of the order OrigClOrdID (41) names: Price, open quantity (OrderQty less what is filled) |
+//! | OrderCancelRequest (F) | `cancel` of the order OrigClOrdID names |
+//! | ExecutionReport (8), ExecType (150) 0 new | `new`, unless the order is known |
+//! | 150 = 5 replaced | `amend`: Price, LeavesQty (151) |
+//! | 150 = 4 canceled, C expired, 3 done for day; 8 rejected (an order already known) | `cancel` |
+//! | 150 = F trade (1, 2 partial / full fill in FIX 4.2) | `trade`: TrdMatchID (880, else ExecID 17), LastPx (31), LastQty (32), this side's account and order, ContraTrader (337) as the other side's account, the aggressor from LastLiquidityInd (851) |
+//!
+//! Every event carries the session's venue, Symbol (55) upper-cased, and TransactTime (60), or
+//! SendingTime (52) where a message has none. An order keeps the ClOrdID it entered with: a
+//! replace's new ClOrdID and the venue's OrderID (37) are aliases of it. A request and the report
+//! that confirms it make one event, not two. The two sides of one match (two reports with one
+//! TrdMatchID) make one trade naming both accounts and both orders: the first waits for the
+//! second until a later message of the session is more than [`PAIR_WINDOW_NS`] younger, or the
+//! session ends, and the events after it wait with it so that they leave in order.
+//! Status reports (150 = I, D, A, 6, E and kin) carry no event.
+
+use crate::{Message, SOH};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
+
+/// How long, in event time, the first side of a match waits for the second.
+pub const PAIR_WINDOW_NS: i64 = 1_000_000_000;
+
+/// Why a message makes no event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{msg_type} seq {seq}: {reason}")]
+pub struct MapError {
+    pub msg_type: String,
+    pub seq: String,
+    /// The field at fault, where one is.
+    pub tag: Option<u32>,
+    pub reason: String,
+}
+
+#[derive(Default)]
+struct Order {
+    price: Option<String>,
+    qty: Option<String>,
+    /// Filled so far, in the spec's fixed point (1e-8).
+    cum: i64,
+    closed: bool,
+}
+
+/// One event waiting to leave: a trade side still waiting for its other side holds the line.
+struct Out {
+    ts: i64,
+    value: Value,
+    waiting: Option<String>,
+}
+
+/// The mapping state of one drop-copy session.
+pub struct Mapper {
+    venue: String,
+    aliases: FxHashMap<String, String>,
+    orders: FxHashMap<String, Order>,
+    out: VecDeque<Out>,
+    /// Match ids whose trade has left, to drop a late second side (bounded).
+    matched: FxHashSet<String>,
+    matched_order: VecDeque<String>,
+}
+
+fn fixed(s: &str) -> Option<i64> {
+    let neg = s.starts_with('-');
+    let s = s.trim_start_matches('-');
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) || frac.len() > 8 || int.len() > 10 {
+        return None;
+    }
+    let v = int.parse::<i64>().unwrap_or(0) * 100_000_000 + format!("{frac:0<8}").parse::<i64>().unwrap_or(0);
+    Some(if neg { -v } else { v })
+}
+
+fn show(v: i64) -> String {
+    let (sign, v) = if v < 0 { ("-", -v) } else { ("", v) };
+    let (i, f) = (v / 100_000_000, v % 100_000_000);
+    if f == 0 {
+        format!("{sign}{i}")
+    } else {
+        format!("{sign}{i}.{}", format!("{f:08}").trim_end_matches('0'))
+    }
+}
+
+impl Mapper {
+    pub fn new(venue: &str) -> Mapper {
+        Mapper {
+            venue: venue.to_string(),
+            aliases: FxHashMap::default(),
+            orders: FxHashMap::default(),
+            out: VecDeque::new(),
+            matched: FxHashSet::default(),
+            matched_order: VecDeque::new(),
+        }
+    }
+
+    /// Maps one application message; its events become available from [`Mapper::ready`].
+    pub fn push(&mut self, m: &Message) -> Result<(), MapError> {
+        let msg_type = m.msg_type().unwrap_or("").to_string();
+        let fail = |tag: Option<u32>, reason: String| MapError { msg_type: msg_type.clone(), seq: m.str(34).unwrap_or("").to_string(), tag, reason };
+        let text = |tag: u32| m.str(tag).filter(|s| !s.is_empty());
+        let ts_field = if m.get(60).is_some() { 60 } else { 52 };
+        let ts = m
+            .get(ts_field)
+            .and_then(crate::session::parse_utc_timestamp_ns)
+            .ok_or_else(|| fail(Some(ts_field), format!("{} is not a UTCTimestamp", if ts_field == 60 { "TransactTime" } else { "SendingTime" })))?;
+        // The first side of a match waits no longer than the window.
+        for o in self.out.iter_mut() {
+            if o.waiting.is_some() && ts - o.ts > PAIR_WINDOW_NS {
+                o.waiting = None;
+            }
+        }
+        let symbol = text(55).ok_or_else(|| fail(Some(55), "Symbol is missing".into()))?.to_uppercase();
+        let side = match text(54) {
+            Some("1") => Some("buy"),
+            Some("2" | "5" | "6") => Some("sell"),
+            None => None,
+            Some(s) => return Err(fail(Some(54), format!("Side {s:?} is neither a buy (1) nor a sell (2, 5, 6)"))),
+        };
+        let account = text(1).map(str::to_string);
+        let mut base = Map::new();
+        base.insert("ts".into(), ts.into());
+        base.insert("venue".into(), self.venue.clone().into());
+        base.insert("symbol".into(), symbol.into());
+        let limit_price = || if text(40) == Some("1") { None } else { text(44).map(str::to_string) };
+        match msg_type.as_str() {
+            "D" => {
+                let id = text(11).ok_or_else(|| fail(Some(11), "ClOrdID is missing".into()))?.to_string();
+                let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
+                let qty = text(38).ok_or_else(|| fail(Some(38), "OrderQty is missing".into()))?.to_string();
+                if self.orders.contains_key(&id) {
+                    return Ok(());
+                }
+                self.open(base, id, account, side, limit_price(), qty, ts);
+            }
+            "F" => {
+                let orig = text(41).ok_or_else(|| fail(Some(41), "OrigClOrdID is missing".into()))?;
+                let id = self.canonical(&[orig]);
+                self.alias(text(11), &id);
+                self.close(base, &id, account, ts);
+            }
+            "G" => {
+                let orig = text(41).ok_or_else(|| fail(Some(41), "OrigClOrdID is missing".into()))?;
+                let id = self.canonical(&[orig]);
+                self.alias(text(11), &id);
+                let total = text(38).and_then(fixed);
+                let cum = self.orders.get(&id).map_or(0, |o| o.cum);
+                let open = total.map(|t| show((t - cum).max(0)));
+                self.amend(base, &id, account, limit_price(), open, ts);
+            }
+            "8" => {
+                if m.str(20).is_some_and(|t| t != "0") {
+                    return Err(fail(Some(20), "a trade correction or cancel (ExecTransType not 0) is not mapped".into()));
+                }
+                let exec = text(150).ok_or_else(|| fail(Some(150), "ExecType is missing".into()))?;
+                let keys: Vec<&str> = [text(41), text(11), text(37)].into_iter().flatten().collect();
+                if keys.is_empty() {
+                    return Err(fail(Some(11), "neither ClOrdID nor OrderID names the order".into()));
+                }
+                let id = self.canonical(&keys);
+                for k in &keys {
+                    self.alias(Some(k), &id);
+                }
+                match exec {
+                    "0" if !self.orders.contains_key(&id) => {
+                        let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
+                        let qty = text(38).or(text(151)).ok_or_else(|| fail(Some(38), "OrderQty is missing".into()))?.to_string();
+                        self.open(base, id, account, side, limit_price(), qty, ts);
+                    }
+                    "5" => self.amend(base, &id, account, limit_price(), text(151).map(str::to_string), ts),
+                    "4" | "C" | "3" => self.close(base, &id, account, ts),
+                    "8" if self.orders.contains_key(&id) => self.close(base, &id, account, ts),
+                    "F" | "1" | "2" => {
+                        let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
+                        let price = text(31).ok_or_else(|| fail(Some(31), "LastPx is missing".into()))?.to_string();
+                        let qty = text(32).ok_or_else(|| fail(Some(32), "LastQty is missing".into()))?.to_string();
+                        let last = fixed(&qty).ok_or_else(|| fail(Some(32), format!("LastQty {qty:?} is not a decimal")))?;
+                        let matched = text(880).map(str::to_string);
+                        let trade_id = matched.clone().or(text(17).map(str::to_string)).ok_or_else(|| fail(Some(17), "ExecID is missing".into()))?;
+                        let o = self.orders.entry(id.clone()).or_default();
+                        o.cum += last;
+                        if text(39) == Some("2") || text(151).and_then(fixed) == Some(0) {
+                            o.closed = true;
+                        }
+                        let contra = first_in_group(m, 382, 337).or_else(|| first_in_group(m, 382, 375));
+                        let aggressor = match text(851) {
+                            Some("1") => Some(if side == "buy" { "sell" } else { "buy" }),
+                            Some("2") => Some(side),
+                            _ => None,
+                        };
+                        self.trade(base, trade_id, matched, side, account, id, contra, price, qty, aggressor, ts);
+                    }
+                    _ => {}
+                }
+            }
+            other => return Err(fail(Some(35), format!("MsgType {other} is not part of a drop copy"))),
+        }
+        Ok(())
+    }
+
+    /// The events ready to leave, in order, as JSON lines.
+    pub fn ready(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        while self.out.front().is_some_and(|o| o.waiting.is_none()) {
+            if let Some(o) = self.out.pop_front() {
+                v.push(o.value.to_string());
+            }
+        }
+        v
+    }
+
+    /// The session ended: nothing waits any more.
+    pub fn flush(&mut self) -> Vec<String> {
+        for o in self.out.iter_mut() {
+            o.waiting = None;
+        }
+        self.ready()
+    }
+
+    fn canonical(&self, keys: &[&str]) -> String {
+        keys.iter().find_map(|k| self.aliases.get(*k)).cloned().unwrap_or_else(|| keys[0].to_string())
+    }
+
+    fn alias(&mut self, key: Option<&str>, id: &str) {
+        if let Some(k) = key {
+            if k != id {
+                self.aliases.insert(k.to_string(), id.to_string());
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(&mut self, mut base: Map<String, Value>, id: String, account: Option<String>, side: &'static str, price: Option<String>, qty: String, ts: i64) {
+        base.insert("type".into(), "new".into());
+        base.insert("order_id".into(), id.clone().into());
+        if let Some(a) = account {
+            base.insert("account".into(), a.into());
+        }
+        base.insert("side".into(), side.into());
+        if let Some(p) = &price {
+            base.insert("price".into(), p.clone().into());
+        }
+        base.insert("qty".into(), qty.clone().into());
+        self.orders.insert(id, Order { price, qty: Some(qty), cum: 0, closed: false });
+        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+    }
+
+    fn amend(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, price: Option<String>, qty: Option<String>, ts: i64) {
+        let o = self.orders.entry(id.to_string()).or_default();
+        if o.closed || (price.is_none() && qty.is_none()) {
+            return;
+        }
+        // A request and the report that confirms it are one change.
+        let same_price = price.is_none() || price == o.price;
+        let same_qty = qty.is_none() || qty.as_deref().and_then(fixed) == o.qty.as_deref().and_then(fixed).map(|q| q - o.cum);
+        if same_price && same_qty {
+            return;
+        }
+        if price.is_some() {
+            o.price.clone_from(&price);
+        }
+        if let Some(q) = qty.as_deref().and_then(fixed) {
+            o.qty = Some(show(q + o.cum));
+        }
+        base.insert("type".into(), "amend".into());
+        base.insert("order_id".into(), id.into());
+        if let Some(a) = account {
+            base.insert("account".into(), a.into());
+        }
+        if let Some(p) = price {
+            base.insert("price".into(), p.into());
+        }
+        if let Some(q) = qty {
+            base.insert("qty".into(), q.into());
+        }
+        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+    }
+
+    fn close(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, ts: i64) {
+        let o = self.orders.entry(id.to_string()).or_default();
+        if o.closed {
+            return;
+        }
+        o.closed = true;
+        base.insert("type".into(), "cancel".into());
+        base.insert("order_id".into(), id.into());
+        if let Some(a) = account {
+            base.insert("account".into(), a.into());
+        }
+        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trade(
+        &mut self,
+        mut base: Map<String, Value>,
+        trade_id: String,
+        matched: Option<String>,
+        side: &'static str,
+        account: Option<String>,
+        order: String,
+        contra: Option<String>,
+        price: String,
+        qty: String,
+        aggressor: Option<&'static str>,
+        ts: i64,
+    ) {
+        let other = if side == "buy" { "sell" } else { "buy" };
+        if let Some(mid) = &matched {
+            // The second side of a match: it completes the waiting first side.
+            if let Some(first) = self.out.iter_mut().find(|o| o.value["trade_id"] == json!(mid)) {
+                let v = &mut first.value;
+                if v[format!("{side}_order_id")].is_null() {
+                    if let Some(a) = &account {
+                        v[format!("{side}_account")] = json!(a);
+                    }
+                    v[format!("{side}_order_id")] = json!(order);
+                    if v["aggressor"].is_null() {
+                        if let Some(g) = aggressor {
+                            v["aggressor"] = json!(g);
+                        }
+                    }
+                }
+                first.waiting = None;
+                return;
+            }
+            if self.matched.contains(mid) {
+                return;
+            }
+            self.matched.insert(mid.clone());
+            self.matched_order.push_back(mid.clone());
+            if self.matched_order.len() > 100_000 {
+                if let Some(old) = self.matched_order.pop_front() {
+                    self.matched.remove(&old);
+                }
+            }
+        }
+        base.insert("type".into(), "trade".into());
+        base.insert("trade_id".into(), trade_id.into());
+        base.insert("price".into(), price.into());
+        base.insert("qty".into(), qty.into());
+        if let Some(a) = account {
+            base.insert(format!("{side}_account"), a.into());
+        }
+        base.insert(format!("{side}_order_id"), order.into());
+        if let Some(c) = contra {
+            base.insert(format!("{other}_account"), c.into());
+        }
+        if let Some(g) = aggressor {
+            base.insert("aggressor".into(), g.into());
+        }
+        self.out.push_back(Out { ts, value: Value::Object(base), waiting: matched });
+    }
+}
+
+/// The first value of `tag` after the NumInGroup field `group`.
+fn first_in_group(m: &Message, group: u32, tag: u32) -> Option<String> {
+    let mut seen = false;
+    for (t, v) in m.fields() {
+        if t == group {
+            seen = true;
+        } else if seen && t == tag {
+            return std::str::from_utf8(v).ok().filter(|s| !s.is_empty()).map(str::to_string);
+        }
+    }
+    None
+}
+
+/// A message's fields as text, SOH shown as `|` (for reject records).
+pub fn printable(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).replace(SOH as char, "|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Parser;
+
+    fn push(m: &mut Mapper, body: &str) -> Result<(), MapError> {
+        let mut raw = Vec::new();
+        crate::encode("FIX.4.4", body.replace('|', "\u{1}").as_bytes(), &mut raw);
+        let (n, _) = Parser::frame(&raw).unwrap().unwrap();
+        let mut p = Parser::new();
+        let msg = p.fields(&raw, n).unwrap();
+        m.push(&msg)
+    }
+
+    fn events(lines: Vec<String>) -> Vec<Value> {
+        lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    const H: &str = "34=2|49=X|52=20260105-14:00:00.000|56=VIGIL|";
+
+    #[test]
+    fn an_order_replaced_filled_by_halves_and_cancelled_maps_to_its_events() {
+        let mut m = Mapper::new("xnas");
+        push(&mut m, &format!("35=D|{H}11=C1|1=ACC1|54=2|38=100|40=2|44=10.5|55=intc|60=20260105-14:00:00.001|")).unwrap();
+        // The venue's acknowledgement of the same order: no second `new`.
+        push(&mut m, &format!("35=8|{H}37=O1|11=C1|17=E1|150=0|39=0|1=ACC1|54=2|38=100|40=2|44=10.5|55=INTC|151=100|14=0|6=0|60=20260105-14:00:00.002|"))
+            .unwrap();
+        // Replaced with a new ClOrdID: the order keeps C1.
+        push(&mut m, &format!("35=8|{H}37=O1|11=C2|41=C1|17=E2|150=5|39=0|1=ACC1|54=2|38=80|40=2|44=10.6|55=INTC|151=80|14=0|6=0|60=20260105-14:00:00.003|"))
+            .unwrap();
+        // A fill of 30 against ACC2's buy, reported from both sides.
+        push(
+            &mut m,
+            &format!("35=8|{H}37=O1|11=C2|17=E3|880=M1|150=F|39=1|1=ACC1|54=2|55=INTC|31=10.6|32=30|151=50|14=30|6=10.6|851=1|60=20260105-14:00:00.004|"),
+        )
+        .unwrap();
+        let first = events(m.ready());
+        assert_eq!(first.len(), 2, "the trade waits for its other side");
+        push(
+            &mut m,
+            &format!("35=8|{H}37=O9|11=B9|17=E4|880=M1|150=F|39=2|1=ACC2|54=1|55=INTC|31=10.6|32=30|151=0|14=30|6=10.6|851=2|60=20260105-14:00:00.004|"),
+        )
+        .unwrap();
+        push(&mut m, &format!("35=F|{H}11=C3|41=C2|55=INTC|54=2|60=20260105-14:00:00.005|")).unwrap();
+        // The venue's confirmation of that cancel is the same cancel.
+        push(&mut m, &format!("35=8|{H}37=O1|11=C3|41=C2|17=E5|150=4|39=4|54=2|55=INTC|151=0|14=30|6=10.6|60=20260105-14:00:00.006|")).unwrap();
+        let mut v = first;
+        v.extend(events(m.ready()));
+        let types: Vec<&str> = v.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["new", "amend", "trade", "cancel"]);
+        assert_eq!((v[0]["order_id"].as_str(), v[0]["side"].as_str(), v[0]["price"].as_str()), (Some("C1"), Some("sell"), Some("10.5")));
+        let v = &v[1..];
+        assert_eq!(v[0]["order_id"], "C1");
+        assert_eq!((v[0]["price"].as_str(), v[0]["qty"].as_str()), (Some("10.6"), Some("80")));
+        let t = &v[1];
+        assert_eq!((t["trade_id"].as_str(), t["price"].as_str(), t["qty"].as_str()), (Some("M1"), Some("10.6"), Some("30")));
+        assert_eq!((t["sell_account"].as_str(), t["sell_order_id"].as_str()), (Some("ACC1"), Some("C1")));
+        assert_eq!((t["buy_account"].as_str(), t["buy_order_id"].as_str()), (Some("ACC2"), Some("B9")));
+        assert_eq!(t["aggressor"], "buy");
+        assert_eq!(t["ts"], 1_767_621_600_004_000_000i64);
+        assert_eq!((v[2]["order_id"].as_str(), v[2]["symbol"].as_str(), v[2]["venue"].as_str()), (Some("C1"), Some("INTC"), Some("xnas")));
+    }
+
+    #[test]
+    fn a_lone_side_leaves_after_the_window_or_at_the_end_and_later_events_wait_behind_it() {
+        let mut m = Mapper::new("x");
+        push(
+            &mut m,
+            &format!("35=8|{H}37=O1|11=C1|17=E1|880=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|382=1|375=BRK|337=BOB|60=20260105-14:00:00|"),
+        )
+        .unwrap();
+        push(&mut m, &format!("35=D|{H}11=C2|1=A|54=1|38=5|40=2|44=1|55=S|60=20260105-14:00:00.500|")).unwrap();
+        assert!(m.ready().is_empty());
+        push(&mut m, &format!("35=D|{H}11=C3|1=A|54=1|38=5|40=1|55=S|60=20260105-14:00:01.001|")).unwrap();
+        let v = events(m.ready());
+        assert_eq!(v.len(), 3);
+        assert_eq!((v[0]["buy_account"].as_str(), v[0]["sell_account"].as_str()), (Some("A"), Some("BOB")));
+        assert!(v[2].get("price").is_none(), "a market order has no price");
+        // A late second side of a match that already left is dropped.
+        push(&mut m, &format!("35=8|{H}37=O2|11=Z|17=E2|880=M1|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:01.002|")).unwrap();
+        assert!(m.flush().is_empty());
+        push(&mut m, &format!("35=8|{H}37=O3|11=Y|17=E3|880=M2|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:02|")).unwrap();
+        assert!(m.ready().is_empty());
+        assert_eq!(m.flush().len(), 1);
+    }
+
+    #[test]
+    fn messages_that_cannot_map_say_which_field_and_why() {
+        let mut m = Mapper::new("x");
+        let e = push(&mut m, &format!("35=D|{H}11=C1|54=1|38=5|40=2|44=1|60=20260105-14:00:00|")).unwrap_err();
+        assert_eq!(e.tag, Some(55));
+        let e = push(&mut m, &format!("35=D|{H}11=C1|54=7|38=5|55=S|60=20260105-14:00:00|")).unwrap_err();
+        assert!(e.reason.contains("Side \"7\""), "{e}");
+        let e = push(&mut m, &format!("35=D|{H}11=C1|54=1|38=5|55=S|60=2026-01-05|")).unwrap_err();
+        assert_eq!(e.tag, Some(60));
+        let e = push(&mut m, &format!("35=8|{H}37=O|17=E|20=1|150=F|54=1|55=S|60=20260105-14:00:00|")).unwrap_err();
+        assert_eq!(e.tag, Some(20));
+        // A status report carries no event and is no error.
+        push(&mut m, &format!("35=8|{H}37=O|11=C|17=E|150=I|39=0|54=1|55=S|151=1|14=0|6=0|60=20260105-14:00:00|")).unwrap();
+        assert!(m.flush().is_empty());
+        assert_eq!((fixed("12.5"), fixed("-0.00000001"), fixed("1e5"), fixed("1.123456789")), (Some(1_250_000_000), Some(-1), None, None));
+        assert_eq!((show(1_250_000_000), show(100_000_000), show(-1)), ("12.5".to_string(), "1".to_string(), "-0.00000001".to_string()));
+    }
+}
