@@ -45,6 +45,24 @@ pub struct ServeArgs {
     /// identifiers (default $VIGIL_REFERENCE; see docs/reports.md).
     #[arg(long)]
     pub reference: Option<String>,
+    /// The live ingest journal: events posted to /api/v1/events and FIX drop copies, kept before
+    /// they are acknowledged and replayed at start (default: beside a SQLite store, `<db>.ingest.jsonl`).
+    #[arg(long)]
+    pub journal: Option<String>,
+    /// The largest batch POST /api/v1/events takes, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub ingest_limit: usize,
+    /// Accept FIX drop-copy sessions on this address (host:port).
+    #[arg(long)]
+    pub fix_listen: Option<String>,
+    /// A FIX session to accept: `FIX.4.4:OURCOMPID:THEIRCOMPID[:venue]` (repeat for more; the
+    /// venue names the events, default the peer's CompID in lower case).
+    #[arg(long = "fix-session")]
+    pub fix_sessions: Vec<String>,
+    /// Where FIX sessions keep their sequence numbers and sent messages (default: the journal's
+    /// directory, `fix-sessions/`).
+    #[arg(long)]
+    pub fix_store: Option<String>,
 }
 
 /// A monitoring session's request.
@@ -250,7 +268,9 @@ fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receive
         let session = batch.last().map_or(0, |x| x.0);
         let alerts: Vec<Alert> = batch.into_iter().map(|x| x.1).collect();
         loop {
-            match store.insert_alerts(&alerts, Some((&format!("session:{session}"), m.events.load(Ordering::Relaxed) as i64))) {
+            // Session 0 is live ingest (webhooks, FIX).
+            let source = if session == 0 { "ingest".to_string() } else { format!("session:{session}") };
+            match store.insert_alerts(&alerts, Some((&source, m.events.load(Ordering::Relaxed) as i64))) {
                 Ok(_) => {
                     m.stored.fetch_add(alerts.len() as u64, Ordering::SeqCst);
                     break;
@@ -275,6 +295,23 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
     let (monitor, _writer) = Monitor::new(config, &location)?;
     let api_store = Mutex::new(Store::open(&location)?);
     let reference = crate::report::reference(a.reference.as_deref())?;
+    let journal = a.journal.as_ref().map(std::path::PathBuf::from).unwrap_or_else(|| crate::ingest::default_journal(&location));
+    let m = monitor.clone();
+    let ingest = crate::ingest::Ingest::start(
+        &monitor.config,
+        &journal,
+        Box::new(move |alert: Alert| {
+            m.sent.fetch_add(1, Ordering::SeqCst);
+            let _ = m.writer.send((0, alert));
+        }),
+        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    )?;
+    println!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq());
+    if let Some(addr) = &a.fix_listen {
+        start_fix(addr, &a.fix_sessions, a.fix_store.as_deref(), &journal, ingest.clone())?;
+    } else if !a.fix_sessions.is_empty() {
+        anyhow::bail!("--fix-session needs --fix-listen");
+    }
     let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
     let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
     println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
@@ -283,12 +320,32 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
     for mut rq in server.incoming_requests() {
         let method = rq.method().as_str().to_string();
         let url = rq.url().to_string();
-        let mut body = String::new();
-        if let Err(e) = rq.as_reader().take(1 << 20).read_to_string(&mut body) {
+        let limit = if method == "POST" && url.split('?').next() == Some("/api/v1/events") { a.ingest_limit } else { 1 << 20 };
+        let mut bytes = Vec::new();
+        if let Err(e) = rq.as_reader().take(limit as u64 + 1).read_to_end(&mut bytes) {
             let _ = rq.respond(reply(400, &json!({"error": format!("unreadable body: {e}")})));
             continue;
         }
+        if bytes.len() > limit {
+            let _ = rq.respond(reply(413, &json!({"error": format!("the body is larger than {limit} bytes; send smaller batches")})));
+            continue;
+        }
         let token = rq.headers().iter().find(|h| h.field.equiv("Authorization")).and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
+        if method == "POST" && url.split('?').next() == Some("/api/v1/events") {
+            let (code, v) = match post_events(&bytes, token.as_deref(), &ingest, &api_store) {
+                Ok(v) => (200, v),
+                Err(ApiError(code, msg)) => (code, json!({"error": msg})),
+            };
+            let _ = rq.respond(reply(code, &v));
+            continue;
+        }
+        let body = match String::from_utf8(bytes) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = rq.respond(reply(400, &json!({"error": format!("the body is not UTF-8: {e}")})));
+                continue;
+            }
+        };
         if method == "GET" && is_download(&url) {
             let _ = match download(&url, token.as_deref(), &api_store, &reference) {
                 Ok((bytes, format, name)) => {
@@ -308,6 +365,56 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
         let _ = rq.respond(reply(code, &v));
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `POST /api/v1/events`: a batch of the spec's JSON Lines, token authenticated. The answer
+/// lists each rejected line with its reason and gives the last sequence number accepted; what is
+/// accepted is in the journal, on disk, before the answer leaves.
+fn post_events(body: &[u8], token: Option<&str>, ingest: &crate::ingest::Ingest, store: &Mutex<Store>) -> Result<Value, ApiError> {
+    let Some(t) = token else {
+        return Err(ApiError(401, "POST /api/v1/events takes a bearer token (vigil user token)".into()));
+    };
+    let user =
+        store.lock().unwrap_or_else(|e| e.into_inner()).check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?;
+    let out = ingest.submit(&format!("api:{}", user.name), body).map_err(|e| ApiError(503, format!("{e:#}")))?;
+    Ok(json!({
+        "accepted": out.accepted,
+        "last_seq": out.last_seq,
+        "rejected": out.rejected.iter().map(|r| json!({"line": r.line, "field": r.field, "code": r.code.as_str(), "reason": r.reason})).collect::<Vec<_>>(),
+    }))
+}
+
+/// Starts the FIX acceptor on `addr` for `specs` (`BEGIN:OURS:THEIRS[:venue]`).
+fn start_fix(addr: &str, specs: &[String], store: Option<&str>, journal: &std::path::Path, ingest: Arc<crate::ingest::Ingest>) -> anyhow::Result<()> {
+    use vigil_fix::session::{FileStore, Session, SessionConfig};
+    if specs.is_empty() {
+        anyhow::bail!("--fix-listen needs at least one --fix-session BEGIN:OURCOMPID:THEIRCOMPID[:venue]");
+    }
+    let dir = store.map(std::path::PathBuf::from).unwrap_or_else(|| journal.parent().unwrap_or(std::path::Path::new(".")).join("fix-sessions"));
+    let mut sessions = Vec::new();
+    let mut venues = rustc_hash::FxHashMap::default();
+    for spec in specs {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (begin, ours, theirs, venue) = match parts.as_slice() {
+            [b, o, t] => (*b, *o, *t, t.to_lowercase()),
+            [b, o, t, v] => (*b, *o, *t, v.to_lowercase()),
+            _ => anyhow::bail!("--fix-session {spec:?}: expected BEGIN:OURCOMPID:THEIRCOMPID[:venue], e.g. FIX.4.4:VIGIL:BROKER1:xnas"),
+        };
+        let dict = vigil_fix::dict::Dictionary::builtin(begin)
+            .ok_or_else(|| anyhow::anyhow!("--fix-session {spec:?}: BeginString {begin:?} is not FIX.4.2 or FIX.4.4"))?;
+        let cfg = SessionConfig::new(begin, ours, theirs);
+        let name = crate::ingest::session_name(&cfg);
+        let path = dir.join(name.replace(':', "-"));
+        let fstore = FileStore::open(&path).with_context(|| format!("cannot open the FIX session store {}", path.display()))?;
+        venues.insert(name, venue);
+        sessions.push(Session::new(cfg, Arc::new(dict), Box::new(fstore)));
+    }
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for FIX on {addr}"))?;
+    let local = listener.local_addr().map_or(addr.to_string(), |a| a.to_string());
+    println!("vigil serve: FIX acceptor on {local} ({} sessions, stores in {})", specs.len(), dir.display());
+    let acceptor = vigil_fix::acceptor::Acceptor::new(sessions, Arc::new(crate::ingest::FixApp { ingest, venues }));
+    std::thread::Builder::new().name("vigil-fix".into()).spawn(move || acceptor.serve(listener))?;
+    Ok(())
 }
 
 /// Report downloads: `GET /api/cases/{id}/report?kind=stor|sar&format=json|html|pdf` and

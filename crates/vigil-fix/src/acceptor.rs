@@ -17,10 +17,14 @@ use std::time::Duration;
 
 /// Where application messages go.
 pub trait App: Send + Sync {
-    /// An application message the session accepted in sequence: its MsgType and bytes. The
-    /// message's sequence number is kept only once this returns `Ok`, so it must have made the
-    /// message safe (journaled it); an error closes the connection and the peer resends.
+    /// An application message the session accepted in sequence: its MsgType and bytes. An
+    /// error closes the connection and the peer sends the message again.
     fn deliver(&self, session: &SessionConfig, msg_type: &str, raw: &[u8]) -> Result<(), String>;
+    /// Makes what was delivered safe (a journal synced to disk): the session keeps its sequence
+    /// numbers only after this returns `Ok`, once for all the messages one read brought.
+    fn sync(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// An application message the session refused with a Reject, and why: to be kept.
     fn refused(&self, _session: &SessionConfig, _raw: &[u8], _reason: &str) {}
     /// The session's connection closed.
@@ -63,7 +67,9 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         let mut session = self.slot.lock();
         session.on_disconnect();
-        let _ = session.commit();
+        if self.app.sync().is_ok() {
+            let _ = session.commit();
+        }
         self.app.disconnected(&self.slot.config);
         drop(session);
         self.slot.connected.store(false, Ordering::SeqCst);
@@ -139,8 +145,8 @@ impl Acceptor {
         (!slot.connected.swap(true, Ordering::SeqCst)).then(|| slot.clone())
     }
 
-    /// Carries out a session's actions and keeps its sequence numbers (the caller holds the
-    /// session); `false` when the connection must close.
+    /// Carries out a session's actions (the caller holds the session); `false` when the
+    /// connection must close.
     fn carry(&self, stream: &mut TcpStream, actions: Vec<Action>, session: &mut Session) -> bool {
         // A write that fails does not stop the application messages after it.
         let mut open = true;
@@ -152,11 +158,7 @@ impl Acceptor {
                     }
                 }
                 Action::Refused { raw, reason } => self.app.refused(session.config(), &raw, &reason),
-                Action::Disconnect(_) => {
-                    // What was accepted before the disconnect is kept.
-                    let _ = session.commit();
-                    return false;
-                }
+                Action::Disconnect(_) => return false,
                 Action::Deliver { msg_type, raw } => {
                     if self.app.deliver(session.config(), &msg_type, &raw).is_err() {
                         // Not safe: the peer must send it again after reconnecting.
@@ -166,7 +168,17 @@ impl Acceptor {
                 }
             }
         }
-        session.commit().is_ok() && open
+        open
+    }
+
+    /// Makes the delivered messages safe, then keeps the session's sequence numbers; `false`
+    /// when either fails (the messages since the last settle are expected again).
+    fn settle(&self, session: &mut Session) -> bool {
+        if self.app.sync().is_err() {
+            session.forget_received();
+            return false;
+        }
+        session.commit().is_ok()
     }
 
     fn connection(&self, mut stream: TcpStream) {
@@ -192,6 +204,7 @@ impl Acceptor {
                 Err(_) => break,
             }
             let mut at = 0;
+            let mut delivered = false;
             loop {
                 match Parser::frame(&buf[at..]) {
                     Ok(None) => break,
@@ -214,13 +227,21 @@ impl Acceptor {
                         let Some(s) = slot.as_ref() else { break 'conn };
                         let mut session = s.lock();
                         let actions = session.on_message(raw, now);
+                        delivered = true;
                         if !self.carry(&mut stream, actions, &mut session) {
+                            self.settle(&mut session);
                             break 'conn;
                         }
                     }
                 }
             }
             buf.drain(..at.min(buf.len()));
+            // One sync for everything this read brought.
+            if let (true, Some(s)) = (delivered, slot.as_ref()) {
+                if !self.settle(&mut s.lock()) {
+                    break;
+                }
+            }
             let now = wall_ms();
             let logged_on = slot.as_ref().is_some_and(|s| s.lock().is_logged_on());
             if !logged_on && now - started > LOGON_TIMEOUT_MS {
@@ -231,7 +252,8 @@ impl Acceptor {
                     last_tick = now;
                     let mut session = s.lock();
                     let actions = session.on_timer(now);
-                    if !self.carry(&mut stream, actions, &mut session) {
+                    let open = self.carry(&mut stream, actions, &mut session);
+                    if !self.settle(&mut session) || !open {
                         break;
                     }
                 }

@@ -9,13 +9,13 @@
 //! | ExecutionReport (8), ExecType (150) 0 new | `new`, unless the order is known |
 //! | 150 = 5 replaced | `amend`: Price, LeavesQty (151) |
 //! | 150 = 4 canceled, C expired, 3 done for day; 8 rejected (an order already known) | `cancel` |
-//! | 150 = F trade (1, 2 partial / full fill in FIX 4.2) | `trade`: TrdMatchID (880, else ExecID 17), LastPx (31), LastQty (32), this side's account and order, ContraTrader (337) as the other side's account, the aggressor from LastLiquidityInd (851) |
+//! | 150 = F trade (1, 2 partial / full fill in FIX 4.2) | `trade`: TrdMatchID (880) or SecondaryExecID (527), else ExecID (17), LastPx (31), LastQty (32), this side's account and order, ContraTrader (337) as the other side's account, the aggressor from LastLiquidityInd (851) |
 //!
 //! Every event carries the session's venue, Symbol (55) upper-cased, and TransactTime (60), or
 //! SendingTime (52) where a message has none. An order keeps the ClOrdID it entered with: a
 //! replace's new ClOrdID and the venue's OrderID (37) are aliases of it. A request and the report
 //! that confirms it make one event, not two. The two sides of one match (two reports with one
-//! TrdMatchID) make one trade naming both accounts and both orders: the first waits for the
+//! TrdMatchID, or SecondaryExecID in FIX 4.4) make one trade naming both accounts and both orders: the first waits for the
 //! second until a later message of the session is more than [`PAIR_WINDOW_NS`] younger, or the
 //! session ends, and the events after it wait with it so that they leave in order.
 //! Status reports (150 = I, D, A, 6, E and kin) carry no event.
@@ -180,7 +180,9 @@ impl Mapper {
                         let price = text(31).ok_or_else(|| fail(Some(31), "LastPx is missing".into()))?.to_string();
                         let qty = text(32).ok_or_else(|| fail(Some(32), "LastQty is missing".into()))?.to_string();
                         let last = fixed(&qty).ok_or_else(|| fail(Some(32), format!("LastQty {qty:?} is not a decimal")))?;
-                        let matched = text(880).map(str::to_string);
+                        // The match both sides share: TrdMatchID where the venue sends it,
+                        // SecondaryExecID in FIX 4.4 (whose ExecutionReport has no 880).
+                        let matched = text(880).or(text(527)).map(str::to_string);
                         let trade_id = matched.clone().or(text(17).map(str::to_string)).ok_or_else(|| fail(Some(17), "ExecID is missing".into()))?;
                         let o = self.orders.entry(id.clone()).or_default();
                         o.cum += last;
@@ -255,10 +257,10 @@ impl Mapper {
         if o.closed || (price.is_none() && qty.is_none()) {
             return;
         }
-        // A request and the report that confirms it are one change.
-        let same_price = price.is_none() || price == o.price;
-        let same_qty = qty.is_none() || qty.as_deref().and_then(fixed) == o.qty.as_deref().and_then(fixed).map(|q| q - o.cum);
-        if same_price && same_qty {
+        // Only what changed: a request and the report that confirms it are one change.
+        let price = price.filter(|p| o.price.as_deref().and_then(fixed) != fixed(p));
+        let qty = qty.filter(|q| o.qty.as_deref().and_then(fixed).map(|t| t - o.cum) != fixed(q));
+        if price.is_none() && qty.is_none() {
             return;
         }
         if price.is_some() {
@@ -409,14 +411,14 @@ mod tests {
         // A fill of 30 against ACC2's buy, reported from both sides.
         push(
             &mut m,
-            &format!("35=8|{H}37=O1|11=C2|17=E3|880=M1|150=F|39=1|1=ACC1|54=2|55=INTC|31=10.6|32=30|151=50|14=30|6=10.6|851=1|60=20260105-14:00:00.004|"),
+            &format!("35=8|{H}37=O1|11=C2|17=E3|527=M1|150=F|39=1|1=ACC1|54=2|55=INTC|31=10.6|32=30|151=50|14=30|6=10.6|851=1|60=20260105-14:00:00.004|"),
         )
         .unwrap();
         let first = events(m.ready());
         assert_eq!(first.len(), 2, "the trade waits for its other side");
         push(
             &mut m,
-            &format!("35=8|{H}37=O9|11=B9|17=E4|880=M1|150=F|39=2|1=ACC2|54=1|55=INTC|31=10.6|32=30|151=0|14=30|6=10.6|851=2|60=20260105-14:00:00.004|"),
+            &format!("35=8|{H}37=O9|11=B9|17=E4|527=M1|150=F|39=2|1=ACC2|54=1|55=INTC|31=10.6|32=30|151=0|14=30|6=10.6|851=2|60=20260105-14:00:00.004|"),
         )
         .unwrap();
         push(&mut m, &format!("35=F|{H}11=C3|41=C2|55=INTC|54=2|60=20260105-14:00:00.005|")).unwrap();
@@ -444,7 +446,7 @@ mod tests {
         let mut m = Mapper::new("x");
         push(
             &mut m,
-            &format!("35=8|{H}37=O1|11=C1|17=E1|880=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|382=1|375=BRK|337=BOB|60=20260105-14:00:00|"),
+            &format!("35=8|{H}37=O1|11=C1|17=E1|527=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|382=1|375=BRK|337=BOB|60=20260105-14:00:00|"),
         )
         .unwrap();
         push(&mut m, &format!("35=D|{H}11=C2|1=A|54=1|38=5|40=2|44=1|55=S|60=20260105-14:00:00.500|")).unwrap();
@@ -455,9 +457,9 @@ mod tests {
         assert_eq!((v[0]["buy_account"].as_str(), v[0]["sell_account"].as_str()), (Some("A"), Some("BOB")));
         assert!(v[2].get("price").is_none(), "a market order has no price");
         // A late second side of a match that already left is dropped.
-        push(&mut m, &format!("35=8|{H}37=O2|11=Z|17=E2|880=M1|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:01.002|")).unwrap();
+        push(&mut m, &format!("35=8|{H}37=O2|11=Z|17=E2|527=M1|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:01.002|")).unwrap();
         assert!(m.flush().is_empty());
-        push(&mut m, &format!("35=8|{H}37=O3|11=Y|17=E3|880=M2|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:02|")).unwrap();
+        push(&mut m, &format!("35=8|{H}37=O3|11=Y|17=E3|527=M2|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:02|")).unwrap();
         assert!(m.ready().is_empty());
         assert_eq!(m.flush().len(), 1);
     }
