@@ -1,23 +1,30 @@
 //! Live ingest for `vigil serve`: batches of the spec's events posted to `POST /api/v1/events`
-//! and the drop copies the FIX acceptor receives go through one journal into one engine.
+//! or published over gRPC (`vigil.v1.Ingest`), and the drop copies the FIX acceptor receives, go
+//! through one journal into one engine.
 //!
-//! A batch is decoded line by line (a bad line is rejected with its line number, field and
+//! A batch is decoded event by event (a bad one is rejected with its place in the batch, field and
 //! reason, and the rest go on); an event later than the reorder tolerance behind the newest one
-//! accepted is rejected too. The accepted lines are appended to the journal and the journal is
+//! of its source is rejected too (sources interleave as they arrive). The accepted events are appended to the journal and the journal is
 //! synced to disk before the answer names the last accepted sequence number: once acknowledged,
 //! an event survives a crash. FIX messages are journaled as received, before the session keeps
 //! their sequence number, and mapped to events as they arrive (`vigil_fix::dropcopy`). On start
 //! the journal is replayed, so the engine's state and alerts (the store ignores an alert it
 //! already holds) come back as they were.
 //!
-//! Journal lines: `e` and an event as posted; `f` and `{"session":…,"venue":…,"raw":…}` for a FIX
-//! message; `x` and `{"session":…}` where a FIX session's connection ended. Every rejected
-//! record is also kept, one JSON object a line, in the journal's `.rejects.jsonl` beside it.
+//! The journal is a sequence of records: a kind byte, the payload's length (4 bytes, little
+//! endian), the payload. `e`: accepted JSON lines; `p`: accepted events as a protobuf
+//! `EventBatch`; `f`: `{"session":…,"venue":…,"hex":…}`, a FIX message; `x`: `{"session":…}`,
+//! where a FIX session's connection ended or fell idle with a trade side waiting; `r`: the engine
+//! released what its reorder buffer held because input paused. Replaying the records in order
+//! gives the engine the same events in the same order as it had live, so the same alerts. A
+//! record cut short by a crash ends the journal and is cut off. Every rejected record is also kept, one JSON object a line, in `.rejects.jsonl`
+//! beside the journal.
 
 use anyhow::Context;
+use prost::Message as _;
 use rustc_hash::FxHashMap;
 use serde_json::json;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +32,7 @@ use std::time::Duration;
 use vigil_core::{Alert, Event, Interner};
 use vigil_detect::{Config, Engine};
 use vigil_fix::dropcopy::Mapper;
+use vigil_grpc::pb;
 use vigil_io::read::{jsonl_line, Item};
 use vigil_io::reject::{Reject, RejectCode, RejectSink};
 use vigil_io::stream::Reorder;
@@ -35,16 +43,25 @@ pub struct Outcome {
     pub accepted: u64,
     /// The sequence number of the last event accepted so far (0: none yet).
     pub last_seq: u64,
+    /// Each refused event, `line` its place in the batch from 1 (the first
+    /// [`MAX_LISTED_REJECTS`]).
     pub rejected: Vec<Reject>,
+    /// How many were refused.
+    pub rejected_total: u64,
 }
 
 struct State {
     interner: Interner,
     journal: Option<std::fs::File>,
+    /// Written since the last sync.
+    dirty: bool,
     /// Events accepted, all sources.
     seq: u64,
-    newest: i64,
+    /// The newest event time of each source.
+    newest: FxHashMap<Arc<str>, i64>,
     tolerance: i64,
+    /// Accepted, not yet handed to the engine.
+    pending: Vec<Event>,
     /// One drop-copy mapping per FIX session.
     mappers: FxHashMap<String, Mapper>,
     rejects: RejectSink,
@@ -52,8 +69,8 @@ struct State {
 
 /// The ingest pipeline of a `vigil serve`.
 pub struct Ingest {
-    state: Mutex<State>,
-    tx: crossbeam_channel::Sender<Event>,
+    state: Arc<Mutex<State>>,
+    tx: crossbeam_channel::Sender<Batch>,
     journal_path: PathBuf,
     pub accepted: AtomicU64,
     pub rejected: AtomicU64,
@@ -63,38 +80,103 @@ fn reject(source: &str, line: u64, field: Option<&'static str>, code: RejectCode
     Reject { file: Arc::from(source), line, field, code, reason, raw: raw.chars().take(500).collect() }
 }
 
+/// What the engine's thread is given.
+enum Batch {
+    Events(Vec<Event>),
+    /// Release everything the reorder buffer holds (replaying an `r` record).
+    Release,
+}
+
+/// The most rejects an answer lists one by one (all are counted and kept).
+pub const MAX_LISTED_REJECTS: usize = 1000;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
+fn record(kind: u8, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(kind);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 impl Ingest {
     /// Replays the journal at `journal` (created if missing) into a new engine, then takes new
     /// input. `alerts` receives what the engine raises; `events` counts what it is given.
     pub fn start(config: &Config, journal: &Path, alerts: Box<dyn FnMut(Alert) + Send>, events: Arc<AtomicU64>) -> anyhow::Result<Arc<Ingest>> {
         let interner = Interner::new();
         // Bounded: a client faster than the engine waits in its request (backpressure).
-        let (tx, rx) = crossbeam_channel::bounded::<Event>(65_536);
+        let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
         let tolerance = config.engine.reorder_tolerance.0;
         let mut engine = Engine::start(config, 1, interner.names(), alerts);
+        let state = Arc::new(Mutex::new(State {
+            interner,
+            journal: None,
+            dirty: false,
+            seq: 0,
+            newest: FxHashMap::default(),
+            tolerance,
+            pending: Vec::new(),
+            mappers: FxHashMap::default(),
+            rejects: RejectSink::new(None),
+        }));
+        let shared = state.clone();
         std::thread::Builder::new().name("vigil-ingest".into()).spawn(move || {
             let mut reorder = Reorder::new(tolerance);
+            let mut held = false;
             loop {
                 match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(ev) => {
-                        events.fetch_add(1, Ordering::Relaxed);
-                        if let Err(late) = reorder.push(ev) {
-                            // Checked on the way in; never lost on the way through.
-                            engine.push(late.0);
+                    Ok(Batch::Events(batch)) => {
+                        events.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        for ev in batch {
+                            if let Err(late) = reorder.push(ev) {
+                                // Accepted (each source is in order); late against another source.
+                                engine.push(late.0);
+                            }
+                            while let Some(e) = reorder.pop_ready() {
+                                engine.push(e);
+                            }
                         }
-                        while let Some(e) = reorder.pop_ready() {
-                            engine.push(e);
-                        }
+                        held = true;
                         if rx.is_empty() {
                             engine.flush();
                         }
                     }
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    Ok(Batch::Release) => {
                         while let Some(e) = reorder.pop_any() {
                             engine.push(e);
                         }
                         engine.flush();
+                        held = false;
                     }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if held => {
+                        // Input paused: release what is held, and say so in the journal (in its
+                        // place among the batches) so that a replay releases it there too. Only
+                        // when no batch is being taken in (no sender waits on this thread then).
+                        let Ok(mut st) = shared.try_lock() else { continue };
+                        if !rx.is_empty() {
+                            continue;
+                        }
+                        let mut rec = Vec::new();
+                        record(b'r', b"", &mut rec);
+                        if let Some(j) = st.journal.as_mut() {
+                            if j.write_all(&rec).is_err() {
+                                continue;
+                            }
+                            st.dirty = true;
+                        }
+                        drop(st);
+                        while let Some(e) = reorder.pop_any() {
+                            engine.push(e);
+                        }
+                        engine.flush();
+                        held = false;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
                 }
             }
@@ -103,33 +185,23 @@ impl Ingest {
             }
             let _ = engine.finish();
         })?;
-        let ingest = Arc::new(Ingest {
-            state: Mutex::new(State {
-                interner,
-                journal: None,
-                seq: 0,
-                newest: i64::MIN,
-                tolerance,
-                mappers: FxHashMap::default(),
-                rejects: RejectSink::new(None),
-            }),
-            tx,
-            journal_path: journal.to_path_buf(),
-            accepted: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-        });
-        ingest.replay(journal)?;
+        let ingest = Arc::new(Ingest { state, tx, journal_path: journal.to_path_buf(), accepted: AtomicU64::new(0), rejected: AtomicU64::new(0) });
+        let good = ingest.replay(journal)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(journal)
             .with_context(|| format!("cannot open the ingest journal {}", journal.display()))?;
+        // A record cut short by a crash is cut off, so that the next one is read whole.
+        if file.metadata()?.len() > good {
+            file.set_len(good)?;
+        }
         let rejects_path = rejects_file(journal);
         let rejects =
             std::fs::OpenOptions::new().create(true).append(true).open(&rejects_path).with_context(|| format!("cannot open {}", rejects_path.display()))?;
         let mut st = ingest.lock();
         st.journal = Some(file);
-        st.rejects = RejectSink::new(Some(Box::new(rejects)));
+        st.rejects = RejectSink::new(Some(Box::new(std::io::BufWriter::new(rejects))));
         drop(st);
         Ok(ingest)
     }
@@ -147,71 +219,124 @@ impl Ingest {
         self.lock().seq
     }
 
-    fn replay(&self, path: &Path) -> anyhow::Result<()> {
-        let Ok(f) = std::fs::File::open(path) else { return Ok(()) };
+    /// Replays the journal; returns how many of its bytes are whole records.
+    fn replay(&self, path: &Path) -> anyhow::Result<u64> {
+        let Ok(bytes) = std::fs::read(path) else { return Ok(0) };
         let name = path.display().to_string();
         let mut st = self.lock();
-        for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-            let line = line.with_context(|| format!("{name}: line {}", i + 1))?;
-            let (kind, rest) = line.split_at(line.len().min(1));
+        let mut at = 0usize;
+        while at + 5 <= bytes.len() {
+            let kind = bytes[at];
+            let len = u32::from_le_bytes([bytes[at + 1], bytes[at + 2], bytes[at + 3], bytes[at + 4]]) as usize;
+            let Some(payload) = bytes.get(at + 5..(at + 5).saturating_add(len)) else { break };
+            let bad = |what: &str| anyhow::anyhow!("{name}: the record at byte {at} is {what}");
             match kind {
-                "e" => {
-                    let _ = self.accept(&mut st, &name, i as u64 + 1, rest.as_bytes());
+                b'e' | b'p' => {
+                    // Sources that interleaved live are one on replay: each record is in its
+                    // source's order, and the engine gets them as they came.
+                    let source: Arc<str> = Arc::from(format!("{name}@{at}"));
+                    let problems = if kind == b'e' {
+                        payload.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| self.accept_line(&mut st, &source, i as u64 + 1, line).err()).count()
+                    } else {
+                        let batch = pb::EventBatch::decode(payload).map_err(|e| bad(&format!("not a protobuf EventBatch ({e})")))?;
+                        batch.events.iter().enumerate().filter_map(|(i, e)| self.accept_pb(&mut st, &source, i, e).err()).count()
+                    };
+                    if problems > 0 {
+                        eprintln!("vigil serve: {name}: {problems} events of the record at byte {at} no longer decode; they are skipped");
+                    }
+                    st.newest.remove(&source);
                 }
-                "f" | "x" => {
-                    let v: serde_json::Value = serde_json::from_str(rest).with_context(|| format!("{name}: line {}", i + 1))?;
+                b'r' => {
+                    self.hand_on(&mut st);
+                    let _ = self.tx.send(Batch::Release);
+                }
+                b'f' | b'x' => {
+                    let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| bad(&format!("not JSON ({e})")))?;
                     let session = v["session"].as_str().unwrap_or("").to_string();
-                    if kind == "f" {
-                        let raw = v["raw"].as_str().unwrap_or("").as_bytes().to_vec();
+                    if kind == b'f' {
+                        let raw = unhex(v["hex"].as_str().unwrap_or("")).ok_or_else(|| bad("a FIX message whose hex does not read"))?;
                         let _ = self.map_fix(&mut st, &session, v["venue"].as_str().unwrap_or("fix"), &raw);
                     } else {
                         self.end_fix(&mut st, &session);
                     }
                 }
-                // A line cut short by a crash (the last one) or an empty one.
-                _ => {}
+                k => return Err(bad(&format!("of an unknown kind {k}"))),
             }
+            at += 5 + len;
         }
+        self.hand_on(&mut st);
+        Ok(at as u64)
+    }
+
+    /// Checks an event's time against the newest of its source and queues it for the engine.
+    fn admit(&self, st: &mut State, source: &Arc<str>, ev: Event) -> Result<(), (RejectCode, String)> {
+        let tolerance = st.tolerance;
+        let newest = st.newest.entry(source.clone()).or_insert(i64::MIN);
+        if *newest != i64::MIN && ev.ts.0 < newest.saturating_sub(tolerance) {
+            let late = *newest - ev.ts.0;
+            return Err((
+                RejectCode::OutOfOrder,
+                format!("{late} ns earlier than an event this source sent before, beyond the {tolerance} ns reorder tolerance"),
+            ));
+        }
+        *newest = (*newest).max(ev.ts.0);
+        st.seq += 1;
+        st.pending.push(ev);
         Ok(())
     }
 
-    /// Decodes one line and hands the event on; the line was or will be journaled by the caller.
-    fn accept(&self, st: &mut State, source: &str, line: u64, bytes: &[u8]) -> Result<bool, Reject> {
-        let file: Arc<str> = Arc::from(source);
-        match jsonl_line(&file, line, bytes, bytes.len() > vigil_io::read::MAX_LINE, &mut st.interner) {
+    /// Hands the queued events to the engine (the channel is bounded: backpressure).
+    fn hand_on(&self, st: &mut State) {
+        if !st.pending.is_empty() {
+            let _ = self.tx.send(Batch::Events(std::mem::take(&mut st.pending)));
+        }
+    }
+
+    /// One JSON line: `Ok(false)` for a blank one.
+    fn accept_line(&self, st: &mut State, source: &Arc<str>, line: u64, bytes: &[u8]) -> Result<bool, Reject> {
+        match jsonl_line(source, line, bytes, bytes.len() > vigil_io::read::MAX_LINE, &mut st.interner) {
             None => Ok(false),
             Some(Item::Reject(r)) => Err(r),
-            Some(Item::Event(ev)) => {
-                if st.newest != i64::MIN && ev.ts.0 < st.newest.saturating_sub(st.tolerance) {
-                    let late = st.newest - ev.ts.0;
-                    return Err(reject(
-                        source,
-                        line,
-                        Some("ts"),
-                        RejectCode::OutOfOrder,
-                        format!("{} ns earlier than an event already accepted, beyond the {} ns reorder tolerance", late, st.tolerance),
-                        &String::from_utf8_lossy(bytes),
-                    ));
-                }
-                st.newest = st.newest.max(ev.ts.0);
-                st.seq += 1;
-                // The engine numbers events itself; the channel is bounded (backpressure).
-                let _ = self.tx.send(ev);
-                Ok(true)
-            }
+            Some(Item::Event(ev)) => match self.admit(st, source, ev) {
+                Ok(()) => Ok(true),
+                Err((code, reason)) => Err(reject(source, line, Some("ts"), code, reason, &String::from_utf8_lossy(bytes))),
+            },
+        }
+    }
+
+    /// One protobuf event, `index` its place in its batch.
+    fn accept_pb(&self, st: &mut State, source: &Arc<str>, index: usize, e: &pb::Event) -> Result<(), Reject> {
+        let raw = || format!("{e:?}");
+        match vigil_grpc::to_event(e, &mut st.interner) {
+            Ok(ev) => self.admit(st, source, ev).map_err(|(code, reason)| reject(source, index as u64 + 1, Some("ts"), code, reason, &raw())),
+            Err(f) => Err(reject(source, index as u64 + 1, f.field, f.code, f.reason, &raw())),
         }
     }
 
     fn sync(st: &mut State) -> std::io::Result<()> {
         // Rejects are kept as well as may be; the journal must be on disk.
         let _ = st.rejects.finish();
-        match st.journal.as_mut() {
-            Some(j) => {
-                j.flush()?;
-                j.sync_data()
-            }
-            None => Ok(()),
+        if !st.dirty {
+            return Ok(());
         }
+        if let Some(j) = st.journal.as_mut() {
+            j.sync_data()?;
+        }
+        st.dirty = false;
+        Ok(())
+    }
+
+    /// Appends a record; a write that fails part-way is cut off again, so that the journal stays
+    /// whole records.
+    fn write(&self, st: &mut State, rec: &[u8]) -> anyhow::Result<()> {
+        let Some(j) = st.journal.as_mut() else { return Ok(()) };
+        let before = j.metadata()?.len();
+        if let Err(e) = j.write_all(rec) {
+            let _ = j.set_len(before);
+            return Err(e).with_context(|| format!("cannot write the ingest journal {}", self.journal_path.display()));
+        }
+        st.dirty = true;
+        Ok(())
     }
 
     fn keep_one(st: &mut State, r: Reject) {
@@ -225,38 +350,79 @@ impl Ingest {
         }
     }
 
+    /// Writes a record, syncs, and only then hands the batch's events to the engine.
+    fn commit(&self, st: &mut State, kind: u8, payload: &[u8], out: &mut Outcome) -> anyhow::Result<()> {
+        let mut rec = Vec::with_capacity(payload.len() + 5);
+        if !payload.is_empty() {
+            record(kind, payload, &mut rec);
+        }
+        Self::keep(st, &out.rejected);
+        let written =
+            self.write(st, &rec).and_then(|_| Self::sync(st).with_context(|| format!("cannot sync the ingest journal {}", self.journal_path.display())));
+        if let Err(e) = written {
+            // Nothing of the batch is acknowledged: it is not handed on either.
+            st.seq -= st.pending.len() as u64;
+            st.pending.clear();
+            return Err(e);
+        }
+        out.rejected_total = out.rejected.len() as u64;
+        self.rejected.fetch_add(out.rejected_total, Ordering::Relaxed);
+        out.rejected.truncate(MAX_LISTED_REJECTS);
+        self.hand_on(st);
+        out.last_seq = st.seq;
+        self.accepted.fetch_add(out.accepted, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// A batch of the spec's JSON Lines from `source`.
     pub fn submit(&self, source: &str, body: &[u8]) -> anyhow::Result<Outcome> {
+        let source: Arc<str> = Arc::from(source);
         let mut st = self.lock();
         let mut out = Outcome::default();
-        let mut journal = Vec::with_capacity(body.len() + 64);
+        let mut kept = Vec::with_capacity(body.len());
+        // A byte-order mark is not part of the first event (nor journaled with it).
+        let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
         for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            match self.accept(&mut st, source, i as u64 + 1, raw) {
+            match self.accept_line(&mut st, &source, i as u64 + 1, raw) {
                 Ok(true) => {
                     out.accepted += 1;
-                    journal.push(b'e');
-                    journal.extend_from_slice(raw);
-                    journal.push(b'\n');
+                    if !kept.is_empty() {
+                        kept.push(b'\n');
+                    }
+                    kept.extend_from_slice(raw);
                 }
                 Ok(false) => {}
                 Err(r) => out.rejected.push(r),
             }
         }
-        if let Some(j) = st.journal.as_mut() {
-            j.write_all(&journal).with_context(|| format!("cannot write the ingest journal {}", self.journal_path.display()))?;
+        self.commit(&mut st, b'e', &kept, &mut out)?;
+        Ok(out)
+    }
+
+    /// A batch of protobuf events from `source` (a gRPC stream).
+    pub fn submit_events(&self, source: &str, events: &[pb::Event]) -> anyhow::Result<Outcome> {
+        let source: Arc<str> = Arc::from(source);
+        let mut st = self.lock();
+        let mut out = Outcome::default();
+        // The accepted events, as an EventBatch: each its field 1, length-delimited.
+        let mut kept = Vec::with_capacity(events.len() * 64);
+        for (i, e) in events.iter().enumerate() {
+            match self.accept_pb(&mut st, &source, i, e) {
+                Ok(()) => {
+                    out.accepted += 1;
+                    prost::encoding::message::encode(1, e, &mut kept);
+                }
+                Err(r) => out.rejected.push(r),
+            }
         }
-        Self::keep(&mut st, &out.rejected);
-        Self::sync(&mut st).with_context(|| format!("cannot sync the ingest journal {}", self.journal_path.display()))?;
-        out.last_seq = st.seq;
-        self.accepted.fetch_add(out.accepted, Ordering::Relaxed);
-        self.rejected.fetch_add(out.rejected.len() as u64, Ordering::Relaxed);
+        self.commit(&mut st, b'p', &kept, &mut out)?;
         Ok(out)
     }
 
     fn map_fix(&self, st: &mut State, session: &str, venue: &str, raw: &[u8]) -> Vec<Reject> {
         let mut rejects = Vec::new();
-        let source = format!("fix:{session}");
+        let source: Arc<str> = Arc::from(format!("fix:{session}"));
         let mut p = vigil_fix::Parser::new();
         let lines = match p.fields(raw, raw.len()) {
             Ok(m) => {
@@ -273,7 +439,7 @@ impl Ingest {
             }
         };
         for l in lines {
-            if let Err(r) = self.accept(st, &source, 0, l.as_bytes()) {
+            if let Err(r) = self.accept_line(st, &source, 0, l.as_bytes()) {
                 rejects.push(r);
             }
         }
@@ -282,24 +448,24 @@ impl Ingest {
     }
 
     fn end_fix(&self, st: &mut State, session: &str) {
-        let source = format!("fix:{session}");
+        let source: Arc<str> = Arc::from(format!("fix:{session}"));
         let lines = st.mappers.get_mut(session).map(Mapper::flush).unwrap_or_default();
         for l in lines {
-            if let Err(r) = self.accept(st, &source, 0, l.as_bytes()) {
+            if let Err(r) = self.accept_line(st, &source, 0, l.as_bytes()) {
                 Self::keep(st, &[r]);
             }
         }
     }
 
     /// One FIX application message of `session` (`BEGIN:OURS:THEIRS`): journaled (synced by
-    /// [`Ingest::sync_journal`] before the session keeps its number), then mapped. Mapping
-    /// problems are returned (the message is kept in the journal).
+    /// [`Ingest::sync_journal`] before the session keeps its number, which hands its events
+    /// on), then mapped. Mapping problems are returned (the message is kept in the journal).
     pub fn submit_fix(&self, session: &str, venue: &str, raw: &[u8]) -> anyhow::Result<Vec<Reject>> {
         let mut st = self.lock();
-        let line = format!("f{}\n", json!({"session": session, "venue": venue, "raw": String::from_utf8_lossy(raw)}));
-        if let Some(j) = st.journal.as_mut() {
-            j.write_all(line.as_bytes()).with_context(|| format!("cannot write the ingest journal {}", self.journal_path.display()))?;
-        }
+        let payload = json!({"session": session, "venue": venue, "hex": hex(raw)}).to_string();
+        let mut rec = Vec::new();
+        record(b'f', payload.as_bytes(), &mut rec);
+        self.write(&mut st, &rec)?;
         let before = st.seq;
         let rejects = self.map_fix(&mut st, session, venue, raw);
         self.accepted.fetch_add(st.seq - before, Ordering::Relaxed);
@@ -307,21 +473,31 @@ impl Ingest {
         Ok(rejects)
     }
 
-    /// Syncs the journal to disk.
+    /// Syncs the journal to disk, then hands what it holds to the engine.
     pub fn sync_journal(&self) -> anyhow::Result<()> {
-        Self::sync(&mut self.lock()).with_context(|| format!("cannot sync the ingest journal {}", self.journal_path.display()))
+        let mut st = self.lock();
+        Self::sync(&mut st).with_context(|| format!("cannot sync the ingest journal {}", self.journal_path.display()))?;
+        self.hand_on(&mut st);
+        Ok(())
     }
 
-    /// A FIX session's connection ended: a trade side still waiting for its other side leaves.
-    pub fn end_session(&self, session: &str) {
+    /// A FIX session's connection ended, or it fell quiet with a trade side waiting for its
+    /// other side (`only_if_waiting`): what waits leaves.
+    pub fn end_session(&self, session: &str, only_if_waiting: bool) {
         let mut st = self.lock();
-        let line = format!("x{}\n", json!({"session": session}));
-        if let Some(j) = st.journal.as_mut() {
-            let _ = j.write_all(line.as_bytes());
+        if only_if_waiting && !st.mappers.get(session).is_some_and(Mapper::waiting) {
+            return;
         }
-        let _ = Self::sync(&mut st);
+        let mut rec = Vec::new();
+        record(b'x', json!({"session": session}).to_string().as_bytes(), &mut rec);
+        if let Err(e) = self.write(&mut st, &rec).and_then(|_| Self::sync(&mut st).map_err(anyhow::Error::from)) {
+            // The events stay with the mapper; the next message or end tries again.
+            eprintln!("vigil serve: {e:#}");
+            return;
+        }
         let before = st.seq;
         self.end_fix(&mut st, session);
+        self.hand_on(&mut st);
         self.accepted.fetch_add(st.seq - before, Ordering::Relaxed);
     }
 }
@@ -329,15 +505,15 @@ impl Ingest {
 /// The journal's default place: beside a SQLite store, else in the working directory.
 pub fn default_journal(db: &str) -> PathBuf {
     if db.starts_with("postgres") || db.contains("host=") {
-        PathBuf::from("vigil-ingest.jsonl")
+        PathBuf::from("vigil-ingest.journal")
     } else {
-        PathBuf::from(format!("{db}.ingest.jsonl"))
+        PathBuf::from(format!("{db}.ingest.journal"))
     }
 }
 
 /// Where rejected records are kept.
 pub fn rejects_file(journal: &Path) -> PathBuf {
-    let name = journal.file_name().map(|n| n.to_string_lossy().trim_end_matches(".jsonl").to_string()).unwrap_or_default();
+    let name = journal.file_name().map(|n| n.to_string_lossy().trim_end_matches(".journal").to_string()).unwrap_or_default();
     journal.with_file_name(format!("{name}.rejects.jsonl"))
 }
 
@@ -380,7 +556,10 @@ impl vigil_fix::acceptor::App for FixApp {
     fn sync(&self) -> Result<(), String> {
         self.ingest.sync_journal().map_err(|e| format!("{e:#}"))
     }
+    fn idle(&self, session: &vigil_fix::session::SessionConfig) {
+        self.ingest.end_session(&session_name(session), true);
+    }
     fn disconnected(&self, session: &vigil_fix::session::SessionConfig) {
-        self.ingest.end_session(&session_name(session));
+        self.ingest.end_session(&session_name(session), false);
     }
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod desk;
 mod feed;
+mod grpc;
 mod ingest;
 mod kafka;
 mod replay;

@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// directory, `fix-sessions/`).
     #[arg(long)]
     pub fix_store: Option<String>,
+    /// Serve gRPC (proto/vigil/v1: live ingest, alert subscription) on this address.
+    #[arg(long)]
+    pub grpc_listen: Option<String>,
+    /// A PEM certificate (chain) for gRPC over TLS; with --grpc-tls-key.
+    #[arg(long, requires = "grpc_tls_key")]
+    pub grpc_tls_cert: Option<String>,
+    /// The PEM private key of --grpc-tls-cert.
+    #[arg(long, requires = "grpc_tls_cert")]
+    pub grpc_tls_key: Option<String>,
 }
 
 /// A monitoring session's request.
@@ -124,6 +133,8 @@ pub struct Monitor {
     pub sent: AtomicU64,
     pub stored: AtomicU64,
     writer: crossbeam_channel::Sender<(u64, Alert)>,
+    /// Every alert raised, as it is raised (gRPC subscriptions).
+    pub live: tokio::sync::broadcast::Sender<Alert>,
 }
 
 impl Monitor {
@@ -140,6 +151,7 @@ impl Monitor {
             sent: AtomicU64::new(0),
             stored: AtomicU64::new(0),
             writer: tx,
+            live: tokio::sync::broadcast::channel(4096).0,
         });
         let mon = m.clone();
         let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &location, &rx, &mon))?;
@@ -207,6 +219,7 @@ impl Monitor {
             it.names(),
             Box::new(move |a: Alert| {
                 m.lock().alerts.push(a.clone());
+                let _ = m.live.send(a.clone());
                 m.sent.fetch_add(1, Ordering::SeqCst);
                 // The writer lives as long as the monitor; a send fails only at shutdown.
                 let _ = m.writer.send((number, a));
@@ -302,11 +315,18 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
         &journal,
         Box::new(move |alert: Alert| {
             m.sent.fetch_add(1, Ordering::SeqCst);
+            let _ = m.live.send(alert.clone());
             let _ = m.writer.send((0, alert));
         }),
         Arc::new(std::sync::atomic::AtomicU64::new(0)),
     )?;
     println!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq());
+    if let Some(addr) = &a.grpc_listen {
+        let shared = crate::grpc::Shared { ingest: ingest.clone(), store: Arc::new(Mutex::new(Store::open(&location)?)), alerts: monitor.live.clone() };
+        let tls = a.grpc_tls_cert.clone().zip(a.grpc_tls_key.clone());
+        let local = crate::grpc::start(addr, shared, tls.clone())?;
+        println!("vigil serve: gRPC on {local}{}", if tls.is_some() { " (TLS)" } else { "" });
+    }
     if let Some(addr) = &a.fix_listen {
         start_fix(addr, &a.fix_sessions, a.fix_store.as_deref(), &journal, ingest.clone())?;
     } else if !a.fix_sessions.is_empty() {
@@ -376,8 +396,12 @@ fn post_events(body: &[u8], token: Option<&str>, ingest: &crate::ingest::Ingest,
     };
     let user =
         store.lock().unwrap_or_else(|e| e.into_inner()).check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?;
+    if user.role != vigil_store::Role::Admin {
+        return Err(ApiError(403, format!("{} is {}: feeding events takes an admin's token", user.name, user.role.as_str())));
+    }
     let out = ingest.submit(&format!("api:{}", user.name), body).map_err(|e| ApiError(503, format!("{e:#}")))?;
     Ok(json!({
+        "rejected_count": out.rejected_total,
         "accepted": out.accepted,
         "last_seq": out.last_seq,
         "rejected": out.rejected.iter().map(|r| json!({"line": r.line, "field": r.field, "code": r.code.as_str(), "reason": r.reason})).collect::<Vec<_>>(),

@@ -27,6 +27,8 @@ pub trait App: Send + Sync {
     }
     /// An application message the session refused with a Reject, and why: to be kept.
     fn refused(&self, _session: &SessionConfig, _raw: &[u8], _reason: &str) {}
+    /// The session has been quiet for a moment (no message for [`IDLE`]).
+    fn idle(&self, _session: &SessionConfig) {}
     /// The session's connection closed.
     fn disconnected(&self, _session: &SessionConfig) {}
 }
@@ -50,6 +52,8 @@ const MAX_BUFFER: usize = crate::MAX_MESSAGE + (1 << 16);
 const MAX_CONNECTIONS: usize = 256;
 /// How often a connection wakes to run its session's timer.
 const TICK: Duration = Duration::from_millis(100);
+/// How long without a message makes a session idle for [`App::idle`].
+pub const IDLE: Duration = Duration::from_millis(250);
 
 struct Slot {
     config: SessionConfig,
@@ -187,6 +191,8 @@ impl Acceptor {
         let _ = stream.set_nodelay(true);
         let started = wall_ms();
         let mut last_tick = started;
+        let mut last_message = started;
+        let mut told_idle = true;
         let mut slot: Option<Arc<Slot>> = None;
         let mut held: Option<Held> = None;
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -236,6 +242,16 @@ impl Acceptor {
                 }
             }
             buf.drain(..at.min(buf.len()));
+            let now = wall_ms();
+            if delivered {
+                last_message = now;
+                told_idle = false;
+            } else if let (false, Some(s)) = (told_idle, slot.as_ref()) {
+                if now - last_message >= IDLE.as_millis() as i64 {
+                    told_idle = true;
+                    self.app.idle(&s.config);
+                }
+            }
             // One sync for everything this read brought.
             if let (true, Some(s)) = (delivered, slot.as_ref()) {
                 if !self.settle(&mut s.lock()) {

@@ -4,8 +4,7 @@
 //! | FIX | event |
 //! |---|---|
 //! | NewOrderSingle (D) | `new`: ClOrdID (11), Account (1), Side (54), Price (44, none for OrdType 1 market), OrderQty (38) |
-//! | OrderCancelReplaceRequest (G) | `amend` of the order OrigClOrdID (41) names: Price, open quantity (OrderQty less what is filled) |
-//! | OrderCancelRequest (F) | `cancel` of the order OrigClOrdID names |
+//! | OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderCancelReject (9) | nothing: a request is not a change until the venue's report says so (a refused cancel leaves the order as it was); the new ClOrdID becomes an alias of the order |
 //! | ExecutionReport (8), ExecType (150) 0 new | `new`, unless the order is known |
 //! | 150 = 5 replaced | `amend`: Price, LeavesQty (151) |
 //! | 150 = 4 canceled, C expired, 3 done for day; 8 rejected (an order already known) | `cancel` |
@@ -13,11 +12,12 @@
 //!
 //! Every event carries the session's venue, Symbol (55) upper-cased, and TransactTime (60), or
 //! SendingTime (52) where a message has none. An order keeps the ClOrdID it entered with: a
-//! replace's new ClOrdID and the venue's OrderID (37) are aliases of it. A request and the report
-//! that confirms it make one event, not two. The two sides of one match (two reports with one
-//! TrdMatchID, or SecondaryExecID in FIX 4.4) make one trade naming both accounts and both orders: the first waits for the
-//! second until a later message of the session is more than [`PAIR_WINDOW_NS`] younger, or the
-//! session ends, and the events after it wait with it so that they leave in order.
+//! replace's new ClOrdID and the venue's OrderID (37) are aliases of it. An order that is
+//! cancelled or filled is forgotten with its aliases (a ClOrdID may be used again). A report
+//! resent (the same ExecID) makes no second event. The two sides of one match (two reports with
+//! one TrdMatchID, or SecondaryExecID in FIX 4.4) make one trade naming both accounts and both
+//! orders: the first waits for the second as long as the session's next message, or until the
+//! session falls quiet or ends ([`Mapper::flush`]); alone, it leaves as a trade of its side.
 //! Status reports (150 = I, D, A, 6, E and kin) carry no event.
 
 use crate::{Message, SOH};
@@ -25,8 +25,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 
-/// How long, in event time, the first side of a match waits for the second.
-pub const PAIR_WINDOW_NS: i64 = 1_000_000_000;
+/// How many ExecIDs are remembered to recognise a report sent twice.
+const EXEC_IDS: usize = 100_000;
 
 /// Why a message makes no event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,11 +46,12 @@ struct Order {
     /// Filled so far, in the spec's fixed point (1e-8).
     cum: i64,
     closed: bool,
+    /// Other ids of the order (replaces' ClOrdIDs, the venue's OrderID).
+    aliases: Vec<String>,
 }
 
 /// One event waiting to leave: a trade side still waiting for its other side holds the line.
 struct Out {
-    ts: i64,
     value: Value,
     waiting: Option<String>,
 }
@@ -64,6 +65,9 @@ pub struct Mapper {
     /// Match ids whose trade has left, to drop a late second side (bounded).
     matched: FxHashSet<String>,
     matched_order: VecDeque<String>,
+    /// ExecIDs seen (bounded), so that a resent report makes no second event.
+    exec_ids: FxHashSet<String>,
+    exec_order: VecDeque<String>,
 }
 
 fn fixed(s: &str) -> Option<i64> {
@@ -96,6 +100,22 @@ impl Mapper {
             out: VecDeque::new(),
             matched: FxHashSet::default(),
             matched_order: VecDeque::new(),
+            exec_ids: FxHashSet::default(),
+            exec_order: VecDeque::new(),
+        }
+    }
+
+    /// Whether a trade side waits for its other side.
+    pub fn waiting(&self) -> bool {
+        self.out.iter().any(|o| o.waiting.is_some())
+    }
+
+    /// Forgets a closed order and its aliases.
+    fn forget(&mut self, id: &str) {
+        if let Some(o) = self.orders.remove(id) {
+            for a in o.aliases {
+                self.aliases.remove(&a);
+            }
         }
     }
 
@@ -103,17 +123,28 @@ impl Mapper {
     pub fn push(&mut self, m: &Message) -> Result<(), MapError> {
         let msg_type = m.msg_type().unwrap_or("").to_string();
         let fail = |tag: Option<u32>, reason: String| MapError { msg_type: msg_type.clone(), seq: m.str(34).unwrap_or("").to_string(), tag, reason };
-        let text = |tag: u32| m.str(tag).filter(|s| !s.is_empty());
         let ts_field = if m.get(60).is_some() { 60 } else { 52 };
         let ts = m
             .get(ts_field)
             .and_then(crate::session::parse_utc_timestamp_ns)
-            .ok_or_else(|| fail(Some(ts_field), format!("{} is not a UTCTimestamp", if ts_field == 60 { "TransactTime" } else { "SendingTime" })))?;
-        // The first side of a match waits no longer than the window.
-        for o in self.out.iter_mut() {
-            if o.waiting.is_some() && ts - o.ts > PAIR_WINDOW_NS {
-                o.waiting = None;
+            .ok_or_else(|| fail(Some(ts_field), format!("{} is not a UTCTimestamp", if ts_field == 60 { "TransactTime" } else { "SendingTime" })));
+        // A side waiting for its other side waits no longer than this message.
+        let before = self.out.len();
+        let r = ts.and_then(|ts| self.map(m, &msg_type, ts, &fail));
+        for o in self.out.iter_mut().take(before) {
+            o.waiting = None;
+        }
+        r
+    }
+
+    fn map(&mut self, m: &Message, msg_type: &str, ts: i64, fail: &dyn Fn(Option<u32>, String) -> MapError) -> Result<(), MapError> {
+        let text = |tag: u32| m.str(tag).filter(|s| !s.is_empty());
+        if matches!(msg_type, "F" | "G" | "9") {
+            if let Some(orig) = text(41) {
+                let id = self.canonical(&[orig]);
+                self.alias(text(11), &id);
             }
+            return Ok(());
         }
         let symbol = text(55).ok_or_else(|| fail(Some(55), "Symbol is missing".into()))?.to_uppercase();
         let side = match text(54) {
@@ -128,7 +159,7 @@ impl Mapper {
         base.insert("venue".into(), self.venue.clone().into());
         base.insert("symbol".into(), symbol.into());
         let limit_price = || if text(40) == Some("1") { None } else { text(44).map(str::to_string) };
-        match msg_type.as_str() {
+        match msg_type {
             "D" => {
                 let id = text(11).ok_or_else(|| fail(Some(11), "ClOrdID is missing".into()))?.to_string();
                 let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
@@ -136,24 +167,21 @@ impl Mapper {
                 if self.orders.contains_key(&id) {
                     return Ok(());
                 }
-                self.open(base, id, account, side, limit_price(), qty, ts);
-            }
-            "F" => {
-                let orig = text(41).ok_or_else(|| fail(Some(41), "OrigClOrdID is missing".into()))?;
-                let id = self.canonical(&[orig]);
-                self.alias(text(11), &id);
-                self.close(base, &id, account, ts);
-            }
-            "G" => {
-                let orig = text(41).ok_or_else(|| fail(Some(41), "OrigClOrdID is missing".into()))?;
-                let id = self.canonical(&[orig]);
-                self.alias(text(11), &id);
-                let total = text(38).and_then(fixed);
-                let cum = self.orders.get(&id).map_or(0, |o| o.cum);
-                let open = total.map(|t| show((t - cum).max(0)));
-                self.amend(base, &id, account, limit_price(), open, ts);
+                self.open(base, id, account, side, limit_price(), qty);
             }
             "8" => {
+                if let Some(exec) = text(17) {
+                    if self.exec_ids.contains(exec) {
+                        return Ok(());
+                    }
+                    self.exec_ids.insert(exec.to_string());
+                    self.exec_order.push_back(exec.to_string());
+                    if self.exec_order.len() > EXEC_IDS {
+                        if let Some(old) = self.exec_order.pop_front() {
+                            self.exec_ids.remove(&old);
+                        }
+                    }
+                }
                 if m.str(20).is_some_and(|t| t != "0") {
                     return Err(fail(Some(20), "a trade correction or cancel (ExecTransType not 0) is not mapped".into()));
                 }
@@ -163,44 +191,64 @@ impl Mapper {
                     return Err(fail(Some(11), "neither ClOrdID nor OrderID names the order".into()));
                 }
                 let id = self.canonical(&keys);
+                let r = self.report(m, exec, &id, base, side, account, fail);
                 for k in &keys {
                     self.alias(Some(k), &id);
                 }
-                match exec {
-                    "0" if !self.orders.contains_key(&id) => {
-                        let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
-                        let qty = text(38).or(text(151)).ok_or_else(|| fail(Some(38), "OrderQty is missing".into()))?.to_string();
-                        self.open(base, id, account, side, limit_price(), qty, ts);
-                    }
-                    "5" => self.amend(base, &id, account, limit_price(), text(151).map(str::to_string), ts),
-                    "4" | "C" | "3" => self.close(base, &id, account, ts),
-                    "8" if self.orders.contains_key(&id) => self.close(base, &id, account, ts),
-                    "F" | "1" | "2" => {
-                        let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
-                        let price = text(31).ok_or_else(|| fail(Some(31), "LastPx is missing".into()))?.to_string();
-                        let qty = text(32).ok_or_else(|| fail(Some(32), "LastQty is missing".into()))?.to_string();
-                        let last = fixed(&qty).ok_or_else(|| fail(Some(32), format!("LastQty {qty:?} is not a decimal")))?;
-                        // The match both sides share: TrdMatchID where the venue sends it,
-                        // SecondaryExecID in FIX 4.4 (whose ExecutionReport has no 880).
-                        let matched = text(880).or(text(527)).map(str::to_string);
-                        let trade_id = matched.clone().or(text(17).map(str::to_string)).ok_or_else(|| fail(Some(17), "ExecID is missing".into()))?;
-                        let o = self.orders.entry(id.clone()).or_default();
-                        o.cum += last;
-                        if text(39) == Some("2") || text(151).and_then(fixed) == Some(0) {
-                            o.closed = true;
-                        }
-                        let contra = first_in_group(m, 382, 337).or_else(|| first_in_group(m, 382, 375));
-                        let aggressor = match text(851) {
-                            Some("1") => Some(if side == "buy" { "sell" } else { "buy" }),
-                            Some("2") => Some(side),
-                            _ => None,
-                        };
-                        self.trade(base, trade_id, matched, side, account, id, contra, price, qty, aggressor, ts);
-                    }
-                    _ => {}
-                }
+                return r;
             }
             other => return Err(fail(Some(35), format!("MsgType {other} is not part of a drop copy"))),
+        }
+        Ok(())
+    }
+
+    /// An ExecutionReport of the order `id`.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        m: &Message,
+        exec: &str,
+        id: &str,
+        base: Map<String, Value>,
+        side: Option<&'static str>,
+        account: Option<String>,
+        fail: &dyn Fn(Option<u32>, String) -> MapError,
+    ) -> Result<(), MapError> {
+        let text = |tag: u32| m.str(tag).filter(|s| !s.is_empty());
+        let limit_price = || if text(40) == Some("1") { None } else { text(44).map(str::to_string) };
+        let id = id.to_string();
+        match exec {
+            "0" if !self.orders.contains_key(&id) => {
+                let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
+                let qty = text(38).or(text(151)).ok_or_else(|| fail(Some(38), "OrderQty is missing".into()))?.to_string();
+                self.open(base, id, account, side, limit_price(), qty);
+            }
+            "5" => self.amend(base, &id, account, limit_price(), text(151).map(str::to_string)),
+            "4" | "C" | "3" => self.close(base, &id, account),
+            "8" if self.orders.contains_key(&id) => self.close(base, &id, account),
+            "F" | "1" | "2" => {
+                let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
+                let price = text(31).ok_or_else(|| fail(Some(31), "LastPx is missing".into()))?.to_string();
+                let qty = text(32).ok_or_else(|| fail(Some(32), "LastQty is missing".into()))?.to_string();
+                let last = fixed(&qty).ok_or_else(|| fail(Some(32), format!("LastQty {qty:?} is not a decimal")))?;
+                // The match both sides share: TrdMatchID where the venue sends it,
+                // SecondaryExecID in FIX 4.4 (whose ExecutionReport has no 880).
+                let matched = text(880).or(text(527)).map(str::to_string);
+                let trade_id = matched.clone().or(text(17).map(str::to_string)).ok_or_else(|| fail(Some(17), "ExecID is missing".into()))?;
+                let o = self.orders.entry(id.clone()).or_default();
+                o.cum += last;
+                if text(39) == Some("2") || text(151).and_then(fixed) == Some(0) {
+                    self.forget(&id);
+                }
+                let contra = first_in_group(m, 382, 337).or_else(|| first_in_group(m, 382, 375));
+                let aggressor = match text(851) {
+                    Some("1") => Some(if side == "buy" { "sell" } else { "buy" }),
+                    Some("2") => Some(side),
+                    _ => None,
+                };
+                self.trade(base, trade_id, matched, side, account, id, contra, price, qty, aggressor);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -228,16 +276,16 @@ impl Mapper {
         keys.iter().find_map(|k| self.aliases.get(*k)).cloned().unwrap_or_else(|| keys[0].to_string())
     }
 
+    /// Makes `key` another name of the open order `id` (nothing for an order not open).
     fn alias(&mut self, key: Option<&str>, id: &str) {
-        if let Some(k) = key {
-            if k != id {
-                self.aliases.insert(k.to_string(), id.to_string());
-            }
+        let (Some(k), Some(o)) = (key, self.orders.get_mut(id)) else { return };
+        if k != id && !o.aliases.iter().any(|a| a == k) {
+            o.aliases.push(k.to_string());
+            self.aliases.insert(k.to_string(), id.to_string());
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn open(&mut self, mut base: Map<String, Value>, id: String, account: Option<String>, side: &'static str, price: Option<String>, qty: String, ts: i64) {
+    fn open(&mut self, mut base: Map<String, Value>, id: String, account: Option<String>, side: &'static str, price: Option<String>, qty: String) {
         base.insert("type".into(), "new".into());
         base.insert("order_id".into(), id.clone().into());
         if let Some(a) = account {
@@ -248,12 +296,14 @@ impl Mapper {
             base.insert("price".into(), p.clone().into());
         }
         base.insert("qty".into(), qty.clone().into());
-        self.orders.insert(id, Order { price, qty: Some(qty), cum: 0, closed: false });
-        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+        self.orders.insert(id, Order { price, qty: Some(qty), cum: 0, closed: false, aliases: Vec::new() });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None });
     }
 
-    fn amend(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, price: Option<String>, qty: Option<String>, ts: i64) {
-        let o = self.orders.entry(id.to_string()).or_default();
+    fn amend(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, price: Option<String>, qty: Option<String>) {
+        // An order the session never saw enter: the venue's word is taken as it is.
+        let mut unknown = Order::default();
+        let o = self.orders.get_mut(id).unwrap_or(&mut unknown);
         if o.closed || (price.is_none() && qty.is_none()) {
             return;
         }
@@ -280,21 +330,17 @@ impl Mapper {
         if let Some(q) = qty {
             base.insert("qty".into(), q.into());
         }
-        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None });
     }
 
-    fn close(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, ts: i64) {
-        let o = self.orders.entry(id.to_string()).or_default();
-        if o.closed {
-            return;
-        }
-        o.closed = true;
+    fn close(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>) {
+        self.forget(id);
         base.insert("type".into(), "cancel".into());
         base.insert("order_id".into(), id.into());
         if let Some(a) = account {
             base.insert("account".into(), a.into());
         }
-        self.out.push_back(Out { ts, value: Value::Object(base), waiting: None });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -310,7 +356,6 @@ impl Mapper {
         price: String,
         qty: String,
         aggressor: Option<&'static str>,
-        ts: i64,
     ) {
         let other = if side == "buy" { "sell" } else { "buy" };
         if let Some(mid) = &matched {
@@ -356,7 +401,7 @@ impl Mapper {
         if let Some(g) = aggressor {
             base.insert("aggressor".into(), g.into());
         }
-        self.out.push_back(Out { ts, value: Value::Object(base), waiting: matched });
+        self.out.push_back(Out { value: Value::Object(base), waiting: matched });
     }
 }
 
@@ -442,26 +487,45 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_side_leaves_after_the_window_or_at_the_end_and_later_events_wait_behind_it() {
+    fn a_lone_side_leaves_with_the_next_message_or_the_flush_and_a_resent_report_is_dropped() {
         let mut m = Mapper::new("x");
         push(
             &mut m,
             &format!("35=8|{H}37=O1|11=C1|17=E1|527=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|382=1|375=BRK|337=BOB|60=20260105-14:00:00|"),
         )
         .unwrap();
-        push(&mut m, &format!("35=D|{H}11=C2|1=A|54=1|38=5|40=2|44=1|55=S|60=20260105-14:00:00.500|")).unwrap();
-        assert!(m.ready().is_empty());
-        push(&mut m, &format!("35=D|{H}11=C3|1=A|54=1|38=5|40=1|55=S|60=20260105-14:00:01.001|")).unwrap();
+        assert!(m.ready().is_empty() && m.waiting());
+        push(&mut m, &format!("35=D|{H}11=C2|1=A|54=1|38=5|40=1|55=S|60=20260105-14:00:00.500|")).unwrap();
         let v = events(m.ready());
-        assert_eq!(v.len(), 3);
+        assert_eq!(v.len(), 2);
         assert_eq!((v[0]["buy_account"].as_str(), v[0]["sell_account"].as_str()), (Some("A"), Some("BOB")));
-        assert!(v[2].get("price").is_none(), "a market order has no price");
-        // A late second side of a match that already left is dropped.
+        assert!(v[1].get("price").is_none(), "a market order has no price");
+        // A late second side of a match that already left is dropped; so is a report sent twice.
         push(&mut m, &format!("35=8|{H}37=O2|11=Z|17=E2|527=M1|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:01.002|")).unwrap();
+        push(&mut m, &format!("35=8|{H}37=O1|11=C1|17=E1|527=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|60=20260105-14:00:00|")).unwrap();
         assert!(m.flush().is_empty());
         push(&mut m, &format!("35=8|{H}37=O3|11=Y|17=E3|527=M2|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:02|")).unwrap();
         assert!(m.ready().is_empty());
         assert_eq!(m.flush().len(), 1);
+    }
+
+    #[test]
+    fn requests_change_nothing_until_the_venue_reports_and_closed_orders_are_forgotten() {
+        let mut m = Mapper::new("x");
+        push(&mut m, &format!("35=8|{H}37=O1|11=C1|17=E1|150=0|39=0|1=A|54=1|38=5|40=2|44=1|55=S|151=5|14=0|6=0|60=20260105-14:00:00|")).unwrap();
+        // A cancel request the venue refuses: the order stays.
+        push(&mut m, &format!("35=F|{H}11=C2|41=C1|54=1|55=S|60=20260105-14:00:00.1|")).unwrap();
+        push(&mut m, &format!("35=9|{H}37=O1|11=C2|41=C1|39=0|434=1|60=20260105-14:00:00.2|")).unwrap();
+        assert_eq!(events(m.ready()).iter().map(|e| e["type"].as_str().unwrap().to_string()).collect::<Vec<_>>(), ["new"]);
+        // The venue's cancel, named by the request's ClOrdID: the order entered as C1.
+        push(&mut m, &format!("35=8|{H}37=O1|11=C2|41=C1|17=E2|150=4|39=4|54=1|55=S|151=0|14=0|6=0|60=20260105-14:00:00.3|")).unwrap();
+        let v = events(m.ready());
+        assert_eq!((v[0]["type"].as_str(), v[0]["order_id"].as_str()), (Some("cancel"), Some("C1")));
+        assert!(m.orders.is_empty() && m.aliases.is_empty(), "a closed order is forgotten");
+        // C1 used again later is a new order.
+        push(&mut m, &format!("35=8|{H}37=O9|11=C1|17=E3|150=0|39=0|1=A|54=2|38=3|40=2|44=2|55=S|151=3|14=0|6=0|60=20260105-14:00:01|")).unwrap();
+        let v = events(m.ready());
+        assert_eq!((v[0]["type"].as_str(), v[0]["side"].as_str()), (Some("new"), Some("sell")));
     }
 
     #[test]

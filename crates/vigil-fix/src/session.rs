@@ -79,8 +79,8 @@ pub enum Action {
 }
 
 /// The message types a drop copy carries: ExecutionReport, NewOrderSingle, OrderCancelRequest,
-/// OrderCancelReplaceRequest.
-pub const DROP_COPY_TYPES: [&str; 4] = ["8", "D", "F", "G"];
+/// OrderCancelReplaceRequest, OrderCancelReject.
+pub const DROP_COPY_TYPES: [&str; 5] = ["8", "D", "F", "G", "9"];
 
 /// Where a session keeps its sequence numbers and the messages it sent.
 pub trait Store: Send {

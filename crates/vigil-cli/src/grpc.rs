@@ -1,0 +1,230 @@
+//! `vigil serve --grpc-listen`: the gRPC services of `proto/vigil/v1/vigil.proto`.
+//! - `vigil.v1.Ingest/Publish`: batches of events in, one `Ack` a batch out once its accepted
+//!   events are in the ingest journal on disk (the same pipeline as webhooks and FIX). A bad event
+//!   is rejected in its `Ack` and the stream goes on. The engine's bounded queue holds a batch
+//!   back while the engine is behind, and with it the stream (HTTP/2 flow control): backpressure.
+//! - `vigil.v1.Surveillance`: `Subscribe` streams alerts as they are raised (filtered by type,
+//!   level, symbol), `Summary` and `ListAlerts` read the store.
+//!
+//! Every call takes a user's API token as `authorization: Bearer …` metadata. TLS is on when
+//! `--grpc-tls-cert` and `--grpc-tls-key` are given.
+
+use crate::ingest::{Ingest, Outcome};
+use std::sync::{Arc, Mutex};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use vigil_core::Alert;
+use vigil_grpc::pb;
+use vigil_store::Store;
+
+/// What the services share.
+#[derive(Clone)]
+pub struct Shared {
+    pub ingest: Arc<Ingest>,
+    pub store: Arc<Mutex<Store>>,
+    pub alerts: tokio::sync::broadcast::Sender<Alert>,
+}
+
+impl Shared {
+    /// The user a call's token names, who must be an admin to publish events.
+    fn publisher<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        let (name, role) = self.caller(req)?;
+        if role != vigil_store::Role::Admin {
+            return Err(Status::permission_denied(format!("{name} is {}: publishing events takes an admin's token", role.as_str())));
+        }
+        Ok(name)
+    }
+
+    /// The user a call's token names.
+    fn user<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        self.caller(req).map(|(name, _)| name)
+    }
+
+    fn caller<T>(&self, req: &Request<T>) -> Result<(String, vigil_store::Role), Status> {
+        let token = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("calls take a user's API token as `authorization: Bearer <token>` (vigil user token)"))?;
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        match store.check_token(token) {
+            Ok(Some(u)) => Ok((u.name, u.role)),
+            Ok(None) => Err(Status::unauthenticated("the token is unknown, expired or revoked")),
+            Err(e) => Err(Status::unavailable(format!("the store: {e}"))),
+        }
+    }
+}
+
+fn ack(o: Outcome) -> pb::Ack {
+    pb::Ack {
+        accepted: o.accepted,
+        last_seq: o.last_seq,
+        rejected: o
+            .rejected
+            .into_iter()
+            .map(|r| pb::Rejected {
+                index: r.line.saturating_sub(1) as u32,
+                field: r.field.unwrap_or("").into(),
+                code: r.code.as_str().into(),
+                reason: r.reason,
+            })
+            .collect(),
+    }
+}
+
+pub fn to_pb(a: &Alert) -> pb::Alert {
+    pb::Alert {
+        alert_id: a.alert_id.clone(),
+        r#type: a.kind.as_str().into(),
+        level: a.level.as_str().into(),
+        risk_score: a.risk_score,
+        confidence: a.confidence,
+        ts: a.ts,
+        venue: a.venue.clone().unwrap_or_default(),
+        symbols: a.symbols.clone(),
+        accounts: a.accounts.clone(),
+        description: a.description.clone(),
+        json: serde_json::to_string(a).unwrap_or_default(),
+    }
+}
+
+fn passes(f: &pb::AlertFilter, a: &Alert) -> bool {
+    (f.types.is_empty() || f.types.iter().any(|t| t == a.kind.as_str()))
+        && (f.levels.is_empty() || f.levels.iter().any(|l| l == a.level.as_str()))
+        && (f.symbols.is_empty() || a.symbols.iter().any(|s| f.symbols.contains(s)))
+}
+
+#[tonic::async_trait]
+impl pb::ingest_server::Ingest for Shared {
+    type PublishStream = ReceiverStream<Result<pb::Ack, Status>>;
+
+    async fn publish(&self, req: Request<Streaming<pb::EventBatch>>) -> Result<Response<Self::PublishStream>, Status> {
+        let user = self.publisher(&req)?;
+        let mut inbound = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let ingest = self.ingest.clone();
+        tokio::spawn(async move {
+            let source: Arc<str> = format!("grpc:{user}").into();
+            loop {
+                let batch = match inbound.message().await {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        break;
+                    }
+                };
+                let (ing, src) = (ingest.clone(), source.clone());
+                let answer = match tokio::task::spawn_blocking(move || ing.submit_events(&src, &batch.events)).await {
+                    Ok(Ok(o)) => Ok(ack(o)),
+                    Ok(Err(e)) => Err(Status::unavailable(format!("{e:#}"))),
+                    Err(e) => Err(Status::internal(format!("the batch's worker failed: {e}"))),
+                };
+                let failed = answer.is_err();
+                if tx.send(answer).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::surveillance_server::Surveillance for Shared {
+    type SubscribeStream = ReceiverStream<Result<pb::Alert, Status>>;
+
+    async fn subscribe(&self, req: Request<pb::AlertFilter>) -> Result<Response<Self::SubscribeStream>, Status> {
+        self.user(&req)?;
+        let filter = req.into_inner();
+        let mut alerts = self.alerts.subscribe();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                match alerts.recv().await {
+                    Ok(a) if passes(&filter, &a) => {
+                        if tx.send(Ok(to_pb(&a))).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        // A subscriber too slow to keep up is told, not silently skipped.
+                        let _ = tx
+                            .send(Err(Status::resource_exhausted(format!("{n} alerts were raised faster than this subscriber read them; ListAlerts has them"))))
+                            .await;
+                        break;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn summary(&self, req: Request<pb::SummaryRequest>) -> Result<Response<pb::SummaryReply>, Status> {
+        self.user(&req)?;
+        let counts = self.store.lock().unwrap_or_else(|e| e.into_inner()).alert_counts().map_err(|e| Status::unavailable(format!("the store: {e}")))?;
+        let mut by_type: Vec<pb::Count> = Vec::new();
+        let mut by_level: Vec<pb::Count> = Vec::new();
+        let add = |v: &mut Vec<pb::Count>, name: &str, n: u64| match v.iter_mut().find(|c| c.name == name) {
+            Some(c) => c.count += n,
+            None => v.push(pb::Count { name: name.into(), count: n }),
+        };
+        let mut total = 0;
+        for (ty, level, _, n) in &counts {
+            let n = (*n).max(0) as u64;
+            total += n;
+            add(&mut by_type, ty, n);
+            add(&mut by_level, level, n);
+        }
+        Ok(Response::new(pb::SummaryReply {
+            alerts: total,
+            by_type,
+            by_level,
+            events_ingested: self.ingest.accepted.load(std::sync::atomic::Ordering::Relaxed),
+            last_seq: self.ingest.last_seq(),
+        }))
+    }
+
+    async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> Result<Response<pb::ListAlertsReply>, Status> {
+        self.user(&req)?;
+        let r = req.into_inner();
+        let filter = r.filter.unwrap_or_default();
+        let limit = if r.limit == 0 { 100 } else { r.limit as usize };
+        let stored = self
+            .store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .alerts(&vigil_store::AlertFilter { level: None, status: None, limit: None })
+            .map_err(|e| Status::unavailable(format!("the store: {e}")))?;
+        let alerts = stored.iter().map(|s| &s.alert).filter(|a| passes(&filter, a)).take(limit).map(to_pb).collect();
+        Ok(Response::new(pb::ListAlertsReply { alerts }))
+    }
+}
+
+/// Serves both services on `addr` from a runtime of its own thread; returns the bound address.
+pub fn start(addr: &str, shared: Shared, tls: Option<(String, String)>) -> anyhow::Result<std::net::SocketAddr> {
+    use anyhow::Context;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().thread_name("vigil-grpc").build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen for gRPC on {addr}"))?;
+    let local = listener.local_addr()?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some((cert, key)) = tls {
+        let cert = std::fs::read(&cert).with_context(|| format!("--grpc-tls-cert {cert}"))?;
+        let key = std::fs::read(&key).with_context(|| format!("--grpc-tls-key {key}"))?;
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).context("the gRPC TLS configuration")?;
+    }
+    let router = builder
+        .add_service(pb::ingest_server::IngestServer::new(shared.clone()).max_decoding_message_size(64 << 20))
+        .add_service(pb::surveillance_server::SurveillanceServer::new(shared));
+    std::thread::Builder::new().name("vigil-grpc".into()).spawn(move || {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        if let Err(e) = rt.block_on(router.serve_with_incoming(incoming)) {
+            eprintln!("vigil serve: the gRPC server stopped: {e}");
+        }
+    })?;
+    Ok(local)
+}
