@@ -6,8 +6,10 @@
 //! - `vigil.v1.Surveillance`: `Subscribe` streams alerts as they are raised (filtered by type,
 //!   level, symbol), `Summary` and `ListAlerts` read the store.
 //!
-//! Every call takes a user's API token as `authorization: Bearer …` metadata. TLS is on when
-//! `--grpc-tls-cert` and `--grpc-tls-key` are given.
+//! Every call takes a user's API token as `authorization: Bearer …` metadata (an admin's to
+//! publish). Each published stream is a source whose events must come in event-time order (within
+//! the reorder tolerance); `vigil-source: NAME` metadata names one of several feeds of one user.
+//! TLS is on when `--grpc-tls-cert` and `--grpc-tls-key` are given.
 
 use crate::ingest::{Ingest, Outcome};
 use std::sync::{Arc, Mutex};
@@ -101,11 +103,16 @@ impl pb::ingest_server::Ingest for Shared {
 
     async fn publish(&self, req: Request<Streaming<pb::EventBatch>>) -> Result<Response<Self::PublishStream>, Status> {
         let user = self.publisher(&req)?;
+        // Each source must be in event-time order; a client with several feeds names each.
+        let feed = req.metadata().get("vigil-source").and_then(|v| v.to_str().ok()).map(str::to_string);
         let mut inbound = req.into_inner();
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let ingest = self.ingest.clone();
         tokio::spawn(async move {
-            let source: Arc<str> = format!("grpc:{user}").into();
+            let source: Arc<str> = match feed {
+                Some(f) => format!("grpc:{user}:{f}").into(),
+                None => format!("grpc:{user}").into(),
+            };
             loop {
                 let batch = match inbound.message().await {
                     Ok(Some(b)) => b,
@@ -227,4 +234,148 @@ pub fn start(addr: &str, shared: Shared, tls: Option<(String, String)>) -> anyho
         }
     })?;
     Ok(local)
+}
+
+/// `vigil grpc-bench`: publishes generated events to a running `vigil serve --grpc-listen` and
+/// measures the rate at which they are acknowledged (journaled on disk and handed to the engine).
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The serve's gRPC address (host:port).
+    #[arg(long)]
+    pub addr: String,
+    /// An admin's API token (default $VIGIL_TOKEN).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Events to publish.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: usize,
+    /// Events a batch.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 16)]
+    pub symbols: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An engine event as the protocol's.
+pub fn from_event(e: &vigil_core::Event, names: &vigil_core::Names) -> pb::Event {
+    use vigil_core::EventKind;
+    let s = |o: Option<vigil_core::AccountId>| o.map_or(String::new(), |a| names.account(a).to_string());
+    let side = |x: vigil_core::Side| match x {
+        vigil_core::Side::Buy => pb::Side::Buy as i32,
+        vigil_core::Side::Sell => pb::Side::Sell as i32,
+    };
+    let mut p = pb::Event { ts: e.ts.0, venue: names.venue(e.venue).to_string(), symbol: names.symbol(e.symbol).to_string(), ..Default::default() };
+    match &e.kind {
+        EventKind::New(n) => {
+            p.r#type = pb::EventType::New as i32;
+            p.order_id = n.order_id.to_string();
+            p.account = s(n.account);
+            p.side = side(n.side);
+            p.price = n.price.map_or(String::new(), |x| x.to_string());
+            p.qty = n.qty.to_string();
+        }
+        EventKind::Amend(a) => {
+            p.r#type = pb::EventType::Amend as i32;
+            p.order_id = a.order_id.to_string();
+            p.account = s(a.account);
+            p.price = a.price.map_or(String::new(), |x| x.to_string());
+            p.qty = a.qty.map_or(String::new(), |x| x.to_string());
+        }
+        EventKind::Cancel(c) => {
+            p.r#type = pb::EventType::Cancel as i32;
+            p.order_id = c.order_id.to_string();
+            p.account = s(c.account);
+        }
+        EventKind::Trade(t) => {
+            p.r#type = pb::EventType::Trade as i32;
+            p.trade_id = t.trade_id.to_string();
+            p.price = t.price.to_string();
+            p.qty = t.qty.to_string();
+            p.buy_account = s(t.buy_account);
+            p.sell_account = s(t.sell_account);
+            p.buy_order_id = t.buy_order_id.as_ref().map_or(String::new(), |x| x.to_string());
+            p.sell_order_id = t.sell_order_id.as_ref().map_or(String::new(), |x| x.to_string());
+            p.aggressor = t.aggressor.map_or(0, side);
+        }
+        EventKind::Quote(q) => {
+            p.r#type = pb::EventType::Quote as i32;
+            p.bid = q.bid.map_or(String::new(), |x| x.to_string());
+            p.bid_qty = q.bid_qty.map_or(String::new(), |x| x.to_string());
+            p.ask = q.ask.map_or(String::new(), |x| x.to_string());
+            p.ask_qty = q.ask_qty.map_or(String::new(), |x| x.to_string());
+        }
+        EventKind::Account { account, owner } => {
+            p.r#type = pb::EventType::Account as i32;
+            p.account = names.account(*account).to_string();
+            p.owner = names.owner(*owner).to_string();
+        }
+    }
+    p
+}
+
+pub fn bench_cmd(a: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
+    use anyhow::Context;
+    let token = a.token.clone().or_else(|| std::env::var("VIGIL_TOKEN").ok()).context("--token or $VIGIL_TOKEN: an admin's API token")?;
+    let mut interner = vigil_core::Interner::new();
+    let names = interner.names();
+    let events: Vec<pb::Event> = vigil_sim::Synth::new(vigil_sim::SynthConfig { seed: a.seed, symbols: a.symbols, ..Default::default() }, &mut interner)
+        .take(a.events)
+        .map(|e| from_event(&e, &names))
+        .collect();
+    let batches: Vec<pb::EventBatch> = events.chunks(a.batch.max(1)).map(|c| pb::EventBatch { events: c.to_vec() }).collect();
+    let n = events.len();
+    drop(events);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (elapsed, acks, last, latencies) = rt.block_on(async move {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", a.addr))?.connect().await.with_context(|| format!("cannot reach {}", a.addr))?;
+        let mut client = pb::ingest_client::IngestClient::new(channel).max_decoding_message_size(64 << 20).max_encoding_message_size(256 << 20);
+        let sent_at = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let marks = sent_at.clone();
+        let stream = tokio_stream::iter(batches.into_iter().inspect(move |_| {
+            marks.lock().unwrap_or_else(|e| e.into_inner()).push_back(crate::wall::now());
+        }));
+        let mut req = Request::new(stream);
+        req.metadata_mut().insert("authorization", format!("Bearer {token}").parse().context("the token is not valid in a header")?);
+        // A source of its own: the generated market starts at the same time at every run.
+        req.metadata_mut().insert("vigil-source", format!("bench-{}", crate::wall::epoch_ns()).parse().context("a source name")?);
+        let t = crate::wall::now();
+        let mut acks = client.publish(req).await?.into_inner();
+        let (mut count, mut last, mut lat) = (0u64, 0u64, Vec::new());
+        while let Some(ack) = acks.message().await? {
+            count += ack.accepted;
+            last = ack.last_seq;
+            if let Some(s) = sent_at.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+                lat.push(s.elapsed().as_secs_f64() * 1000.0);
+            }
+            anyhow::ensure!(ack.rejected.is_empty(), "the serve refused {} events: {:?}", ack.rejected.len(), ack.rejected.first());
+        }
+        anyhow::Ok((t.elapsed().as_secs_f64(), count, last, lat))
+    })?;
+    anyhow::ensure!(acks as usize == n, "{acks} of {n} events acknowledged");
+    let mut lat = latencies;
+    lat.sort_by(|x, y| x.total_cmp(y));
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let rate = n as f64 / elapsed;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"events": n, "batch": a.batch, "seconds": elapsed, "events_per_sec": rate.round(), "last_seq": last, "batch_latency_ms_p50": pct(0.5), "batch_latency_ms_p99": pct(0.99)})
+        );
+    } else {
+        println!(
+            "vigil grpc-bench: {} events in batches of {} acknowledged in {elapsed:.2} s: {} events/s (batch round trip p50 {:.1} ms, p99 {:.1} ms; last sequence {last})",
+            crate::replay::group(n as u64),
+            a.batch,
+            crate::replay::group(rate as u64),
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -55,6 +55,8 @@ enum Cmd {
     /// A Kafka cluster on loopback for trials and benchmarks (librdkafka's mock brokers); prints
     /// its bootstrap servers.
     KafkaMock(kafka::MockArgs),
+    /// Publish generated events to a running `vigil serve --grpc-listen` and measure how fast they are acknowledged.
+    GrpcBench(grpc::BenchArgs),
     /// Measure the engine's throughput on events generated in memory.
     Bench(bench::BenchArgs),
     /// Show or check the configuration.
@@ -164,6 +166,7 @@ fn main() -> ExitCode {
         Cmd::Worker(a) => kafka::worker(a, &cli.db),
         Cmd::KafkaMock(a) => kafka::mock(a),
         Cmd::Bench(a) => bench::run(a).map(|_| ExitCode::SUCCESS),
+        Cmd::GrpcBench(a) => grpc::bench_cmd(a),
         Cmd::Convert(a) => feed::convert(a),
         Cmd::FeedServer(a) => feed::feed_server(a),
         Cmd::Config { cmd: ConfigCmd::Default } => {
@@ -215,5 +218,10 @@ pub mod wall {
     #[allow(clippy::disallowed_methods)]
     pub fn now() -> std::time::Instant {
         std::time::Instant::now()
+    }
+    /// Nanoseconds since the epoch, from the wall clock.
+    #[allow(clippy::disallowed_methods)]
+    pub fn epoch_ns() -> i64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
     }
 }
