@@ -149,7 +149,12 @@ impl pb::surveillance_server::Surveillance for Shared {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             loop {
-                match alerts.recv().await {
+                // A subscriber that went away ends the task even when no alert passes its filter.
+                let next = tokio::select! {
+                    a = alerts.recv() => a,
+                    _ = tx.closed() => break,
+                };
+                match next {
                     Ok(a) if passes(&filter, &a) => {
                         if tx.send(Ok(to_pb(&a))).await.is_err() {
                             break;
@@ -200,12 +205,20 @@ impl pb::surveillance_server::Surveillance for Shared {
         let r = req.into_inner();
         let filter = r.filter.unwrap_or_default();
         let limit = if r.limit == 0 { 100 } else { r.limit as usize };
-        let stored = self
-            .store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .alerts(&vigil_store::AlertFilter { level: None, status: None, limit: None })
-            .map_err(|e| Status::unavailable(format!("the store: {e}")))?;
+        // The store's query runs off the async workers. One level, or none, and no type or symbol
+        // filter: the store applies the limit; otherwise it is a scan of the store, newest first.
+        let level = match filter.levels.as_slice() {
+            [l] => Some(vigil_core::Level::parse(l).ok_or_else(|| Status::invalid_argument(format!("levels: {l:?} is not critical, high, medium or low")))?),
+            _ => None,
+        };
+        let pushed = filter.types.is_empty() && filter.symbols.is_empty() && filter.levels.len() <= 1;
+        let store = self.store.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            store.lock().unwrap_or_else(|e| e.into_inner()).alerts(&vigil_store::AlertFilter { level, status: None, limit: pushed.then_some(limit as i64) })
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::unavailable(format!("the store: {e}")))?;
         let alerts = stored.iter().map(|s| &s.alert).filter(|a| passes(&filter, a)).take(limit).map(to_pb).collect();
         Ok(Response::new(pb::ListAlertsReply { alerts }))
     }

@@ -12,12 +12,14 @@
 //! already holds) come back as they were.
 //!
 //! The journal is a sequence of records: a kind byte, the payload's length (4 bytes, little
-//! endian), the payload. `e`: accepted JSON lines; `p`: accepted events as a protobuf
-//! `EventBatch`; `f`: `{"session":…,"venue":…,"hex":…}`, a FIX message; `x`: `{"session":…}`,
+//! endian), a checksum (the low 4 bytes of XXH3 over kind, length and payload), the payload. `e`:
+//! a source's name and its accepted JSON lines; `p`: a source's name and its accepted events as a
+//! protobuf `EventBatch`; `f`: `{"session":…,"venue":…,"hex":…}`, a FIX message; `x`: `{"session":…}`,
 //! where a FIX session's connection ended or fell idle with a trade side waiting; `r`: the engine
 //! released what its reorder buffer held because input paused. Replaying the records in order
 //! gives the engine the same events in the same order as it had live, so the same alerts. A
-//! record cut short by a crash ends the journal and is cut off. Every rejected record is also kept, one JSON object a line, in `.rejects.jsonl`
+//! record cut short, or whose checksum fails (a crash, a power loss), ends the journal and is cut
+//! off with everything after it. Every rejected record is also kept, one JSON object a line, in `.rejects.jsonl`
 //! beside the journal.
 
 use anyhow::Context;
@@ -80,6 +82,13 @@ fn reject(source: &str, line: u64, field: Option<&'static str>, code: RejectCode
     Reject { file: Arc::from(source), line, field, code, reason, raw: raw.chars().take(500).collect() }
 }
 
+/// A batch's starting point, to undo it.
+#[derive(Clone, Copy)]
+struct Before {
+    pending: usize,
+    newest: Option<i64>,
+}
+
 /// What the engine's thread is given.
 enum Batch {
     Events(Vec<Event>),
@@ -98,10 +107,39 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
+/// A journal record: kind, payload length, a checksum of both and the payload, the payload.
 fn record(kind: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.push(kind);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&checksum(kind, payload).to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+fn checksum(kind: u8, payload: &[u8]) -> u32 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&[kind]);
+    h.update(&(payload.len() as u32).to_le_bytes());
+    h.update(payload);
+    h.digest() as u32
+}
+
+/// A record's header: kind, length, checksum.
+const HEADER: usize = 9;
+
+/// An `e` or `p` payload: the source's name (2 bytes of length, the name), then the events.
+fn sourced(source: &str, data: &[u8]) -> Vec<u8> {
+    let name = &source.as_bytes()[..source.len().min(u16::MAX as usize)];
+    let mut v = Vec::with_capacity(2 + name.len() + data.len());
+    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    v.extend_from_slice(name);
+    v.extend_from_slice(data);
+    v
+}
+
+fn unsourced(payload: &[u8]) -> Option<(&str, &[u8])> {
+    let n = u16::from_le_bytes([*payload.first()?, *payload.get(1)?]) as usize;
+    let name = std::str::from_utf8(payload.get(2..2 + n)?).ok()?;
+    Some((name, &payload[2 + n..]))
 }
 
 impl Ingest {
@@ -157,14 +195,24 @@ impl Ingest {
                         // Input paused: release what is held, and say so in the journal (in its
                         // place among the batches) so that a replay releases it there too. Only
                         // when no batch is being taken in (no sender waits on this thread then).
-                        let Ok(mut st) = shared.try_lock() else { continue };
-                        if !rx.is_empty() {
+                        let mut st = match shared.try_lock() {
+                            Ok(st) => st,
+                            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                            Err(std::sync::TryLockError::WouldBlock) => continue,
+                        };
+                        // Events accepted but not handed on yet (a FIX read not yet synced) come
+                        // after the release, on replay as live.
+                        if !rx.is_empty() || !st.pending.is_empty() {
                             continue;
                         }
                         let mut rec = Vec::new();
                         record(b'r', b"", &mut rec);
                         if let Some(j) = st.journal.as_mut() {
+                            let before = j.metadata().map(|m| m.len());
                             if j.write_all(&rec).is_err() {
+                                if let Ok(len) = before {
+                                    let _ = j.set_len(len);
+                                }
                                 continue;
                             }
                             st.dirty = true;
@@ -186,23 +234,16 @@ impl Ingest {
             let _ = engine.finish();
         })?;
         let ingest = Arc::new(Ingest { state, tx, journal_path: journal.to_path_buf(), accepted: AtomicU64::new(0), rejected: AtomicU64::new(0) });
-        let good = ingest.replay(journal)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(journal)
             .with_context(|| format!("cannot open the ingest journal {}", journal.display()))?;
-        // A record cut short by a crash is cut off, so that the next one is read whole.
-        if file.metadata()?.len() > good {
-            file.set_len(good)?;
-        }
         let rejects_path = rejects_file(journal);
         let rejects =
             std::fs::OpenOptions::new().create(true).append(true).open(&rejects_path).with_context(|| format!("cannot open {}", rejects_path.display()))?;
-        let mut st = ingest.lock();
-        st.journal = Some(file);
-        st.rejects = RejectSink::new(Some(Box::new(std::io::BufWriter::new(rejects))));
-        drop(st);
+        ingest.lock().rejects = RejectSink::new(Some(Box::new(std::io::BufWriter::new(rejects))));
+        ingest.replay(journal, file)?;
         Ok(ingest)
     }
 
@@ -219,32 +260,36 @@ impl Ingest {
         self.lock().seq
     }
 
-    /// Replays the journal; returns how many of its bytes are whole records.
-    fn replay(&self, path: &Path) -> anyhow::Result<u64> {
-        let Ok(bytes) = std::fs::read(path) else { return Ok(0) };
+    /// Replays the journal, cuts off a torn or corrupt tail, and from then on appends to `file`
+    /// (installed before the lock is let go, so that no idle release goes unrecorded).
+    fn replay(&self, path: &Path, file: std::fs::File) -> anyhow::Result<()> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read the ingest journal {}", path.display()))?;
         let name = path.display().to_string();
         let mut st = self.lock();
         let mut at = 0usize;
-        while at + 5 <= bytes.len() {
+        while at + HEADER <= bytes.len() {
             let kind = bytes[at];
             let len = u32::from_le_bytes([bytes[at + 1], bytes[at + 2], bytes[at + 3], bytes[at + 4]]) as usize;
-            let Some(payload) = bytes.get(at + 5..(at + 5).saturating_add(len)) else { break };
+            let sum = u32::from_le_bytes([bytes[at + 5], bytes[at + 6], bytes[at + 7], bytes[at + 8]]);
+            let Some(payload) = bytes.get(at + HEADER..(at + HEADER).saturating_add(len)) else { break };
+            if checksum(kind, payload) != sum {
+                eprintln!("vigil serve: {name}: the record at byte {at} is damaged; it and what follows it are cut off");
+                break;
+            }
             let bad = |what: &str| anyhow::anyhow!("{name}: the record at byte {at} is {what}");
             match kind {
                 b'e' | b'p' => {
-                    // Sources that interleaved live are one on replay: each record is in its
-                    // source's order, and the engine gets them as they came.
-                    let source: Arc<str> = Arc::from(format!("{name}@{at}"));
+                    let (source, data) = unsourced(payload).ok_or_else(|| bad("without its source"))?;
+                    let source: Arc<str> = Arc::from(source);
                     let problems = if kind == b'e' {
-                        payload.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| self.accept_line(&mut st, &source, i as u64 + 1, line).err()).count()
+                        data.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| self.accept_line(&mut st, &source, i as u64 + 1, line).err()).count()
                     } else {
-                        let batch = pb::EventBatch::decode(payload).map_err(|e| bad(&format!("not a protobuf EventBatch ({e})")))?;
+                        let batch = pb::EventBatch::decode(data).map_err(|e| bad(&format!("not a protobuf EventBatch ({e})")))?;
                         batch.events.iter().enumerate().filter_map(|(i, e)| self.accept_pb(&mut st, &source, i, e).err()).count()
                     };
                     if problems > 0 {
                         eprintln!("vigil serve: {name}: {problems} events of the record at byte {at} no longer decode; they are skipped");
                     }
-                    st.newest.remove(&source);
                 }
                 b'r' => {
                     self.hand_on(&mut st);
@@ -262,10 +307,17 @@ impl Ingest {
                 }
                 k => return Err(bad(&format!("of an unknown kind {k}"))),
             }
-            at += 5 + len;
+            // Handed on record by record: the engine cannot release in between (this holds the
+            // lock), and live nothing was pending when a release was recorded.
+            self.hand_on(&mut st);
+            at += HEADER + len;
         }
         self.hand_on(&mut st);
-        Ok(at as u64)
+        if file.metadata()?.len() > at as u64 {
+            file.set_len(at as u64)?;
+        }
+        st.journal = Some(file);
+        Ok(())
     }
 
     /// Checks an event's time against the newest of its source and queues it for the engine.
@@ -350,19 +402,29 @@ impl Ingest {
         }
     }
 
-    /// Writes a record, syncs, and only then hands the batch's events to the engine.
-    fn commit(&self, st: &mut State, kind: u8, payload: &[u8], out: &mut Outcome) -> anyhow::Result<()> {
-        let mut rec = Vec::with_capacity(payload.len() + 5);
-        if !payload.is_empty() {
-            record(kind, payload, &mut rec);
+    /// Writes a record, syncs, and only then hands the batch's events to the engine. On failure
+    /// nothing of the batch stays: not in the journal, not for the engine, not in the source's
+    /// order.
+    fn commit(&self, st: &mut State, kind: u8, source: &Arc<str>, data: &[u8], before: Before, out: &mut Outcome) -> anyhow::Result<()> {
+        let mut rec = Vec::new();
+        if !data.is_empty() {
+            record(kind, &sourced(source, data), &mut rec);
         }
         Self::keep(st, &out.rejected);
+        let len = st.journal.as_ref().and_then(|j| j.metadata().ok()).map(|m| m.len());
         let written =
             self.write(st, &rec).and_then(|_| Self::sync(st).with_context(|| format!("cannot sync the ingest journal {}", self.journal_path.display())));
         if let Err(e) = written {
-            // Nothing of the batch is acknowledged: it is not handed on either.
-            st.seq -= st.pending.len() as u64;
-            st.pending.clear();
+            if let (Some(j), Some(len)) = (st.journal.as_ref(), len) {
+                let _ = j.set_len(len);
+            }
+            let dropped = st.pending.len() - before.pending;
+            st.pending.truncate(before.pending);
+            st.seq -= dropped as u64;
+            match before.newest {
+                Some(t) => st.newest.insert(source.clone(), t),
+                None => st.newest.remove(source),
+            };
             return Err(e);
         }
         out.rejected_total = out.rejected.len() as u64;
@@ -378,6 +440,7 @@ impl Ingest {
     pub fn submit(&self, source: &str, body: &[u8]) -> anyhow::Result<Outcome> {
         let source: Arc<str> = Arc::from(source);
         let mut st = self.lock();
+        let before = Before { pending: st.pending.len(), newest: st.newest.get(&source).copied() };
         let mut out = Outcome::default();
         let mut kept = Vec::with_capacity(body.len());
         // A byte-order mark is not part of the first event (nor journaled with it).
@@ -396,7 +459,7 @@ impl Ingest {
                 Err(r) => out.rejected.push(r),
             }
         }
-        self.commit(&mut st, b'e', &kept, &mut out)?;
+        self.commit(&mut st, b'e', &source, &kept, before, &mut out)?;
         Ok(out)
     }
 
@@ -404,6 +467,7 @@ impl Ingest {
     pub fn submit_events(&self, source: &str, events: &[pb::Event]) -> anyhow::Result<Outcome> {
         let source: Arc<str> = Arc::from(source);
         let mut st = self.lock();
+        let before = Before { pending: st.pending.len(), newest: st.newest.get(&source).copied() };
         let mut out = Outcome::default();
         // The accepted events, as an EventBatch: each its field 1, length-delimited.
         let mut kept = Vec::with_capacity(events.len() * 64);
@@ -416,7 +480,7 @@ impl Ingest {
                 Err(r) => out.rejected.push(r),
             }
         }
-        self.commit(&mut st, b'p', &kept, &mut out)?;
+        self.commit(&mut st, b'p', &source, &kept, before, &mut out)?;
         Ok(out)
     }
 

@@ -301,6 +301,14 @@ fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receive
     }
 }
 
+/// A line on standard output for whoever started the serve; one that stopped reading (a closed
+/// pipe) does not stop the serve.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+}
+
 /// `vigil serve`.
 pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCode> {
     let config = crate::replay::load_config(a.config.as_deref())?;
@@ -308,6 +316,12 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
     let (monitor, _writer) = Monitor::new(config, &location)?;
     let api_store = Mutex::new(Store::open(&location)?);
     let reference = crate::report::reference(a.reference.as_deref())?;
+    // The address first: the first line of output is where to reach the serve.
+    let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+    let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
+    println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
     let journal = a.journal.as_ref().map(std::path::PathBuf::from).unwrap_or_else(|| crate::ingest::default_journal(&location));
     let m = monitor.clone();
     let ingest = crate::ingest::Ingest::start(
@@ -320,23 +334,18 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
         }),
         Arc::new(std::sync::atomic::AtomicU64::new(0)),
     )?;
-    println!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq());
+    say(&format!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq()));
     if let Some(addr) = &a.grpc_listen {
         let shared = crate::grpc::Shared { ingest: ingest.clone(), store: Arc::new(Mutex::new(Store::open(&location)?)), alerts: monitor.live.clone() };
         let tls = a.grpc_tls_cert.clone().zip(a.grpc_tls_key.clone());
         let local = crate::grpc::start(addr, shared, tls.clone())?;
-        println!("vigil serve: gRPC on {local}{}", if tls.is_some() { " (TLS)" } else { "" });
+        say(&format!("vigil serve: gRPC on {local}{}", if tls.is_some() { " (TLS)" } else { "" }));
     }
     if let Some(addr) = &a.fix_listen {
         start_fix(addr, &a.fix_sessions, a.fix_store.as_deref(), &journal, ingest.clone())?;
     } else if !a.fix_sessions.is_empty() {
         anyhow::bail!("--fix-session needs --fix-listen");
     }
-    let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
-    let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
-    println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     for mut rq in server.incoming_requests() {
         let method = rq.method().as_str().to_string();
         let url = rq.url().to_string();
@@ -435,7 +444,7 @@ fn start_fix(addr: &str, specs: &[String], store: Option<&str>, journal: &std::p
     }
     let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for FIX on {addr}"))?;
     let local = listener.local_addr().map_or(addr.to_string(), |a| a.to_string());
-    println!("vigil serve: FIX acceptor on {local} ({} sessions, stores in {})", specs.len(), dir.display());
+    say(&format!("vigil serve: FIX acceptor on {local} ({} sessions, stores in {})", specs.len(), dir.display()));
     let acceptor = vigil_fix::acceptor::Acceptor::new(sessions, Arc::new(crate::ingest::FixApp { ingest, venues }));
     std::thread::Builder::new().name("vigil-fix".into()).spawn(move || acceptor.serve(listener))?;
     Ok(())

@@ -342,4 +342,33 @@ fn grpc_clients_from_pypi_publish_subscribe_and_query() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let ack: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(ack["rejected"][0]["field"], "qty", "{ack}");
+
+    // TLS by configuration: grpcurl trusting the serve's certificate gets in, plaintext does not.
+    let tls = dir.path().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    let o = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
+        .output()
+        .expect("openssl");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let db2 = dir.path().join("tls.db");
+    let db2 = db2.to_str().unwrap();
+    let token2 = self::token(db2);
+    let srv2 = serve(db2, &["--grpc-listen", "127.0.0.1:0", "--grpc-tls-cert", cert.to_str().unwrap(), "--grpc-tls-key", key.to_str().unwrap()]);
+    let addr2 = srv2.grpc.clone().unwrap();
+    let summary = |secure: bool| {
+        let mut c = Command::new(&grpcurl);
+        if secure {
+            c.args(["-cacert", cert.to_str().unwrap()]);
+        } else {
+            c.arg("-plaintext");
+        }
+        c.args(["-import-path", root.to_str().unwrap(), "-proto", "vigil/v1/vigil.proto", "-H", &format!("authorization: Bearer {token2}")]);
+        c.args([addr2.as_str(), "vigil.v1.Surveillance/Summary"]).output().unwrap()
+    };
+    let o = summary(true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!summary(false).status.success());
 }

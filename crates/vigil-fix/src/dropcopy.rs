@@ -4,7 +4,8 @@
 //! | FIX | event |
 //! |---|---|
 //! | NewOrderSingle (D) | `new`: ClOrdID (11), Account (1), Side (54), Price (44, none for OrdType 1 market), OrderQty (38) |
-//! | OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderCancelReject (9) | nothing: a request is not a change until the venue's report says so (a refused cancel leaves the order as it was); the new ClOrdID becomes an alias of the order |
+//! | OrderCancelRequest (F), OrderCancelReplaceRequest (G) | once the session has carried ExecutionReports: nothing, a request is not a change until the venue's report says so (a refused cancel leaves the order as it was), and the new ClOrdID becomes an alias of the order; in a feed of requests alone (a broker's copy of what it sent): `cancel`, and `amend` with Price and the open quantity (OrderQty less what is filled) |
+//! | OrderCancelReject (9) | nothing |
 //! | ExecutionReport (8), ExecType (150) 0 new | `new`, unless the order is known |
 //! | 150 = 5 replaced | `amend`: Price, LeavesQty (151) |
 //! | 150 = 4 canceled, C expired, 3 done for day; 8 rejected (an order already known) | `cancel` |
@@ -16,8 +17,9 @@
 //! cancelled or filled is forgotten with its aliases (a ClOrdID may be used again). A report
 //! resent (the same ExecID) makes no second event. The two sides of one match (two reports with
 //! one TrdMatchID, or SecondaryExecID in FIX 4.4) make one trade naming both accounts and both
-//! orders: the first waits for the second as long as the session's next message, or until the
-//! session falls quiet or ends ([`Mapper::flush`]); alone, it leaves as a trade of its side.
+//! orders: the first waits for the second through [`PAIR_MESSAGES`] more messages of the session,
+//! or until the session falls quiet or ends ([`Mapper::flush`]); alone, it leaves as a trade of
+//! its side.
 //! Status reports (150 = I, D, A, 6, E and kin) carry no event.
 
 use crate::{Message, SOH};
@@ -25,8 +27,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 
-/// How many ExecIDs are remembered to recognise a report sent twice.
+/// How many ExecIDs are remembered to recognise a report sent again.
 const EXEC_IDS: usize = 100_000;
+/// How many of the session's messages a trade side waits through for its other side.
+pub const PAIR_MESSAGES: u32 = 16;
 
 /// Why a message makes no event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +49,6 @@ struct Order {
     qty: Option<String>,
     /// Filled so far, in the spec's fixed point (1e-8).
     cum: i64,
-    closed: bool,
     /// Other ids of the order (replaces' ClOrdIDs, the venue's OrderID).
     aliases: Vec<String>,
 }
@@ -54,6 +57,8 @@ struct Order {
 struct Out {
     value: Value,
     waiting: Option<String>,
+    /// Messages since it came.
+    age: u32,
 }
 
 /// The mapping state of one drop-copy session.
@@ -68,6 +73,8 @@ pub struct Mapper {
     /// ExecIDs seen (bounded), so that a resent report makes no second event.
     exec_ids: FxHashSet<String>,
     exec_order: VecDeque<String>,
+    /// Whether the session carries ExecutionReports (then requests wait for them).
+    reports: bool,
 }
 
 fn fixed(s: &str) -> Option<i64> {
@@ -102,6 +109,7 @@ impl Mapper {
             matched_order: VecDeque::new(),
             exec_ids: FxHashSet::default(),
             exec_order: VecDeque::new(),
+            reports: false,
         }
     }
 
@@ -128,23 +136,33 @@ impl Mapper {
             .get(ts_field)
             .and_then(crate::session::parse_utc_timestamp_ns)
             .ok_or_else(|| fail(Some(ts_field), format!("{} is not a UTCTimestamp", if ts_field == 60 { "TransactTime" } else { "SendingTime" })));
-        // A side waiting for its other side waits no longer than this message.
+        // A side waiting for its other side waits a few messages (an aggressor's reports of a
+        // sweep may come before the passive sides), then leaves alone.
         let before = self.out.len();
         let r = ts.and_then(|ts| self.map(m, &msg_type, ts, &fail));
         for o in self.out.iter_mut().take(before) {
-            o.waiting = None;
+            if o.waiting.is_some() {
+                o.age += 1;
+                if o.age > PAIR_MESSAGES {
+                    o.waiting = None;
+                }
+            }
         }
         r
     }
 
     fn map(&mut self, m: &Message, msg_type: &str, ts: i64, fail: &dyn Fn(Option<u32>, String) -> MapError) -> Result<(), MapError> {
         let text = |tag: u32| m.str(tag).filter(|s| !s.is_empty());
-        if matches!(msg_type, "F" | "G" | "9") {
+        // Where the venue reports (ExecutionReports come), a request waits for its report.
+        if msg_type == "9" || (self.reports && matches!(msg_type, "F" | "G")) {
             if let Some(orig) = text(41) {
                 let id = self.canonical(&[orig]);
                 self.alias(text(11), &id);
             }
             return Ok(());
+        }
+        if msg_type == "8" {
+            self.reports = true;
         }
         let symbol = text(55).ok_or_else(|| fail(Some(55), "Symbol is missing".into()))?.to_uppercase();
         let side = match text(54) {
@@ -160,6 +178,19 @@ impl Mapper {
         base.insert("symbol".into(), symbol.into());
         let limit_price = || if text(40) == Some("1") { None } else { text(44).map(str::to_string) };
         match msg_type {
+            // A feed of requests alone (a broker's copy of what it sent): they are the changes.
+            "F" | "G" => {
+                let orig = text(41).ok_or_else(|| fail(Some(41), "OrigClOrdID is missing".into()))?;
+                let id = self.canonical(&[orig]);
+                if msg_type == "F" {
+                    self.close(base, &id, account);
+                } else {
+                    self.alias(text(11), &id);
+                    let cum = self.orders.get(&id).map_or(0, |o| o.cum);
+                    let open = text(38).and_then(fixed).map(|t| show((t - cum).max(0)));
+                    self.amend(base, &id, account, limit_price(), open);
+                }
+            }
             "D" => {
                 let id = text(11).ok_or_else(|| fail(Some(11), "ClOrdID is missing".into()))?.to_string();
                 let side = side.ok_or_else(|| fail(Some(54), "Side is missing".into()))?;
@@ -170,8 +201,11 @@ impl Mapper {
                 self.open(base, id, account, side, limit_price(), qty);
             }
             "8" => {
+                // A report sent again (PossDupFlag or PossResend) whose ExecID was seen makes no
+                // second event; ExecIDs a venue uses again on another day are not doubted.
+                let again = m.str(43) == Some("Y") || m.str(97) == Some("Y");
                 if let Some(exec) = text(17) {
-                    if self.exec_ids.contains(exec) {
+                    if again && self.exec_ids.contains(exec) {
                         return Ok(());
                     }
                     self.exec_ids.insert(exec.to_string());
@@ -223,7 +257,12 @@ impl Mapper {
                 let qty = text(38).or(text(151)).ok_or_else(|| fail(Some(38), "OrderQty is missing".into()))?.to_string();
                 self.open(base, id, account, side, limit_price(), qty);
             }
-            "5" => self.amend(base, &id, account, limit_price(), text(151).map(str::to_string)),
+            "5" => {
+                // An order the session never saw enter (it joined late): known from now on, so
+                // that its new ClOrdID names it.
+                self.orders.entry(id.clone()).or_default();
+                self.amend(base, &id, account, limit_price(), text(151).map(str::to_string));
+            }
             "4" | "C" | "3" => self.close(base, &id, account),
             "8" if self.orders.contains_key(&id) => self.close(base, &id, account),
             "F" | "1" | "2" => {
@@ -296,15 +335,15 @@ impl Mapper {
             base.insert("price".into(), p.clone().into());
         }
         base.insert("qty".into(), qty.clone().into());
-        self.orders.insert(id, Order { price, qty: Some(qty), cum: 0, closed: false, aliases: Vec::new() });
-        self.out.push_back(Out { value: Value::Object(base), waiting: None });
+        self.orders.insert(id, Order { price, qty: Some(qty), cum: 0, aliases: Vec::new() });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None, age: 0 });
     }
 
     fn amend(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>, price: Option<String>, qty: Option<String>) {
         // An order the session never saw enter: the venue's word is taken as it is.
         let mut unknown = Order::default();
         let o = self.orders.get_mut(id).unwrap_or(&mut unknown);
-        if o.closed || (price.is_none() && qty.is_none()) {
+        if price.is_none() && qty.is_none() {
             return;
         }
         // Only what changed: a request and the report that confirms it are one change.
@@ -330,7 +369,7 @@ impl Mapper {
         if let Some(q) = qty {
             base.insert("qty".into(), q.into());
         }
-        self.out.push_back(Out { value: Value::Object(base), waiting: None });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None, age: 0 });
     }
 
     fn close(&mut self, mut base: Map<String, Value>, id: &str, account: Option<String>) {
@@ -340,7 +379,7 @@ impl Mapper {
         if let Some(a) = account {
             base.insert("account".into(), a.into());
         }
-        self.out.push_back(Out { value: Value::Object(base), waiting: None });
+        self.out.push_back(Out { value: Value::Object(base), waiting: None, age: 0 });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -401,7 +440,7 @@ impl Mapper {
         if let Some(g) = aggressor {
             base.insert("aggressor".into(), g.into());
         }
-        self.out.push_back(Out { value: Value::Object(base), waiting: matched });
+        self.out.push_back(Out { value: Value::Object(base), waiting: matched, age: 0 });
     }
 }
 
@@ -495,18 +534,33 @@ mod tests {
         )
         .unwrap();
         assert!(m.ready().is_empty() && m.waiting());
-        push(&mut m, &format!("35=D|{H}11=C2|1=A|54=1|38=5|40=1|55=S|60=20260105-14:00:00.500|")).unwrap();
+        for i in 0..=PAIR_MESSAGES {
+            assert!(m.ready().is_empty(), "after {i} messages");
+            push(&mut m, &format!("35=D|{H}11=C2{i}|1=A|54=1|38=5|40=1|55=S|60=20260105-14:00:00.500|")).unwrap();
+        }
         let v = events(m.ready());
-        assert_eq!(v.len(), 2);
+        assert_eq!(v.len(), 2 + PAIR_MESSAGES as usize);
         assert_eq!((v[0]["buy_account"].as_str(), v[0]["sell_account"].as_str()), (Some("A"), Some("BOB")));
         assert!(v[1].get("price").is_none(), "a market order has no price");
         // A late second side of a match that already left is dropped; so is a report sent twice.
         push(&mut m, &format!("35=8|{H}37=O2|11=Z|17=E2|527=M1|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:01.002|")).unwrap();
-        push(&mut m, &format!("35=8|{H}37=O1|11=C1|17=E1|527=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|60=20260105-14:00:00|")).unwrap();
+        push(&mut m, &format!("35=8|{H}43=Y|37=O1|11=C1|17=E1|527=M1|150=F|39=1|1=A|54=1|55=S|31=1|32=1|151=1|14=1|6=1|60=20260105-14:00:00|")).unwrap();
         assert!(m.flush().is_empty());
         push(&mut m, &format!("35=8|{H}37=O3|11=Y|17=E3|527=M2|150=F|39=2|1=B|54=2|55=S|31=1|32=1|151=0|14=1|6=1|60=20260105-14:00:02|")).unwrap();
         assert!(m.ready().is_empty());
         assert_eq!(m.flush().len(), 1);
+    }
+
+    #[test]
+    fn a_feed_of_requests_alone_maps_its_cancels_and_replaces() {
+        let mut m = Mapper::new("x");
+        push(&mut m, &format!("35=D|{H}11=C1|1=A|54=1|38=10|40=2|44=5|55=S|60=20260105-14:00:00|")).unwrap();
+        push(&mut m, &format!("35=G|{H}11=C2|41=C1|1=A|54=1|38=8|40=2|44=5.5|55=S|60=20260105-14:00:01|")).unwrap();
+        push(&mut m, &format!("35=F|{H}11=C3|41=C2|54=1|55=S|60=20260105-14:00:02|")).unwrap();
+        let v = events(m.ready());
+        let got: Vec<(&str, &str)> = v.iter().map(|e| (e["type"].as_str().unwrap(), e["order_id"].as_str().unwrap())).collect();
+        assert_eq!(got, [("new", "C1"), ("amend", "C1"), ("cancel", "C1")]);
+        assert_eq!((v[1]["price"].as_str(), v[1]["qty"].as_str()), (Some("5.5"), Some("8")));
     }
 
     #[test]

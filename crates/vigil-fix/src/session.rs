@@ -511,7 +511,8 @@ pub fn parse_utc_timestamp_ns(v: &[u8]) -> Option<i64> {
     let days = vigil_core::time::days_from_civil(n(0, 4), n(4, 6) as u32, n(6, 8) as u32);
     let frac = v.get(18..).unwrap_or_default();
     let ns = frac.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64) * 10i64.pow(9 - frac.len().min(9) as u32);
-    Some((days * 86_400 + n(9, 11) * 3600 + n(12, 14) * 60 + n(15, 17)) * 1_000_000_000 + ns)
+    // Years a timestamp may name but nanoseconds since 1970 cannot hold (beyond 2262) are refused.
+    (days * 86_400 + n(9, 11) * 3600 + n(12, 14) * 60 + n(15, 17)).checked_mul(1_000_000_000)?.checked_add(ns)
 }
 
 fn is_admin(msg_type: &str) -> bool {
@@ -1201,6 +1202,9 @@ mod tests {
         assert_eq!(parse_utc_timestamp(b"2026-01-05"), None);
         assert_eq!(parse_utc_timestamp_ns(b"20260105-14:00:00.123456789"), Some(ms * 1_000_000 + 456_789));
         assert_eq!(parse_utc_timestamp_ns(b"20260105-14:00:00.5"), Some((ms - 123) * 1_000_000 + 500_000_000));
+        // Found by the fix_session fuzz target: a year beyond 2262 overflowed.
+        assert_eq!(parse_utc_timestamp_ns(b"99991231-23:59:59"), None);
+        assert_eq!(parse_utc_timestamp(b"99991231-23:59:59"), None);
     }
 
     const NOW: i64 = 1_767_621_600_000;

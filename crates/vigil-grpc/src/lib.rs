@@ -28,8 +28,11 @@ fn side(s: i32) -> Option<&'static str> {
 pub fn record<'a>(e: &'a pb::Event, ts_buf: &'a mut String, other: &'a mut [String; 3]) -> Record<'a> {
     let mut r = Record::default();
     let [o_type, o_side, o_aggressor] = other;
-    *ts_buf = e.ts.to_string();
-    r.fields[decode::TS] = Some(JsonValue::Num(ts_buf.as_str()));
+    // proto3 cannot tell an absent time from 0: 0 is absent (1970 is no event's time).
+    if e.ts != 0 {
+        *ts_buf = e.ts.to_string();
+        r.fields[decode::TS] = Some(JsonValue::Num(ts_buf.as_str()));
+    }
     let ty = match pb::EventType::try_from(e.r#type) {
         Ok(pb::EventType::New) => Some("new"),
         Ok(pb::EventType::Amend) => Some("amend"),
@@ -125,12 +128,13 @@ mod tests {
     fn a_bad_protobuf_event_is_refused_naming_the_field() {
         let mut it = Interner::new();
         type Case = (fn(&mut pb::Event), &'static str, RejectCode);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
             (|e| e.qty = "-1".into(), "qty", RejectCode::InvalidQty),
             (|e| e.price = "12x".into(), "price", RejectCode::InvalidDecimal),
             (|e| e.side = 7, "side", RejectCode::InvalidField),
             (|e| e.r#type = 0, "type", RejectCode::MissingField),
             (|e| e.r#type = 42, "type", RejectCode::UnknownType),
+            (|e| e.ts = 0, "ts", RejectCode::MissingField),
         ];
         for (break_it, field, code) in cases {
             let mut e = order();
