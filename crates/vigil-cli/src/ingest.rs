@@ -126,14 +126,38 @@ fn checksum(kind: u8, payload: &[u8]) -> u32 {
 /// A record's header: kind, length, checksum.
 const HEADER: usize = 9;
 
-/// An `e` or `p` payload: the source's name (2 bytes of length, the name), then the events.
-fn sourced(source: &str, data: &[u8]) -> Vec<u8> {
-    let name = &source.as_bytes()[..source.len().min(u16::MAX as usize)];
-    let mut v = Vec::with_capacity(2 + name.len() + data.len());
-    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    v.extend_from_slice(name);
-    v.extend_from_slice(data);
-    v
+/// An `e` or `p` record built in place: the header left to fill, the source's name (2 bytes of
+/// length, the name), then the events as they are accepted.
+struct Sourced {
+    buf: Vec<u8>,
+    empty: usize,
+}
+
+impl Sourced {
+    fn new(kind: u8, source: &str, capacity: usize) -> Sourced {
+        let name = &source.as_bytes()[..source.len().min(u16::MAX as usize)];
+        let mut buf = Vec::with_capacity(HEADER + 2 + name.len() + capacity);
+        buf.push(kind);
+        buf.extend_from_slice(&[0; HEADER - 1]);
+        buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        buf.extend_from_slice(name);
+        let empty = buf.len();
+        Sourced { buf, empty }
+    }
+    fn has_events(&self) -> bool {
+        self.buf.len() > self.empty
+    }
+    /// The whole record, header filled; nothing when no event was accepted.
+    fn finish(mut self) -> Vec<u8> {
+        if !self.has_events() {
+            return Vec::new();
+        }
+        let len = (self.buf.len() - HEADER) as u32;
+        self.buf[1..5].copy_from_slice(&len.to_le_bytes());
+        let sum = checksum(self.buf[0], &self.buf[HEADER..]);
+        self.buf[5..9].copy_from_slice(&sum.to_le_bytes());
+        self.buf
+    }
 }
 
 fn unsourced(payload: &[u8]) -> Option<(&str, &[u8])> {
@@ -285,7 +309,8 @@ impl Ingest {
                         data.split(|&b| b == b'\n').enumerate().filter_map(|(i, line)| self.accept_line(&mut st, &source, i as u64 + 1, line).err()).count()
                     } else {
                         let batch = pb::EventBatch::decode(data).map_err(|e| bad(&format!("not a protobuf EventBatch ({e})")))?;
-                        batch.events.iter().enumerate().filter_map(|(i, e)| self.accept_pb(&mut st, &source, i, e).err()).count()
+                        let mut scratch = vigil_grpc::Scratch::default();
+                        batch.events.iter().enumerate().filter_map(|(i, e)| self.accept_pb(&mut st, &source, i, e, &mut scratch).err()).count()
                     };
                     if problems > 0 {
                         eprintln!("vigil serve: {name}: {problems} events of the record at byte {at} no longer decode; they are skipped");
@@ -357,9 +382,9 @@ impl Ingest {
     }
 
     /// One protobuf event, `index` its place in its batch.
-    fn accept_pb(&self, st: &mut State, source: &Arc<str>, index: usize, e: &pb::Event) -> Result<(), Reject> {
+    fn accept_pb(&self, st: &mut State, source: &Arc<str>, index: usize, e: &pb::Event, scratch: &mut vigil_grpc::Scratch) -> Result<(), Reject> {
         let raw = || format!("{e:?}");
-        match vigil_grpc::to_event(e, &mut st.interner) {
+        match vigil_grpc::to_event_with(e, &mut st.interner, scratch) {
             Ok(ev) => self.admit(st, source, ev).map_err(|(code, reason)| reject(source, index as u64 + 1, Some("ts"), code, reason, &raw())),
             Err(f) => Err(reject(source, index as u64 + 1, f.field, f.code, f.reason, &raw())),
         }
@@ -405,11 +430,8 @@ impl Ingest {
     /// Writes a record, syncs, and only then hands the batch's events to the engine. On failure
     /// nothing of the batch stays: not in the journal, not for the engine, not in the source's
     /// order.
-    fn commit(&self, st: &mut State, kind: u8, source: &Arc<str>, data: &[u8], before: Before, out: &mut Outcome) -> anyhow::Result<()> {
-        let mut rec = Vec::new();
-        if !data.is_empty() {
-            record(kind, &sourced(source, data), &mut rec);
-        }
+    fn commit(&self, st: &mut State, source: &Arc<str>, rec: Sourced, before: Before, out: &mut Outcome) -> anyhow::Result<()> {
+        let rec = rec.finish();
         Self::keep(st, &out.rejected);
         let len = st.journal.as_ref().and_then(|j| j.metadata().ok()).map(|m| m.len());
         let written =
@@ -442,7 +464,7 @@ impl Ingest {
         let mut st = self.lock();
         let before = Before { pending: st.pending.len(), newest: st.newest.get(&source).copied() };
         let mut out = Outcome::default();
-        let mut kept = Vec::with_capacity(body.len());
+        let mut kept = Sourced::new(b'e', &source, body.len());
         // A byte-order mark is not part of the first event (nor journaled with it).
         let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
         for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
@@ -450,16 +472,16 @@ impl Ingest {
             match self.accept_line(&mut st, &source, i as u64 + 1, raw) {
                 Ok(true) => {
                     out.accepted += 1;
-                    if !kept.is_empty() {
-                        kept.push(b'\n');
+                    if kept.has_events() {
+                        kept.buf.push(b'\n');
                     }
-                    kept.extend_from_slice(raw);
+                    kept.buf.extend_from_slice(raw);
                 }
                 Ok(false) => {}
                 Err(r) => out.rejected.push(r),
             }
         }
-        self.commit(&mut st, b'e', &source, &kept, before, &mut out)?;
+        self.commit(&mut st, &source, kept, before, &mut out)?;
         Ok(out)
     }
 
@@ -470,17 +492,18 @@ impl Ingest {
         let before = Before { pending: st.pending.len(), newest: st.newest.get(&source).copied() };
         let mut out = Outcome::default();
         // The accepted events, as an EventBatch: each its field 1, length-delimited.
-        let mut kept = Vec::with_capacity(events.len() * 64);
+        let mut kept = Sourced::new(b'p', &source, events.len() * 64);
+        let mut scratch = vigil_grpc::Scratch::default();
         for (i, e) in events.iter().enumerate() {
-            match self.accept_pb(&mut st, &source, i, e) {
+            match self.accept_pb(&mut st, &source, i, e, &mut scratch) {
                 Ok(()) => {
                     out.accepted += 1;
-                    prost::encoding::message::encode(1, e, &mut kept);
+                    prost::encoding::message::encode(1, e, &mut kept.buf);
                 }
                 Err(r) => out.rejected.push(r),
             }
         }
-        self.commit(&mut st, b'p', &source, &kept, before, &mut out)?;
+        self.commit(&mut st, &source, kept, before, &mut out)?;
         Ok(out)
     }
 

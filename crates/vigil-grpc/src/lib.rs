@@ -30,7 +30,9 @@ pub fn record<'a>(e: &'a pb::Event, ts_buf: &'a mut String, other: &'a mut [Stri
     let [o_type, o_side, o_aggressor] = other;
     // proto3 cannot tell an absent time from 0: 0 is absent (1970 is no event's time).
     if e.ts != 0 {
-        *ts_buf = e.ts.to_string();
+        use std::fmt::Write;
+        ts_buf.clear();
+        let _ = write!(ts_buf, "{}", e.ts);
         r.fields[decode::TS] = Some(JsonValue::Num(ts_buf.as_str()));
     }
     let ty = match pb::EventType::try_from(e.r#type) {
@@ -83,11 +85,21 @@ pub fn record<'a>(e: &'a pb::Event, ts_buf: &'a mut String, other: &'a mut [Stri
     r
 }
 
+/// Text buffers [`to_event_with`] reuses from one event to the next.
+#[derive(Default)]
+pub struct Scratch {
+    ts: String,
+    other: [String; 3],
+}
+
 /// Maps one protobuf event to the engine's, interning its names once every check has passed.
 pub fn to_event(e: &pb::Event, interner: &mut Interner) -> Result<Event, FieldError> {
-    let mut ts = String::new();
-    let mut other: [String; 3] = Default::default();
-    record(e, &mut ts, &mut other).decode(interner)
+    to_event_with(e, interner, &mut Scratch::default())
+}
+
+/// [`to_event`] with buffers kept between calls.
+pub fn to_event_with(e: &pb::Event, interner: &mut Interner, scratch: &mut Scratch) -> Result<Event, FieldError> {
+    record(e, &mut scratch.ts, &mut scratch.other).decode(interner)
 }
 
 #[cfg(test)]
