@@ -230,7 +230,8 @@ pub fn start(addr: &str, shared: Shared, tls: Option<(String, String)>) -> anyho
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().thread_name("vigil-grpc").build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen for gRPC on {addr}"))?;
     let local = listener.local_addr()?;
-    let mut builder = tonic::transport::Server::builder();
+    // Batches are large: HTTP/2 windows that take one whole, rather than 64 KiB at a time.
+    let mut builder = tonic::transport::Server::builder().initial_stream_window_size(16 << 20).initial_connection_window_size(32 << 20);
     if let Some((cert, key)) = tls {
         let cert = std::fs::read(&cert).with_context(|| format!("--grpc-tls-cert {cert}"))?;
         let key = std::fs::read(&key).with_context(|| format!("--grpc-tls-key {key}"))?;
@@ -345,8 +346,12 @@ pub fn bench_cmd(a: BenchArgs) -> anyhow::Result<std::process::ExitCode> {
     drop(events);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (elapsed, acks, last, latencies) = rt.block_on(async move {
-        let channel =
-            tonic::transport::Endpoint::from_shared(format!("http://{}", a.addr))?.connect().await.with_context(|| format!("cannot reach {}", a.addr))?;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", a.addr))?
+            .initial_stream_window_size(16 << 20)
+            .initial_connection_window_size(32 << 20)
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach {}", a.addr))?;
         let mut client = pb::ingest_client::IngestClient::new(channel).max_decoding_message_size(64 << 20).max_encoding_message_size(256 << 20);
         let sent_at = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         let marks = sent_at.clone();
