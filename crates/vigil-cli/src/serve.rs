@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub reference: Option<String>,
     /// The live ingest journal: events posted to /api/v1/events and FIX drop copies, kept before
-    /// they are acknowledged and replayed at start (default: beside a SQLite store, `<db>.ingest.jsonl`).
+    /// they are acknowledged and replayed at start (default: beside a SQLite store, `<db>.ingest.journal`).
     #[arg(long)]
     pub journal: Option<String>,
     /// The largest batch POST /api/v1/events takes, in bytes.
