@@ -348,15 +348,22 @@ impl Ingest {
     /// Checks an event's time against the newest of its source and queues it for the engine.
     fn admit(&self, st: &mut State, source: &Arc<str>, ev: Event) -> Result<(), (RejectCode, String)> {
         let tolerance = st.tolerance;
-        let newest = st.newest.entry(source.clone()).or_insert(i64::MIN);
-        if *newest != i64::MIN && ev.ts.0 < newest.saturating_sub(tolerance) {
-            let late = *newest - ev.ts.0;
-            return Err((
-                RejectCode::OutOfOrder,
-                format!("{late} ns earlier than an event this source sent before, beyond the {tolerance} ns reorder tolerance"),
-            ));
+        // Looked up by reference: no clone of the source's name an event.
+        match st.newest.get_mut(source) {
+            Some(newest) => {
+                if ev.ts.0 < newest.saturating_sub(tolerance) {
+                    let late = *newest - ev.ts.0;
+                    return Err((
+                        RejectCode::OutOfOrder,
+                        format!("{late} ns earlier than an event this source sent before, beyond the {tolerance} ns reorder tolerance"),
+                    ));
+                }
+                *newest = (*newest).max(ev.ts.0);
+            }
+            None => {
+                st.newest.insert(source.clone(), ev.ts.0);
+            }
         }
-        *newest = (*newest).max(ev.ts.0);
         st.seq += 1;
         st.pending.push(ev);
         Ok(())

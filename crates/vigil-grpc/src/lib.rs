@@ -22,18 +22,15 @@ fn side(s: i32) -> Option<&'static str> {
     }
 }
 
-/// A protobuf event as the spec's record (borrowing its text); `ts` is written into `ts_buf`.
-/// A side or type value the protocol does not define is passed on as its number, for the
+/// A protobuf event as the spec's record (borrowing its text; the time goes in as the number it
+/// is). A side or type value the protocol does not define is passed on as its number, for the
 /// decoder to refuse with the field's name.
-pub fn record<'a>(e: &'a pb::Event, ts_buf: &'a mut String, other: &'a mut [String; 3]) -> Record<'a> {
+pub fn record<'a>(e: &'a pb::Event, other: &'a mut [String; 3]) -> Record<'a> {
     let mut r = Record::default();
     let [o_type, o_side, o_aggressor] = other;
     // proto3 cannot tell an absent time from 0: 0 is absent (1970 is no event's time).
     if e.ts != 0 {
-        use std::fmt::Write;
-        ts_buf.clear();
-        let _ = write!(ts_buf, "{}", e.ts);
-        r.fields[decode::TS] = Some(JsonValue::Num(ts_buf.as_str()));
+        r.fields[decode::TS] = Some(JsonValue::Nanos(e.ts));
     }
     let ty = match pb::EventType::try_from(e.r#type) {
         Ok(pb::EventType::New) => Some("new"),
@@ -88,7 +85,6 @@ pub fn record<'a>(e: &'a pb::Event, ts_buf: &'a mut String, other: &'a mut [Stri
 /// Text buffers [`to_event_with`] reuses from one event to the next.
 #[derive(Default)]
 pub struct Scratch {
-    ts: String,
     other: [String; 3],
 }
 
@@ -99,7 +95,7 @@ pub fn to_event(e: &pb::Event, interner: &mut Interner) -> Result<Event, FieldEr
 
 /// [`to_event`] with buffers kept between calls.
 pub fn to_event_with(e: &pb::Event, interner: &mut Interner, scratch: &mut Scratch) -> Result<Event, FieldError> {
-    record(e, &mut scratch.ts, &mut scratch.other).decode(interner)
+    record(e, &mut scratch.other).decode(interner)
 }
 
 #[cfg(test)]
@@ -140,13 +136,14 @@ mod tests {
     fn a_bad_protobuf_event_is_refused_naming_the_field() {
         let mut it = Interner::new();
         type Case = (fn(&mut pb::Event), &'static str, RejectCode);
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             (|e| e.qty = "-1".into(), "qty", RejectCode::InvalidQty),
             (|e| e.price = "12x".into(), "price", RejectCode::InvalidDecimal),
             (|e| e.side = 7, "side", RejectCode::InvalidField),
             (|e| e.r#type = 0, "type", RejectCode::MissingField),
             (|e| e.r#type = 42, "type", RejectCode::UnknownType),
             (|e| e.ts = 0, "ts", RejectCode::MissingField),
+            (|e| e.ts = -5, "ts", RejectCode::InvalidTimestamp),
         ];
         for (break_it, field, code) in cases {
             let mut e = order();

@@ -169,14 +169,19 @@ impl<'a> Record<'a> {
 
     /// Decodes the record, interning names only once every check has passed.
     pub fn decode(&self, interner: &mut Interner) -> Result<Event, FieldError> {
-        let ts = match &self.fields[TS] {
+        let text = match &self.fields[TS] {
             None => return err(TS, RejectCode::MissingField, "required field is missing".into()),
             Some(JsonValue::Str(s)) if s.is_empty() => return err(TS, RejectCode::MissingField, "required field is missing".into()),
-            Some(JsonValue::Str(s)) => s.as_ref(),
-            Some(JsonValue::Num(s)) => s,
+            Some(JsonValue::Str(s)) => Some(s.as_ref()),
+            Some(JsonValue::Num(s)) => Some(*s),
+            Some(JsonValue::Nanos(_)) => None,
             Some(v) => return err(TS, RejectCode::InvalidField, format!("expected integer nanoseconds or an RFC 3339 string, got {}", v.type_name())),
         };
-        let ts = Ts::parse(ts.as_bytes()).or_else(|e| err(TS, RejectCode::InvalidTimestamp, format!("{ts:?}: {e}")))?;
+        let ts = match (text, &self.fields[TS]) {
+            (Some(t), _) => Ts::parse(t.as_bytes()).or_else(|e| err(TS, RejectCode::InvalidTimestamp, format!("{t:?}: {e}")))?,
+            (None, Some(JsonValue::Nanos(n))) => Ts(*n),
+            (None, _) => return err(TS, RejectCode::MissingField, "required field is missing".into()),
+        };
         if !(TS_MIN..TS_MAX).contains(&ts.0) {
             return err(TS, RejectCode::InvalidTimestamp, format!("{} is outside 1970-01-01..2200-01-01 (nanoseconds since the epoch expected)", ts.0));
         }

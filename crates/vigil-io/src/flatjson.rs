@@ -11,6 +11,8 @@ pub enum JsonValue<'a> {
     Str(Cow<'a, str>),
     /// The number's text, as written.
     Num(&'a str),
+    /// Integer nanoseconds a binary source (gRPC) already holds as a number: no text to parse.
+    Nanos(i64),
     Bool(bool),
     Null,
 }
@@ -19,7 +21,7 @@ impl JsonValue<'_> {
     pub fn type_name(&self) -> &'static str {
         match self {
             JsonValue::Str(_) => "a string",
-            JsonValue::Num(_) => "a number",
+            JsonValue::Num(_) | JsonValue::Nanos(_) => "a number",
             JsonValue::Bool(_) => "a boolean",
             JsonValue::Null => "null",
         }
