@@ -62,6 +62,7 @@ fn ack(o: Outcome) -> pb::Ack {
     pb::Ack {
         accepted: o.accepted,
         last_seq: o.last_seq,
+        rejected_count: o.rejected_total,
         rejected: o
             .rejected
             .into_iter()

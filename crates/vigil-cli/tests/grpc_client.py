@@ -77,6 +77,7 @@ out["acks"] = len(acks)
 out["batches"] = len(batches)
 out["accepted"] = sum(a.accepted for a in acks)
 out["last_seq"] = acks[-1].last_seq
+out["rejected_count"] = sum(a.rejected_count for a in acks)
 out["rejected"] = [{"batch": i, "index": r.index, "field": r.field, "code": r.code, "reason": r.reason} for i, a in enumerate(acks) for r in a.rejected]
 
 # The alerts settle: the list stops growing.

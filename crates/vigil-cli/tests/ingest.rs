@@ -306,6 +306,7 @@ fn grpc_clients_from_pypi_publish_subscribe_and_query() {
     assert_eq!(v["acks"], v["batches"], "{v}");
     assert_eq!((v["accepted"].as_u64(), v["last_seq"].as_u64()), (Some(n), Some(n)), "{v}");
     assert_eq!(v["rejected"], json!([{"batch": 0, "index": 5, "field": "qty", "code": "invalid_qty", "reason": v["rejected"][0]["reason"]}]), "{v}");
+    assert_eq!(v["rejected_count"], 1, "{v}");
     assert_eq!(v["without_token"], "UNAUTHENTICATED");
     let listed: BTreeSet<String> = v["listed"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
     let subscribed: BTreeSet<String> = v["subscribed"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
