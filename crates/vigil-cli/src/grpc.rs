@@ -43,12 +43,13 @@ impl Shared {
     }
 
     fn caller<T>(&self, req: &Request<T>) -> Result<(String, vigil_store::Role), Status> {
-        let token = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("calls take a user's API token as `authorization: Bearer <token>` (vigil user token)"))?;
+        let token =
+            bearer(req).ok_or_else(|| Status::unauthenticated("calls take a user's API token as `authorization: Bearer <token>` (vigil user token)"))?;
+        self.role_of(token)
+    }
+
+    /// The user and role a token names.
+    fn role_of(&self, token: &str) -> Result<(String, vigil_store::Role), Status> {
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         match store.check_token(token) {
             Ok(Some(u)) => Ok((u.name, u.role)),
@@ -56,6 +57,11 @@ impl Shared {
             Err(e) => Err(Status::unavailable(format!("the store: {e}"))),
         }
     }
+}
+
+/// A call's bearer token.
+fn bearer<T>(req: &Request<T>) -> Option<&str> {
+    req.metadata().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
 }
 
 fn ack(o: Outcome) -> pb::Ack {
@@ -104,6 +110,8 @@ impl pb::ingest_server::Ingest for Shared {
 
     async fn publish(&self, req: Request<Streaming<pb::EventBatch>>) -> Result<Response<Self::PublishStream>, Status> {
         let user = self.publisher(&req)?;
+        let shared = self.clone();
+        let token = bearer(&req).unwrap_or("").to_string();
         // Each source must be in event-time order; a client with several feeds names each.
         let feed = req.metadata().get("vigil-source").and_then(|v| v.to_str().ok()).map(str::to_string);
         let mut inbound = req.into_inner();
@@ -123,10 +131,18 @@ impl pb::ingest_server::Ingest for Shared {
                         break;
                     }
                 };
-                let (ing, src) = (ingest.clone(), source.clone());
-                let answer = match tokio::task::spawn_blocking(move || ing.submit_events(&src, &batch.events)).await {
+                let (ing, src, shared, token) = (ingest.clone(), source.clone(), shared.clone(), token.clone());
+                // Each batch is taken under a token still valid: one revoked meanwhile ends the stream.
+                let answer = match tokio::task::spawn_blocking(move || {
+                    if shared.role_of(&token)?.1 != vigil_store::Role::Admin {
+                        return Err(Status::permission_denied("the token is no longer an admin's"));
+                    }
+                    ing.submit_events(&src, &batch.events).map_err(|e| Status::unavailable(format!("{e:#}")))
+                })
+                .await
+                {
                     Ok(Ok(o)) => Ok(ack(o)),
-                    Ok(Err(e)) => Err(Status::unavailable(format!("{e:#}"))),
+                    Ok(Err(status)) => Err(status),
                     Err(e) => Err(Status::internal(format!("the batch's worker failed: {e}"))),
                 };
                 let failed = answer.is_err();

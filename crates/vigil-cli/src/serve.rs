@@ -387,7 +387,7 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
             };
             continue;
         }
-        let (code, v) = match handle(&method, &url, &body, token.as_deref(), &monitor, &api_store) {
+        let (code, v) = match handle(&method, &url, &body, token.as_deref(), &monitor, &api_store, &ingest) {
             Ok(v) => (200, v),
             Err(ApiError(code, msg)) => (code, json!({"error": msg})),
         };
@@ -578,13 +578,30 @@ fn store_error(e: vigil_store::Error) -> ApiError {
     ApiError(code, e.to_string())
 }
 
-fn handle(method: &str, url: &str, body: &str, token: Option<&str>, m: &Arc<Monitor>, store: &Mutex<Store>) -> Result<Value, ApiError> {
+fn handle(
+    method: &str,
+    url: &str,
+    body: &str,
+    token: Option<&str>,
+    m: &Arc<Monitor>,
+    store: &Mutex<Store>,
+    ingest: &crate::ingest::Ingest,
+) -> Result<Value, ApiError> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
     let st = || store.lock().unwrap_or_else(|e| e.into_inner());
     match (method, path) {
         ("GET", "/api/health") => Ok(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")})),
-        ("GET", "/api/status") => Ok(status(Some(m), &mut st())?),
+        ("GET", "/api/status") => {
+            let mut v = status(Some(m), &mut st())?;
+            v["ingest"] = json!({
+                "accepted": ingest.accepted.load(Ordering::Relaxed),
+                "rejected": ingest.rejected.load(Ordering::Relaxed),
+                "last_seq": ingest.last_seq(),
+                "journal": ingest.journal().display().to_string(),
+            });
+            Ok(v)
+        }
         ("GET", "/api/summary") => Ok(summary(&mut st())?),
         ("GET", "/api/session") => {
             let s = m.lock();

@@ -220,6 +220,8 @@ fn webhook_events_survive_a_crash_and_raise_the_alerts_a_replay_raises() {
         last = v["last_seq"].as_u64().unwrap();
     }
     assert_eq!(last, lines.len() as u64, "the events before the crash are counted once");
+    let (code, status) = http(&srv.url, "GET", "/api/status", None, b"");
+    assert_eq!((code, status["ingest"]["last_seq"].as_u64()), (200, Some(lines.len() as u64)), "{status}");
     same_alerts(&settled_alerts(&srv.url), &replayed, "webhooks");
 }
 
