@@ -109,10 +109,19 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// A journal record: kind, payload length, a checksum of both and the payload, the payload.
 fn record(kind: u8, payload: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
     out.push(kind);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&checksum(kind, payload).to_le_bytes());
+    out.extend_from_slice(&[0; HEADER - 1]);
     out.extend_from_slice(payload);
+    seal(&mut out[start..]);
+}
+
+/// Fills in the length and checksum of a record whose kind and payload are in place.
+fn seal(rec: &mut [u8]) {
+    let len = (rec.len() - HEADER) as u32;
+    rec[1..5].copy_from_slice(&len.to_le_bytes());
+    let sum = checksum(rec[0], &rec[HEADER..]);
+    rec[5..9].copy_from_slice(&sum.to_le_bytes());
 }
 
 fn checksum(kind: u8, payload: &[u8]) -> u32 {
@@ -152,10 +161,7 @@ impl Sourced {
         if !self.has_events() {
             return Vec::new();
         }
-        let len = (self.buf.len() - HEADER) as u32;
-        self.buf[1..5].copy_from_slice(&len.to_le_bytes());
-        let sum = checksum(self.buf[0], &self.buf[HEADER..]);
-        self.buf[5..9].copy_from_slice(&sum.to_le_bytes());
+        seal(&mut self.buf);
         self.buf
     }
 }
@@ -168,8 +174,8 @@ fn unsourced(payload: &[u8]) -> Option<(&str, &[u8])> {
 
 impl Ingest {
     /// Replays the journal at `journal` (created if missing) into a new engine, then takes new
-    /// input. `alerts` receives what the engine raises; `events` counts what it is given.
-    pub fn start(config: &Config, journal: &Path, alerts: Box<dyn FnMut(Alert) + Send>, events: Arc<AtomicU64>) -> anyhow::Result<Arc<Ingest>> {
+    /// input. `alerts` receives what the engine raises.
+    pub fn start(config: &Config, journal: &Path, alerts: Box<dyn FnMut(Alert) + Send>) -> anyhow::Result<Arc<Ingest>> {
         let interner = Interner::new();
         // Bounded: a client faster than the engine waits in its request (backpressure).
         let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
@@ -193,7 +199,6 @@ impl Ingest {
             loop {
                 match rx.recv_timeout(Duration::from_millis(50)) {
                     Ok(Batch::Events(batch)) => {
-                        events.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         for ev in batch {
                             if let Err(late) = reorder.push(ev) {
                                 // Accepted (each source is in order); late against another source.

@@ -332,7 +332,6 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
             let _ = m.live.send(alert.clone());
             let _ = m.writer.send((0, alert));
         }),
-        Arc::new(std::sync::atomic::AtomicU64::new(0)),
     )?;
     say(&format!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq()));
     if let Some(addr) = &a.grpc_listen {

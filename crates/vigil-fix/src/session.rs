@@ -283,6 +283,10 @@ impl<'a> Msg<'a> {
     fn seq(&self) -> Option<u64> {
         self.header(34).and_then(|v| std::str::from_utf8(v).ok()).and_then(|s| s.parse().ok())
     }
+    /// The header fields a sender does not fill in anew (routing, PossResend, …), as sent.
+    fn kept_header(&self) -> Vec<(i64, Vec<u8>)> {
+        self.header.iter().filter(|n| !FILLED.contains(&n.tag)).map(|n| (n.tag, n.value.to_vec())).collect()
+    }
     fn flag(&self, tag: i64) -> bool {
         self.header(tag) == Some(b"Y")
     }
@@ -808,7 +812,7 @@ impl Session {
     /// Sends an application message back as it came (QuickFIX's `sendToTarget`), its header
     /// refilled and its body in tag order.
     fn echo(&mut self, m: &Msg) -> Result<(), Stop> {
-        let extras: Vec<(i64, Vec<u8>)> = m.header.iter().filter(|n| !FILLED.contains(&n.tag)).map(|n| (n.tag, n.value.to_vec())).collect();
+        let extras = m.kept_header();
         let body = sorted_body(&m.body);
         self.send_raw(m.msg_type(), extras, &body, None)
     }
@@ -1027,7 +1031,7 @@ impl Session {
                 if gap_from != 0 {
                     self.gap_fill(gap_from, seq)?;
                 }
-                let mut extras: Vec<(i64, Vec<u8>)> = sm.header.iter().filter(|n| !FILLED.contains(&n.tag)).map(|n| (n.tag, n.value.to_vec())).collect();
+                let mut extras = sm.kept_header();
                 extras.push((43, b"Y".to_vec()));
                 extras.push((122, sm.header(52).unwrap_or_default().to_vec()));
                 let mut body = Vec::new();
