@@ -234,7 +234,12 @@ pub fn alerts(db: &Db, a: AlertsArgs, server: &str) -> anyhow::Result<ExitCode> 
             out
         }
         None => {
-            let f = AlertFilter { level: a.level.as_deref().and_then(Level::parse), status: a.status.as_deref().and_then(Status::parse), limit: Some(a.limit) };
+            let f = AlertFilter {
+                level: a.level.as_deref().and_then(Level::parse),
+                status: a.status.as_deref().and_then(Status::parse),
+                limit: Some(a.limit),
+                ..Default::default()
+            };
             db.open()?.alerts(&f)?
         }
     };

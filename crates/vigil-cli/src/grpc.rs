@@ -231,7 +231,11 @@ impl pb::surveillance_server::Surveillance for Shared {
         let pushed = filter.types.is_empty() && filter.symbols.is_empty() && filter.levels.len() <= 1;
         let store = self.store.clone();
         let stored = tokio::task::spawn_blocking(move || {
-            store.lock().unwrap_or_else(|e| e.into_inner()).alerts(&vigil_store::AlertFilter { level, status: None, limit: pushed.then_some(limit as i64) })
+            store.lock().unwrap_or_else(|e| e.into_inner()).alerts(&vigil_store::AlertFilter {
+                level,
+                limit: pushed.then_some(limit as i64),
+                ..Default::default()
+            })
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?

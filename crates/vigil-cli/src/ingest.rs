@@ -174,9 +174,16 @@ fn unsourced(payload: &[u8]) -> Option<(&str, &[u8])> {
 
 impl Ingest {
     /// Replays the journal at `journal` (created if missing) into a new engine, then takes new
-    /// input. `alerts` receives what the engine raises.
-    pub fn start(config: &Config, journal: &Path, alerts: Box<dyn FnMut(Alert) + Send>) -> anyhow::Result<Arc<Ingest>> {
+    /// input. `alerts` receives what the engine raises; `market`, when given, a copy of the events
+    /// (the dashboard's recent market).
+    pub fn start(
+        config: &Config,
+        journal: &Path,
+        alerts: Box<dyn FnMut(Alert) + Send>,
+        market: Option<Arc<crate::web::market::Market>>,
+    ) -> anyhow::Result<Arc<Ingest>> {
         let interner = Interner::new();
+        let names = interner.names();
         // Bounded: a client faster than the engine waits in its request (backpressure).
         let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
         let tolerance = config.engine.reorder_tolerance.0;
@@ -199,6 +206,9 @@ impl Ingest {
             loop {
                 match rx.recv_timeout(Duration::from_millis(50)) {
                     Ok(Batch::Events(batch)) => {
+                        if let Some(m) = &market {
+                            m.record(&names, &batch);
+                        }
                         for ev in batch {
                             if let Err(late) = reorder.push(ev) {
                                 // Accepted (each source is in order); late against another source.

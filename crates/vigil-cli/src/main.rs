@@ -1,6 +1,7 @@
 //! `vigil`: the command of a surveillance desk.
 
 mod bench;
+mod demo;
 mod desk;
 mod feed;
 mod grpc;
@@ -11,6 +12,7 @@ mod report;
 mod serve;
 mod simulate;
 mod synth;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,8 +34,9 @@ struct Cli {
 enum Cmd {
     /// Replay event files through every detector and write the alerts (the spec's evaluation command).
     Replay(replay::ReplayArgs),
-    /// Run the demo: a simulated market with every kind of manipulation injected and labelled, replayed through the engine and scored.
-    Demo(synth::DemoArgs),
+    /// Run the demo: the dashboard on a live simulated market with manipulation injected now and then
+    /// (`--score`: a labelled market replayed through every detector and scored).
+    Demo(demo::DemoArgs),
     /// Write a synthetic market's events to a file (JSONL or CSV, .gz to compress).
     Synth(synth::SynthArgs),
     /// Simulate a labelled market: events (JSONL and CSV) and labels of the injected manipulation.
@@ -157,7 +160,7 @@ fn main() -> ExitCode {
         Cmd::Rules { cmd } => desk::rules(&cli.db, cmd),
         Cmd::Report { cmd } => report::run(&cli.db, cmd),
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
-        Cmd::Demo(a) => synth::demo(a),
+        Cmd::Demo(a) => demo::run(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
         Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),
         Cmd::Eval(a) => simulate::eval(a),

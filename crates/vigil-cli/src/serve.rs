@@ -22,14 +22,13 @@
 use crate::desk;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use vigil_core::{Alert, Interner};
+use vigil_core::{Alert, AlertType, Interner};
 use vigil_detect::{Config, Engine};
 use vigil_sim::{SimConfig, Simulator};
-use vigil_store::{AlertFilter, Store};
+use vigil_store::Store;
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7878";
 
@@ -85,6 +84,10 @@ pub struct StartRequest {
     pub speed: f64,
     #[serde(default = "one_u")]
     pub seed: u64,
+    /// Scenarios of each type the simulator places in the session by itself (default 1; 0: only
+    /// those injected from the dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_type: Option<usize>,
 }
 
 fn one() -> f64 {
@@ -112,6 +115,17 @@ impl StartRequest {
     }
 }
 
+/// A scenario asked for from the dashboard.
+#[derive(Clone, Debug)]
+pub struct Injected {
+    pub kind: AlertType,
+    pub by: String,
+    /// Whether the simulator found room for it (`None`: not taken in yet), and the event time
+    /// it was taken in at.
+    pub placed: Option<bool>,
+    pub at: Option<i64>,
+}
+
 /// What a session did, as the API and `vigil start` report it.
 #[derive(Default)]
 pub struct Session {
@@ -122,6 +136,8 @@ pub struct Session {
     pub ended_at: Option<i64>,
     pub alerts: Vec<Alert>,
     pub error: Option<String>,
+    /// Scenarios injected from the dashboard, in the order asked.
+    pub injected: Vec<Injected>,
 }
 
 pub struct Monitor {
@@ -135,11 +151,20 @@ pub struct Monitor {
     writer: crossbeam_channel::Sender<(u64, Alert)>,
     /// Every alert raised, as it is raised (gRPC subscriptions).
     pub live: tokio::sync::broadcast::Sender<Alert>,
+    /// Every alert once stored, with its triage (suppressed by a rule, or active): the dashboard's
+    /// live lists, where an alert shown can be opened.
+    pub stored_live: tokio::sync::broadcast::Sender<Arc<vigil_store::StoredAlert>>,
+    /// The recent market, for people (charts, replay, the trade stream).
+    pub market: Arc<crate::web::market::Market>,
+    /// The configuration in force, as the settings page shows it.
+    pub config_json: Value,
+    /// Scenarios to inject into the running session: type, by whom.
+    inject_queue: Mutex<Vec<(usize, AlertType)>>,
 }
 
 impl Monitor {
     /// Starts the writer thread on its own connection to the store at `db`.
-    pub fn new(config: Config, db: &str) -> anyhow::Result<(Arc<Monitor>, std::thread::JoinHandle<()>)> {
+    pub fn new(config: Config, config_json: Value, db: &str) -> anyhow::Result<(Arc<Monitor>, std::thread::JoinHandle<()>)> {
         let mut store = Store::open(db).with_context(|| format!("cannot open the store {db}"))?;
         let location = db.to_string();
         let (tx, rx) = crossbeam_channel::unbounded::<(u64, Alert)>();
@@ -152,6 +177,10 @@ impl Monitor {
             stored: AtomicU64::new(0),
             writer: tx,
             live: tokio::sync::broadcast::channel(4096).0,
+            stored_live: tokio::sync::broadcast::channel(4096).0,
+            market: Arc::new(crate::web::market::Market::new(100_000)),
+            config_json,
+            inject_queue: Mutex::new(Vec::new()),
         });
         let mon = m.clone();
         let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &location, &rx, &mon))?;
@@ -172,6 +201,8 @@ impl Monitor {
             }
             let number = s.number + 1;
             *s = Session { number, running: true, request: Some(req.clone()), started_at: vigil_store::now_ns(), ..Default::default() };
+            // Under the session's lock, so that no injection asked for the new session is lost.
+            self.inject_queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
             number
         };
         self.stop.store(false, Ordering::SeqCst);
@@ -197,6 +228,17 @@ impl Monitor {
         Ok(number)
     }
 
+    /// Queues a scenario for the running session (it is placed at the session's next step).
+    pub fn inject(&self, kind: AlertType, by: &str) -> anyhow::Result<u64> {
+        let mut s = self.lock();
+        if !s.running {
+            bail!("no simulated session runs: start one first");
+        }
+        s.injected.push(Injected { kind, by: by.to_string(), placed: None, at: None });
+        self.inject_queue.lock().unwrap_or_else(|e| e.into_inner()).push((s.injected.len() - 1, kind));
+        Ok(s.number)
+    }
+
     /// The simulator's market on the session's symbols, paced to the wall clock after a warm-up
     /// run at full speed (so the detectors' baselines exist), into the engine.
     fn run(self: &Arc<Self>, number: u64, req: &StartRequest) -> anyhow::Result<()> {
@@ -206,11 +248,14 @@ impl Monitor {
             symbols: req.symbols.len(),
             symbol_names: req.symbols.clone(),
             duration_ns: span.max(1_000_000_000),
-            per_type: 1,
+            per_type: req.per_type.unwrap_or(1),
             ..Default::default()
         };
         let mut it = Interner::new();
         let mut sim = Simulator::new(cfg, &mut it);
+        let names = it.names();
+        // Event time restarts with the session: what was held of its symbols is another market.
+        self.market.forget(&req.symbols);
         let (span_start, end) = sim.span();
         let m = self.clone();
         let mut engine = Engine::start(
@@ -230,9 +275,19 @@ impl Monitor {
         let mut buf = Vec::new();
         let mut paced_from: Option<std::time::Instant> = None;
         while t < end && !self.stop.load(Ordering::SeqCst) {
+            let was = t;
             t = (t + step).min(end);
+            let asked: Vec<(usize, AlertType)> = std::mem::take(&mut *self.inject_queue.lock().unwrap_or_else(|e| e.into_inner()));
+            for (i, kind) in asked {
+                let placed = sim.inject(&mut it, kind);
+                if let Some(x) = self.lock().injected.get_mut(i) {
+                    x.placed = Some(placed);
+                    x.at = Some(was);
+                }
+            }
             sim.advance(t, &mut buf);
             self.events.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            self.market.record(&names, &buf);
             for ev in buf.drain(..) {
                 engine.push(ev);
             }
@@ -286,6 +341,13 @@ fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receive
             match store.insert_alerts(&alerts, Some((&source, m.events.load(Ordering::Relaxed) as i64))) {
                 Ok(_) => {
                     m.stored.fetch_add(alerts.len() as u64, Ordering::SeqCst);
+                    if m.stored_live.receiver_count() > 0 {
+                        for a in &alerts {
+                            if let Ok(Some(x)) = store.alert(&a.alert_id) {
+                                let _ = m.stored_live.send(Arc::new(x));
+                            }
+                        }
+                    }
                     break;
                 }
                 Err(e) => {
@@ -309,19 +371,29 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}").and_then(|_| out.flush());
 }
 
+/// A serve running: its parts, and the runtime its HTTP server runs on.
+pub struct Running {
+    pub monitor: Arc<Monitor>,
+    pub addr: std::net::SocketAddr,
+    pub rt: tokio::runtime::Runtime,
+}
+
 /// `vigil serve`.
 pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCode> {
+    let running = start_serve(a, db)?;
+    // Serves until the process is stopped.
+    running.rt.block_on(std::future::pending::<()>());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Starts everything `vigil serve` runs: the writer, live ingest, the HTTP server, gRPC and FIX
+/// when asked.
+pub fn start_serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<Running> {
     let config = crate::replay::load_config(a.config.as_deref())?;
+    let config_json = config_json(a.config.as_deref())?;
     let location = db.location();
-    let (monitor, _writer) = Monitor::new(config, &location)?;
-    let api_store = Mutex::new(Store::open(&location)?);
+    let (monitor, _writer) = Monitor::new(config, config_json, &location)?;
     let reference = crate::report::reference(a.reference.as_deref())?;
-    // The address first: the first line of output is where to reach the serve.
-    let server = tiny_http::Server::http(&a.listen).map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
-    let addr = server.server_addr().to_ip().map_or(a.listen.clone(), |x| x.to_string());
-    println!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location));
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     let journal = a.journal.as_ref().map(std::path::PathBuf::from).unwrap_or_else(|| crate::ingest::default_journal(&location));
     let m = monitor.clone();
     let ingest = crate::ingest::Ingest::start(
@@ -332,7 +404,12 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
             let _ = m.live.send(alert.clone());
             let _ = m.writer.send((0, alert));
         }),
+        Some(monitor.market.clone()),
     )?;
+    let web = crate::web::new(monitor.clone(), ingest.clone(), &location, reference, monitor.market.clone(), a.ingest_limit)?;
+    // The address first: the first line of output is where to reach the serve.
+    let (addr, rt) = crate::web::start(&a.listen, web)?;
+    say(&format!("vigil serve: listening on http://{addr} (store {})", vigil_store_location(&location)));
     say(&format!("vigil serve: live ingest at POST /api/v1/events (journal {}, {} events replayed)", ingest.journal().display(), ingest.last_seq()));
     if let Some(addr) = &a.grpc_listen {
         let shared = crate::grpc::Shared { ingest: ingest.clone(), store: Arc::new(Mutex::new(Store::open(&location)?)), alerts: monitor.live.clone() };
@@ -345,75 +422,17 @@ pub fn serve(a: ServeArgs, db: &desk::Db) -> anyhow::Result<std::process::ExitCo
     } else if !a.fix_sessions.is_empty() {
         anyhow::bail!("--fix-session needs --fix-listen");
     }
-    for mut rq in server.incoming_requests() {
-        let method = rq.method().as_str().to_string();
-        let url = rq.url().to_string();
-        let limit = if method == "POST" && url.split('?').next() == Some("/api/v1/events") { a.ingest_limit } else { 1 << 20 };
-        let mut bytes = Vec::new();
-        if let Err(e) = rq.as_reader().take(limit as u64 + 1).read_to_end(&mut bytes) {
-            let _ = rq.respond(reply(400, &json!({"error": format!("unreadable body: {e}")})));
-            continue;
-        }
-        if bytes.len() > limit {
-            let _ = rq.respond(reply(413, &json!({"error": format!("the body is larger than {limit} bytes; send smaller batches")})));
-            continue;
-        }
-        let token = rq.headers().iter().find(|h| h.field.equiv("Authorization")).and_then(|h| h.value.as_str().strip_prefix("Bearer ").map(str::to_string));
-        if method == "POST" && url.split('?').next() == Some("/api/v1/events") {
-            let (code, v) = match post_events(&bytes, token.as_deref(), &ingest, &api_store) {
-                Ok(v) => (200, v),
-                Err(ApiError(code, msg)) => (code, json!({"error": msg})),
-            };
-            let _ = rq.respond(reply(code, &v));
-            continue;
-        }
-        let body = match String::from_utf8(bytes) {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = rq.respond(reply(400, &json!({"error": format!("the body is not UTF-8: {e}")})));
-                continue;
-            }
-        };
-        if method == "GET" && is_download(&url) {
-            let _ = match download(&url, token.as_deref(), &api_store, &reference) {
-                Ok((bytes, format, name)) => {
-                    let ty = tiny_http::Header::from_bytes(&b"Content-Type"[..], format.content_type().as_bytes()).expect("a valid header");
-                    let disposition = format!("attachment; filename=\"{name}\"");
-                    let cd = tiny_http::Header::from_bytes(&b"Content-Disposition"[..], disposition.as_bytes()).expect("a valid header");
-                    rq.respond(tiny_http::Response::from_data(bytes).with_header(ty).with_header(cd))
-                }
-                Err(ApiError(code, msg)) => rq.respond(reply(code, &json!({"error": msg}))),
-            };
-            continue;
-        }
-        let (code, v) = match handle(&method, &url, &body, token.as_deref(), &monitor, &api_store, &ingest) {
-            Ok(v) => (200, v),
-            Err(ApiError(code, msg)) => (code, json!({"error": msg})),
-        };
-        let _ = rq.respond(reply(code, &v));
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Running { monitor, addr, rt })
 }
 
-/// `POST /api/v1/events`: a batch of the spec's JSON Lines, token authenticated. The answer
-/// lists each rejected line with its reason and gives the last sequence number accepted; what is
-/// accepted is in the journal, on disk, before the answer leaves.
-fn post_events(body: &[u8], token: Option<&str>, ingest: &crate::ingest::Ingest, store: &Mutex<Store>) -> Result<Value, ApiError> {
-    let Some(t) = token else {
-        return Err(ApiError(401, "POST /api/v1/events takes a bearer token (vigil user token)".into()));
+/// The configuration in force as JSON (the defaults with the file laid over them).
+pub fn config_json(path: Option<&str>) -> anyhow::Result<Value> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read the configuration {p}"))?,
+        None => String::new(),
     };
-    let user =
-        store.lock().unwrap_or_else(|e| e.into_inner()).check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?;
-    if user.role != vigil_store::Role::Admin {
-        return Err(ApiError(403, format!("{} is {}: feeding events takes an admin's token", user.name, user.role.as_str())));
-    }
-    let out = ingest.submit(&format!("api:{}", user.name), body).map_err(|e| ApiError(503, format!("{e:#}")))?;
-    Ok(json!({
-        "rejected_count": out.rejected_total,
-        "accepted": out.accepted,
-        "last_seq": out.last_seq,
-        "rejected": out.rejected.iter().map(|r| json!({"line": r.line, "field": r.field, "code": r.code.as_str(), "reason": r.reason})).collect::<Vec<_>>(),
-    }))
+    let v = Config::effective_toml(&text).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    Ok(serde_json::to_value(v)?)
 }
 
 /// Starts the FIX acceptor on `addr` for `specs` (`BEGIN:OURS:THEIRS[:venue]`).
@@ -449,250 +468,11 @@ fn start_fix(addr: &str, specs: &[String], store: Option<&str>, journal: &std::p
     Ok(())
 }
 
-/// Report downloads: `GET /api/cases/{id}/report?kind=stor|sar&format=json|html|pdf` and
-/// `GET /api/reports/integrity?from=&to=&venue=&symbol=&format=`.
-fn is_download(url: &str) -> bool {
-    let path = url.split('?').next().unwrap_or("");
-    path == "/api/reports/integrity" || (path.starts_with("/api/cases/") && path.ends_with("/report"))
-}
-
-/// A report as bytes, its format and a file name. Reports carry personal data and leave the
-/// building: they take a user's token, and a case report's export is audited under that user.
-fn download(
-    url: &str,
-    token: Option<&str>,
-    store: &Mutex<Store>,
-    reference: &vigil_report::Reference,
-) -> Result<(Vec<u8>, vigil_report::Format, String), ApiError> {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    // Values percent-decoded (`+` is a space); an empty value is no value.
-    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| percent_decode(v)).filter(|v| !v.is_empty());
-    let mut st = store.lock().unwrap_or_else(|e| e.into_inner());
-    let user = match token {
-        Some(t) => st.check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?,
-        None => return Err(ApiError(401, "reports take a bearer token (vigil user token)".into())),
-    };
-    let format_s = param("format").unwrap_or_else(|| "json".into());
-    let format = vigil_report::Format::parse(&format_s).ok_or_else(|| ApiError(400, format!("format: {format_s:?} is not json, html or pdf")))?;
-    if format == vigil_report::Format::Pdf && !vigil_report::PDF {
-        return Err(ApiError(400, "format: this build writes no PDF (the `pdf` feature)".into()));
-    }
-    let now = vigil_store::now_ns();
-    if path == "/api/reports/integrity" {
-        let bound = |k: &str, end: bool| -> Result<i64, ApiError> {
-            let v = param(k).ok_or_else(|| ApiError(400, format!("{k}: a date (2026-01-31) or an RFC 3339 time is required")))?;
-            crate::report::bound(&v, end, k).map_err(|e| ApiError(400, format!("{e:#}")))
-        };
-        let (from, to) = (bound("from", false)?, bound("to", true)?);
-        if to <= from {
-            return Err(ApiError(400, "to: the period is empty (to must be after from)".into()));
-        }
-        let (bytes, export) = crate::report::integrity_report(&mut st, from, to, param("venue"), param("symbol"), format, now)?;
-        vigil_report::record_export(&mut st, &user.name, &export, &bytes).map_err(report_error)?;
-        return Ok((bytes, format, format!("integrity.{}", format.extension())));
-    }
-    let id = path.trim_start_matches("/api/cases/").trim_end_matches("/report");
-    let case_id: i64 = id.parse().map_err(|_| ApiError(400, format!("case id {id:?} is not a number")))?;
-    let kind = match param("kind").as_deref().unwrap_or("stor") {
-        "stor" => crate::report::Kind::Stor,
-        "sar" => crate::report::Kind::Sar,
-        k => return Err(ApiError(400, format!("kind: {k:?} is not stor or sar"))),
-    };
-    if st.case(case_id)?.is_none() {
-        return Err(ApiError(404, format!("no case {case_id}")));
-    }
-    let sources = crate::report::Sources::default();
-    let req = crate::report::CaseRequest { case_id, kind, format, sources: &sources, reference: reference.clone(), actor: &user.name, now };
-    let (bytes, export) = crate::report::case_report(&mut st, req).map_err(|e| match e.downcast::<vigil_store::Error>() {
-        Ok(e) => store_error(e),
-        Err(e) => ApiError(500, format!("{e:#}")),
-    })?;
-    vigil_report::record_export(&mut st, &user.name, &export, &bytes).map_err(report_error)?;
-    Ok((bytes, format, format!("{}-case-{case_id}.{}", kind.as_str(), format.extension())))
-}
-
-fn report_error(e: vigil_report::Error) -> ApiError {
-    match e {
-        vigil_report::Error::Store(e) => store_error(e),
-        vigil_report::Error::NotFound(m) => ApiError(404, m),
-        vigil_report::Error::Invalid(m) => ApiError(400, m),
-    }
-}
-
-/// A query value with its percent-escapes decoded and `+` as a space; a malformed escape is kept.
-fn percent_decode(v: &str) -> String {
-    let b = v.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
-                out.push((hex(b[i + 1]).unwrap_or(0) * 16 + hex(b[i + 2]).unwrap_or(0)) as u8);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn vigil_store_location(l: &str) -> String {
     if l.contains("password") || l.contains('@') {
         "postgresql".into()
     } else {
         l.to_string()
-    }
-}
-
-fn reply(code: u16, v: &Value) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("a valid header");
-    tiny_http::Response::from_string(v.to_string()).with_status_code(code).with_header(header)
-}
-
-struct ApiError(u16, String);
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError(500, format!("{e:#}"))
-    }
-}
-impl From<vigil_store::Error> for ApiError {
-    fn from(e: vigil_store::Error) -> Self {
-        store_error(e)
-    }
-}
-
-/// A store's refusal as an HTTP status: who may not (403), what is not there (404), what cannot
-/// be done (409), what failed (500).
-fn store_error(e: vigil_store::Error) -> ApiError {
-    let code = match e {
-        vigil_store::Error::Denied(_) => 403,
-        vigil_store::Error::NotFound(_) => 404,
-        vigil_store::Error::Invalid(_) => 409,
-        vigil_store::Error::Db(_) => 500,
-    };
-    ApiError(code, e.to_string())
-}
-
-fn handle(
-    method: &str,
-    url: &str,
-    body: &str,
-    token: Option<&str>,
-    m: &Arc<Monitor>,
-    store: &Mutex<Store>,
-    ingest: &crate::ingest::Ingest,
-) -> Result<Value, ApiError> {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let param = |k: &str| query.split('&').filter_map(|kv| kv.split_once('=')).find(|(a, _)| *a == k).map(|(_, v)| v.to_string());
-    let st = || store.lock().unwrap_or_else(|e| e.into_inner());
-    match (method, path) {
-        ("GET", "/api/health") => Ok(json!({"ok": true, "version": env!("CARGO_PKG_VERSION")})),
-        ("GET", "/api/status") => {
-            let mut v = status(Some(m), &mut st())?;
-            v["ingest"] = json!({
-                "accepted": ingest.accepted.load(Ordering::Relaxed),
-                "rejected": ingest.rejected.load(Ordering::Relaxed),
-                "last_seq": ingest.last_seq(),
-                "journal": ingest.journal().display().to_string(),
-            });
-            Ok(v)
-        }
-        ("GET", "/api/summary") => Ok(summary(&mut st())?),
-        ("GET", "/api/session") => {
-            let s = m.lock();
-            Ok(json!({
-                "number": s.number, "running": s.running, "request": s.request, "started_at": s.started_at, "ended_at": s.ended_at,
-                "error": s.error, "alerts": s.alerts,
-            }))
-        }
-        ("GET", "/api/alerts") => {
-            let f = AlertFilter {
-                level: param("level").as_deref().and_then(vigil_core::Level::parse),
-                status: param("status").as_deref().and_then(vigil_store::Status::parse),
-                limit: Some(param("limit").and_then(|l| l.parse().ok()).unwrap_or(100)),
-            };
-            let list = st().alerts(&f)?;
-            Ok(Value::Array(
-                list.iter()
-                    .map(|x| {
-                        let mut v = serde_json::to_value(&x.alert).unwrap_or(Value::Null);
-                        v["status"] = x.status.as_str().into();
-                        v
-                    })
-                    .collect(),
-            ))
-        }
-        ("POST", "/api/start") => {
-            let req: StartRequest = serde_json::from_str(body).map_err(|e| ApiError(400, format!("start: {e}")))?;
-            req.check().map_err(|e| ApiError(400, format!("{e:#}")))?;
-            let n = m.start(req).map_err(|e| ApiError(409, format!("{e:#}")))?;
-            Ok(json!({"session": n}))
-        }
-        ("GET", "/api/cases") => {
-            let list = st().cases(&vigil_store::CaseFilter {
-                status: param("status").as_deref().and_then(vigil_store::CaseStatus::parse),
-                assignee: param("assignee"),
-                limit: Some(100),
-            })?;
-            Ok(Value::Array(
-                list.iter()
-                    .map(|c| json!({"case_id": c.id, "title": c.title, "status": c.status.as_str(), "outcome": c.outcome.map(|o| o.as_str()), "assignee": c.assignee, "alerts": c.alerts}))
-                    .collect(),
-            ))
-        }
-        ("GET", "/api/audit/verify") => {
-            let v = st().audit_verify()?;
-            Ok(json!({"entries": v.entries, "intact": v.failure.is_none(), "failure": v.failure.map(|(seq, why)| json!({"entry": seq, "reason": why}))}))
-        }
-        ("POST", "/api/stop") => {
-            let running = m.lock().running;
-            m.stop.store(true, Ordering::SeqCst);
-            Ok(json!({"stopped": running}))
-        }
-        // Changes: a user's API token names who acts (the store audits it under that name).
-        ("POST", p) if p.starts_with("/api/") => {
-            let mut s = st();
-            let user = match token {
-                Some(t) => s.check_token(t)?.ok_or_else(|| ApiError(401, "the token is unknown, expired or revoked".into()))?,
-                None => return Err(ApiError(401, "changes take a bearer token (vigil user token)".into())),
-            };
-            let b: Value = if body.trim().is_empty() { json!({}) } else { serde_json::from_str(body).map_err(|e| ApiError(400, format!("body: {e}")))? };
-            let text = |k: &str| b[k].as_str().unwrap_or("").to_string();
-            let parts: Vec<&str> = p.trim_start_matches("/api/").split('/').collect();
-            let outcome = |o: vigil_store::Outcome| match o {
-                vigil_store::Outcome::Done => json!({"done": true}),
-                vigil_store::Outcome::Proposed(id) => json!({"done": false, "proposal": id}),
-            };
-            match parts.as_slice() {
-                ["alerts", id, "resolve"] => {
-                    let status =
-                        vigil_store::Status::parse(&text("resolution")).ok_or_else(|| ApiError(400, "resolution: resolved or false_positive".into()))?;
-                    Ok(outcome(s.resolve(id, status, &user.name, &text("reason")).map_err(store_error)?))
-                }
-                ["cases"] => {
-                    let ids: Vec<String> = b["alert_ids"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
-                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    Ok(json!({"case_id": s.open_case(&user.name, &text("title"), &ids).map_err(store_error)?}))
-                }
-                ["cases", id, "close"] => {
-                    let id: i64 = id.parse().map_err(|_| ApiError(400, format!("case id {id:?}")))?;
-                    let o = vigil_store::CaseOutcome::parse(&text("outcome"))
-                        .ok_or_else(|| ApiError(400, "outcome: no_violation, violation or referred".into()))?;
-                    Ok(outcome(s.close_case(id, &user.name, o, &text("reason")).map_err(store_error)?))
-                }
-                ["proposals", id, "decide"] => {
-                    let id: i64 = id.parse().map_err(|_| ApiError(400, format!("proposal id {id:?}")))?;
-                    s.decide(id, &user.name, b["approve"].as_bool().unwrap_or(false), &text("reason")).map_err(store_error)?;
-                    Ok(json!({"done": true}))
-                }
-                _ => Err(ApiError(404, format!("no such endpoint: POST {p}"))),
-            }
-        }
-        _ => Err(ApiError(404, format!("no such endpoint: {method} {path}"))),
     }
 }
 
@@ -782,6 +562,8 @@ pub fn summary(store: &mut Store) -> anyhow::Result<Value> {
 pub struct Client {
     base: String,
     agent: ureq::Agent,
+    /// $VIGIL_TOKEN: every route but health takes a user's token.
+    token: Option<String>,
 }
 
 impl Client {
@@ -791,15 +573,23 @@ impl Client {
         }
         let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_millis(300)).timeout(Duration::from_secs(30)).build();
         let base = server.trim_end_matches('/').to_string();
-        agent.get(&format!("{base}/api/health")).call().ok().map(|_| Client { base, agent })
+        let token = std::env::var("VIGIL_TOKEN").ok().filter(|t| !t.trim().is_empty());
+        agent.get(&format!("{base}/api/health")).call().ok().map(|_| Client { base, agent, token })
+    }
+
+    fn authorized(&self, rq: ureq::Request) -> ureq::Request {
+        match &self.token {
+            Some(t) => rq.set("Authorization", &format!("Bearer {}", t.trim())),
+            None => rq,
+        }
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        answer(self.agent.get(&format!("{}{path}", self.base)).call(), path)
+        answer(self.authorized(self.agent.get(&format!("{}{path}", self.base))).call(), path)
     }
 
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        answer(self.agent.post(&format!("{}{path}", self.base)).set("Content-Type", "application/json").send_string(&body.to_string()), path)
+        answer(self.authorized(self.agent.post(&format!("{}{path}", self.base))).set("Content-Type", "application/json").send_string(&body.to_string()), path)
     }
 
     /// A change, as the user of an API token.
@@ -814,7 +604,8 @@ fn answer(r: Result<ureq::Response, ureq::Error>, path: &str) -> anyhow::Result<
         Ok(resp) => Ok(serde_json::from_str(&resp.into_string()?)?),
         Err(ureq::Error::Status(code, resp)) => {
             let v: Value = serde_json::from_str(&resp.into_string().unwrap_or_default()).unwrap_or(Value::Null);
-            bail!("vigil serve answered {code} to {path}: {}", v["error"].as_str().unwrap_or("?"))
+            let hint = if code == 401 { " (set VIGIL_TOKEN to a user's token: vigil user token NAME)" } else { "" };
+            bail!("vigil serve answered {code} to {path}: {}{hint}", v["error"].as_str().unwrap_or("?"))
         }
         Err(e) => bail!("vigil serve: {path}: {e}"),
     }
@@ -891,7 +682,7 @@ pub fn start(a: StartArgs, db: &desk::Db, server: &str) -> anyhow::Result<std::p
         return crate::feed::start_live(&a, db);
     }
     let Some(duration_s) = a.duration else { bail!("--duration is required for the simulated source") };
-    let req = StartRequest { symbols: a.symbols.iter().map(|s| s.trim().to_string()).collect(), duration_s, speed: a.speed, seed: a.seed };
+    let req = StartRequest { symbols: a.symbols.iter().map(|s| s.trim().to_string()).collect(), duration_s, speed: a.speed, seed: a.seed, per_type: None };
     req.check()?;
     let alerts: Vec<Alert> = if let Some(c) = Client::find(server) {
         let n = c.post("/api/start", &serde_json::to_value(&req)?)?["session"].as_u64().unwrap_or(0);
@@ -909,7 +700,7 @@ pub fn start(a: StartArgs, db: &desk::Db, server: &str) -> anyhow::Result<std::p
         serde_json::from_value(s["alerts"].clone())?
     } else {
         let config = crate::replay::load_config(a.config.as_deref())?;
-        let (m, _writer) = Monitor::new(config, &db.location())?;
+        let (m, _writer) = Monitor::new(config, Value::Null, &db.location())?;
         eprintln!("vigil start: no serve at {server}; monitoring here, on {}: {} for {} s", db.location(), req.symbols.join(","), req.duration_s);
         m.start(req)?;
         while m.lock().running {

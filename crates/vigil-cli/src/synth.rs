@@ -75,15 +75,12 @@ pub fn write(a: SynthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(clap::Args)]
+/// The scoring demo's settings (`vigil demo --score`).
 pub struct DemoArgs {
     /// Where to keep the demo's files (events.jsonl, labels.jsonl, alerts.jsonl).
-    #[arg(long, default_value = "vigil-demo")]
     pub dir: String,
-    #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// A vigil.toml; its keys override the defaults.
-    #[arg(long)]
     pub config: Option<String>,
 }
 

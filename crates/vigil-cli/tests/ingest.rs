@@ -81,19 +81,19 @@ fn http(url: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -
     (code, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-fn stored_alerts(url: &str) -> BTreeSet<String> {
-    let (code, v) = http(url, "GET", "/api/alerts?limit=100000", None, b"");
+fn stored_alerts(url: &str, token: &str) -> BTreeSet<String> {
+    let (code, v) = http(url, "GET", "/api/alerts?limit=10000", Some(token), b"");
     assert_eq!(code, 200, "{v}");
     v.as_array().unwrap().iter().map(|a| a["alert_id"].as_str().unwrap().to_string()).collect()
 }
 
 /// The stored alerts once no new one has come for a while.
-fn settled_alerts(url: &str) -> BTreeSet<String> {
-    let mut last = stored_alerts(url);
+fn settled_alerts(url: &str, token: &str) -> BTreeSet<String> {
+    let mut last = stored_alerts(url, token);
     let mut quiet = 0;
     for _ in 0..600 {
         std::thread::sleep(Duration::from_millis(200));
-        let now = stored_alerts(url);
+        let now = stored_alerts(url, token);
         quiet = if now == last { quiet + 1 } else { 0 };
         last = now;
         if quiet >= 10 {
@@ -220,9 +220,9 @@ fn webhook_events_survive_a_crash_and_raise_the_alerts_a_replay_raises() {
         last = v["last_seq"].as_u64().unwrap();
     }
     assert_eq!(last, lines.len() as u64, "the events before the crash are counted once");
-    let (code, status) = http(&srv.url, "GET", "/api/status", None, b"");
+    let (code, status) = http(&srv.url, "GET", "/api/status", Some(&token), b"");
     assert_eq!((code, status["ingest"]["last_seq"].as_u64()), (200, Some(lines.len() as u64)), "{status}");
-    same_alerts(&settled_alerts(&srv.url), &replayed, "webhooks");
+    same_alerts(&settled_alerts(&srv.url, &token), &replayed, "webhooks");
 }
 
 /// A Python with the independent clients from PyPI (simplefix; grpcio and grpcio-tools;
@@ -268,10 +268,10 @@ fn a_python_fix_initiators_drop_copy_raises_the_alerts_a_replay_raises() {
     assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     let sent: usize = String::from_utf8_lossy(&o.stdout).trim().trim_start_matches("sent ").parse().unwrap();
     assert!(sent > text.lines().count(), "{sent} messages: one per order event and two per trade");
-    let live = settled_alerts(&srv.url);
+    let live = settled_alerts(&srv.url, &token);
     same_alerts(&live, &replayed, "the FIX drop copy");
     // The injected manipulation is among them, naming its accounts.
-    let (_, all) = http(&srv.url, "GET", "/api/alerts?limit=100000", None, b"");
+    let (_, all) = http(&srv.url, "GET", "/api/alerts?limit=10000", Some(&token), b"");
     for l in &labels {
         let caught =
             all.as_array().unwrap().iter().any(|a| {

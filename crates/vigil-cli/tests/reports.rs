@@ -84,7 +84,7 @@ fn get(url: &str, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let ty = head.lines().find_map(|l| l.strip_prefix("Content-Type: ")).unwrap_or("").to_string();
+    let ty = head.lines().find_map(|l| l.split_once(": ").filter(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v)).unwrap_or("").to_string();
     (code, ty, raw[split + 4..].to_vec())
 }
 

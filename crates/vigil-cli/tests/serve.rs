@@ -7,14 +7,21 @@ use common::serve;
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
 
+/// `vigil`, as the admin whose token `admin` kept beside the store (the serve takes a token).
 fn vigil(db: &str, server: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(args)
-        .args(["--db", db, "--server", server])
-        .env("VIGIL_PASSWORD", "correct horse battery")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    c.args(args).args(["--db", db, "--server", server]).env("VIGIL_PASSWORD", "correct horse battery").env("NO_COLOR", "1");
+    if let Ok(t) = std::fs::read_to_string(format!("{db}.token")) {
+        c.env("VIGIL_TOKEN", t.trim());
+    }
+    c.output().unwrap()
+}
+
+/// Makes the admin `root` and keeps its token beside the store for `vigil`.
+fn admin(db: &str) {
+    ok(db, "", &["user", "add", "root", "--role", "admin"]);
+    let t = ok(db, "", &["user", "token", "root", "--as", "root"]);
+    std::fs::write(format!("{db}.token"), t.trim()).unwrap();
 }
 
 fn ok(db: &str, server: &str, args: &[&str]) -> String {
@@ -32,10 +39,13 @@ fn a_new_users_day_through_vigil_serve() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("vigil.db");
     let db = db.to_str().unwrap();
+    admin(db);
     let (mut server, url) = serve(db);
     let status = ok(db, &url, &["status", "--format", "json"]);
     assert!(status.contains("\"serve\":true") && status.contains("\"running\":false"), "{status}");
-    ok(db, &url, &["user", "add", "root", "--role", "admin"]);
+    // Without a token the serve refuses, and says how to get one.
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["status", "--db", db, "--server", &url]).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("VIGIL_TOKEN"), "{}", String::from_utf8_lossy(&o.stderr));
     ok(db, &url, &["user", "add", "ann", "--role", "analyst", "--as", "root"]);
     ok(db, &url, &["user", "add", "sue", "--role", "supervisor", "--as", "root"]);
     // Monitor two symbols for a few seconds (the simulated source at 60x): alerts appear.
@@ -79,6 +89,7 @@ fn a_new_users_day_through_vigil_serve() {
     // A long session is ended by vigil stop; a second one is refused while it runs.
     let long = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["start", "--symbols", "CCC-USD", "--duration", "600", "--db", db, "--server", &url])
+        .env("VIGIL_TOKEN", std::fs::read_to_string(format!("{db}.token")).unwrap().trim())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -120,9 +131,16 @@ fn sigkill_while_ingesting_then_restart_loses_and_duplicates_nothing() {
     // The same session on a serve, killed with SIGKILL once some alerts are stored.
     let db = dir.path().join("vigil.db");
     let db = db.to_str().unwrap();
+    admin(db);
     let (mut server, url) = serve(db);
-    let client =
-        Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).args(["--db", db, "--server", &url]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let client = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .args(["--db", db, "--server", &url])
+        .env("VIGIL_TOKEN", std::fs::read_to_string(format!("{db}.token")).unwrap().trim())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut stored = 0;
     for _ in 0..600 {
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -261,12 +261,19 @@ impl Config {
     /// Reads a configuration: the user's keys over the defaults. Unknown keys are errors, so a
     /// misspelt threshold never silently keeps its default.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let mut base: toml::Value = toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses");
-        let user: toml::Value = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
-        merge(&mut base, user);
+        let base = Config::effective_toml(text)?;
         let cfg: Config = base.try_into().map_err(|e: toml::de::Error| ConfigError(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The configuration in force as TOML: the embedded defaults with `text` laid over them
+    /// (what `from_toml` reads, and what the dashboard's settings page shows).
+    pub fn effective_toml(text: &str) -> Result<toml::Value, ConfigError> {
+        let mut base: toml::Value = toml::from_str(DEFAULT_TOML).expect("the embedded default configuration parses");
+        let user: toml::Value = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        merge(&mut base, user);
+        Ok(base)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

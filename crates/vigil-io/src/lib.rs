@@ -248,6 +248,11 @@ pub fn shared_data_dir() -> Option<std::path::PathBuf> {
     if let Some(d) = std::env::var_os("VIGIL_DATA_DIR") {
         return Some(d.into());
     }
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors().map(|a| a.join("shared").join("data")).find(|p| p.join("lobster").is_dir())
+    // Where cargo runs the tests from (its variable at run time, the working directory), then
+    // where this crate was compiled: artifacts may be shared by checkouts of one target directory.
+    let mut starts: Vec<std::path::PathBuf> = Vec::new();
+    starts.extend(std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from));
+    starts.extend(std::env::current_dir().ok());
+    starts.push(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    starts.iter().flat_map(|s| s.ancestors().map(|a| a.join("shared").join("data")).collect::<Vec<_>>()).find(|p| p.join("lobster").is_dir())
 }

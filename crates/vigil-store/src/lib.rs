@@ -90,6 +90,14 @@ pub struct AlertFilter {
     pub level: Option<Level>,
     pub status: Option<Status>,
     pub limit: Option<i64>,
+    /// The alert type (`spoofing`, …).
+    pub kind: Option<String>,
+    /// Alerts naming this symbol, or this account (exact, case-sensitive).
+    pub symbol: Option<String>,
+    pub account: Option<String>,
+    /// Paging back: alerts listed after the one detected at this time (ns) with this id (without
+    /// an id, every alert detected before the time).
+    pub before: Option<(i64, Option<String>)>,
 }
 
 /// What an action did: done, or waiting for a second person (four eyes).
@@ -324,6 +332,33 @@ impl Store {
             params.push(s.as_str().into());
             sql.push_str(&format!(" AND status = ${}", params.len()));
         }
+        if let Some(k) = &f.kind {
+            params.push(k.as_str().into());
+            sql.push_str(&format!(" AND type = ${}", params.len()));
+        }
+        match &f.before {
+            Some((t, None)) => {
+                params.push((*t).into());
+                sql.push_str(&format!(" AND ts < ${}", params.len()));
+            }
+            // The list's order (ts descending, then id): what comes after (t, id).
+            Some((t, Some(id))) => {
+                params.push((*t).into());
+                params.push(id.as_str().into());
+                let (a, b) = (params.len() - 1, params.len());
+                sql.push_str(&format!(" AND (ts < ${a} OR (ts = ${a} AND alert_id > ${b}))"));
+            }
+            None => {}
+        }
+        // The lists are JSON arrays of strings: a name matches as JSON writes it, quotes included,
+        // by a case-sensitive substring test (LIKE ignores case in SQLite).
+        let find = if self.backend() == "sqlite" { "instr" } else { "strpos" };
+        for (col, v) in [("symbols", &f.symbol), ("accounts", &f.account)] {
+            if let Some(v) = v {
+                params.push(serde_json::to_string(v).unwrap_or_default().into());
+                sql.push_str(&format!(" AND {find}({col}, ${}) > 0", params.len()));
+            }
+        }
         sql.push_str(" ORDER BY ts DESC, alert_id");
         if let Some(n) = f.limit {
             params.push(n.into());
@@ -470,6 +505,15 @@ impl Store {
     /// The log's entries about one object (`case`, `alert`, …), oldest first.
     pub fn audit_of(&mut self, object_type: &str, object_id: &str) -> Result<Vec<Entry>> {
         audit::entries_of(&mut self.conn, object_type, object_id)
+    }
+
+    /// How many alerts name `account` (exactly), by type.
+    pub fn alert_types_naming(&mut self, account: &str) -> Result<Vec<(String, i64)>> {
+        let find = if self.backend() == "sqlite" { "instr" } else { "strpos" };
+        let quoted = serde_json::to_string(account).unwrap_or_default();
+        let rows =
+            self.conn.query(&format!("SELECT type, COUNT(*) FROM alerts WHERE {find}(accounts, $1) > 0 GROUP BY type ORDER BY type"), &[quoted.into()])?;
+        Ok(rows.iter().map(|r| (txt(&r[0]), r[1].int().unwrap_or(0))).collect())
     }
 
     /// How many alerts name an account, without `except` (a case's own alerts).

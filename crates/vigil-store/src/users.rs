@@ -121,12 +121,21 @@ impl Store {
     }
 
     /// Whether `password` is `name`'s (an enabled user's).
+    /// Whether `password` is `name`'s. An unknown or disabled user costs the same Argon2 check as a
+    /// known one, so that the time taken does not tell which names exist.
     pub fn check_password(&mut self, name: &str, password: &str) -> Result<bool> {
         let rows = self.conn.query("SELECT password_hash, disabled_at FROM users WHERE name = $1", &[name.into()])?;
-        let Some(r) = rows.first() else { return Ok(false) };
-        if r[1].int().is_some() {
+        let Some(r) = rows.first().filter(|r| r[1].int().is_none()) else {
+            static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+            let dummy = DUMMY.get_or_init(|| {
+                let salt = SaltString::encode_b64(b"vigil-no-such-user").ok()?;
+                Argon2::default().hash_password(b"no such user", &salt).ok().map(|h| h.to_string())
+            });
+            if let Some(parsed) = dummy.as_deref().and_then(|d| PasswordHash::new(d).ok()) {
+                let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
+            }
             return Ok(false);
-        }
+        };
         let stored = r[0].text().unwrap_or("");
         let parsed = PasswordHash::new(stored).map_err(|e| Error::Db(format!("user {name}: stored password hash unreadable: {e}")))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())

@@ -65,9 +65,31 @@ fn migrations_are_idempotent_and_alerts_are_stored_once_with_progress() {
         let crit = s.alerts(&AlertFilter { level: Some(Level::Critical), ..Default::default() }).unwrap();
         assert_eq!(crit.len(), 1);
         assert_eq!(s.alerts(&AlertFilter { limit: Some(2), ..Default::default() }).unwrap().len(), 2);
+        // Type, symbol, account (exact: case and whole names) and paging back in time.
+        let mut other = alert("a5", Level::Low, 500);
+        other.kind = AlertType::WashTrading;
+        other.symbols = vec!["ETH-USD".into()];
+        other.accounts = vec!["A1".into(), "b\"q".into()];
+        assert_eq!(s.insert_alerts(&[other], None).unwrap(), 1);
+        let ids = |s: &mut Store, f: AlertFilter| s.alerts(&f).unwrap().into_iter().map(|a| a.alert.alert_id).collect::<Vec<_>>();
+        assert_eq!(ids(s, AlertFilter { kind: Some("wash_trading".into()), ..Default::default() }), ["a5"]);
+        assert_eq!(ids(s, AlertFilter { symbol: Some("AMZN-USD".into()), ..Default::default() }), ["a4", "a3", "a2", "a1"]);
+        assert_eq!(ids(s, AlertFilter { symbol: Some("AMZN".into()), ..Default::default() }), Vec::<String>::new());
+        assert_eq!(ids(s, AlertFilter { account: Some("a1".into()), ..Default::default() }), ["a4", "a3", "a2", "a1"]);
+        assert_eq!(ids(s, AlertFilter { account: Some("A1".into()), ..Default::default() }), ["a5"]);
+        assert_eq!(ids(s, AlertFilter { account: Some("b\"q".into()), ..Default::default() }), ["a5"]);
+        assert_eq!(ids(s, AlertFilter { before: Some((300, None)), account: Some("a1".into()), ..Default::default() }), ["a2", "a1"]);
+        // Paging on (time, id): two alerts of one instant, split across pages, both listed.
+        let mut twin = alert("a0", Level::Low, 300);
+        twin.symbols = vec!["ZZ-USD".into()];
+        assert_eq!(s.insert_alerts(&[twin], None).unwrap(), 1);
+        let first = ids(s, AlertFilter { limit: Some(3), ..Default::default() });
+        assert_eq!(first, ["a5", "a4", "a0"]);
+        let next = ids(s, AlertFilter { limit: Some(3), before: Some((300, Some("a0".into()))), ..Default::default() });
+        assert_eq!(next, ["a3", "a2", "a1"]);
         // Four raise entries, one per alert stored.
         let log = s.audit_entries(0, 100).unwrap();
-        assert_eq!(log.iter().filter(|e| e.action == "alert.raise").count(), 4);
+        assert_eq!(log.iter().filter(|e| e.action == "alert.raise").count(), 6);
         assert!(s.audit_verify().unwrap().failure.is_none());
     });
 }

@@ -1,0 +1,196 @@
+//! The recent market, kept for people: the last events of each symbol (the charts and order-book
+//! replay of an alert's window) and the live trades (the trade stream). The engine does not read
+//! it; it is a copy taken where events enter the engine, bounded per symbol.
+
+use rustc_hash::FxHashMap;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use vigil_core::{Event, EventKind, Names, OrderKey, Side};
+
+/// One event, with names rather than interned ids.
+#[derive(Clone, Debug)]
+pub struct Tick {
+    pub ts: i64,
+    pub venue: Arc<str>,
+    pub symbol: Arc<str>,
+    /// `new`, `amend`, `cancel`, `trade`, `quote`.
+    pub kind: &'static str,
+    pub order: Option<OrderKey>,
+    pub side: Option<Side>,
+    pub price: Option<f64>,
+    pub qty: Option<f64>,
+    /// The order's account; a trade's buyer.
+    pub account: Option<Arc<str>>,
+    /// A trade's seller.
+    pub seller: Option<Arc<str>>,
+    /// A trade's orders (buy, sell) and aggressor.
+    pub orders: Option<(Option<OrderKey>, Option<OrderKey>)>,
+    pub aggressor: Option<Side>,
+}
+
+impl Tick {
+    pub fn json(&self) -> Value {
+        let mut v = json!({"ts": self.ts, "venue": &*self.venue, "symbol": &*self.symbol, "type": self.kind});
+        if let Some(o) = &self.order {
+            v["order_id"] = o.as_str().into();
+        }
+        if let Some(s) = self.side {
+            v["side"] = s.as_str().into();
+        }
+        if let Some(p) = self.price {
+            v["price"] = p.into();
+        }
+        if let Some(q) = self.qty {
+            v["qty"] = q.into();
+        }
+        if self.kind == "trade" {
+            v["buy_account"] = self.account.as_deref().into();
+            v["sell_account"] = self.seller.as_deref().into();
+            if let Some((b, s)) = &self.orders {
+                v["buy_order_id"] = b.as_deref().into();
+                v["sell_order_id"] = s.as_deref().into();
+            }
+            v["aggressor"] = self.aggressor.map(|s| s.as_str()).into();
+        } else if let Some(a) = &self.account {
+            v["account"] = (&**a).into();
+        }
+        v
+    }
+}
+
+pub struct Market {
+    recent: Mutex<FxHashMap<Arc<str>, VecDeque<Tick>>>,
+    /// Events kept per symbol.
+    cap: usize,
+    /// Every trade as it enters the engine.
+    pub trades: tokio::sync::broadcast::Sender<Arc<Tick>>,
+}
+
+impl Market {
+    pub fn new(cap: usize) -> Market {
+        Market { recent: Mutex::new(FxHashMap::default()), cap, trades: tokio::sync::broadcast::channel(8192).0 }
+    }
+
+    /// Keeps `events` (in the engine's order), named by `names`.
+    pub fn record(&self, names: &Names, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        let listening = self.trades.receiver_count() > 0;
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last: Option<(vigil_core::SymbolId, Arc<str>)> = None;
+        for e in events {
+            let Some(t) = tick(names, e, &mut last) else { continue };
+            if listening && t.kind == "trade" {
+                let _ = self.trades.send(Arc::new(t.clone()));
+            }
+            let q = recent.entry(t.symbol.clone()).or_default();
+            if q.len() >= self.cap {
+                q.pop_front();
+            }
+            q.push_back(t);
+        }
+    }
+
+    /// Forgets what is held of `symbols` (a new simulated session restarts their event time).
+    pub fn forget(&self, symbols: &[String]) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        for s in symbols {
+            recent.remove(s.as_str());
+        }
+    }
+
+    /// The symbols seen, sorted.
+    pub fn symbols(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.recent.lock().unwrap_or_else(|e| e.into_inner()).keys().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// The events of `symbol` from `from` to `to` (ns, inclusive), at most `max` (the latest).
+    pub fn window(&self, symbol: &str, from: i64, to: i64, max: usize) -> Vec<Tick> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(q) = recent.get(symbol) else { return Vec::new() };
+        let mut v: Vec<Tick> = q.iter().filter(|t| t.ts >= from && t.ts <= to).cloned().collect();
+        if v.len() > max {
+            v.drain(..v.len() - max);
+        }
+        v
+    }
+
+    /// The last `n` trades of `symbol`, oldest first.
+    pub fn last_trades(&self, symbol: &str, n: usize) -> Vec<Tick> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(q) = recent.get(symbol) else { return Vec::new() };
+        let mut v: Vec<Tick> = q.iter().rev().filter(|t| t.kind == "trade").take(n).cloned().collect();
+        v.reverse();
+        v
+    }
+
+    /// The time span held for `symbol`.
+    pub fn span(&self, symbol: &str) -> Option<(i64, i64)> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.get(symbol).and_then(|q| Some((q.front()?.ts, q.back()?.ts)))
+    }
+}
+
+fn tick(names: &Names, e: &Event, last: &mut Option<(vigil_core::SymbolId, Arc<str>)>) -> Option<Tick> {
+    if matches!(e.kind, EventKind::Account { .. }) {
+        return None;
+    }
+    let symbol = match last {
+        Some((id, name)) if *id == e.symbol => name.clone(),
+        _ => {
+            let name = names.symbol(e.symbol);
+            *last = Some((e.symbol, name.clone()));
+            name
+        }
+    };
+    let mut t = Tick {
+        ts: e.ts.0,
+        venue: names.venue(e.venue),
+        symbol,
+        kind: e.kind.event_type().as_str(),
+        order: None,
+        side: None,
+        price: None,
+        qty: None,
+        account: None,
+        seller: None,
+        orders: None,
+        aggressor: None,
+    };
+    match &e.kind {
+        EventKind::New(n) => {
+            t.order = Some(n.order_id.clone());
+            t.side = Some(n.side);
+            t.price = n.price.map(|p| p.to_f64());
+            t.qty = Some(n.qty.to_f64());
+            t.account = n.account.map(|a| names.account(a));
+        }
+        EventKind::Amend(a) => {
+            t.order = Some(a.order_id.clone());
+            t.price = a.price.map(|p| p.to_f64());
+            t.qty = a.qty.map(|q| q.to_f64());
+            t.account = a.account.map(|x| names.account(x));
+        }
+        EventKind::Cancel(c) => {
+            t.order = Some(c.order_id.clone());
+            t.account = c.account.map(|x| names.account(x));
+        }
+        EventKind::Trade(tr) => {
+            t.price = Some(tr.price.to_f64());
+            t.qty = Some(tr.qty.to_f64());
+            t.account = tr.buy_account.map(|a| names.account(a));
+            t.seller = tr.sell_account.map(|a| names.account(a));
+            t.orders = Some((tr.buy_order_id.clone(), tr.sell_order_id.clone()));
+            t.aggressor = tr.aggressor;
+        }
+        EventKind::Quote(q) => {
+            t.price = q.bid.or(q.ask).map(|p| p.to_f64());
+        }
+        EventKind::Account { .. } => return None,
+    }
+    Some(t)
+}
