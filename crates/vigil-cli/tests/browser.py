@@ -29,6 +29,7 @@ errors = []
 
 def shot(name):
     """A screenshot of the whole page."""
+    driver.execute_script("window.scrollTo(0, 0)")
     h = driver.execute_script("return Math.max(document.body.scrollHeight, 800)")
     driver.set_window_size(1400, min(h + 40, 4000))
     driver.save_screenshot(os.path.join(shots, name + ".png"))

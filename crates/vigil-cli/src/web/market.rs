@@ -1,6 +1,7 @@
 //! The recent market, kept for people: the last events of each symbol (the charts and order-book
 //! replay of an alert's window) and the live trades (the trade stream). The engine does not read
-//! it; it is a copy taken where events enter the engine, bounded per symbol.
+//! it; it is a copy taken where events enter the engine, bounded per symbol, and named only when
+//! read.
 
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
@@ -59,8 +60,22 @@ impl Tick {
     }
 }
 
+/// An event as it entered an engine, with the names it is to be read with (kept as is: naming
+/// it costs lookups that only a reader needs).
+struct Held {
+    ev: Event,
+    names: u8,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_symbol: FxHashMap<Arc<str>, VecDeque<Held>>,
+    /// The name tables of the sources (a session's interner, live ingest's).
+    names: Vec<Arc<Names>>,
+}
+
 pub struct Market {
-    recent: Mutex<FxHashMap<Arc<str>, VecDeque<Tick>>>,
+    inner: Mutex<Inner>,
     /// Events kept per symbol.
     cap: usize,
     /// Every trade as it enters the engine.
@@ -69,84 +84,104 @@ pub struct Market {
 
 impl Market {
     pub fn new(cap: usize) -> Market {
-        Market { recent: Mutex::new(FxHashMap::default()), cap, trades: tokio::sync::broadcast::channel(8192).0 }
+        Market { inner: Mutex::default(), cap, trades: tokio::sync::broadcast::channel(8192).0 }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps `events` (in the engine's order), named by `names`.
-    pub fn record(&self, names: &Names, events: &[Event]) {
+    pub fn record(&self, names: &Arc<Names>, events: &[Event]) {
         if events.is_empty() {
             return;
         }
         let listening = self.trades.receiver_count() > 0;
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
+        let src = match inner.names.iter().position(|n| Arc::ptr_eq(n, names)) {
+            Some(i) => i,
+            None => {
+                // Sessions come and go: the oldest tables' events are long gone by the 200th.
+                if inner.names.len() >= 200 {
+                    inner.by_symbol.clear();
+                    inner.names.clear();
+                }
+                inner.names.push(names.clone());
+                inner.names.len() - 1
+            }
+        } as u8;
         let mut last: Option<(vigil_core::SymbolId, Arc<str>)> = None;
         for e in events {
-            let Some(t) = tick(names, e, &mut last) else { continue };
-            if listening && t.kind == "trade" {
-                let _ = self.trades.send(Arc::new(t.clone()));
+            if matches!(e.kind, EventKind::Account { .. }) {
+                continue;
             }
-            let q = recent.entry(t.symbol.clone()).or_default();
-            if q.len() >= self.cap {
+            let symbol = match &last {
+                Some((id, name)) if *id == e.symbol => name.clone(),
+                _ => {
+                    let name = names.symbol(e.symbol);
+                    last = Some((e.symbol, name.clone()));
+                    name
+                }
+            };
+            if listening && matches!(e.kind, EventKind::Trade(_)) {
+                if let Some(t) = tick(names, e, symbol.clone()) {
+                    let _ = self.trades.send(Arc::new(t));
+                }
+            }
+            let cap = self.cap;
+            let q = inner.by_symbol.entry(symbol).or_default();
+            if q.len() >= cap {
                 q.pop_front();
             }
-            q.push_back(t);
+            q.push_back(Held { ev: e.clone(), names: src });
         }
     }
 
     /// Forgets what is held of `symbols` (a new simulated session restarts their event time).
     pub fn forget(&self, symbols: &[String]) {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
         for s in symbols {
-            recent.remove(s.as_str());
+            inner.by_symbol.remove(s.as_str());
         }
     }
 
     /// The symbols seen, sorted.
     pub fn symbols(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.recent.lock().unwrap_or_else(|e| e.into_inner()).keys().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> = self.lock().by_symbol.keys().map(|s| s.to_string()).collect();
         v.sort();
         v
     }
 
     /// The events of `symbol` from `from` to `to` (ns, inclusive), at most `max` (the latest).
     pub fn window(&self, symbol: &str, from: i64, to: i64, max: usize) -> Vec<Tick> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(q) = recent.get(symbol) else { return Vec::new() };
-        let mut v: Vec<Tick> = q.iter().filter(|t| t.ts >= from && t.ts <= to).cloned().collect();
-        if v.len() > max {
-            v.drain(..v.len() - max);
-        }
-        v
+        self.select(symbol, max, |h| h.ev.ts.0 >= from && h.ev.ts.0 <= to)
     }
 
     /// The last `n` trades of `symbol`, oldest first.
     pub fn last_trades(&self, symbol: &str, n: usize) -> Vec<Tick> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(q) = recent.get(symbol) else { return Vec::new() };
-        let mut v: Vec<Tick> = q.iter().rev().filter(|t| t.kind == "trade").take(n).cloned().collect();
+        self.select(symbol, n, |h| matches!(h.ev.kind, EventKind::Trade(_)))
+    }
+
+    /// The latest `max` events of `symbol` that `keep`, named, oldest first.
+    fn select(&self, symbol: &str, max: usize, keep: impl Fn(&Held) -> bool) -> Vec<Tick> {
+        let inner = self.lock();
+        let Some((name, q)) = inner.by_symbol.get_key_value(symbol) else { return Vec::new() };
+        let mut v: Vec<Tick> = q.iter().rev().filter(|h| keep(h)).take(max).filter_map(|h| tick(&inner.names[h.names as usize], &h.ev, name.clone())).collect();
         v.reverse();
         v
     }
 
     /// The time span held for `symbol`.
     pub fn span(&self, symbol: &str) -> Option<(i64, i64)> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.get(symbol).and_then(|q| Some((q.front()?.ts, q.back()?.ts)))
+        let inner = self.lock();
+        inner.by_symbol.get(symbol).and_then(|q| Some((q.front()?.ev.ts.0, q.back()?.ev.ts.0)))
     }
 }
 
-fn tick(names: &Names, e: &Event, last: &mut Option<(vigil_core::SymbolId, Arc<str>)>) -> Option<Tick> {
+fn tick(names: &Names, e: &Event, symbol: Arc<str>) -> Option<Tick> {
     if matches!(e.kind, EventKind::Account { .. }) {
         return None;
     }
-    let symbol = match last {
-        Some((id, name)) if *id == e.symbol => name.clone(),
-        _ => {
-            let name = names.symbol(e.symbol);
-            *last = Some((e.symbol, name.clone()));
-            name
-        }
-    };
     let mut t = Tick {
         ts: e.ts.0,
         venue: names.venue(e.venue),
