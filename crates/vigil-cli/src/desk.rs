@@ -226,10 +226,22 @@ pub fn alerts(db: &Db, a: AlertsArgs, server: &str) -> anyhow::Result<ExitCode> 
             for x in v.as_array().into_iter().flatten() {
                 let status = x["status"].as_str().and_then(Status::parse).context("the serve sent an alert without a status")?;
                 let mut x = x.clone();
+                let mut triage = serde_json::Map::new();
                 if let Some(o) = x.as_object_mut() {
-                    o.remove("status");
+                    for k in ["status", "status_by", "status_at", "status_reason"] {
+                        if let Some(v) = o.remove(k) {
+                            triage.insert(k.into(), v);
+                        }
+                    }
                 }
-                out.push(StoredAlert { alert: serde_json::from_value(x)?, status, status_by: None, status_at: None, status_reason: None });
+                let text = |k: &str| triage.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                out.push(StoredAlert {
+                    alert: serde_json::from_value(x)?,
+                    status,
+                    status_by: text("status_by"),
+                    status_at: triage.get("status_at").and_then(|v| v.as_i64()),
+                    status_reason: text("status_reason"),
+                });
             }
             out
         }

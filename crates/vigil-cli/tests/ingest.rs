@@ -66,14 +66,30 @@ fn serve(db: &str, extra: &[&str]) -> Serve {
     Serve { child, url, fix, grpc }
 }
 
-/// One HTTP request; returns the status and the JSON body.
+/// One HTTP request; returns the status and the JSON body. A large body waits for the server's
+/// `100 Continue` (as curl does), so that a body refused by its length is never sent.
 fn http(url: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
     let addr = url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
-    s.write_all(body).unwrap();
+    let large = body.len() > 1 << 20;
+    let expect = if large { "Expect: 100-continue\r\n" } else { "" };
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{expect}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
     let mut resp = Vec::new();
+    let mut buf = [0u8; 65536];
+    if large {
+        while !resp.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "no answer to the headers");
+            resp.extend_from_slice(&buf[..n]);
+        }
+        if resp.starts_with(b"HTTP/1.1 100") {
+            resp.clear();
+            s.write_all(body).unwrap();
+        }
+    } else {
+        s.write_all(body).unwrap();
+    }
     s.read_to_end(&mut resp).unwrap();
     let text = String::from_utf8_lossy(&resp);
     let code: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();

@@ -605,6 +605,16 @@ pub static ROUTES: &[Route] = &[
         handler: issue_token,
     },
     Route {
+        method: "POST",
+        path: "/api/tokens/revoke",
+        access: Access::User,
+        summary: "Revoke an API token (your own; an admin's for anyone).",
+        query: &[],
+        body: &[("token", "string", true, "The token, whole.")],
+        answers: "json",
+        handler: revoke_token,
+    },
+    Route {
         method: "GET",
         path: "/metrics",
         access: Access::User,
@@ -1094,10 +1104,12 @@ pub fn alert_market_json(w: &Web, a: &StoredAlert, pad_s: f64) -> Value {
     let Some((first, last)) = w.market.span(symbol) else {
         return json!({"held": false, "symbol": symbol, "reason": "the serve holds no events of this symbol (it keeps the recent market of what it monitors since it started)"});
     };
-    // The window itself must be held; of the margin around it, what is.
-    if first > a.alert.window_start || last < a.alert.window_start {
+    // Some of the window must be held (a long window — a day's wash ring — may be held in part).
+    let end = a.alert.window_end.max(a.alert.ts);
+    if first > end || last < a.alert.window_start {
         return json!({"held": false, "symbol": symbol, "reason": "the window is older than the recent market the serve holds"});
     }
+    let partial = first > a.alert.window_start;
     let from = from.max(first);
     let mut held = w.market.window(symbol, i64::MIN, to, usize::MAX);
     let mut start = held.partition_point(|t| t.ts < from);
@@ -1131,7 +1143,7 @@ pub fn alert_market_json(w: &Web, a: &StoredAlert, pad_s: f64) -> Value {
     let from = if cut { shown.first().map_or(from, |t| t.ts) } else { from };
     json!({
         "held": true, "symbol": symbol, "from": from, "to": to, "window_start": a.alert.window_start, "window_end": a.alert.window_end,
-        "suspects": suspects, "book_before": levels, "events": events, "cut": cut,
+        "suspects": suspects, "book_before": levels, "events": events, "cut": cut, "partial": partial,
     })
 }
 
@@ -1492,10 +1504,17 @@ fn issue_token(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     let user = b["user"].as_str().filter(|u| !u.is_empty()).unwrap_or(&me.name).to_string();
     let days = match &b["days"] {
         Value::Null => 90,
-        v => v.as_i64().filter(|d| (1..=3650).contains(d)).ok_or_else(|| ApiError::bad("days", "a whole number from 1 to 3650"))?,
+        v => v.as_i64().filter(|d| (1..=365).contains(d)).ok_or_else(|| ApiError::bad("days", "a whole number from 1 to 365"))?,
     };
     let token = w.pool.get()?.issue_token(&user, days * 86_400, &me.name)?;
     Ok(Resp::Json(json!({"user": user, "token": token, "days": days})))
+}
+
+fn revoke_token(w: &Web, r: &Req) -> Result<Resp, ApiError> {
+    let b = r.json()?;
+    w.pool.get()?.revoke_token(&required(&b, "token")?, &r.user()?.name)?;
+    w.auth.forget_all();
+    Ok(Resp::Json(json!({"revoked": true})))
 }
 
 fn metrics(w: &Web, _: &Req) -> Result<Resp, ApiError> {
@@ -1641,6 +1660,47 @@ mod tests {
         assert!(matches!(find("DELETE", "/api/alerts"), Found::Method(m) if m == ["GET"]));
         assert!(matches!(find("GET", "/api/nothing"), Found::Nothing));
         assert!(matches!(find("GET", "/api/alerts/"), Found::Nothing), "an empty id is no id");
+    }
+
+    #[test]
+    fn the_book_before_a_window_follows_new_amend_cancel_and_fills() {
+        let t = |kind: &'static str, order: &str, side: Option<vigil_core::Side>, price: Option<f64>, qty: Option<f64>| Tick {
+            ts: 0,
+            venue: "v".into(),
+            symbol: "S".into(),
+            kind,
+            order: (!order.is_empty()).then(|| order.into()),
+            side,
+            price,
+            qty,
+            account: Some("a".into()),
+            seller: None,
+            orders: None,
+            aggressor: None,
+        };
+        let buy = Some(vigil_core::Side::Buy);
+        let sell = Some(vigil_core::Side::Sell);
+        let mut fill = t("trade", "", None, Some(10.0), Some(3.0));
+        fill.orders = Some((Some("b1".into()), Some("s9".into())));
+        let ticks = [
+            t("new", "b1", buy, Some(10.0), Some(5.0)),
+            t("new", "b2", buy, Some(9.0), Some(4.0)),
+            t("new", "s1", sell, Some(11.0), Some(2.0)),
+            t("amend", "b2", None, Some(9.5), Some(6.0)),
+            t("cancel", "s1", None, None, None),
+            fill.clone(),
+            t("new", "m1", buy, None, Some(1.0)),
+        ];
+        let book = book_before(&ticks);
+        let mut ids: Vec<&String> = book.keys().collect();
+        ids.sort();
+        assert_eq!(ids, ["b1", "b2"], "the cancelled order and the market order are not resting");
+        assert_eq!((book["b1"].1, book["b1"].2), (10.0, 2.0), "a fill takes its quantity off");
+        assert_eq!((book["b2"].1, book["b2"].2), (9.5, 6.0), "an amend sets price and open quantity");
+        let mut more = ticks.to_vec();
+        fill.qty = Some(2.0);
+        more.push(fill);
+        assert!(!book_before(&more).contains_key("b1"), "filled in full: gone");
     }
 
     #[test]

@@ -29,9 +29,10 @@ use vigil_store::{Store, User};
 pub const COOKIE: &str = "vigil_session";
 /// How long a login lasts.
 pub const SESSION_TTL_S: i64 = 12 * 3600;
-/// How long a checked token is believed before the store is asked again (a token revoked by
-/// another process stops working within this; one revoked through this server at once).
-const TOKEN_CACHE: Duration = Duration::from_secs(5);
+/// On PostgreSQL (no store version to watch), how long a checked token is believed before the
+/// store is asked again: a token revoked by another process stops working within this; one
+/// revoked through this server at once.
+const TOKEN_CACHE: Duration = Duration::from_secs(2);
 
 /// Everything a handler may use.
 pub struct Web {
@@ -601,6 +602,27 @@ async fn answer(
     page: bool,
 ) -> Response<Body> {
     let refuse = |code: u16, msg: &str, user: Option<&User>| error_response(page, code, msg, user);
+    // A body refused unread is read away after the answer (a little of it, for a while), so that a
+    // client still sending it gets the answer rather than a reset connection.
+    struct Unread(Option<Body>);
+    impl Drop for Unread {
+        fn drop(&mut self) {
+            if let (Some(body), Ok(rt)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+                rt.spawn(async move {
+                    use tokio_stream::StreamExt;
+                    let mut data = body.into_data_stream();
+                    let mut seen = 0usize;
+                    while seen < 64 << 20 {
+                        match tokio::time::timeout(Duration::from_secs(5), data.next()).await {
+                            Ok(Some(Ok(chunk))) => seen += chunk.len(),
+                            _ => break,
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let mut body = Unread(Some(body));
     let query = parse_query(parts.uri.query().unwrap_or(""));
     // Programs send a bearer token; the browser its login cookie.
     let from_cookie = bearer(&parts.headers).is_none();
@@ -655,7 +677,7 @@ async fn answer(
     if declared.is_some_and(|l| l > limit as u64) {
         return refuse(413, &format!("the body is larger than {limit} bytes; send smaller batches"), user.as_ref());
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match axum::body::to_bytes(body.0.take().unwrap_or_default(), limit).await {
         Ok(b) => b,
         Err(e) if e.to_string().contains("length limit") => {
             return refuse(413, &format!("the body is larger than {limit} bytes; send smaller batches"), user.as_ref())

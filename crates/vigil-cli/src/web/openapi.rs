@@ -11,6 +11,79 @@ fn schema(ty: &str) -> Value {
     }
 }
 
+/// The schema of what a JSON route answers, where it is one of the named ones.
+fn answer_schema(path: &str) -> Value {
+    let r = |n: &str| json!({"$ref": format!("#/components/schemas/{n}")});
+    match path {
+        "/api/alerts" => json!({"type": "array", "items": r("Alert")}),
+        "/api/alerts/{id}" => r("Alert"),
+        "/api/cases" => json!({"type": "array", "items": r("Case")}),
+        "/api/cases/{id}" => r("Case"),
+        "/api/proposals" => json!({"type": "array", "items": r("Proposal")}),
+        "/api/audit" => json!({"type": "array", "items": r("AuditEntry")}),
+        _ => json!({}),
+    }
+}
+
+/// The named schemas: the spec's alert (with its triage), a case, a proposal, an audit entry.
+fn schemas() -> Value {
+    let ns = json!({"type": "integer", "description": "nanoseconds since the epoch"});
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    json!({
+        "Error": {"type": "object", "properties": {"error": {"type": "string", "description": "starts with the field at fault, where there is one"}}, "required": ["error"]},
+        "Alert": {
+            "type": "object",
+            "description": "The spec's alert (../shared/spec/events.md) with its triage state.",
+            "properties": {
+                "alert_id": {"type": "string"},
+                "type": {"type": "string", "enum": super::api::TYPES},
+                "level": {"type": "string", "enum": ["critical", "high", "medium", "low"]},
+                "risk_score": {"type": "number", "minimum": 0, "maximum": 1},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "ts": ns, "window_start": ns, "window_end": ns,
+                "venue": {"type": "string"},
+                "symbols": strings, "accounts": strings,
+                "description": {"type": "string"},
+                "evidence": {"type": "object"},
+                "status": {"type": "string", "enum": ["active", "resolved", "false_positive", "suppressed"]},
+                "status_by": {"type": "string"}, "status_at": ns, "status_reason": {"type": ["string", "null"]},
+                "cases": {"type": "array", "items": {"type": "integer"}},
+                "audit": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+            },
+            "required": ["alert_id", "type", "level", "risk_score", "confidence", "ts", "window_start", "window_end", "symbols", "accounts", "description", "evidence", "status"],
+        },
+        "Case": {
+            "type": "object",
+            "properties": {
+                "case_id": {"type": "integer"}, "title": {"type": "string"},
+                "status": {"type": "string", "enum": ["open", "investigating", "closed"]},
+                "outcome": {"type": ["string", "null"], "enum": ["no_violation", "violation", "referred", null]},
+                "assignee": {"type": ["string", "null"]}, "opened_by": {"type": "string"}, "opened_at": ns, "updated_at": ns,
+                "closed_by": {"type": ["string", "null"]}, "closed_at": {"type": ["integer", "null"]}, "close_reason": {"type": ["string", "null"]},
+                "alerts": strings,
+            },
+            "required": ["case_id", "title", "status", "opened_by", "opened_at", "alerts"],
+        },
+        "Proposal": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"}, "action": {"type": "string"}, "object_type": {"type": "string"}, "object_id": {"type": "string"},
+                "details": {"type": "object"}, "proposed_by": {"type": "string"}, "proposed_at": ns,
+                "decision": {"type": ["string", "null"]}, "decided_by": {"type": ["string", "null"]}, "decided_at": {"type": ["integer", "null"]},
+            },
+            "required": ["id", "action", "object_type", "object_id", "proposed_by", "proposed_at"],
+        },
+        "AuditEntry": {
+            "type": "object",
+            "properties": {
+                "seq": {"type": "integer"}, "at": ns, "actor": {"type": "string"}, "action": {"type": "string"},
+                "object_type": {"type": "string"}, "object_id": {"type": "string"}, "details": {}, "hash": {"type": "string"},
+            },
+            "required": ["seq", "at", "actor", "action", "object_type", "object_id", "hash"],
+        },
+    })
+}
+
 fn content(answers: &str) -> Value {
     match answers {
         "json" => json!({"application/json": {"schema": {}}}),
@@ -42,7 +115,11 @@ pub fn document() -> Value {
         if r.answers == "redirect" {
             responses.insert("303".into(), json!({"description": "Signed in: to `next`, with the session cookie."}));
         } else {
-            responses.insert("200".into(), json!({"description": "OK", "content": content(r.answers)}));
+            let mut c = content(r.answers);
+            if r.answers == "json" {
+                c["application/json"]["schema"] = answer_schema(r.path);
+            }
+            responses.insert("200".into(), json!({"description": "OK", "content": c}));
         }
         let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
         responses.insert("400".into(), json!({"description": "Bad input: the message names the field.", "content": error}));
@@ -94,7 +171,7 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": super::COOKIE},
             },
-            "schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}},
+            "schemas": schemas(),
         },
     })
 }

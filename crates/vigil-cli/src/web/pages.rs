@@ -95,6 +95,7 @@ pub fn error_page(code: u16, msg: &str, user: Option<&User>) -> String {
 }
 
 fn level_badge(l: &str) -> String {
+    let l = esc(l);
     format!("<span class=\"lvl {l}\">{l}</span>")
 }
 
@@ -155,8 +156,9 @@ pub fn dashboard_figures(w: &Web) -> Result<Value, ApiError> {
     let rates = w.rates();
     let mut s = w.pool.get()?;
     let since = now - 3600 * 1_000_000_000;
-    let rows = s.query_raw("SELECT level, stored_at FROM alerts WHERE stored_at >= $1", &[since.into()])?;
+    let rows = s.query_raw("SELECT level, stored_at, type FROM alerts WHERE stored_at >= $1", &[since.into()])?;
     let mut per_minute = vec![[0i64; 4]; 60];
+    let mut by_type: std::collections::BTreeMap<String, Vec<i64>> = std::collections::BTreeMap::new();
     for r in rows {
         let l = match r[0].text() {
             Some("critical") => 0,
@@ -166,6 +168,7 @@ pub fn dashboard_figures(w: &Web) -> Result<Value, ApiError> {
         };
         let m = ((r[1].int().unwrap_or(now) - since) / 60_000_000_000).clamp(0, 59) as usize;
         per_minute[m][l] += 1;
+        by_type.entry(r[2].text().unwrap_or("").to_string()).or_insert_with(|| vec![0; 60])[m] += 1;
     }
     let backlog = s.query_raw("SELECT MIN(stored_at), COUNT(*) FROM alerts WHERE status = 'active'", &[])?;
     let (oldest, active) = backlog.first().map_or((None, 0), |r| (r[0].int(), r[1].int().unwrap_or(0)));
@@ -178,6 +181,7 @@ pub fn dashboard_figures(w: &Web) -> Result<Value, ApiError> {
         "events_per_second": rates.last().map_or(0.0, |r| r.1),
         "events_per_second_history": rates,
         "alerts_per_minute": per_minute,
+        "alerts_per_minute_by_type": by_type,
         "alerts_by_type": summary["by_type"],
         "alerts_by_level": summary["by_level"],
         "active_alerts": active,
@@ -252,9 +256,16 @@ pub fn dashboard(w: &Web, r: &Req) -> Result<Resp, ApiError> {
         b,
         "<h2>Alerts per minute, last hour</h2><svg class=\"chart\" id=\"alerts-chart\" viewBox=\"0 0 600 120\" preserveAspectRatio=\"none\">{bars}</svg><p class=\"legend\"><span class=\"c-critical\">■ critical</span> <span class=\"c-high\">■ high</span> <span class=\"c-medium\">■ medium</span> <span class=\"c-low\">■ low</span> · max {max:.0} a minute</p>"
     );
-    b.push_str("<div class=\"two\"><div><h2>By type</h2><table id=\"by-type\">");
+    b.push_str("<div class=\"two\"><div><h2>By type</h2><table id=\"by-type\"><tr><th>type</th><th>in all</th><th>the last hour, a point a minute</th></tr>");
     for (k, v) in f["alerts_by_type"].as_object().into_iter().flatten() {
-        let _ = write!(b, "<tr><td><a href=\"{}\">{}</a></td><td class=\"n\">{v}</td></tr>", api::alerts_link("type", k), esc(k));
+        let hour: Vec<f64> = f["alerts_per_minute_by_type"][k].as_array().into_iter().flatten().filter_map(|x| x.as_f64()).collect();
+        let _ = write!(
+            b,
+            "<tr><td><a href=\"{}\">{}</a></td><td class=\"n\">{v}</td><td>{}</td></tr>",
+            api::alerts_link("type", k),
+            esc(k),
+            spark(&hour, 160.0, 20.0)
+        );
     }
     b.push_str("</table></div><div><h2>By level</h2><table>");
     for l in ["critical", "high", "medium", "low"] {
@@ -570,6 +581,9 @@ pub fn alert(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     let m = alert_market_json(w, &a, 30.0);
     b.push_str("<h2>Market around the alert</h2>");
     if m["held"] == true {
+        if m["partial"] == true || m["cut"] == true {
+            let _ = write!(b, "<p class=\"hint\" id=\"partial\">The serve holds this symbol's recent market from {} on: the chart and the replay show that part of the window.</p>", time(m["from"].as_i64().unwrap_or(0)));
+        }
         b.push_str(&market_chart(&m));
         let _ = write!(
             b,
