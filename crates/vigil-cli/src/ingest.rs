@@ -203,19 +203,26 @@ impl Ingest {
         std::thread::Builder::new().name("vigil-ingest".into()).spawn(move || {
             let mut reorder = Reorder::new(tolerance);
             let mut held = false;
+            // The dashboard's copy, in the engine's order (after reordering).
+            let source: Arc<str> = Arc::from("ingest");
+            let mut tapped: Vec<Event> = Vec::new();
+            let tap = market.is_some();
+            let feed = |engine: &mut Engine, e: Event, tapped: &mut Vec<Event>| {
+                if tap {
+                    tapped.push(e.clone());
+                }
+                engine.push(e);
+            };
             loop {
                 match rx.recv_timeout(Duration::from_millis(50)) {
                     Ok(Batch::Events(batch)) => {
-                        if let Some(m) = &market {
-                            m.record(&names, &batch);
-                        }
                         for ev in batch {
                             if let Err(late) = reorder.push(ev) {
                                 // Accepted (each source is in order); late against another source.
-                                engine.push(late.0);
+                                feed(&mut engine, late.0, &mut tapped);
                             }
                             while let Some(e) = reorder.pop_ready() {
-                                engine.push(e);
+                                feed(&mut engine, e, &mut tapped);
                             }
                         }
                         held = true;
@@ -225,7 +232,7 @@ impl Ingest {
                     }
                     Ok(Batch::Release) => {
                         while let Some(e) = reorder.pop_any() {
-                            engine.push(e);
+                            feed(&mut engine, e, &mut tapped);
                         }
                         engine.flush();
                         held = false;
@@ -258,7 +265,7 @@ impl Ingest {
                         }
                         drop(st);
                         while let Some(e) = reorder.pop_any() {
-                            engine.push(e);
+                            feed(&mut engine, e, &mut tapped);
                         }
                         engine.flush();
                         held = false;
@@ -266,9 +273,13 @@ impl Ingest {
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
                 }
+                if let Some(m) = market.as_ref().filter(|_| !tapped.is_empty()) {
+                    m.record(&source, &names, &tapped);
+                    tapped.clear();
+                }
             }
             while let Some(e) = reorder.pop_any() {
-                engine.push(e);
+                feed(&mut engine, e, &mut tapped);
             }
             let _ = engine.finish();
         })?;

@@ -256,6 +256,7 @@ impl Monitor {
         let names = it.names();
         // Event time restarts with the session: what was held of its symbols is another market.
         self.market.forget(&req.symbols);
+        let source: Arc<str> = Arc::from(format!("session:{number}"));
         let (span_start, end) = sim.span();
         let m = self.clone();
         let mut engine = Engine::start(
@@ -287,7 +288,7 @@ impl Monitor {
             }
             sim.advance(t, &mut buf);
             self.events.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            self.market.record(&names, &buf);
+            self.market.record(&source, &names, &buf);
             for ev in buf.drain(..) {
                 engine.push(ev);
             }
@@ -338,11 +339,12 @@ fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receive
         loop {
             // Session 0 is live ingest (webhooks, FIX).
             let source = if session == 0 { "ingest".to_string() } else { format!("session:{session}") };
-            match store.insert_alerts(&alerts, Some((&source, m.events.load(Ordering::Relaxed) as i64))) {
-                Ok(_) => {
+            match store.insert_alerts_new(&alerts, &[(&source, m.events.load(Ordering::Relaxed) as i64)]) {
+                Ok(new) => {
                     m.stored.fetch_add(alerts.len() as u64, Ordering::SeqCst);
+                    // Only what is new: a rerun's alerts are already stored (and maybe triaged).
                     if m.stored_live.receiver_count() > 0 {
-                        for a in &alerts {
+                        for a in new.iter().map(|&i| &alerts[i]) {
                             if let Ok(Some(x)) = store.alert(&a.alert_id) {
                                 let _ = m.stored_live.send(Arc::new(x));
                             }

@@ -23,7 +23,7 @@ opts = webdriver.ChromeOptions()
 for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000", "--disable-gpu"]:
     opts.add_argument(a)
 driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
-wait = WebDriverWait(driver, 90)
+wait = WebDriverWait(driver, 180)
 errors = []
 
 

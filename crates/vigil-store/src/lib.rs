@@ -248,12 +248,18 @@ impl Store {
     /// partitions), all in the alerts' transaction. A source's position never goes back: a batch
     /// from a worker that has lost the partition to another cannot undo the newer one's progress.
     pub fn insert_alerts_at(&mut self, alerts: &[Alert], progress: &[(&str, i64)]) -> Result<usize> {
+        Ok(self.insert_alerts_new(alerts, progress)?.len())
+    }
+
+    /// As `insert_alerts_at`, saying which of `alerts` (by index) were new: stored now rather than
+    /// already there.
+    pub fn insert_alerts_new(&mut self, alerts: &[Alert], progress: &[(&str, i64)]) -> Result<Vec<usize>> {
         let at = now_ns();
         self.tx(true, |c| {
             let rules: Vec<Rule> = rules::rules(c)?.into_iter().filter(|r| r.active(at)).collect();
             let mut chain = audit::Chain::read(c)?;
-            let mut added = 0;
-            for a in alerts {
+            let mut added = Vec::new();
+            for (i, a) in alerts.iter().enumerate() {
                 let rule = rules::suppressing(&rules, a);
                 let (status, by, reason, when) = match rule {
                     Some(r) => ("suppressed", Some(format!("rule:{}", r.id)), Some(r.reason.as_str()), Some(at)),
@@ -284,7 +290,7 @@ impl Store {
                     ],
                 )?;
                 if n > 0 {
-                    added += 1;
+                    added.push(i);
                     let mut details = json!({"type": a.kind.as_str(), "level": a.level.as_str(), "risk_score": a.risk_score});
                     if let Some(r) = rule {
                         details["suppressed_by"] = r.id.into();

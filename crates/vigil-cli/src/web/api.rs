@@ -172,8 +172,12 @@ const ALERT_QUERY: &[Param] = &[
     ),
     p("limit", "integer", "At most this many, newest first (1 to 100000; default 100)."),
 ];
-const STREAM_QUERY: &[Param] =
-    &[pe("type", TYPES, "Only this type."), pe("level", LEVELS, "Only this level."), p("symbol", "string", "Only alerts naming this symbol.")];
+const STREAM_QUERY: &[Param] = &[
+    pe("type", TYPES, "Only this type."),
+    pe("level", LEVELS, "Only this level."),
+    pe("status", STATUSES, "Only alerts stored in this state (active, or suppressed by a rule)."),
+    p("symbol", "string", "Only alerts naming this symbol."),
+];
 
 /// Every route the server has. The order is the OpenAPI document's.
 pub static ROUTES: &[Route] = &[
@@ -1109,14 +1113,33 @@ pub fn alert_market_json(w: &Web, a: &StoredAlert, pad_s: f64) -> Value {
     if first > end || last < a.alert.window_start {
         return json!({"held": false, "symbol": symbol, "reason": "the window is older than the recent market the serve holds"});
     }
+    // Every simulated session replays the same event times: a session's market shows only its
+    // own alerts.
+    if let Some(session) = w.market.source(symbol).filter(|s| s.starts_with("session:")) {
+        let s = w.monitor.lock();
+        if format!("session:{}", s.number) != session || !s.alerts.iter().any(|x| x.alert_id == a.alert.alert_id) {
+            return json!({"held": false, "symbol": symbol, "reason": format!("the serve now holds the market of another run of this symbol ({session})")});
+        }
+    }
     let partial = first > a.alert.window_start;
     let from = from.max(first);
     let mut held = w.market.window(symbol, i64::MIN, to, usize::MAX);
     let mut start = held.partition_point(|t| t.ts < from);
-    let cut = held.len() - start > MAX_WINDOW_EVENTS;
+    let mut stop = held.len();
+    let cut = stop - start > MAX_WINDOW_EVENTS;
     if cut {
-        start = held.len() - MAX_WINDOW_EVENTS;
+        // The window first; of the margins, what room is left, as much before as after.
+        let ws = held.partition_point(|t| t.ts < a.alert.window_start).max(start);
+        let we = held.partition_point(|t| t.ts <= end);
+        if we - ws >= MAX_WINDOW_EVENTS {
+            (start, stop) = (ws, ws + MAX_WINDOW_EVENTS);
+        } else {
+            let room = MAX_WINDOW_EVENTS - (we - ws);
+            start = ws - (room / 2).min(ws - start);
+            stop = (start + MAX_WINDOW_EVENTS).min(stop);
+        }
     }
+    held.truncate(stop);
     let shown = held.split_off(start);
     let book = book_before(&held);
     let mut levels: Vec<Value> = book
@@ -1140,7 +1163,7 @@ pub fn alert_market_json(w: &Web, a: &StoredAlert, pad_s: f64) -> Value {
             v
         })
         .collect();
-    let from = if cut { shown.first().map_or(from, |t| t.ts) } else { from };
+    let (from, to) = if cut { (shown.first().map_or(from, |t| t.ts), shown.last().map_or(to, |t| t.ts)) } else { (from, to) };
     json!({
         "held": true, "symbol": symbol, "from": from, "to": to, "window_start": a.alert.window_start, "window_end": a.alert.window_end,
         "suspects": suspects, "book_before": levels, "events": events, "cut": cut, "partial": partial,
@@ -1383,7 +1406,7 @@ fn trades(w: &Web, r: &Req) -> Result<Resp, ApiError> {
 
 /// What a stream carries.
 pub enum Stream {
-    Alerts { kind: Option<AlertType>, level: Option<Level>, symbol: Option<String> },
+    Alerts { kind: Option<AlertType>, level: Option<Level>, status: Option<Status>, symbol: Option<String> },
     Trades { symbol: Option<String> },
 }
 
@@ -1391,6 +1414,7 @@ fn stream_alerts(_: &Web, r: &Req) -> Result<Resp, ApiError> {
     Ok(Resp::Sse(Stream::Alerts {
         kind: r.query("type").and_then(AlertType::parse),
         level: r.query("level").and_then(Level::parse),
+        status: r.query("status").and_then(Status::parse),
         symbol: r.query("symbol").map(str::to_string),
     }))
 }
@@ -1419,15 +1443,17 @@ pub fn sse(web: Arc<Web>, s: Stream) -> Response<Body> {
     let lagged = |n: u64| Some(Ok::<_, std::convert::Infallible>(Event::default().event("lagged").data(json!({"missed": n}).to_string())));
     let keep = KeepAlive::new().interval(std::time::Duration::from_secs(15));
     match s {
-        Stream::Alerts { kind, level, symbol } => {
+        Stream::Alerts { kind, level, status, symbol } => {
             let g = gauge.clone();
             let st = BroadcastStream::new(web.monitor.stored_live.subscribe()).filter_map(move |x| {
                 let _ = &g;
                 match x {
                     Ok(x) => {
                         let a = &x.alert;
-                        let wanted =
-                            kind.is_none_or(|k| a.kind == k) && level.is_none_or(|l| a.level == l) && symbol.as_ref().is_none_or(|s| a.symbols.contains(s));
+                        let wanted = kind.is_none_or(|k| a.kind == k)
+                            && level.is_none_or(|l| a.level == l)
+                            && status.is_none_or(|s| x.status == s)
+                            && symbol.as_ref().is_none_or(|s| a.symbols.contains(s));
                         wanted.then(|| Ok(Event::default().event("alert").id(a.alert_id.clone()).data(alert_json(&x).to_string())))
                     }
                     Err(BroadcastStreamRecvError::Lagged(n)) => lagged(n),

@@ -67,9 +67,16 @@ struct Held {
     names: u8,
 }
 
+/// A symbol's held events and where they came from (`session:N`, `ingest`).
+#[derive(Default)]
+struct Queue {
+    source: Arc<str>,
+    events: VecDeque<Held>,
+}
+
 #[derive(Default)]
 struct Inner {
-    by_symbol: FxHashMap<Arc<str>, VecDeque<Held>>,
+    by_symbol: FxHashMap<Arc<str>, Queue>,
     /// The name tables of the sources (a session's interner, live ingest's).
     names: Vec<Arc<Names>>,
 }
@@ -91,8 +98,9 @@ impl Market {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps `events` (in the engine's order), named by `names`.
-    pub fn record(&self, names: &Arc<Names>, events: &[Event]) {
+    /// Keeps `events` (in the engine's order) from `source`, named by `names`. A symbol's events
+    /// come from one source: another's (a new session's market of the symbol) replace them.
+    pub fn record(&self, source: &Arc<str>, names: &Arc<Names>, events: &[Event]) {
         if events.is_empty() {
             return;
         }
@@ -130,10 +138,14 @@ impl Market {
             }
             let cap = self.cap;
             let q = inner.by_symbol.entry(symbol).or_default();
-            if q.len() >= cap {
-                q.pop_front();
+            if !Arc::ptr_eq(&q.source, source) && *q.source != **source {
+                q.events.clear();
+                q.source = source.clone();
             }
-            q.push_back(Held { ev: e.clone(), names: src });
+            if q.events.len() >= cap {
+                q.events.pop_front();
+            }
+            q.events.push_back(Held { ev: e.clone(), names: src });
         }
     }
 
@@ -143,6 +155,11 @@ impl Market {
         for s in symbols {
             inner.by_symbol.remove(s.as_str());
         }
+    }
+
+    /// Where `symbol`'s held events come from.
+    pub fn source(&self, symbol: &str) -> Option<String> {
+        self.lock().by_symbol.get(symbol).map(|q| q.source.to_string())
     }
 
     /// The symbols seen, sorted.
@@ -166,7 +183,8 @@ impl Market {
     fn select(&self, symbol: &str, max: usize, keep: impl Fn(&Held) -> bool) -> Vec<Tick> {
         let inner = self.lock();
         let Some((name, q)) = inner.by_symbol.get_key_value(symbol) else { return Vec::new() };
-        let mut v: Vec<Tick> = q.iter().rev().filter(|h| keep(h)).take(max).filter_map(|h| tick(&inner.names[h.names as usize], &h.ev, name.clone())).collect();
+        let mut v: Vec<Tick> =
+            q.events.iter().rev().filter(|h| keep(h)).take(max).filter_map(|h| tick(&inner.names[h.names as usize], &h.ev, name.clone())).collect();
         v.reverse();
         v
     }
@@ -174,7 +192,7 @@ impl Market {
     /// The time span held for `symbol`.
     pub fn span(&self, symbol: &str) -> Option<(i64, i64)> {
         let inner = self.lock();
-        inner.by_symbol.get(symbol).and_then(|q| Some((q.front()?.ev.ts.0, q.back()?.ev.ts.0)))
+        inner.by_symbol.get(symbol).and_then(|q| Some((q.events.front()?.ev.ts.0, q.events.back()?.ev.ts.0)))
     }
 }
 

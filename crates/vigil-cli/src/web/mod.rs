@@ -33,6 +33,9 @@ pub const SESSION_TTL_S: i64 = 12 * 3600;
 /// store is asked again: a token revoked by another process stops working within this; one
 /// revoked through this server at once.
 const TOKEN_CACHE: Duration = Duration::from_secs(2);
+/// On SQLite, how long a checked token is believed while the store does not change (its expiry
+/// passing is no change to the store).
+const TOKEN_CACHE_MAX: Duration = Duration::from_secs(30);
 
 /// Everything a handler may use.
 pub struct Web {
@@ -74,11 +77,17 @@ impl Cache {
     pub fn get(&self, key: &str, version: i64) -> Option<axum::body::Bytes> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(key).filter(|e| e.0 == version).map(|e| e.1.clone())
     }
+    /// Keeps an answer of at most 1 MiB; at most 64 MiB in all (older versions go first).
     pub fn put(&self, key: String, version: i64, bytes: axum::body::Bytes) {
+        if bytes.len() > 1 << 20 {
+            return;
+        }
         let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if e.len() >= 256 {
+        let held: usize = e.values().map(|v| v.1.len()).sum();
+        if e.len() >= 256 || held + bytes.len() > 64 << 20 {
             e.retain(|_, v| v.0 == version);
-            if e.len() >= 256 {
+            let held: usize = e.values().map(|v| v.1.len()).sum();
+            if e.len() >= 256 || held + bytes.len() > 64 << 20 {
                 e.clear();
             }
         }
@@ -280,8 +289,9 @@ impl Auth {
     pub fn cached(&self, token: &str, version: Option<i64>) -> Option<User> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let (u, v, at) = cache.get(token)?;
+        // Unchanged store, and not for long either way: a token's expiry is checked again.
         let fresh = match version {
-            Some(now) => *v == Some(now),
+            Some(now) => *v == Some(now) && at.elapsed() < TOKEN_CACHE_MAX,
             None => at.elapsed() < TOKEN_CACHE,
         };
         fresh.then(|| u.clone())
@@ -332,37 +342,34 @@ impl Default for Logins {
 
 impl Logins {
     /// Checks `name`'s password, two at a time, refusing a name with too many recent failures.
+    ///
+    /// An attempt counts as a failure before it is checked (and is taken back if it succeeds), so
+    /// that attempts made at once cannot pass the count together; when both checks are busy the
+    /// answer is 503 at once, rather than a thread held waiting.
     pub fn check(&self, name: &str, f: impl FnOnce() -> Result<bool, ApiError>) -> Result<bool, ApiError> {
+        let _permit = match self.permits.try_acquire() {
+            Ok(p) => p,
+            Err(_) => return Err(ApiError(503, "two sign-ins are being checked: try again in a moment".into())),
+        };
         {
             let mut fails = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             if fails.len() > 10_000 {
                 fails.retain(|_, (_, at)| at.elapsed() < LOCKOUT);
             }
-            if let Some((n, at)) = fails.get(name) {
-                if *n >= MAX_FAILURES && at.elapsed() < LOCKOUT {
-                    let wait = LOCKOUT.saturating_sub(at.elapsed()).as_secs() + 1;
-                    return Err(ApiError(429, format!("name: {MAX_FAILURES} failed sign-ins in a row for {name}; try again in {wait} s")));
-                }
-            }
-        }
-        let _permit = loop {
-            match self.permits.try_acquire() {
-                Ok(p) => break p,
-                Err(tokio::sync::TryAcquireError::Closed) => return Err(ApiError(503, "signing in is shut".into())),
-                Err(tokio::sync::TryAcquireError::NoPermits) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        };
-        let ok = f()?;
-        let mut fails = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if ok {
-            fails.remove(name);
-        } else {
             let e = fails.entry(name.to_string()).or_insert((0, crate::wall::now()));
             if e.1.elapsed() >= LOCKOUT {
                 e.0 = 0;
             }
+            if e.0 >= MAX_FAILURES {
+                let wait = LOCKOUT.saturating_sub(e.1.elapsed()).as_secs() + 1;
+                return Err(ApiError(429, format!("name: {MAX_FAILURES} failed sign-ins in a row for {name}; try again in {wait} s")));
+            }
             e.0 += 1;
             e.1 = crate::wall::now();
+        }
+        let ok = f()?;
+        if ok {
+            self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
         }
         Ok(ok)
     }
@@ -612,8 +619,9 @@ async fn answer(
                     use tokio_stream::StreamExt;
                     let mut data = body.into_data_stream();
                     let mut seen = 0usize;
+                    let until = tokio::time::Instant::now() + Duration::from_secs(30);
                     while seen < 64 << 20 {
-                        match tokio::time::timeout(Duration::from_secs(5), data.next()).await {
+                        match tokio::time::timeout_at(until.min(tokio::time::Instant::now() + Duration::from_secs(5)), data.next()).await {
                             Ok(Some(Ok(chunk))) => seen += chunk.len(),
                             _ => break,
                         }
@@ -631,15 +639,22 @@ async fn answer(
     // Another site may make a browser send requests here: with the login cookie, or to sign in
     // (which would set the attacker's session). Browsers say where a request comes from.
     let text = |k: &str| parts.headers.get(k).and_then(|v| v.to_str().ok());
-    let foreign_fetch = text("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none");
-    let foreign_origin = text("origin").is_some_and(|o| {
-        let host = text("host").unwrap_or("");
-        o != format!("http://{host}") && o != format!("https://{host}")
-    });
-    let cross_site = foreign_fetch || foreign_origin;
-    if cross_site && ((from_cookie && token.is_some()) || (changes && route.access == api::Access::Public)) {
-        return refuse(403, "a request from another site: Vigil takes its cookie and sign-ins from its own pages only", None);
+    // Browsers say where a request comes from (Sec-Fetch-Site: computed by the browser against
+    // the page, so a reverse proxy changes nothing); older ones only by Origin, compared with the
+    // host asked for (a proxy's forwarded host when there is one: no page can set that header).
+    let cross_site = match text("sec-fetch-site") {
+        Some(s) => s != "same-origin" && s != "none",
+        None => text("origin").is_some_and(|o| {
+            let host = text("x-forwarded-host").or(text("host")).unwrap_or("");
+            o != format!("http://{host}") && o != format!("https://{host}")
+        }),
+    };
+    if cross_site && changes && route.access == api::Access::Public {
+        return refuse(403, "a sign-in from another site: Vigil takes sign-ins from its own page only", None);
     }
+    // The login cookie on a request from elsewhere (a link from another site, an image) is not
+    // used: such a request is anonymous (a page asks to sign in; nothing is done as the user).
+    let token = if cross_site && from_cookie { None } else { token };
     // And a change made with the cookie must come from Vigil's own script (a header no form sets).
     if from_cookie && token.is_some() && changes && route.access != api::Access::Public && text("x-requested-with") != Some("vigil") {
         return refuse(403, "a change made with a login cookie must come from Vigil's own pages (X-Requested-With: vigil)", None);

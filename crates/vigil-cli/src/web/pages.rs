@@ -371,7 +371,7 @@ pub fn alerts(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     // New alerts are active: a list of another status has nothing to add live.
     let live = matches!(r.query("status"), None | Some("active")) && r.query("before").is_none();
     let mut sse = String::from("/api/stream/alerts?");
-    for k in ["type", "level", "symbol"] {
+    for k in ["type", "level", "status", "symbol"] {
         if let Some(v) = r.query(k) {
             let _ = write!(sse, "{k}={}&", percent_encode(v));
         }
