@@ -19,7 +19,22 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT: &str = "vigil-isolation-forest";
 pub const VERSION: u32 = 1;
 
-const LEAF: u32 = u32::MAX;
+/// A node: the feature split on and the split value; its children are `left` and `left + 1`. A
+/// leaf splits on feature 0 at +∞ with itself as `left`: every row stays (a walk takes a fixed
+/// number of steps, with no test for leaves).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Node {
+    feature: u32,
+    left: u32,
+    #[serde(with = "bits")]
+    threshold: f64,
+}
+
+impl Node {
+    fn is_leaf(&self, i: usize) -> bool {
+        self.left as usize == i
+    }
+}
 
 /// How a forest is grown.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,19 +61,16 @@ pub struct IsolationForest {
     pub dims: usize,
     /// ψ as used (the subsample, at most the rows trained on).
     pub psi: usize,
+    /// The height limit, ⌈log₂ ψ⌉: the steps of every walk.
+    depth: usize,
     /// c(ψ): the score's normaliser.
     #[serde(with = "bits")]
     c_psi: f64,
-    /// Per node, over all trees: the feature split on (`LEAF` for a leaf), the split value, the
-    /// children (node indices), and for a leaf its depth plus c(rows left).
-    feature: Vec<u32>,
-    #[serde(with = "bits")]
-    threshold: Vec<f64>,
-    left: Vec<u32>,
-    right: Vec<u32>,
+    /// Every tree's nodes, one array.
+    nodes: Vec<Node>,
+    /// Per node: for a leaf its depth plus c(rows left there); the training rows that reached it.
     #[serde(with = "bits")]
     value: Vec<f64>,
-    /// The training rows that reached each node.
     size: Vec<u32>,
     /// Each tree's root.
     roots: Vec<u32>,
@@ -76,6 +88,10 @@ pub fn c(n: usize) -> f64 {
         }
     }
 }
+
+/// Rows walked through a tree together: independent walks keep the core busy while each waits
+/// for its next node.
+const BLOCK: usize = 8;
 
 impl IsolationForest {
     /// Grows a forest on `data` (every row is used as normal activity: the forest learns where
@@ -99,57 +115,58 @@ impl IsolationForest {
             params: params.clone(),
             dims: data.cols,
             psi,
+            depth: max_depth,
             c_psi: c(psi),
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            value: Vec::new(),
-            size: Vec::new(),
+            nodes: Vec::with_capacity(params.trees * psi),
+            value: Vec::with_capacity(params.trees * psi),
+            size: Vec::with_capacity(params.trees * psi),
             roots: Vec::with_capacity(params.trees),
         };
         let mut all: Vec<usize> = (0..data.rows).collect();
-        let mut candidates: Vec<usize> = Vec::with_capacity(data.cols);
+        let mut features: Vec<usize> = (0..data.cols).collect();
+        let mut rows: Vec<usize> = Vec::with_capacity(psi);
+        let mut stack: Vec<(u32, usize, usize, usize)> = Vec::new();
         for _ in 0..params.trees {
             // ψ rows without replacement: a partial Fisher-Yates shuffle.
             for i in 0..psi {
                 let j = i + rng.below(data.rows - i);
                 all.swap(i, j);
             }
-            let mut rows: Vec<usize> = all[..psi].to_vec();
-            let root = f.new_node();
+            rows.clear();
+            rows.extend_from_slice(&all[..psi]);
+            let root = f.leaf(0);
             f.roots.push(root);
             // (node, start, end, depth) over `rows`, partitioned in place.
-            let mut stack = vec![(root, 0usize, psi, 0usize)];
+            stack.push((root, 0, psi, 0));
             while let Some((node, start, end, depth)) = stack.pop() {
                 let n = end - start;
                 f.size[node as usize] = n as u32;
-                let here = &mut rows[start..end];
+                f.value[node as usize] = depth as f64 + c(n);
                 if depth >= max_depth || n <= 1 {
-                    f.value[node as usize] = depth as f64 + c(n);
                     continue;
                 }
-                // The features not constant in this node, drawn at random.
-                candidates.clear();
-                let mut ranges = Vec::with_capacity(data.cols);
-                for q in 0..data.cols {
+                let here = &mut rows[start..end];
+                // A random feature among those not constant here: drawn one at a time, a constant
+                // one set aside, as scikit-learn's random splitter does.
+                let mut live = features.len();
+                let mut split = None;
+                while live > 0 {
+                    let j = rng.below(live);
+                    let q = features[j];
                     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                     for &r in here.iter() {
                         let v = data.data[r * data.cols + q];
                         lo = lo.min(v);
                         hi = hi.max(v);
                     }
-                    ranges.push((lo, hi));
                     if hi > lo {
-                        candidates.push(q);
+                        split = Some((q, lo, hi));
+                        break;
                     }
+                    features.swap(j, live - 1);
+                    live -= 1;
                 }
-                if candidates.is_empty() {
-                    f.value[node as usize] = depth as f64 + c(n);
-                    continue;
-                }
-                let q = candidates[rng.below(candidates.len())];
-                let (lo, hi) = ranges[q];
+                let Some((q, lo, hi)) = split else { continue };
                 let mut p = lo + rng.f64() * (hi - lo);
                 if p >= hi {
                     // Rounding: keep the maximum on the right.
@@ -163,12 +180,10 @@ impl IsolationForest {
                         mid += 1;
                     }
                 }
-                let (l, r) = (f.new_node(), f.new_node());
-                let k = node as usize;
-                f.feature[k] = q as u32;
-                f.threshold[k] = p;
-                f.left[k] = l;
-                f.right[k] = r;
+                let l = f.leaf(0);
+                let r = f.leaf(0);
+                debug_assert_eq!(r, l + 1);
+                f.nodes[node as usize] = Node { feature: q as u32, left: l, threshold: p };
                 stack.push((r, start + mid, end, depth + 1));
                 stack.push((l, start, start + mid, depth + 1));
             }
@@ -176,14 +191,13 @@ impl IsolationForest {
         Ok(f)
     }
 
-    fn new_node(&mut self) -> u32 {
-        self.feature.push(LEAF);
-        self.threshold.push(0.0);
-        self.left.push(LEAF);
-        self.right.push(LEAF);
+    /// A new leaf.
+    fn leaf(&mut self, size: u32) -> u32 {
+        let i = self.nodes.len() as u32;
+        self.nodes.push(Node { feature: 0, left: i, threshold: f64::INFINITY });
         self.value.push(0.0);
-        self.size.push(0);
-        (self.feature.len() - 1) as u32
+        self.size.push(size);
+        i
     }
 
     /// The leaf `row` reaches in the tree rooted at `root`; `on_split` hears each split on the
@@ -191,13 +205,15 @@ impl IsolationForest {
     #[inline]
     fn walk(&self, root: u32, row: &[f64], mut on_split: impl FnMut(usize, usize, usize)) -> usize {
         let mut i = root as usize;
-        while self.feature[i] != LEAF {
-            let q = self.feature[i] as usize;
-            let next = if row[q] <= self.threshold[i] { self.left[i] } else { self.right[i] } as usize;
-            on_split(q, i, next);
+        loop {
+            let n = self.nodes[i];
+            if n.is_leaf(i) {
+                return i;
+            }
+            let next = n.left as usize + usize::from(row[n.feature as usize] > n.threshold);
+            on_split(n.feature as usize, i, next);
             i = next;
         }
-        i
     }
 
     /// E[h(x)]: the mean path length of `row` over the trees.
@@ -211,22 +227,35 @@ impl IsolationForest {
         2f64.powf(-self.path_length(row) / self.c_psi.max(f64::MIN_POSITIVE))
     }
 
-    /// Scores every row of `data` into `out` (cleared first).
+    /// Scores every row of `data` into `out` (cleared first). Blocks of rows walk each tree
+    /// together, a fixed number of steps (a leaf keeps a row where it is).
     pub fn score_batch(&self, data: &Matrix, out: &mut Vec<f64>) -> Result<(), Error> {
         if data.cols != self.dims {
             return Err(Error::Shape(format!("rows of {} features for a forest of {}", data.cols, self.dims)));
         }
         out.clear();
-        out.reserve(data.rows);
-        let mut sums = vec![0.0f64; data.rows];
-        // Tree by tree: one tree's nodes stay in cache while every row walks it.
-        for &root in &self.roots {
-            for (i, s) in sums.iter_mut().enumerate() {
-                *s += self.value[self.walk(root, data.row(i), |_, _, _| {})];
+        out.resize(data.rows, 0.0);
+        let cols = data.cols;
+        for (b, sums) in out.chunks_mut(BLOCK).enumerate() {
+            let base = b * BLOCK;
+            let rows = &data.data[base * cols..(base + sums.len()) * cols];
+            for &root in &self.roots {
+                let mut at = [root as usize; BLOCK];
+                for _ in 0..self.depth {
+                    for (k, i) in at.iter_mut().enumerate().take(sums.len()) {
+                        let n = self.nodes[*i];
+                        *i = n.left as usize + usize::from(rows[k * cols + n.feature as usize] > n.threshold);
+                    }
+                }
+                for (s, i) in sums.iter_mut().zip(at) {
+                    *s += self.value[i];
+                }
             }
         }
-        let t = self.roots.len() as f64;
-        out.extend(sums.iter().map(|s| 2f64.powf(-(s / t) / self.c_psi.max(f64::MIN_POSITIVE))));
+        let (t, norm) = (self.roots.len() as f64, self.c_psi.max(f64::MIN_POSITIVE));
+        for s in out.iter_mut() {
+            *s = 2f64.powf(-(*s / t) / norm);
+        }
         Ok(())
     }
 
@@ -251,7 +280,7 @@ impl IsolationForest {
 
     /// The number of nodes, over all trees.
     pub fn nodes(&self) -> usize {
-        self.feature.len()
+        self.nodes.len()
     }
 
     /// Writes the model as JSON (its format and version first).
@@ -261,7 +290,7 @@ impl IsolationForest {
         Ok(())
     }
 
-    /// Reads a model, refusing another format or version by name.
+    /// Reads a model, refusing another format or version by name, and damaged trees.
     pub fn load(path: &std::path::Path) -> Result<IsolationForest, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
         let head: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Model(format!("{}: not a model file ({e})", path.display())))?;
@@ -276,15 +305,11 @@ impl IsolationForest {
             )));
         }
         let f: IsolationForest = serde_json::from_value(head).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
-        let n = f.feature.len();
-        let children_ok = f.feature.iter().enumerate().all(|(i, &q)| {
-            q == LEAF || ((q as usize) < f.dims && (f.left[i] as usize) < n && (f.right[i] as usize) < n && f.left[i] as usize > i && f.right[i] as usize > i)
-        });
-        if [f.threshold.len(), f.left.len(), f.right.len(), f.value.len(), f.size.len()].iter().any(|&l| l != n)
-            || f.roots.iter().any(|&r| r as usize >= n)
-            || !children_ok
-            || f.roots.is_empty()
-        {
+        let n = f.nodes.len();
+        // Children after their parent (no cycles), inside the array; leaves loop on themselves.
+        let nodes_ok =
+            f.nodes.iter().enumerate().all(|(i, x)| (x.feature as usize) < f.dims && (x.is_leaf(i) || (x.left as usize > i && (x.left as usize) + 1 < n)));
+        if f.value.len() != n || f.size.len() != n || f.roots.is_empty() || f.roots.iter().any(|&r| r as usize >= n) || !nodes_ok || f.depth > 64 {
             return Err(Error::Model(format!("{}: the trees are damaged", path.display())));
         }
         Ok(f)
