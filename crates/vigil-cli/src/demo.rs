@@ -8,6 +8,7 @@ use crate::serve::{self, ServeArgs, StartRequest};
 use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;
+use vigil_core::AlertType;
 use vigil_store::{Role, Store};
 
 #[derive(clap::Args)]
@@ -88,22 +89,25 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         banner.push_str(&format!("  {name:<6} {p}   ({})\n", role.as_str()));
     }
     banner.push_str(&format!(
-        "\nA simulated market of {} on two venues runs in real time{}; a scenario of manipulation is injected every {} s (the Simulation page injects more). The store is {db}. Ctrl-C stops.\n",
+        "\nA simulated market of {} on two venues runs in real time{}; a scenario of manipulation is injected every 10 s for the first half minute, then every {} s (the Simulation page injects more). The store is {db}. Ctrl-C stops.\n",
         symbols.join(", "),
         if a.speed != 1.0 { format!(" x{}", a.speed) } else { String::new() },
         a.every
     ));
     println!("{banner}");
-    // Scenarios now and then, every type in turn (the first once the warm-up is done).
+    // Scenarios now and then, every type in turn: first the four the detectors name within
+    // seconds, ten seconds apart (so that the first minute shows alerts), then one every `every`.
     let monitor = running.monitor.clone();
     let every = Duration::from_secs_f64(a.every);
+    let quick = [AlertType::QuoteStuffing, AlertType::Spoofing, AlertType::Layering, AlertType::MomentumIgnition];
+    let order: Vec<AlertType> = quick.iter().copied().chain(vigil_sim::SCENARIO_TYPES.iter().copied().filter(|k| !quick.contains(k))).collect();
     std::thread::Builder::new().name("vigil-demo".into()).spawn(move || {
-        std::thread::sleep(Duration::from_secs(5));
-        for kind in vigil_sim::SCENARIO_TYPES.iter().cycle() {
+        std::thread::sleep(Duration::from_secs(3));
+        for (i, kind) in order.iter().cycle().enumerate() {
             if monitor.inject(*kind, "demo").is_err() {
                 break;
             }
-            std::thread::sleep(every);
+            std::thread::sleep(if i < quick.len() - 1 { Duration::from_secs(10) } else { every });
         }
     })?;
     running.rt.block_on(std::future::pending::<()>());

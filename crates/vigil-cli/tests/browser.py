@@ -12,6 +12,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -23,7 +24,8 @@ opts = webdriver.ChromeOptions()
 for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000", "--disable-gpu"]:
     opts.add_argument(a)
 driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
-wait = WebDriverWait(driver, 180)
+# A form reloads its page when the server has answered: an element read in between is stale.
+wait = WebDriverWait(driver, 180, ignored_exceptions=(StaleElementReferenceException,))
 errors = []
 
 
@@ -71,7 +73,6 @@ try:
     sign_in(analyst, apw)
     # The dashboard counts events.
     wait.until(lambda d: d.find_element(By.ID, "eps").text not in ("", "0"))
-    shot("dashboard")
 
     # Inject spoofing; the alert arrives live in the simulation page's table (no reload).
     driver.get(base + "/simulation")
@@ -112,7 +113,7 @@ try:
     assert driver.find_element(By.ID, "case-status").text == "investigating"
 
     # The other pages, for the record.
-    for name, path in [("alerts", "/alerts"), ("trades", "/trades"), ("cases", "/cases"), ("account", "/accounts/" + account), ("settings", "/settings")]:
+    for name, path in [("dashboard", "/"), ("alerts", "/alerts"), ("trades", "/trades"), ("cases", "/cases"), ("account", "/accounts/" + account), ("settings", "/settings")]:
         driver.get(base + path)
         wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
         shot(name)

@@ -11,43 +11,16 @@ use vigil_store::{CaseFilter, CaseStatus, User};
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");
 
-/// HTML-escapes text.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use vigil_report::html::esc;
 
-/// A time (ns since the epoch) as `2026-01-05 13:52:07.123`.
+/// A time (ns since the epoch) as `2026-01-05 13:52:07.123` (UTC).
 pub fn time(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 as (year, month, day) (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let s = vigil_core::Ts(ns).to_string().replacen('T', " ", 1);
+    // `2026-01-05 13:52:07.123456789Z`: to the millisecond.
+    match s.find('.') {
+        Some(dot) => s[..(dot + 4).min(s.len())].to_string(),
+        None => s.trim_end_matches('Z').to_string(),
+    }
 }
 
 fn num(v: f64) -> String {
@@ -203,18 +176,6 @@ fn spark(points: &[f64], wd: f64, ht: f64) -> String {
     format!("<svg class=\"spark\" viewBox=\"0 0 {wd} {ht}\" preserveAspectRatio=\"none\"><polyline fill=\"none\" stroke=\"#2563eb\" stroke-width=\"1.5\" points=\"{}\"/></svg>", pts.join(" "))
 }
 
-fn duration(s: f64) -> String {
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min", s / 60.0)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3600.0)
-    } else {
-        format!("{:.1} days", s / 86_400.0)
-    }
-}
-
 pub fn dashboard(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     let f = dashboard_figures(w)?;
     let mut b = String::from("<h1>Dashboard</h1><div id=\"figures\" data-refresh=\"3000\">");
@@ -227,7 +188,7 @@ pub fn dashboard(w: &Web, r: &Req) -> Result<Resp, ApiError> {
         f["active_alerts"],
         f["open_cases"],
         f["investigating_cases"],
-        f["backlog_age_s"].as_f64().map_or("none".into(), duration),
+        f["backlog_age_s"].as_f64().map_or("none".into(), vigil_report::dur),
         f["proposals_waiting"],
         f["events_total"],
     );
