@@ -12,6 +12,7 @@ mod report;
 mod serve;
 mod simulate;
 mod synth;
+mod train;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ enum Cmd {
     Demo(demo::DemoArgs),
     /// Write a synthetic market's events to a file (JSONL or CSV, .gz to compress).
     Synth(synth::SynthArgs),
+    /// Learn normal activity for `ml_anomaly`: grow the anomaly model's forests on event files.
+    Train(train::TrainArgs),
     /// Simulate a labelled market: events (JSONL and CSV) and labels of the injected manipulation.
     Simulate(simulate::SimulateArgs),
     /// Score alerts against labels by the spec's rule: precision, recall, latency per type.
@@ -162,6 +165,7 @@ fn main() -> ExitCode {
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),
         Cmd::Demo(a) => demo::run(a),
         Cmd::Synth(a) => synth::write(a).map(|_| ExitCode::SUCCESS),
+        Cmd::Train(a) => train::train(a).map(|_| ExitCode::SUCCESS),
         Cmd::Simulate(a) => simulate::simulate(a).map(|_| ExitCode::SUCCESS),
         Cmd::Eval(a) => simulate::eval(a),
         Cmd::Test(a) => simulate::live(a),

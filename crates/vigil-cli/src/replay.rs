@@ -60,7 +60,9 @@ pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
         None => Ok(Config::default()),
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the configuration {p}"))?;
-            Config::from_toml(&text).with_context(|| format!("configuration {p}"))
+            let mut c = Config::from_toml(&text).with_context(|| format!("configuration {p}"))?;
+            c.load_model(std::path::Path::new(p).parent()).with_context(|| format!("configuration {p}"))?;
+            Ok(c)
         }
     }
 }

@@ -223,6 +223,56 @@ pub struct UnusualTimingConfig {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+pub struct MlAnomalyConfig {
+    pub enabled: bool,
+    /// The model file (`vigil train`); relative to the configuration file's directory.
+    pub model: String,
+    /// Overrides the model's threshold when above 0.
+    pub threshold: f64,
+    /// Used by `vigil train` and recorded in the model; scoring uses the model's.
+    pub window: Duration,
+    pub min_trades: u32,
+    pub min_events: u32,
+    /// Features named in an alert's sentence, at most.
+    pub explain_features: usize,
+    pub cooldown: Duration,
+    /// The model, once read ([`Config::load_model`]).
+    #[serde(skip)]
+    pub loaded: Shared<crate::ml::Model>,
+    /// Set by `vigil train`: windows are collected here instead of scored.
+    #[serde(skip)]
+    pub collect: Shared<std::sync::Mutex<crate::detectors::ml_anomaly::Collected>>,
+}
+
+/// Something a configuration carries that is not read from its file (a loaded model, a collector):
+/// shared by the shards' copies, equal only to itself.
+#[derive(Debug)]
+pub struct Shared<T>(pub Option<std::sync::Arc<T>>);
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared(None)
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, o: &Self) -> bool {
+        match (&self.0, &o.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DetectorsConfig {
     pub spoofing: SpoofingConfig,
     pub layering: LayeringConfig,
@@ -237,6 +287,7 @@ pub struct DetectorsConfig {
     pub concentrated_trading: ConcentratedTradingConfig,
     pub unusual_timing: UnusualTimingConfig,
     pub price_discrepancy: PriceDiscrepancyConfig,
+    pub ml_anomaly: MlAnomalyConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -384,6 +435,16 @@ impl Config {
         if v.multiplier.is_nan() || v.multiplier < 1.0 || v.mad_multiplier.is_nan() || v.mad_multiplier < 0.0 {
             return bad("detectors.volume_spike.multiplier", "must be >= 1 (and mad_multiplier >= 0)");
         }
+        let ml = &d.ml_anomaly;
+        if ml.enabled && ml.model.trim().is_empty() {
+            return bad("detectors.ml_anomaly.model", "enabled needs a model file (train one with `vigil train --events FILE... --out MODEL`)");
+        }
+        if !(0.0..1.0).contains(&ml.threshold) {
+            return bad("detectors.ml_anomaly.threshold", "must be at least 0 (the model's) and below 1");
+        }
+        if ml.explain_features == 0 || ml.min_events == 0 {
+            return bad("detectors.ml_anomaly.explain_features", "explain_features and min_events must be at least 1");
+        }
         let p = &self.detectors.price_anomaly;
         if p.baseline_windows == 0 || p.min_baseline_windows > p.baseline_windows {
             return bad("detectors.price_anomaly.min_baseline_windows", "must be at most baseline_windows, which must be > 0");
@@ -419,6 +480,7 @@ impl Config {
             ("concentrated_trading", &mut d.concentrated_trading.enabled),
             ("unusual_timing", &mut d.unusual_timing.enabled),
             ("price_discrepancy", &mut d.price_discrepancy.enabled),
+            ("ml_anomaly", &mut d.ml_anomaly.enabled),
         ]
     }
 
@@ -429,6 +491,23 @@ impl Config {
             *on = names.contains(&name);
         }
         c
+    }
+
+    /// Reads the model `[detectors.ml_anomaly]` names, when that detector is enabled; a relative
+    /// path is taken from `base` (the configuration file's directory).
+    pub fn load_model(&mut self, base: Option<&std::path::Path>) -> Result<(), ConfigError> {
+        let m = &mut self.detectors.ml_anomaly;
+        if !m.enabled {
+            return Ok(());
+        }
+        let path = std::path::Path::new(&m.model);
+        let path = match base {
+            Some(b) if path.is_relative() => b.join(path),
+            _ => path.to_path_buf(),
+        };
+        let model = crate::ml::Model::load(&path).map_err(|e| ConfigError(format!("detectors.ml_anomaly.model: {e}")))?;
+        m.loaded = Shared(Some(std::sync::Arc::new(model)));
+        Ok(())
     }
 
     /// How long the shard keeps each party's trades: as long as the longest look-back of the

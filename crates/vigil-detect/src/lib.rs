@@ -7,6 +7,7 @@ pub mod config;
 pub mod detectors;
 pub mod engine;
 pub mod health;
+pub mod ml;
 
 pub use builder::{AlertBuilder, Signal};
 pub use config::{Config, ConfigError, DEFAULT_TOML};

@@ -294,23 +294,25 @@ impl IsolationForest {
     pub fn load(path: &std::path::Path) -> Result<IsolationForest, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
         let head: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Model(format!("{}: not a model file ({e})", path.display())))?;
+        IsolationForest::from_value(head).map_err(|e| Error::Model(format!("{}: {e}", path.display())))
+    }
+
+    /// A forest from its JSON (as written by [`IsolationForest::save`], or embedded in another
+    /// model file), refusing another format or version by name, and damaged trees.
+    pub fn from_value(head: serde_json::Value) -> Result<IsolationForest, String> {
         if head["format"] != FORMAT {
-            return Err(Error::Model(format!("{}: not a Vigil isolation forest (format {})", path.display(), head["format"])));
+            return Err(format!("not a Vigil isolation forest (format {})", head["format"]));
         }
         if head["version"] != VERSION {
-            return Err(Error::Model(format!(
-                "{}: a model of version {}; this build reads version {VERSION} (train it again with this build)",
-                path.display(),
-                head["version"]
-            )));
+            return Err(format!("a forest of version {}; this build reads version {VERSION} (train it again with this build)", head["version"]));
         }
-        let f: IsolationForest = serde_json::from_value(head).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        let f: IsolationForest = serde_json::from_value(head).map_err(|e| e.to_string())?;
         let n = f.nodes.len();
         // Children after their parent (no cycles), inside the array; leaves loop on themselves.
         let nodes_ok =
             f.nodes.iter().enumerate().all(|(i, x)| (x.feature as usize) < f.dims && (x.is_leaf(i) || (x.left as usize > i && (x.left as usize) + 1 < n)));
         if f.value.len() != n || f.size.len() != n || f.roots.is_empty() || f.roots.iter().any(|&r| r as usize >= n) || !nodes_ok || f.depth > 64 {
-            return Err(Error::Model(format!("{}: the trees are damaged", path.display())));
+            return Err("the trees are damaged".into());
         }
         Ok(f)
     }
@@ -318,7 +320,7 @@ impl IsolationForest {
 
 /// Floating-point numbers in model files as their bits: a model read back scores exactly as the
 /// one written (decimal text does not promise that).
-mod bits {
+pub mod bits {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub trait Bits: Sized {

@@ -7,6 +7,7 @@ use crate::engine::Detector;
 pub mod concentrated_trading;
 pub mod fictitious;
 pub mod marking_the_close;
+pub mod ml_anomaly;
 pub mod momentum_ignition;
 pub mod price_anomaly;
 pub mod price_discrepancy;
@@ -78,6 +79,12 @@ pub fn build(config: &Config) -> Vec<Box<dyn Detector>> {
     if d.price_discrepancy.enabled {
         v.push(Box::new(price_discrepancy::PriceDiscrepancy::new(d.price_discrepancy.clone())));
     }
+    // Scores with a loaded model when enabled; always cuts windows for `vigil train`'s collector.
+    if d.ml_anomaly.enabled || d.ml_anomaly.collect.0.is_some() {
+        if let Some(m) = ml_anomaly::MlAnomaly::new(d.ml_anomaly.clone()) {
+            v.push(Box::new(m));
+        }
+    }
     v
 }
 
@@ -91,8 +98,8 @@ pub struct Pattern {
     pub basis: &'static str,
 }
 
-/// Every alert type this build raises, with what it looks for. `ml_anomaly` has its own issue.
-pub const CATALOGUE: [Pattern; 13] = [
+/// Every alert type this build raises, with what it looks for.
+pub const CATALOGUE: [Pattern; 14] = [
     Pattern {
         kind: AlertType::Spoofing,
         module: "fictitious",
@@ -183,6 +190,13 @@ pub const CATALOGUE: [Pattern; 13] = [
         description: "One venue's price apart from the other venues' for the same instrument, for longer than arbitrage allows.",
         indicators: "deviation from the other venues' median; persistence",
         basis: "EU MAR Art. 12(1)(a)(ii) across venues",
+    },
+    Pattern {
+        kind: AlertType::MlAnomaly,
+        module: "ml_anomaly",
+        description: "A window of an instrument's, or of one account's, activity unlike the windows a trained Isolation Forest learnt as normal; the evidence names the features that made it odd.",
+        indicators: "market: volume and price volatility, volume-price correlation, Herfindahl, trade frequency, cancel rate, book imbalance, spread, rush orders; account: order-to-trade ratio, cancel latency, size vs own median, side switching, hour share, cancel ratio, message rate",
+        basis: "EU MAR Art. 16 (detection of suspicious orders and transactions); Liu, Ting and Zhou 2008",
     },
 ];
 
