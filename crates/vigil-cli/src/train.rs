@@ -28,10 +28,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub config: Option<String>,
     /// The share of training windows taken to be anomalous: the threshold is the score above all
-    /// but this share of them. 0, the default, sets it at the highest score of a training window:
-    /// only a window odder than any the model saw as normal alerts. Raise it (say 0.001) when the
-    /// training activity may hold manipulation of its own.
-    #[arg(long, default_value_t = 0.0)]
+    /// but this share of them (0: the highest score of a training window, so that only a window
+    /// odder than any the model saw alerts).
+    #[arg(long, default_value_t = 0.001)]
     pub contamination: f64,
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
