@@ -100,6 +100,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             }
             median(v)
         };
+        // `ml_anomaly` scores with a model: one trained on these very events (what it learnt does
+        // not change what scoring costs).
+        let ml_config = with_model(&config, &events, &names)?;
         let none = rate(&config.only(&[]));
         costs.insert("none_events_per_sec".into(), serde_json::json!(none.round()));
         costs.insert("all_events_per_sec".into(), serde_json::json!(s.round()));
@@ -116,16 +119,24 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             &["concentrated_trading"],
             &["unusual_timing"],
             &["price_discrepancy"],
+            &["ml_anomaly"],
         ] {
-            let r = rate(&config.only(group));
+            let r = rate(&ml_config.only(group));
             let ns = (1e9 / r - 1e9 / none).max(0.0);
             costs.insert(group[0].to_string(), serde_json::json!((ns * 10.0).round() / 10.0));
             if !a.json {
                 println!("  {:<26} {:>7.1} ns/event  (alone: {} events/s)", group.join("+"), ns, group_digits(r));
             }
         }
+        let all_ml = rate(&ml_config);
+        costs.insert("all_with_ml_events_per_sec".into(), serde_json::json!(all_ml.round()));
         if !a.json {
-            println!("  book and party activity only: {} events/s; every detector: {} events/s", group_digits(none), group_digits(s));
+            println!(
+                "  book and party activity only: {} events/s; every detector: {} events/s; and ml_anomaly: {} events/s",
+                group_digits(none),
+                group_digits(s),
+                group_digits(all_ml)
+            );
         }
     }
     if a.json {
@@ -139,4 +150,28 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         println!("alerts raised: {alerts}");
     }
     Ok(())
+}
+
+/// The configuration with `ml_anomaly` on, scoring with a model trained on `events`.
+fn with_model(config: &Config, events: &[vigil_core::Event], names: &Arc<vigil_core::Names>) -> anyhow::Result<Config> {
+    use vigil_detect::config::Shared;
+    let mut c = config.only(&[]);
+    let collected = Arc::new(std::sync::Mutex::new(vigil_detect::detectors::ml_anomaly::Collected::default()));
+    c.detectors.ml_anomaly.collect = Shared(Some(collected.clone()));
+    let mut shard = Shard::new(&c, names.clone());
+    let mut out = Vec::new();
+    for e in events {
+        shard.process(e, &mut out);
+    }
+    drop(shard);
+    let rows = std::mem::take(&mut *collected.lock().unwrap_or_else(|e| e.into_inner()));
+    let m = &config.detectors.ml_anomaly;
+    let windows = vigil_detect::ml::Windows { window_ns: m.window.0, min_trades: m.min_trades, min_events: m.min_events };
+    let model =
+        vigil_detect::ml::Model::train(windows, &vigil_ml::Params::default(), 0.001, &rows.market, &rows.account, Vec::new()).map_err(anyhow::Error::msg)?;
+    let mut c = config.clone();
+    c.detectors.ml_anomaly.enabled = true;
+    c.detectors.ml_anomaly.model = "(trained on the benchmark's events)".into();
+    c.detectors.ml_anomaly.loaded = Shared(Some(Arc::new(model)));
+    Ok(c)
 }

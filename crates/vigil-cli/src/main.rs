@@ -1,5 +1,6 @@
 //! `vigil`: the command of a surveillance desk.
 
+mod accounts;
 mod bench;
 mod demo;
 mod desk;
@@ -103,6 +104,11 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t)]
         format: desk::Format,
     },
+    /// Behavioural account profiles: one account's usual, recent activity, departures and risk.
+    Accounts {
+        #[command(subcommand)]
+        cmd: accounts::AccountsCmd,
+    },
     /// Cases: open from alerts, link, assign, comment, attach evidence, investigate, close, reopen.
     Cases {
         #[command(subcommand)]
@@ -160,6 +166,7 @@ fn main() -> ExitCode {
         Cmd::Proposals { format } => desk::proposals(&cli.db, format),
         Cmd::User { cmd } => desk::user(&cli.db, cmd),
         Cmd::Cases { cmd } => desk::cases(&cli.db, cmd),
+        Cmd::Accounts { cmd } => accounts::run(&cli.db, cmd),
         Cmd::Rules { cmd } => desk::rules(&cli.db, cmd),
         Cmd::Report { cmd } => report::run(&cli.db, cmd),
         Cmd::Audit { cmd } => desk::audit(&cli.db, cmd),

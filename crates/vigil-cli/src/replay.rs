@@ -101,6 +101,9 @@ pub struct Summary {
     pub seconds: f64,
     pub events_per_second: f64,
     pub read_error: Option<String>,
+    /// The accounts' behavioural profiles, for the store.
+    #[serde(skip)]
+    pub profiles: Vec<vigil_detect::profile::Profile>,
 }
 
 impl Summary {
@@ -398,6 +401,7 @@ pub fn execute(run: Run<'_>) -> anyhow::Result<(Summary, RejectSink)> {
         seconds,
         events_per_second: if seconds > 0.0 { s.events as f64 / seconds } else { 0.0 },
         read_error,
+        profiles: stats.profiles.named(&stream.names()),
     };
     let rejects = std::mem::take(&mut stream.rejects);
     Ok((summary, rejects))
@@ -450,8 +454,9 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
         for chunk in alerts.chunks(1000) {
             added += s.insert_alerts(chunk, Some((&source, summary.events as i64)))?;
         }
+        let profiled = crate::accounts::store_profiles(s, &summary.profiles)?;
         if !a.quiet {
-            eprintln!("stored {added} new alerts of {} in {} ({})", alerts.len(), s.location(), s.backend());
+            eprintln!("stored {added} new alerts of {} and {profiled} account profiles in {} ({})", alerts.len(), s.location(), s.backend());
         }
     }
     if let Some(p) = &a.summary_json {

@@ -160,6 +160,8 @@ pub struct Monitor {
     pub config_json: Value,
     /// Scenarios to inject into the running session: type, by whom.
     inject_queue: Mutex<Vec<(usize, AlertType)>>,
+    /// The store, where a session's account profiles go when it ends.
+    db: String,
 }
 
 impl Monitor {
@@ -181,6 +183,7 @@ impl Monitor {
             market: Arc::new(crate::web::market::Market::new(100_000)),
             config_json,
             inject_queue: Mutex::new(Vec::new()),
+            db: db.to_string(),
         });
         let mon = m.clone();
         let writer = std::thread::Builder::new().name("vigil-writer".into()).spawn(move || write_loop(&mut store, &location, &rx, &mon))?;
@@ -306,6 +309,13 @@ impl Monitor {
             }
         }
         let finished = engine.finish().map_err(anyhow::Error::msg);
+        if let Ok(stats) = &finished {
+            // The session's account profiles replace what was stored of those accounts.
+            let profiles = stats.profiles.named(&names);
+            if let Err(e) = Store::open(&self.db).map_err(anyhow::Error::from).and_then(|mut s| crate::accounts::store_profiles(&mut s, &profiles)) {
+                eprintln!("vigil serve: session {number}: the account profiles could not be stored: {e:#}");
+            }
+        }
         // The session ends when the writer has stored what it raised (or says why not).
         for _ in 0..12_000 {
             if self.stored.load(Ordering::SeqCst) >= self.sent.load(Ordering::SeqCst) {

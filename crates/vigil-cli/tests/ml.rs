@@ -120,3 +120,40 @@ fn a_trained_model_names_pumps_and_quote_stuffers_and_explains_them() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("model.json") && e.contains("version 2") && e.contains("vigil train"), "{e}");
 }
+
+#[test]
+fn account_profiles_are_stored_and_show_a_stuffers_departures_and_risk() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenes = simulate(d, "scenes", "20", "5", "quote_stuffing", "22");
+    let labels = lines(&Path::new(&scenes).join("labels.jsonl"));
+    let db = d.join("desk.db");
+    let db = db.to_str().unwrap();
+    let o = vigil(&["replay", "--db", db, "--store", "--alerts-out", d.join("a.jsonl").to_str().unwrap(), &format!("{scenes}/events.jsonl")]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("account profiles"), "{}", String::from_utf8_lossy(&o.stderr));
+    let stuffer = labels[0]["accounts"][0].as_str().unwrap();
+    let o = vigil(&["accounts", "show", stuffer, "--db", db, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["account"], stuffer);
+    assert!(v["recent"]["cancel_ratio"].as_f64().unwrap() > 0.95, "{v:#}");
+    // Its quote-stuffing alert and its departures from its peers (accounts of its instrument and
+    // about its activity) both count: the risk is above the alert's.
+    let alert_risk = v["alert_risk"].as_f64().unwrap();
+    assert!(alert_risk > 0.5, "{v:#}");
+    assert!(v["risk"].as_f64().unwrap() > alert_risk, "{v:#}");
+    assert!(v["peer_count"].as_u64().unwrap() >= 5, "{v:#}");
+    let cancel = v["peer_departures"].as_array().unwrap().iter().find(|d| d["measure"] == "peer_cancel_ratio").unwrap();
+    assert!(cancel["value"].as_f64().unwrap() > 0.95 && cancel["score"].as_f64().unwrap() > 0.3, "{cancel}");
+    // The list puts the stuffers first; a market maker (heavy cancelling, every minute) is not
+    // among the risky: its peers are the other busy accounts.
+    let o = vigil(&["accounts", "list", "--db", db, "--format", "json", "--limit", "1000"]);
+    let rows: Vec<Value> = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stuffers: Vec<&str> = labels.iter().map(|l| l["accounts"][0].as_str().unwrap()).collect();
+    let top: Vec<&str> = rows[..2].iter().map(|r| r["account"].as_str().unwrap()).collect();
+    assert!(stuffers.iter().all(|s| top.contains(s)), "{:#?}", &rows[..5]);
+    let busiest = rows.iter().max_by_key(|r| r["events"].as_str().unwrap().parse::<u64>().unwrap()).unwrap();
+    assert!(busiest["risk"].as_str().unwrap().parse::<f64>().unwrap() < 0.5, "{busiest}");
+    // An account without a profile is said so.
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["accounts", "show", "nobody", "--db", db]).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no profile of account \"nobody\""));
+}

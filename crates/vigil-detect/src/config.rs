@@ -292,8 +292,16 @@ pub struct DetectorsConfig {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+pub struct ProfilesConfig {
+    pub enabled: bool,
+    pub period: Duration,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub engine: EngineConfig,
+    pub profiles: ProfilesConfig,
     pub detectors: DetectorsConfig,
 }
 

@@ -8,6 +8,7 @@ use crate::builder::{AlertBuilder, Signal};
 use crate::config::Config;
 use crate::detectors;
 use crate::health::VenueHealth;
+use crate::profile::{Act, Profiles};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -81,11 +82,14 @@ pub struct ShardStats {
     pub suppressed: BTreeMap<AlertType, u64>,
     /// Trade-size statistics per venue (`health`).
     pub health: VenueHealth,
+    /// Every account's behavioural counts (`profile`).
+    pub profiles: Profiles,
 }
 
 impl ShardStats {
     pub fn merge(&mut self, o: &ShardStats) {
         self.health.merge(&o.health);
+        self.profiles.merge(&o.profiles);
         self.events += o.events;
         self.instruments += o.instruments;
         self.book.merge(&o.book);
@@ -115,6 +119,7 @@ pub struct Shard {
     clock: EventClock,
     activity: Activity,
     health: VenueHealth,
+    profiles: Option<Profiles>,
 }
 
 impl Shard {
@@ -131,6 +136,7 @@ impl Shard {
             clock: EventClock::new(Ts::MIN),
             activity: Activity::new(config.activity_horizon(), config.detectors.momentum_ignition.window.0),
             health: VenueHealth::default(),
+            profiles: config.profiles.enabled.then(|| Profiles::new(config.profiles.period.0)),
         }
     }
 
@@ -157,6 +163,9 @@ impl Shard {
         };
         let inst = &mut self.instruments[slot];
         let change = inst.book.apply(ev);
+        if let Some(p) = &mut self.profiles {
+            profile(p, ev, &change);
+        }
         match &ev.kind {
             EventKind::Trade(t) => {
                 inst.last_trade = Some((ev.ts, t.price));
@@ -197,7 +206,13 @@ impl Shard {
     }
 
     pub fn stats(&self) -> ShardStats {
-        let mut s = ShardStats { events: self.events, instruments: self.instruments.len() as u64, health: self.health.clone(), ..Default::default() };
+        let mut s = ShardStats {
+            events: self.events,
+            instruments: self.instruments.len() as u64,
+            health: self.health.clone(),
+            profiles: self.profiles.clone().unwrap_or_default(),
+            ..Default::default()
+        };
         for i in &self.instruments {
             s.book.merge(&i.book.stats);
         }
@@ -205,6 +220,40 @@ impl Shard {
             s.suppressed.insert(*k, *v);
         }
         s
+    }
+}
+
+/// Counts an event in its accounts' profiles (a cancel or amend that does not name its account is
+/// the account of the order it acts on).
+fn profile(p: &mut Profiles, ev: &Event, change: &BookChange) {
+    let (ts, v, s) = (ev.ts.0, ev.venue, ev.symbol);
+    match (&ev.kind, change) {
+        (EventKind::New(n), _) => {
+            if let Some(a) = n.account {
+                p.record(ts, a, v, s, Act::Order(n.qty.to_f64()));
+            }
+        }
+        (EventKind::Amend(x), c) => {
+            let before = if let BookChange::Amended { before, .. } = c { before.account } else { None };
+            if let Some(a) = x.account.or(before) {
+                p.record(ts, a, v, s, Act::Amend);
+            }
+        }
+        (EventKind::Cancel(x), c) => {
+            let resting = if let BookChange::Cancelled(o) = c { o.account } else { None };
+            if let Some(a) = x.account.or(resting) {
+                p.record(ts, a, v, s, Act::Cancel);
+            }
+        }
+        (EventKind::Trade(t), _) => {
+            if let Some(a) = t.buy_account {
+                p.record(ts, a, v, s, Act::Trade);
+            }
+            if let Some(a) = t.sell_account.filter(|x| Some(*x) != t.buy_account) {
+                p.record(ts, a, v, s, Act::Trade);
+            }
+        }
+        _ => {}
     }
 }
 

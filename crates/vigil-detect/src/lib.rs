@@ -8,6 +8,7 @@ pub mod detectors;
 pub mod engine;
 pub mod health;
 pub mod ml;
+pub mod profile;
 
 pub use builder::{AlertBuilder, Signal};
 pub use config::{Config, ConfigError, DEFAULT_TOML};

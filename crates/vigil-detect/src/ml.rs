@@ -206,6 +206,16 @@ impl Part {
         self.forest().score(&forest_row(self.scope, row))
     }
 
+    /// The scores of many rows at once (the forest's batch walk: several times faster a row).
+    pub fn score_many<'a>(&self, rows: impl Iterator<Item = &'a [f64]>) -> Vec<f64> {
+        let cols = self.scope.features().len();
+        let data: Vec<f64> = rows.flat_map(|r| forest_row(self.scope, r)).collect();
+        let mut out = Vec::new();
+        let m = Matrix::new(data.len() / cols, cols, data).expect("rows of the scope's features");
+        self.forest().score_batch(&m, &mut out).expect("rows of the forest's features");
+        out
+    }
+
     /// A feature's training quantiles.
     pub fn feature_quantiles(&self, j: usize) -> &[f64] {
         &self.quantiles[j * QUANTILES..(j + 1) * QUANTILES]

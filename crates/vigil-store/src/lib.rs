@@ -220,6 +220,46 @@ impl Store {
         Ok(())
     }
 
+    /// Stores accounts' profiles (account, JSON), each replacing the one stored before, in one
+    /// transaction.
+    pub fn save_profiles(&mut self, profiles: &[(String, String)]) -> Result<usize> {
+        let at = now_ns();
+        self.tx(false, |c| {
+            for (account, body) in profiles {
+                c.exec(
+                    "INSERT INTO profiles (account, updated_at, body) VALUES ($1, $2, $3) \
+                     ON CONFLICT (account) DO UPDATE SET updated_at = excluded.updated_at, body = excluded.body",
+                    &[account.as_str().into(), at.into(), body.as_str().into()],
+                )?;
+            }
+            Ok(profiles.len())
+        })
+    }
+
+    /// An account's stored profile (JSON).
+    pub fn profile(&mut self, account: &str) -> Result<Option<String>> {
+        Ok(self.conn.query("SELECT body FROM profiles WHERE account = $1", &[account.into()])?.first().map(|r| txt(&r[0])))
+    }
+
+    /// Every stored profile (JSON), by account.
+    pub fn profiles(&mut self) -> Result<Vec<String>> {
+        Ok(self.conn.query("SELECT body FROM profiles ORDER BY account", &[])?.iter().map(|r| txt(&r[0])).collect())
+    }
+
+    /// The highest risk among an account's alerts that are not false positives (0 without any).
+    pub fn account_alert_risk(&mut self, account: &str) -> Result<f64> {
+        // As `alerts_naming`: LIKE on the JSON list narrows, the parsed list decides.
+        let quoted = serde_json::to_string(account).unwrap_or_default();
+        let pattern = format!("%{}%", quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let rows =
+            self.conn.query("SELECT accounts, risk_score FROM alerts WHERE accounts LIKE $1 ESCAPE '\\' AND status <> 'false_positive'", &[pattern.into()])?;
+        Ok(rows
+            .iter()
+            .filter(|r| serde_json::from_str::<Vec<String>>(&txt(&r[0])).is_ok_and(|v| v.iter().any(|a| a == account)))
+            .filter_map(|r| r[1].real())
+            .fold(0.0, f64::max))
+    }
+
     /// Runs `f` in a transaction (`serial`: it appends to the audit log), committing on success.
     pub(crate) fn tx<T>(&mut self, serial: bool, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         self.conn.begin(serial)?;

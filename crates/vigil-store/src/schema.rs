@@ -123,4 +123,10 @@ pub const MIGRATIONS: &[&str] = &[
         revoked_by TEXT,
         revoked_at BIGINT
     );",
+    // 4: behavioural account profiles, as the engine last counted them (JSON).
+    "CREATE TABLE profiles (
+        account TEXT PRIMARY KEY,
+        updated_at BIGINT NOT NULL,
+        body TEXT NOT NULL
+    );",
 ];

@@ -1350,9 +1350,10 @@ fn proposals(w: &Web, r: &Req) -> Result<Resp, ApiError> {
 
 /// An account's alerts and recent activity.
 pub fn account_json(w: &Web, id: &str) -> Result<Value, ApiError> {
-    let (list, types) = {
+    let (list, types, profile) = {
         let mut s = w.pool.get()?;
-        (s.alerts(&AlertFilter { account: Some(id.to_string()), limit: Some(50), ..Default::default() })?, s.alert_types_naming(id)?)
+        let profile = crate::accounts::profile_json(&mut s, id)?;
+        (s.alerts(&AlertFilter { account: Some(id.to_string()), limit: Some(50), ..Default::default() })?, s.alert_types_naming(id)?, profile)
     };
     let total: i64 = types.iter().map(|t| t.1).sum();
     let by_type: Map<String, Value> = types.into_iter().map(|(t, n)| (t, json!(n))).collect();
@@ -1387,6 +1388,7 @@ pub fn account_json(w: &Web, id: &str) -> Result<Value, ApiError> {
         "highest_recent_risk": risk,
         "recent": {"orders": orders, "cancels": cancels, "cancel_ratio": if orders > 0 { cancels as f64 / orders as f64 } else { 0.0 }, "trades": trades, "volume": volume, "symbols": symbols, "venues": venues, "last_seen": last},
         "recent_alerts": list.iter().map(alert_json).collect::<Vec<_>>(),
+        "profile": profile,
     }))
 }
 

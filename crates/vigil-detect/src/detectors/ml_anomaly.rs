@@ -286,18 +286,29 @@ impl MlAnomaly {
         }
         let Some(model) = self.model.clone() else { return };
         if let (Some(row), Some(part)) = (market_row, model.market.as_ref()) {
-            self.judge(part, &row, None, (start, last, trades), now, cx, out);
+            let score = part.score(&row);
+            self.judge(part, &row, score, None, (start, last, trades), now, cx, out);
         }
         if let Some(part) = model.account.as_ref() {
-            for (a, row, events) in account_rows {
-                self.judge(part, &row, Some(a), (start, last, events), now, cx, out);
+            let scores = part.score_many(account_rows.iter().map(|r| r.1.as_slice()));
+            for ((a, row, events), score) in account_rows.into_iter().zip(scores) {
+                self.judge(part, &row, score, Some(a), (start, last, events), now, cx, out);
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn judge(&self, part: &Part, row: &[f64], account: Option<AccountId>, span: (i64, i64, u32), now: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
-        let score = part.score(row);
+    fn judge(
+        &self,
+        part: &Part,
+        row: &[f64],
+        score: f64,
+        account: Option<AccountId>,
+        span: (i64, i64, u32),
+        now: &Event,
+        cx: &Context<'_>,
+        out: &mut Vec<Signal>,
+    ) {
         let threshold = if self.cfg.threshold > 0.0 { self.cfg.threshold } else { part.threshold };
         if score < threshold {
             return;
