@@ -450,7 +450,27 @@ fn streams_metrics_sign_in_and_bad_input() {
     // Pages run only Vigil's own script.
     let (_, h, _) = call(&url, "GET", "/login", &[], b"");
     assert!(h.iter().any(|(k, v)| k == "content-security-policy" && v.contains("default-src 'self'")), "{h:?}");
-    // The alert's market is held for its charts: the suspects' events are marked.
+    // When the session ends, its accounts' profiles are stored: the account's answer and page carry
+    // its risk, its usual and recent activity and its departures.
+    // An account an alert names, else the simulator's first (a market maker).
+    let suspect = stored.iter().find_map(|a| a["accounts"].as_array().and_then(|x| x.first()).and_then(|x| x.as_str())).unwrap_or("t1").to_string();
+    let admin = desk.token("admin").to_string();
+    assert_eq!(post_json(&url, "/api/stop", &admin, &json!({})).0, 200);
+    let t0 = now();
+    let profile = loop {
+        let v = get_json(&url, &format!("/api/accounts/{suspect}"), &analyst);
+        if !v["profile"].is_null() || t0.elapsed() > Duration::from_secs(60) {
+            break v["profile"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(profile["account"], suspect.as_str(), "{profile}");
+    let risk = profile["risk"].as_f64().unwrap();
+    assert!(risk >= profile["alert_risk"].as_f64().unwrap() && risk <= 1.0, "{profile}");
+    assert!(profile["recent"]["events"].as_u64().unwrap() + profile["baseline"]["events"].as_u64().unwrap() > 0, "{profile}");
+    let (code, _, page) = call(&url, "GET", &format!("/accounts/{suspect}"), &[("Authorization", &bearer(&analyst))], b"");
+    let page = String::from_utf8_lossy(&page);
+    assert!(code == 200 && page.contains("id=\"account-risk\"") && page.contains("id=\"departures\""), "{code} {page}");
 }
 
 /// A Python with selenium and openapi-spec-validator from PyPI: `$VIGIL_PYTHON`, else the tests'

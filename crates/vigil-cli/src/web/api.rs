@@ -498,7 +498,7 @@ pub static ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/accounts/{id}",
         access: Access::User,
-        summary: "An account: its alerts and its recent activity.",
+        summary: "An account: its alerts, its recent activity, and its behavioural profile (usual and recent activity, departures from both and from its peers, account risk; null until one is stored).",
         query: &[],
         body: &[],
         answers: "json",

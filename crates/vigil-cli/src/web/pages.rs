@@ -704,6 +704,7 @@ pub fn account(w: &Web, r: &Req) -> Result<Resp, ApiError> {
         esc(&rec["venues"].as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")),
         rec["last_seen"].as_i64().map_or("—".into(), time),
     );
+    b.push_str(&profile_html(&v["profile"]));
     b.push_str("<h2>By type</h2><table>");
     for (k, n) in v["alerts_by_type"].as_object().into_iter().flatten() {
         let _ = write!(b, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", esc(k));
@@ -714,6 +715,47 @@ pub fn account(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     }
     b.push_str("</tbody></table>");
     page(r, &format!("Account {id}"), "", &b)
+}
+
+/// The account's behavioural profile: its risk, its usual and recent activity, and its departures.
+fn profile_html(p: &Value) -> String {
+    if p.is_null() {
+        return "<h2>Profile</h2><p class=\"hint\" id=\"profile\">No profile stored yet: profiles are stored when a session ends and by <code>vigil replay --store</code>.</p>".into();
+    }
+    let f = |x: &Value| x.as_f64().map_or("—".into(), |x| format!("{x:.2}"));
+    let mut b = format!(
+        "<h2>Profile</h2><dl class=\"facts\" id=\"profile\"><dt>account risk</dt><dd id=\"account-risk\">{} ({})</dd><dt>its alerts' highest risk</dt><dd>{}</dd><dt>peers</dt><dd>{} ({} accounts)</dd></dl><table><thead><tr><th></th><th>events</th><th>orders</th><th>cancel ratio</th><th>trades</th><th>median order</th><th>instruments</th></tr></thead><tbody>",
+        f(&p["risk"]),
+        esc(p["level"].as_str().unwrap_or("")),
+        f(&p["alert_risk"]),
+        esc(p["peer_group"].as_str().unwrap_or("—")),
+        p["peer_count"],
+    );
+    for (label, k) in [("usual", "baseline"), ("recent period", "recent")] {
+        let c = &p[k];
+        let _ = write!(
+            b,
+            "<tr><td>{label}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            c["events"],
+            c["orders"],
+            f(&c["cancel_ratio"]),
+            c["trades"],
+            f(&c["median_order_size"]),
+            esc(&c["instruments"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default()),
+        );
+    }
+    b.push_str("</tbody></table><table id=\"departures\"><thead><tr><th>departure</th><th>score</th><th>what</th></tr></thead><tbody>");
+    for d in p["departures"].as_array().into_iter().flatten().chain(p["peer_departures"].as_array().into_iter().flatten()) {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(d["measure"].as_str().unwrap_or("")),
+            f(&d["score"]),
+            esc(d["detail"].as_str().unwrap_or(""))
+        );
+    }
+    b.push_str("</tbody></table>");
+    b
 }
 
 pub fn simulation(w: &Web, r: &Req) -> Result<Resp, ApiError> {
