@@ -1,13 +1,13 @@
 //! Behavioural account profiles at the desk: stored by `vigil replay --store` and by the serve's
 //! sessions, read by `vigil accounts show ID`, `vigil accounts list` and `/api/accounts/{id}`.
-//! An account is judged as of the latest event time among the stored profiles (never the wall
-//! clock): the same store gives the same answer.
+//! An account is judged as of its own latest event (never the wall clock): its recent period is
+//! the one that event fell in, and the same store gives the same answer.
 
 use crate::desk::{print_rows, Db, Format};
 use anyhow::Context as _;
 use serde_json::{json, Value};
 use std::process::ExitCode;
-use vigil_detect::profile::{assess, Assessment, Profile};
+use vigil_detect::profile::{assess, Assessment, Peers, Profile};
 use vigil_store::Store;
 
 #[derive(clap::Subcommand)]
@@ -43,18 +43,13 @@ fn load_all(store: &mut Store) -> anyhow::Result<Vec<Profile>> {
     store.profiles()?.iter().map(|b| serde_json::from_str::<Profile>(b).context("a stored profile cannot be read")).collect()
 }
 
-/// The event time the store's profiles reach.
-fn now_of(all: &[Profile]) -> i64 {
-    all.iter().map(|p| p.last).max().unwrap_or(0)
-}
-
 /// An account's profile judged, as JSON; `None` when the account has none.
 pub fn profile_json(store: &mut Store, id: &str) -> anyhow::Result<Option<Value>> {
     let all = load_all(store)?;
     let Some(p) = all.iter().find(|p| p.account == id) else { return Ok(None) };
     let risk = store.account_alert_risk(id)?;
-    let a = assess(p, &all, now_of(&all), risk);
-    Ok(Some(json_of(p, &a, now_of(&all))))
+    let a = assess(p, &Peers::new(&all), risk);
+    Ok(Some(json_of(p, &a)))
 }
 
 fn counts_json(c: &vigil_detect::profile::Counts<String>) -> Value {
@@ -76,14 +71,12 @@ fn counts_json(c: &vigil_detect::profile::Counts<String>) -> Value {
     })
 }
 
-fn json_of(p: &Profile, a: &Assessment, now: i64) -> Value {
-    let p = p.as_of(now);
+fn json_of(p: &Profile, a: &Assessment) -> Value {
     json!({
         "account": p.account,
         "risk": (a.risk * 1e4).round() / 1e4,
         "level": a.level,
         "alert_risk": a.alert_risk,
-        "as_of": now,
         "period_ns": p.period_ns,
         "first_seen": p.first,
         "last_seen": p.last,
@@ -115,11 +108,11 @@ pub fn run(db: &Db, cmd: AccountsCmd) -> anyhow::Result<ExitCode> {
         }
         AccountsCmd::List { limit, format } => {
             let all = load_all(&mut store)?;
-            let now = now_of(&all);
+            let peers = Peers::new(&all);
+            let risks = store.alert_risk_by_account()?;
             let mut rows: Vec<(f64, Vec<String>)> = Vec::new();
             for p in &all {
-                let risk = store.account_alert_risk(&p.account)?;
-                let a = assess(p, &all, now, risk);
+                let a = assess(p, &peers, risks.get(&p.account).copied().unwrap_or(0.0));
                 let worst = a.own.iter().chain(&a.peers).max_by(|x, y| x.score.total_cmp(&y.score)).filter(|d| d.score > 0.0);
                 let total = p.total();
                 rows.push((
@@ -137,7 +130,7 @@ pub fn run(db: &Db, cmd: AccountsCmd) -> anyhow::Result<ExitCode> {
             }
             rows.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
             let rows: Vec<Vec<String>> = rows.into_iter().take(limit).map(|r| r.1).collect();
-            print_rows(format, &["account", "risk", "level", "alert_risk", "events", "main_instrument", "largest_departure"], &rows);
+            print_rows(format, &["account", "risk", "level", "alert_risk", "events", "peer_group", "largest_departure"], &rows);
         }
     }
     Ok(ExitCode::SUCCESS)

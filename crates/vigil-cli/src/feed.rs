@@ -41,7 +41,7 @@ pub fn start_live(a: &crate::serve::StartArgs, db: &crate::desk::Db) -> anyhow::
     monitor.keep = false;
     let url = opts.url.clone();
     let feed = Feed::new(venue, opts, monitor);
-    let config = replay::load_config(a.config.as_deref())?;
+    let config = replay::load_config(a.config.as_deref())?.without_profiles();
     let alerts = AlertFile::create(Some(a.alerts_out.as_deref().unwrap_or("-")))?;
     alerts.lock().unwrap_or_else(|e| e.into_inner()).flush_each = true;
     // Stored as they come: an interrupted run keeps every alert it raised.

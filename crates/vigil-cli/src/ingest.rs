@@ -187,7 +187,8 @@ impl Ingest {
         // Bounded: a client faster than the engine waits in its request (backpressure).
         let (tx, rx) = crossbeam_channel::bounded::<Batch>(64);
         let tolerance = config.engine.reorder_tolerance.0;
-        let mut engine = Engine::start(config, 1, interner.names(), alerts);
+        // Live ingest stores alerts, not profiles: it does not count them.
+        let mut engine = Engine::start(&config.clone().without_profiles(), 1, interner.names(), alerts);
         let state = Arc::new(Mutex::new(State {
             interner,
             journal: None,

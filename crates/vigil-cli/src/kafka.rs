@@ -115,7 +115,7 @@ pub fn worker(a: WorkerArgs, db: &Db) -> anyhow::Result<ExitCode> {
     let brokers = brokers(&a.brokers)?;
     let name = a.name.clone().unwrap_or_else(|| format!("pid {}", std::process::id()));
     let mut opts = vigil_kafka::WorkerOptions::new(&brokers, &a.topic, &a.group, a.name.as_deref(), &db.location());
-    opts.config = replay::load_config(a.config.as_deref())?;
+    opts.config = replay::load_config(a.config.as_deref())?.without_profiles();
     opts.alerts_topic = a.alerts_topic.clone();
     opts.idle_exit = a.idle_exit.as_deref().map(|s| duration(s, "--idle-exit")).transpose()?;
     opts.session_timeout = duration(&a.session_timeout, "--session-timeout")?;

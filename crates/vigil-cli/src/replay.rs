@@ -56,12 +56,20 @@ pub struct ReplayArgs {
 }
 
 pub fn load_config(path: Option<&str>) -> anyhow::Result<Config> {
+    read_config(path, true)
+}
+
+/// A configuration, with the `ml_anomaly` model it names read when `model` (`vigil train` reads
+/// its windows' settings from a configuration whose model it is about to replace).
+pub fn read_config(path: Option<&str>, model: bool) -> anyhow::Result<Config> {
     match path {
         None => Ok(Config::default()),
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the configuration {p}"))?;
             let mut c = Config::from_toml(&text).with_context(|| format!("configuration {p}"))?;
-            c.load_model(std::path::Path::new(p).parent()).with_context(|| format!("configuration {p}"))?;
+            if model {
+                c.load_model(std::path::Path::new(p).parent()).with_context(|| format!("configuration {p}"))?;
+            }
             Ok(c)
         }
     }
@@ -411,7 +419,10 @@ pub fn run(a: ReplayArgs, db: &crate::desk::Db) -> anyhow::Result<ExitCode> {
     let mut store = if a.store { Some(db.open()?) } else { None };
     let kept: Arc<Mutex<Vec<Alert>>> = Arc::default();
     let keep = kept.clone();
-    let config = load_config(a.config.as_deref())?;
+    let mut config = load_config(a.config.as_deref())?;
+    if store.is_none() {
+        config = config.without_profiles();
+    }
     let format = parse_format(a.format.as_deref())?;
     let rejects: Option<Box<dyn Write + Send>> = match &a.rejects {
         None => None,

@@ -350,7 +350,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<std::process::ExitCode> {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read the configuration {p}"))?,
         None => String::new(),
     };
-    let config = load_config(a.config.as_deref())?;
+    let config = load_config(a.config.as_deref())?.without_profiles();
     let threads = threads(&config, a.threads)?;
     // Where the runs come from: alerts already written, events to replay, or seeds to simulate.
     let score_with = |config: &Config| -> anyhow::Result<Report> {
@@ -487,7 +487,7 @@ pub fn live(a: TestArgs) -> anyhow::Result<std::process::ExitCode> {
     if a.speed < 0.0 || !a.speed.is_finite() {
         bail!("--speed must be 0 (as fast as possible) or positive");
     }
-    let config = load_config(a.config.as_deref())?;
+    let config = load_config(a.config.as_deref())?.without_profiles();
     let threads = threads(&config, None)?;
     let mut it = Interner::new();
     let mut sim = Simulator::new(cfg, &mut it);

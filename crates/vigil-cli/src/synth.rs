@@ -124,7 +124,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     lf.flush()?;
     eprintln!("vigil demo: wrote {} events to {events} and {} labels to {labels_path}; replaying the events through every detector...", group(n), labels.len());
-    let config = crate::replay::load_config(a.config.as_deref())?;
+    let config = crate::replay::load_config(a.config.as_deref())?.without_profiles();
     let threads = crate::replay::threads(&config, None)?;
     let files = [events];
     let collected = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -4,7 +4,7 @@
 //! later); the two forests are grown on those rows and written, with what they were trained on, to
 //! the model file a configuration names.
 
-use crate::replay::{group, load_config, stream_of};
+use crate::replay::{group, read_config, stream_of};
 use anyhow::Context as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,7 @@ pub struct TrainArgs {
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let mut config = load_config(a.config.as_deref())?.only(&[]);
+    let mut config = read_config(a.config.as_deref(), false)?.only(&[]).without_profiles();
     let collected = Arc::new(Mutex::new(Collected::default()));
     config.detectors.ml_anomaly.collect = Shared(Some(collected.clone()));
     let m = &config.detectors.ml_anomaly;

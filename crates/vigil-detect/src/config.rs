@@ -492,6 +492,13 @@ impl Config {
         ]
     }
 
+    /// This configuration without account profiles (for runs that never store them: their
+    /// counts would only take memory).
+    pub fn without_profiles(mut self) -> Config {
+        self.profiles.enabled = false;
+        self
+    }
+
     /// This configuration with only the named detector sections enabled.
     pub fn only(&self, names: &[&str]) -> Config {
         let mut c = self.clone();

@@ -33,14 +33,14 @@ pub fn forest_row(scope: Scope, row: &[f64]) -> Vec<f64> {
 /// A market window's features, in row order, with the unit each is measured in.
 pub const MARKET_FEATURES: [Feature; 9] = [
     ("volume_volatility", "coefficient of variation of the volume over the window's 12 sub-windows", false),
-    ("price_volatility", "realised volatility (√Σ of squared trade-to-trade log returns) over the instrument's usual (median of its last 30 windows)", true),
-    ("volume_price_correlation", "correlation of the sub-windows' volume with their absolute price change", false),
-    ("herfindahl", "Herfindahl index of the accounts' shares of volume (halved shares: 1 = one account alone)", false),
+    ("price_volatility", "realised volatility (√Σ of squared trade-to-trade log returns; none across a gap longer than a window) over the instrument's usual (median of its last 30 windows)", true),
+    ("volume_price_correlation", "correlation of the sub-windows' volume with the sum of their absolute trade-to-trade log returns", false),
+    ("herfindahl", "Herfindahl index of the accounts' shares of the named sides of trades (1 = one account on every side)", false),
     ("trade_frequency", "trades over the instrument's usual (median of its last 30 windows)", true),
     ("cancel_rate", "cancels per new order", false),
     ("book_imbalance", "mean (bid − ask) / (bid + ask) depth over the best 5 levels, at each trade", false),
     ("spread", "mean bid-ask spread at each trade over the instrument's usual (median of its last 30 windows)", true),
-    ("rush_orders", "aggressive buy trades sharing their millisecond with another (La Morgia et al. 2020), over the instrument's usual", true),
+    ("rush_orders", "aggressive buy orders sharing their millisecond with another (La Morgia et al. 2020; a sweep's fills are one order), over the instrument's usual", true),
 ];
 
 /// An account window's features, in row order.
@@ -344,7 +344,11 @@ impl Model {
         }
         let mut m: Model = serde_json::from_value(head).map_err(|e| at(e.to_string()))?;
         let mut forests = std::mem::take(&mut m.forests).into_iter();
-        for part in [&mut m.market, &mut m.account].into_iter().flatten() {
+        for (slot, part) in [(Scope::Market, &mut m.market), (Scope::Account, &mut m.account)] {
+            let Some(part) = part else { continue };
+            if part.scope != slot {
+                return Err(at(format!("the {} forest is in the {} place", part.scope.as_str(), slot.as_str())));
+            }
             let cols = part.scope.features().len();
             let names_ok = part.features.iter().map(String::as_str).eq(part.scope.features().iter().map(|f| f.0));
             let f = IsolationForest::from_value(forests.next().ok_or_else(|| at(format!("the {} forest is missing", part.scope.as_str())))?).map_err(at)?;
@@ -355,6 +359,15 @@ impl Model {
                 || part.score_quantiles.len() != QUANTILES
             {
                 return Err(at(format!("the {} part does not match this build's features", part.scope.as_str())));
+            }
+            let sorted = |q: &[f64]| q.iter().all(|x| x.is_finite()) && q.windows(2).all(|w| w[0] <= w[1]);
+            let sound = part.quantiles.chunks(QUANTILES).all(sorted)
+                && sorted(&part.score_quantiles)
+                && part.baseline_attribution.iter().all(|x| x.is_finite())
+                && part.threshold > 0.0
+                && part.threshold <= 1.0;
+            if !sound {
+                return Err(at(format!("the {} part's distributions or threshold are damaged", part.scope.as_str())));
             }
             part.forest = Some(f);
         }

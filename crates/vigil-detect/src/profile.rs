@@ -296,25 +296,56 @@ fn venue_of(instrument: &str) -> &str {
     instrument.rsplit_once('@').map_or("", |x| x.1)
 }
 
-/// Reads `p` (as of `now`) against its own baseline and against `all` the profiles (its peers are
-/// those with its main instrument), with `alert_risk` the highest risk of its alerts.
-pub fn assess(p: &Profile, all: &[Profile], now: i64, alert_risk: f64) -> Assessment {
-    let p = p.as_of(now);
+/// Every profile's totals, main instrument and band of activity, computed once for many
+/// assessments.
+pub struct Peers {
+    entries: Vec<(String, Option<String>, i64, Counts<String>)>,
+}
+
+/// The power of ten of an account's events: its band of activity.
+fn band(c: &Counts<String>) -> i64 {
+    (c.events().max(1) as f64).log10().floor() as i64
+}
+
+impl Peers {
+    pub fn new(all: &[Profile]) -> Peers {
+        Peers {
+            entries: all
+                .iter()
+                .map(|p| {
+                    let t = p.total();
+                    (p.account.clone(), p.main_instrument(), band(&t), t)
+                })
+                .collect(),
+        }
+    }
+}
+
+const DAY_NS: i64 = 24 * 3_600_000_000_000;
+
+/// Reads `p` as of its latest event (its recent period is the one that event fell in) against its
+/// own baseline and against its peers in `index` (those with its main instrument and about its
+/// activity), with `alert_risk` the highest risk of its alerts.
+pub fn assess(p: &Profile, index: &Peers, alert_risk: f64) -> Assessment {
+    let p = p.as_of(p.last);
     let mut own = Vec::new();
     let (b, r) = (&p.baseline, &p.recent);
     if b.events() >= MIN_HISTORY && !r.is_empty() {
         let (rn, bn) = (r.events(), b.events());
-        // Hours in which it did less than 2 % of its usual activity.
-        let quiet: Vec<bool> = b.hours.iter().map(|h| (*h as f64) < 0.02 * bn as f64).collect();
-        let off: u64 = r.hours.iter().zip(&quiet).filter(|(_, q)| **q).map(|(h, _)| h).sum();
-        let off_share = off as f64 / rn as f64;
-        own.push(Departure {
-            measure: "hours",
-            value: off_share,
-            usual: 0.0,
-            score: off_share,
-            detail: format!("{:.0}% of its recent activity fell in hours where it usually does under 2%", 100.0 * off_share),
-        });
+        // Hours in which it did less than 2 % of its usual activity: read only once the baseline
+        // spans a day (before, every hour it has not reached yet would look quiet).
+        if p.recent_start - p.first >= DAY_NS {
+            let quiet: Vec<bool> = b.hours.iter().map(|h| (*h as f64) < 0.02 * bn as f64).collect();
+            let off: u64 = r.hours.iter().zip(&quiet).filter(|(_, q)| **q).map(|(h, _)| h).sum();
+            let off_share = off as f64 / rn as f64;
+            own.push(Departure {
+                measure: "hours",
+                value: off_share,
+                usual: 0.0,
+                score: off_share,
+                detail: format!("{:.0}% of its recent activity fell in hours where it usually does under 2%", 100.0 * off_share),
+            });
+        }
         if let (Some(rs), Some(bs)) = (r.median_size(), b.median_size()) {
             let x = (rs / bs).log2();
             own.push(Departure {
@@ -350,15 +381,20 @@ pub fn assess(p: &Profile, all: &[Profile], now: i64, alert_risk: f64) -> Assess
             score: new_venues,
             detail: format!("{:.0}% of its recent activity on venues it never used before", 100.0 * new_venues),
         });
+        // Events a period: the recent period's so far, scaled to a whole period (read once a
+        // quarter of it has passed), against the baseline's over the periods since it was first seen.
         let periods = ((p.recent_start - p.first).max(0) as f64 / p.period_ns as f64).ceil().max(1.0);
-        let (rate, usual) = (rn as f64, bn as f64 / periods);
-        own.push(Departure {
-            measure: "activity",
-            value: rate,
-            usual,
-            score: ((rate / usual.max(1e-9)).log10().abs() / 1.5).min(1.0),
-            detail: format!("{} events this period against its usual {:.1} a period", rn, usual),
-        });
+        let elapsed = ((p.last - p.recent_start) as f64 / p.period_ns as f64).min(1.0);
+        if elapsed >= 0.25 {
+            let (rate, usual) = (rn as f64 / elapsed, bn as f64 / periods);
+            own.push(Departure {
+                measure: "activity",
+                value: rate,
+                usual,
+                score: ((rate / usual.max(1e-9)).log10().abs() / 1.5).min(1.0),
+                detail: format!("{rate:.1} events a period at this period's pace against its usual {usual:.1}"),
+            });
+        }
     }
 
     let main = p.main_instrument();
@@ -370,18 +406,17 @@ pub fn assess(p: &Profile, all: &[Profile], now: i64, alert_risk: f64) -> Assess
         // ten of events: a market maker is judged among market makers, not among the retail
         // accounts it trades with); when those are too few, within a power of ten either side.
         let me = p.total();
-        let band = |c: &Counts<String>| (c.events().max(1) as f64).log10().floor() as i64;
         let mine = band(&me);
-        let same: Vec<Counts<String>> =
-            all.iter().filter(|q| q.account != p.account && q.main_instrument().as_deref() == Some(main.as_str())).map(|q| q.total()).collect();
+        let same: Vec<&(String, Option<String>, i64, Counts<String>)> =
+            index.entries.iter().filter(|q| q.0 != p.account && q.1.as_deref() == Some(main.as_str())).collect();
         let mut width = 0;
-        let mut group: Vec<&Counts<String>> = same.iter().filter(|c| band(c) == mine).collect();
+        let mut group: Vec<&Counts<String>> = same.iter().filter(|q| q.2 == mine).map(|q| &q.3).collect();
         if group.len() < MIN_PEERS {
             width = 1;
-            group = same.iter().filter(|c| (band(c) - mine).abs() <= 1).collect();
+            group = same.iter().filter(|q| (q.2 - mine).abs() <= 1).map(|q| &q.3).collect();
         }
         peer_count = group.len();
-        let (lo, hi) = (10f64.powi((mine - width) as i32), 10f64.powi((mine + width + 1) as i32));
+        let (lo, hi) = (10f64.powi((mine - width).max(0) as i32), 10f64.powi((mine + width + 1) as i32));
         peer_group = Some(format!("{main}, {lo}-{} events", hi - 1.0));
         // A handful of events is no behaviour to compare.
         if group.len() >= MIN_PEERS && me.events() >= MIN_HISTORY {
@@ -471,8 +506,9 @@ mod tests {
             account: account.into(),
             period_ns: H,
             recent_start: T0 + 10 * H,
-            first: T0,
-            last: T0 + 10 * H,
+            // A day of history before the recent period, which it fills.
+            first: T0 - 14 * H,
+            last: T0 + 11 * H - 1,
             baseline,
             recent,
         };
@@ -489,7 +525,8 @@ mod tests {
         r.instruments.insert("AAA-USD@x".into(), 0);
         let suspect = mk("s", b, r);
         all.push(suspect.clone());
-        let a = assess(&suspect, &all, T0 + 10 * H + 1, 0.0);
+        let peers = Peers::new(&all);
+        let a = assess(&suspect, &peers, 0.0);
         let get = |m: &str| a.own.iter().chain(&a.peers).find(|d| d.measure == m).unwrap_or_else(|| panic!("{m} in {a:?}"));
         assert_eq!(get("hours").score, 1.0, "all of it at an hour it never keeps");
         assert!((get("order_size").value / get("order_size").usual - 64.0).abs() < 1e-9 && get("order_size").score == 1.0);
@@ -499,15 +536,20 @@ mod tests {
         assert_eq!(a.peer_count, 10);
         assert!(a.risk > 0.59 && a.risk <= 0.6 + 1e-12, "departures alone reach 0.6: {}", a.risk);
         // With a critical alert, the risk is above the alert's.
-        let with_alert = assess(&suspect, &all, T0 + 10 * H + 1, 0.9);
+        let with_alert = assess(&suspect, &peers, 0.9);
         assert!(with_alert.risk > 0.95 && with_alert.level == Level::Critical);
         // A peer doing as it always does departs from nothing.
-        let calm = assess(&all[3], &all, T0 + 10 * H + 1, 0.0);
+        let calm = assess(&all[3], &peers, 0.0);
         assert!(calm.own.iter().chain(&calm.peers).all(|d| d.score < 0.3), "{calm:?}");
         assert!(calm.risk < 0.2);
         // Too little history: nothing to depart from.
         let mut young = suspect.clone();
         young.baseline = Counts::default();
-        assert!(assess(&young, &all, T0 + 10 * H + 1, 0.0).own.is_empty());
+        assert!(assess(&young, &peers, 0.0).own.is_empty());
+        // Less than a day of history: its hours are not judged (every hour not reached yet would
+        // look quiet).
+        let mut short = suspect.clone();
+        short.first = T0;
+        assert!(assess(&short, &peers, 0.0).own.iter().all(|d| d.measure != "hours"));
     }
 }

@@ -173,6 +173,19 @@ fn the_model_file_keeps_its_training_and_refuses_another_version() {
     std::fs::write(&path2, text).unwrap();
     let e = Model::load(&path2).unwrap_err();
     assert!(e.contains("again.json") && e.contains("version 99") && e.contains("vigil train"), "{e}");
+    // A forest in the other's place, or a threshold that is not a number, is refused, not scored.
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let m = v["market"].take();
+    v["market"] = v["account"].take();
+    v["account"] = m;
+    std::fs::write(&path2, v.to_string()).unwrap();
+    let e = Model::load(&path2).unwrap_err();
+    assert!(e.contains("account forest is in the market place"), "{e}");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["account"]["threshold"] = serde_json::json!([f64::NAN.to_bits()]);
+    std::fs::write(&path2, v.to_string()).unwrap();
+    let e = Model::load(&path2).unwrap_err();
+    assert!(e.contains("damaged"), "{e}");
     std::fs::write(&path2, "{\"format\":\"something else\"}").unwrap();
     assert!(Model::load(&path2).unwrap_err().contains("not a Vigil anomaly model"));
     // Too little to learn from is said, not trained on.

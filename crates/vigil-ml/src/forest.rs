@@ -314,6 +314,22 @@ impl IsolationForest {
         if f.value.len() != n || f.size.len() != n || f.roots.is_empty() || f.roots.iter().any(|&r| r as usize >= n) || !nodes_ok || f.depth > 64 {
             return Err("the trees are damaged".into());
         }
+        // Every walk takes `depth` steps: no tree may be deeper (a batch would stop short of a
+        // leaf where a single walk goes on); every number is finite.
+        let mut stack: Vec<(usize, usize)> = f.roots.iter().map(|&r| (r as usize, 0)).collect();
+        while let Some((i, d)) = stack.pop() {
+            if f.nodes[i].is_leaf(i) {
+                continue;
+            }
+            if d + 1 > f.depth {
+                return Err(format!("a tree is deeper than the model's depth {}", f.depth));
+            }
+            let l = f.nodes[i].left as usize;
+            stack.extend([(l, d + 1), (l + 1, d + 1)]);
+        }
+        if !f.c_psi.is_finite() || f.c_psi <= 0.0 || f.value.iter().any(|v| !v.is_finite()) || f.nodes.iter().any(|x| x.threshold.is_nan()) {
+            return Err("the trees hold numbers that are not finite".into());
+        }
         Ok(f)
     }
 }

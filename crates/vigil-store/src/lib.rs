@@ -246,18 +246,35 @@ impl Store {
         Ok(self.conn.query("SELECT body FROM profiles ORDER BY account", &[])?.iter().map(|r| txt(&r[0])).collect())
     }
 
-    /// The highest risk among an account's alerts that are not false positives (0 without any).
+    /// The highest risk among an account's alerts that are neither false positives nor suppressed
+    /// by a rule (0 without any).
     pub fn account_alert_risk(&mut self, account: &str) -> Result<f64> {
         // As `alerts_naming`: LIKE on the JSON list narrows, the parsed list decides.
         let quoted = serde_json::to_string(account).unwrap_or_default();
         let pattern = format!("%{}%", quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let rows =
-            self.conn.query("SELECT accounts, risk_score FROM alerts WHERE accounts LIKE $1 ESCAPE '\\' AND status <> 'false_positive'", &[pattern.into()])?;
+        let rows = self.conn.query(
+            "SELECT accounts, risk_score FROM alerts WHERE accounts LIKE $1 ESCAPE '\\' AND status NOT IN ('false_positive', 'suppressed')",
+            &[pattern.into()],
+        )?;
         Ok(rows
             .iter()
             .filter(|r| serde_json::from_str::<Vec<String>>(&txt(&r[0])).is_ok_and(|v| v.iter().any(|a| a == account)))
             .filter_map(|r| r[1].real())
             .fold(0.0, f64::max))
+    }
+
+    /// Every account's highest alert risk, as [`Store::account_alert_risk`], in one pass.
+    pub fn alert_risk_by_account(&mut self) -> Result<std::collections::BTreeMap<String, f64>> {
+        let rows = self.conn.query("SELECT accounts, risk_score FROM alerts WHERE status NOT IN ('false_positive', 'suppressed')", &[])?;
+        let mut m = std::collections::BTreeMap::new();
+        for r in &rows {
+            let risk = r[1].real().unwrap_or(0.0);
+            for a in serde_json::from_str::<Vec<String>>(&txt(&r[0])).unwrap_or_default() {
+                let e = m.entry(a).or_insert(0.0f64);
+                *e = e.max(risk);
+            }
+        }
+        Ok(m)
     }
 
     /// Runs `f` in a transaction (`serial`: it appends to the audit log), committing on success.

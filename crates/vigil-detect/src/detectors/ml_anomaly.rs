@@ -42,6 +42,9 @@ pub struct Collected {
 const SUBS: usize = 12;
 /// An account's earlier order sizes kept for its median.
 const SIZES: usize = 64;
+/// An account idle in an instrument this long is forgotten there (its sizes and hours start
+/// again): memory follows the accounts that trade, not every account ever seen.
+const IDLE_NS: i64 = 7 * 24 * 3_600_000_000_000;
 /// An instrument's earlier windows its usual trade frequency, volatility, spread and rush are the
 /// medians of.
 const USUAL: usize = 30;
@@ -75,6 +78,8 @@ struct Account {
     last_side: Option<Side>,
     /// Listed among the window's active accounts.
     listed: bool,
+    /// The start of the last window it was active in.
+    seen: i64,
 }
 
 #[derive(Default)]
@@ -86,11 +91,11 @@ struct Market {
     moves: [f64; SUBS],
     r2: f64,
     last_price: f64,
+    last_trade: i64,
     trades: u32,
     news: u32,
     cancels: u32,
     by_account: FxHashMap<AccountId, f64>,
-    known_volume: f64,
     imbalance: f64,
     imbalances: u32,
     spread: f64,
@@ -98,6 +103,8 @@ struct Market {
     rush: u32,
     buy_ms: i64,
     buy_run: u32,
+    /// The aggressive buy order of the last rush candidate: a sweep's fills are one order.
+    buy_order: Option<vigil_core::OrderKey>,
     accounts: FxHashMap<AccountId, Account>,
     active: Vec<AccountId>,
     /// The raw values of the [`RELATIVE`] features in the instrument's last windows.
@@ -167,14 +174,15 @@ impl Account {
         }
         self.hours[hour] += self.events;
         self.past += self.events;
-        let (sizes, hours, past, new_sizes) = (std::mem::take(&mut self.sizes), self.hours, self.past, std::mem::take(&mut self.new_sizes));
-        *self = Account { sizes, hours, past, new_sizes, ..Account::default() };
+        let (sizes, hours, past, new_sizes, seen) = (std::mem::take(&mut self.sizes), self.hours, self.past, std::mem::take(&mut self.new_sizes), self.seen);
+        *self = Account { sizes, hours, past, new_sizes, seen, ..Account::default() };
     }
 }
 
 impl Market {
     fn account(&mut self, a: AccountId) -> &mut Account {
         let acct = self.accounts.entry(a).or_default();
+        acct.seen = self.start;
         if !acct.listed {
             acct.listed = true;
             self.active.push(a);
@@ -214,9 +222,13 @@ impl Market {
         let cov = self.vol.iter().zip(&self.moves).map(|(v, m)| (v - mean) * (m - mean_move)).sum::<f64>() / n;
         let corr = if var > 0.0 && var_move > 0.0 { cov / (var * var_move).sqrt() } else { 0.0 };
         // Summed smallest first, whatever order the accounts were met in: the same bits in every process.
-        let mut shares: Vec<f64> = self.by_account.values().map(|v| (v / (2.0 * self.known_volume)).powi(2)).collect();
+        // Each side of a trade is a share (a self-trade's both), so one account alone is 1.
+        let mut parts: Vec<f64> = self.by_account.values().copied().collect();
+        parts.sort_unstable_by(f64::total_cmp);
+        let sides: f64 = parts.iter().sum();
+        let mut shares: Vec<f64> = parts.iter().map(|v| (v / sides).powi(2)).collect();
         shares.sort_unstable_by(f64::total_cmp);
-        let hhi = if self.known_volume > 0.0 { shares.iter().sum() } else { 0.0 };
+        let hhi = if sides > 0.0 { shares.iter().sum() } else { 0.0 };
         vec![
             if mean > 0.0 { var.sqrt() / mean } else { 0.0 },
             self.r2.sqrt() * 1e4,
@@ -231,13 +243,13 @@ impl Market {
     }
 
     fn reset(&mut self, start: i64) {
-        let (accounts, last_price) = (std::mem::take(&mut self.accounts), self.last_price);
+        let (accounts, last_price, last_trade) = (std::mem::take(&mut self.accounts), self.last_price, self.last_trade);
         let mut by_account = std::mem::take(&mut self.by_account);
         by_account.clear();
         let mut active = std::mem::take(&mut self.active);
         active.clear();
         let usual = std::mem::take(&mut self.usual);
-        *self = Market { open: true, start, last: start, last_price, accounts, by_account, active, usual, ..Market::default() };
+        *self = Market { open: true, start, last: start, last_price, last_trade, accounts, by_account, active, usual, ..Market::default() };
     }
 }
 
@@ -271,6 +283,11 @@ impl MlAnomaly {
             acct.roll(hour);
         }
         m.active = active;
+        // Now and then (a window in 64, by its start), the accounts idle for a week go.
+        if (m.start / w.window_ns) % 64 == 0 {
+            let start = m.start;
+            m.accounts.retain(|_, a| start - a.seen <= IDLE_NS);
+        }
         let (start, last, trades) = (m.start, m.last, m.trades);
         if let Some(c) = &self.collect {
             let mut c = c.lock().unwrap_or_else(|e| e.into_inner());
@@ -460,22 +477,24 @@ impl Detector for MlAnomaly {
                 let sub = (((ev.ts.0 - m.start).max(0) as i128 * SUBS as i128 / w as i128) as usize).min(SUBS - 1);
                 m.trades += 1;
                 m.vol[sub] += qty;
-                if m.last_price > 0.0 && price > 0.0 {
+                // A return across a gap longer than a window (a night, a halt) is no window's volatility.
+                if m.last_price > 0.0 && price > 0.0 && ev.ts.0 - m.last_trade <= w {
                     let r = (price / m.last_price).ln();
                     m.r2 += r * r;
                     m.moves[sub] += r.abs();
                 }
                 if price > 0.0 {
                     m.last_price = price;
+                    m.last_trade = ev.ts.0;
                 }
-                if t.buy_account.is_some() || t.sell_account.is_some() {
-                    m.known_volume += qty;
-                    for a in [t.buy_account, t.sell_account.filter(|s| Some(*s) != t.buy_account)].into_iter().flatten() {
-                        *m.by_account.entry(a).or_default() += qty;
-                        let acct = m.account(a);
-                        acct.trades += 1;
-                        acct.events += 1;
-                    }
+                for a in [t.buy_account, t.sell_account].into_iter().flatten() {
+                    *m.by_account.entry(a).or_default() += qty;
+                }
+                // The trade is one event of each account in it (a self-trade's account's one).
+                for a in [t.buy_account, t.sell_account.filter(|s| Some(*s) != t.buy_account)].into_iter().flatten() {
+                    let acct = m.account(a);
+                    acct.trades += 1;
+                    acct.events += 1;
                 }
                 let book = &cx.instrument.book;
                 let (bid, ask) = (book.bids().depth(5).to_f64(), book.asks().depth(5).to_f64());
@@ -494,7 +513,10 @@ impl Detector for MlAnomaly {
                         m.spreads += 1;
                     }
                 }
-                if t.aggressor == Some(Side::Buy) {
+                // Fills of one sweeping order are one order, not a rush.
+                let same_order = t.buy_order_id.is_some() && t.buy_order_id == m.buy_order;
+                if t.aggressor == Some(Side::Buy) && !same_order {
+                    m.buy_order = t.buy_order_id.clone();
                     let ms = ev.ts.0.div_euclid(1_000_000);
                     if ms == m.buy_ms {
                         m.buy_run += 1;
