@@ -48,7 +48,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let events: Vec<_> = Synth::new(SynthConfig { seed: a.seed, symbols: a.symbols, ..Default::default() }, &mut interner).take(a.events).collect();
     let names = interner.names();
     eprintln!("vigil bench: generated {} events over {} instruments in {:.2} s", group(events.len() as u64), a.symbols, t.elapsed().as_secs_f64());
-    let config = Config::default();
+    // As `vigil replay` runs without `--store`: account profiles are counted only where they are
+    // stored; their cost is measured apart (`--per-detector`).
+    let config = Config::default().without_profiles();
     let runs = a.runs.max(1);
 
     let mut single = Vec::new();
@@ -112,6 +114,15 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         };
         let none = rate(&config.only(&[]));
         costs.insert("none_events_per_sec".into(), serde_json::json!(none.round()));
+        // The account profiles (`replay --store`, the serve's sessions), beside the book and party activity.
+        let mut with_profiles = config.only(&[]);
+        with_profiles.profiles.enabled = true;
+        let counted = rate(&with_profiles);
+        let ns = (1e9 / counted - 1e9 / none).max(0.0);
+        costs.insert("profiles".into(), serde_json::json!((ns * 10.0).round() / 10.0));
+        if !a.json {
+            println!("  {:<26} {:>7.1} ns/event  (with the book and party activity: {} events/s)", "account profiles", ns, group_digits(counted));
+        }
         costs.insert("all_events_per_sec".into(), serde_json::json!(s.round()));
         // Spoofing, layering and cross-venue manipulation are one detector module.
         for group in [
@@ -142,7 +153,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         }
         if !a.json {
             println!(
-                "  book, party activity and profiles only: {} events/s; every detector: {} events/s; and ml_anomaly: {} events/s",
+                "  book and party activity only: {} events/s; every detector: {} events/s; and ml_anomaly: {} events/s",
                 group_digits(none),
                 group_digits(s),
                 all_ml.map_or("-".into(), group_digits)

@@ -10,7 +10,6 @@
 //! account's alerts into one account risk score.
 
 use crate::builder::level;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use vigil_core::{AccountId, Level, Names, SymbolId, VenueId};
@@ -90,12 +89,23 @@ struct Account {
     recent_start: i64,
     first: i64,
     last: i64,
+    /// The instrument of its last events in the recent period and their count, not yet in
+    /// `recent.instruments`: an account's events mostly come in runs on one instrument, and a
+    /// counter beside the map spares a map lookup an event.
+    hot: Option<((VenueId, SymbolId), u64)>,
 }
 
 impl Account {
+    fn flush(&mut self) {
+        if let Some((k, n)) = self.hot.take() {
+            *self.recent.instruments.entry(k).or_default() += n;
+        }
+    }
+
     /// Moves the recent period into the baseline when `period` is later.
     fn roll(&mut self, period: i64) {
         if period > self.recent_start {
+            self.flush();
             let r = std::mem::take(&mut self.recent);
             self.baseline.add(&r);
             self.recent_start = period;
@@ -107,7 +117,12 @@ impl Account {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profiles {
     period_ns: i64,
-    accounts: FxHashMap<AccountId, Account>,
+    /// By account index: its place in `accounts` (`u32::MAX`: none), two loads instead of a hash.
+    slots: Vec<u32>,
+    accounts: Vec<(AccountId, Account)>,
+    /// The period and the hour of the day of the last event (events come in time order: most
+    /// fall in the same ones, and two divisions an event are spared).
+    clock: (i64, i64, usize),
 }
 
 /// What an event was, for a profile.
@@ -121,28 +136,58 @@ pub enum Act {
 
 impl Profiles {
     pub fn new(period_ns: i64) -> Self {
-        Profiles { period_ns: period_ns.max(1), accounts: FxHashMap::default() }
+        Profiles { period_ns: period_ns.max(1), slots: Vec::new(), accounts: Vec::new(), clock: (i64::MAX, i64::MAX, 0) }
+    }
+
+    fn slot(&mut self, account: AccountId, make: impl FnOnce() -> Account) -> &mut Account {
+        let i = account.index();
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, u32::MAX);
+        }
+        if self.slots[i] == u32::MAX {
+            self.slots[i] = self.accounts.len() as u32;
+            self.accounts.push((account, make()));
+        }
+        &mut self.accounts[self.slots[i] as usize].1
     }
 
     pub fn record(&mut self, ts: i64, account: AccountId, venue: VenueId, symbol: SymbolId, act: Act) {
-        let period = ts.div_euclid(self.period_ns) * self.period_ns;
-        let a = self.accounts.entry(account).or_insert_with(|| Account {
-            baseline: Counts::default(),
-            recent: Counts::default(),
-            recent_start: period,
-            first: ts,
-            last: ts,
-        });
+        const HOUR: i64 = 3_600_000_000_000;
+        let (mut period, mut hour_start, mut hour) = self.clock;
+        if !(period..period.saturating_add(self.period_ns)).contains(&ts) {
+            period = ts.div_euclid(self.period_ns) * self.period_ns;
+        }
+        if !(hour_start..hour_start.saturating_add(HOUR)).contains(&ts) {
+            hour_start = ts.div_euclid(HOUR) * HOUR;
+            hour = ts.div_euclid(HOUR).rem_euclid(24) as usize;
+        }
+        self.clock = (period, hour_start, hour);
+        let a = self.slot(account, || Account { baseline: Counts::default(), recent: Counts::default(), recent_start: period, first: ts, last: ts, hot: None });
         a.roll(period);
         a.first = a.first.min(ts);
         a.last = a.last.max(ts);
         // An event of an earlier period (another instrument's late event) belongs to the baseline.
-        let c = if period < a.recent_start { &mut a.baseline } else { &mut a.recent };
+        let late = period < a.recent_start;
+        let key = (venue, symbol);
+        if late {
+            *a.baseline.instruments.entry(key).or_default() += 1;
+        } else {
+            match &mut a.hot {
+                Some((k, n)) if *k == key => *n += 1,
+                _ => {
+                    a.flush();
+                    a.hot = Some((key, 1));
+                }
+            }
+        }
+        let c = if late { &mut a.baseline } else { &mut a.recent };
         match act {
             Act::Order(q) => {
                 c.orders += 1;
                 if q > 0.0 && q.is_finite() {
-                    let k = (q.log2().floor() as i32 + SIZE_OFFSET).clamp(0, SIZE_BUCKETS as i32 - 1);
+                    // ⌊log₂ q⌋ is the exponent of the float (subnormals land in bucket 0).
+                    let exp = ((q.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+                    let k = (exp + SIZE_OFFSET).clamp(0, SIZE_BUCKETS as i32 - 1);
                     c.sizes[k as usize] += 1;
                 }
             }
@@ -150,8 +195,7 @@ impl Profiles {
             Act::Cancel => c.cancels += 1,
             Act::Trade => c.trades += 1,
         }
-        c.hours[ts.div_euclid(3_600_000_000_000).rem_euclid(24) as usize] += 1;
-        *c.instruments.entry((venue, symbol)).or_default() += 1;
+        c.hours[hour] += 1;
     }
 
     /// Adds another shard's counts (each account's periods aligned first).
@@ -160,20 +204,19 @@ impl Profiles {
             self.period_ns = o.period_ns;
         }
         for (k, b) in &o.accounts {
-            match self.accounts.get_mut(k) {
-                None => {
-                    self.accounts.insert(*k, b.clone());
-                }
-                Some(a) => {
-                    let mut b = b.clone();
-                    let period = a.recent_start.max(b.recent_start);
-                    a.roll(period);
-                    b.roll(period);
-                    a.baseline.add(&b.baseline);
-                    a.recent.add(&b.recent);
-                    a.first = a.first.min(b.first);
-                    a.last = a.last.max(b.last);
-                }
+            let fresh = self.slots.get(k.index()).is_none_or(|s| *s == u32::MAX);
+            let a = self.slot(*k, || b.clone());
+            if !fresh {
+                let mut b = b.clone();
+                a.flush();
+                b.flush();
+                let period = a.recent_start.max(b.recent_start);
+                a.roll(period);
+                b.roll(period);
+                a.baseline.add(&b.baseline);
+                a.recent.add(&b.recent);
+                a.first = a.first.min(b.first);
+                a.last = a.last.max(b.last);
             }
         }
     }
@@ -199,6 +242,11 @@ impl Profiles {
         let mut v: Vec<Profile> = self
             .accounts
             .iter()
+            .map(|(id, a)| {
+                let mut a = a.clone();
+                a.flush();
+                (id, a)
+            })
             .map(|(id, a)| Profile {
                 account: names.account(*id).to_string(),
                 period_ns: self.period_ns,
@@ -478,8 +526,8 @@ mod tests {
             }
         }
         left.merge(&right);
-        assert_eq!(left, one, "the same counts whichever shard saw what");
         let names = it.names();
+        assert_eq!(left.named(&names), one.named(&names), "the same counts whichever shard saw what");
         let p = &one.named(&names)[0];
         // The first hour's orders rolled into the baseline when the second hour's cancels came.
         assert_eq!((p.baseline.orders, p.recent.cancels, p.recent_start), (30, 30, T0 + H));
