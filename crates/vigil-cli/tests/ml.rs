@@ -114,11 +114,11 @@ fn a_trained_model_names_pumps_and_quote_stuffers_and_explains_them() {
     assert!(alerts.len() <= 2, "{alerts:#?}");
 
     // A model of another version is refused by name.
-    let old = std::fs::read_to_string(&model).unwrap().replacen("\"version\":1", "\"version\":2", 1);
+    let old = std::fs::read_to_string(&model).unwrap().replacen("\"version\":2", "\"version\":1", 1);
     std::fs::write(&model, old).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["replay", "--config", config.to_str().unwrap(), &events]).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && e.contains("model.json") && e.contains("version 2") && e.contains("vigil train"), "{e}");
+    assert!(!o.status.success() && e.contains("model.json") && e.contains("version 1") && e.contains("vigil train"), "{e}");
 }
 
 #[test]

@@ -295,6 +295,7 @@ pub struct DetectorsConfig {
 pub struct ProfilesConfig {
     pub enabled: bool,
     pub period: Duration,
+    pub baseline_block: Duration,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -442,6 +443,9 @@ impl Config {
         }
         if v.multiplier.is_nan() || v.multiplier < 1.0 || v.mad_multiplier.is_nan() || v.mad_multiplier < 0.0 {
             return bad("detectors.volume_spike.multiplier", "must be >= 1 (and mad_multiplier >= 0)");
+        }
+        if self.profiles.baseline_block.0 < self.profiles.period.0 {
+            return bad("profiles.baseline_block", "must be at least a period");
         }
         let ml = &d.ml_anomaly;
         if ml.enabled && ml.model.trim().is_empty() {

@@ -136,7 +136,7 @@ impl Shard {
             clock: EventClock::new(Ts::MIN),
             activity: Activity::new(config.activity_horizon(), config.detectors.momentum_ignition.window.0),
             health: VenueHealth::default(),
-            profiles: config.profiles.enabled.then(|| Profiles::new(config.profiles.period.0)),
+            profiles: config.profiles.enabled.then(|| Profiles::new(config.profiles.period.0, config.profiles.baseline_block.0)),
         }
     }
 

@@ -15,7 +15,9 @@ use vigil_ml::{IsolationForest, Matrix, Params};
 
 /// The model file's format name and version: another version is refused by name.
 pub const FORMAT: &str = "vigil-anomaly-model";
-pub const VERSION: u32 = 1;
+/// 2: the Herfindahl index over the named sides of trades, a sweep one rush order, no volatility
+/// across a gap (a version 1 model learnt other distributions).
+pub const VERSION: u32 = 2;
 
 /// A feature: its name, what it measures, and whether the forest sees it on a log scale (ratios and
 /// rates spanning orders of magnitude, where a quote stuffer's millisecond cancels and a market

@@ -1,9 +1,10 @@
 //! Behavioural account profiles: what each account usually does — its hours, its order sizes, its
 //! cancel ratio, its instruments and venues — and how its latest period departs from that and from
 //! its peers. Shards count every account's orders, amends, cancels and trades by period of event
-//! time (`[profiles] period`, an hour by default): the current period is "recent", every earlier
-//! one adds to the baseline. Counts are integers, so the shards' partial profiles add up to the
-//! same numbers whatever the number of threads.
+//! time (`[profiles] period`, an hour by default): the current period is "recent", the earlier
+//! ones the baseline, which rolls by blocks (`baseline_block`, a week: the current block and the
+//! one before). Counts are integers, so the shards' partial profiles add up to the same numbers
+//! whatever the number of threads.
 //!
 //! [`assess`] reads a profile against its own baseline and against its peer group (the accounts
 //! whose main instrument is its main instrument), and combines the departures with the risk of the
@@ -84,7 +85,12 @@ impl<K: Ord + Clone> Counts<K> {
 /// What a shard knows of one account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Account {
+    /// The baseline: the periods before the recent one in the current block of `block_ns`...
     baseline: Counts<(VenueId, SymbolId)>,
+    /// ...and in the block before it: a rolling baseline of one to two blocks.
+    older: Counts<(VenueId, SymbolId)>,
+    /// The current block's index.
+    block: i64,
     recent: Counts<(VenueId, SymbolId)>,
     recent_start: i64,
     first: i64,
@@ -102,14 +108,34 @@ impl Account {
         }
     }
 
+    /// Moves to block `b`: the current block becomes the older one (or, after a gap of more than
+    /// a block, both are forgotten).
+    fn advance(&mut self, b: i64) {
+        if b > self.block {
+            self.older = if b == self.block + 1 { std::mem::take(&mut self.baseline) } else { Counts::default() };
+            self.baseline = Counts::default();
+            self.block = b;
+        }
+    }
+
     /// Moves the recent period into the baseline when `period` is later.
-    fn roll(&mut self, period: i64) {
+    fn roll(&mut self, period: i64, block_ns: i64) {
         if period > self.recent_start {
             self.flush();
+            self.advance(self.recent_start.div_euclid(block_ns));
             let r = std::mem::take(&mut self.recent);
             self.baseline.add(&r);
             self.recent_start = period;
+            // The baseline is the blocks up to the new period's.
+            self.advance(period.div_euclid(block_ns));
         }
+    }
+
+    /// Where the baseline begins: the older block's start when it holds anything, else the
+    /// current block's, and never before the account was first seen.
+    fn baseline_start(&self, block_ns: i64) -> i64 {
+        let b = if self.older.is_empty() { self.block } else { self.block - 1 };
+        (b * block_ns).max(self.first)
     }
 }
 
@@ -117,6 +143,7 @@ impl Account {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profiles {
     period_ns: i64,
+    block_ns: i64,
     /// By account index: its place in `accounts` (`u32::MAX`: none), two loads instead of a hash.
     slots: Vec<u32>,
     accounts: Vec<(AccountId, Account)>,
@@ -135,8 +162,10 @@ pub enum Act {
 }
 
 impl Profiles {
-    pub fn new(period_ns: i64) -> Self {
-        Profiles { period_ns: period_ns.max(1), slots: Vec::new(), accounts: Vec::new(), clock: (i64::MAX, i64::MAX, 0) }
+    /// Periods of `period_ns`; the baseline rolls by blocks of `block_ns` (at least a period).
+    pub fn new(period_ns: i64, block_ns: i64) -> Self {
+        let period_ns = period_ns.max(1);
+        Profiles { period_ns, block_ns: block_ns.max(period_ns), slots: Vec::new(), accounts: Vec::new(), clock: (i64::MAX, i64::MAX, 0) }
     }
 
     fn slot(&mut self, account: AccountId, make: impl FnOnce() -> Account) -> &mut Account {
@@ -162,8 +191,18 @@ impl Profiles {
             hour = ts.div_euclid(HOUR).rem_euclid(24) as usize;
         }
         self.clock = (period, hour_start, hour);
-        let a = self.slot(account, || Account { baseline: Counts::default(), recent: Counts::default(), recent_start: period, first: ts, last: ts, hot: None });
-        a.roll(period);
+        let block_ns = self.block_ns;
+        let a = self.slot(account, || Account {
+            baseline: Counts::default(),
+            older: Counts::default(),
+            block: period.div_euclid(block_ns),
+            recent: Counts::default(),
+            recent_start: period,
+            first: ts,
+            last: ts,
+            hot: None,
+        });
+        a.roll(period, block_ns);
         a.first = a.first.min(ts);
         a.last = a.last.max(ts);
         // An event of an earlier period (another instrument's late event) belongs to the baseline.
@@ -201,8 +240,9 @@ impl Profiles {
     /// Adds another shard's counts (each account's periods aligned first).
     pub fn merge(&mut self, o: &Profiles) {
         if self.period_ns <= 1 {
-            self.period_ns = o.period_ns;
+            (self.period_ns, self.block_ns) = (o.period_ns, o.block_ns);
         }
+        let block_ns = self.block_ns;
         for (k, b) in &o.accounts {
             let fresh = self.slots.get(k.index()).is_none_or(|s| *s == u32::MAX);
             let a = self.slot(*k, || b.clone());
@@ -211,9 +251,13 @@ impl Profiles {
                 a.flush();
                 b.flush();
                 let period = a.recent_start.max(b.recent_start);
-                a.roll(period);
-                b.roll(period);
+                a.roll(period, block_ns);
+                b.roll(period, block_ns);
+                let block = a.block.max(b.block);
+                a.advance(block);
+                b.advance(block);
                 a.baseline.add(&b.baseline);
+                a.older.add(&b.older);
                 a.recent.add(&b.recent);
                 a.first = a.first.min(b.first);
                 a.last = a.last.max(b.last);
@@ -247,14 +291,19 @@ impl Profiles {
                 a.flush();
                 (id, a)
             })
-            .map(|(id, a)| Profile {
-                account: names.account(*id).to_string(),
-                period_ns: self.period_ns,
-                recent_start: a.recent_start,
-                first: a.first,
-                last: a.last,
-                baseline: name(&a.baseline),
-                recent: name(&a.recent),
+            .map(|(id, a)| {
+                let mut baseline = a.older.clone();
+                baseline.add(&a.baseline);
+                Profile {
+                    account: names.account(*id).to_string(),
+                    period_ns: self.period_ns,
+                    recent_start: a.recent_start,
+                    first: a.first,
+                    last: a.last,
+                    baseline_start: a.baseline_start(self.block_ns),
+                    baseline: name(&baseline),
+                    recent: name(&a.recent),
+                }
             })
             .collect();
         v.sort_by(|a, b| a.account.cmp(&b.account));
@@ -271,6 +320,9 @@ pub struct Profile {
     pub recent_start: i64,
     pub first: i64,
     pub last: i64,
+    /// Where the (rolling) baseline begins.
+    #[serde(default)]
+    pub baseline_start: i64,
     pub baseline: Counts<String>,
     pub recent: Counts<String>,
 }
@@ -382,7 +434,7 @@ pub fn assess(p: &Profile, index: &Peers, alert_risk: f64) -> Assessment {
         let (rn, bn) = (r.events(), b.events());
         // Hours in which it did less than 2 % of its usual activity: read only once the baseline
         // spans a day (before, every hour it has not reached yet would look quiet).
-        if p.recent_start - p.first >= DAY_NS {
+        if p.recent_start - p.baseline_start.max(p.first) >= DAY_NS {
             let quiet: Vec<bool> = b.hours.iter().map(|h| (*h as f64) < 0.02 * bn as f64).collect();
             let off: u64 = r.hours.iter().zip(&quiet).filter(|(_, q)| **q).map(|(h, _)| h).sum();
             let off_share = off as f64 / rn as f64;
@@ -431,7 +483,7 @@ pub fn assess(p: &Profile, index: &Peers, alert_risk: f64) -> Assessment {
         });
         // Events a period: the recent period's so far, scaled to a whole period (read once a
         // quarter of it has passed), against the baseline's over the periods since it was first seen.
-        let periods = ((p.recent_start - p.first).max(0) as f64 / p.period_ns as f64).ceil().max(1.0);
+        let periods = ((p.recent_start - p.baseline_start.max(p.first)).max(0) as f64 / p.period_ns as f64).ceil().max(1.0);
         let elapsed = ((p.last - p.recent_start) as f64 / p.period_ns as f64).min(1.0);
         if elapsed >= 0.25 {
             let (rate, usual) = (rn as f64 / elapsed, bn as f64 / periods);
@@ -514,8 +566,8 @@ mod tests {
         let mut it = Interner::new();
         let (a, v, w) = (it.account("a"), it.venue("x"), it.venue("y"));
         let (s1, s2) = (it.symbol("AAA-USD"), it.symbol("BBB-USD"));
-        let mut one = Profiles::new(H);
-        let (mut left, mut right) = (Profiles::new(H), Profiles::new(H));
+        let mut one = Profiles::new(H, 24 * H);
+        let (mut left, mut right) = (Profiles::new(H, 24 * H), Profiles::new(H, 24 * H));
         for i in 0..30 {
             let ts = T0 + i * 60_000_000_000;
             for (p, s) in [(&mut one, s1), (&mut left, s1)] {
@@ -538,6 +590,29 @@ mod tests {
         assert!(later.recent.events() == 0 && later.baseline.cancels == 30);
     }
 
+    #[test]
+    fn the_baseline_rolls_by_blocks() {
+        let mut it = Interner::new();
+        let (a, v, s) = (it.account("a"), it.venue("x"), it.symbol("AAA-USD"));
+        let mut p = Profiles::new(H, 24 * H);
+        // Day 0: orders; day 1: cancels; day 2: trades; day 2 + 1 h: one amend (the recent period).
+        for (day, act) in [(0, Act::Order(1.0)), (1, Act::Cancel), (2, Act::Trade)] {
+            for i in 0..10 {
+                p.record(T0 + day * 24 * H + i, a, v, s, act);
+            }
+        }
+        p.record(T0 + 2 * 24 * H + H, a, v, s, Act::Amend);
+        let names = it.names();
+        let x = &p.named(&names)[0];
+        // Day 0 has rolled out: the baseline is days 1 and 2 (its older and current blocks).
+        assert_eq!((x.baseline.orders, x.baseline.cancels, x.baseline.trades, x.recent.amends), (0, 10, 10, 1), "{x:?}");
+        assert_eq!(x.baseline_start, (T0 + 24 * H).div_euclid(24 * H) * 24 * H);
+        // After a gap of more than a block, nothing old is left.
+        p.record(T0 + 10 * 24 * H, a, v, s, Act::Trade);
+        let x = &p.named(&names)[0];
+        assert_eq!(x.baseline.events(), 0, "{x:?}");
+    }
+
     fn profile(hours: &[(usize, u64)], orders: u64, cancels: u64, trades: u64, size_bucket: usize, instrument: &str) -> Counts<String> {
         let mut c = Counts::<String> { orders, cancels, trades, ..Default::default() };
         for (h, n) in hours {
@@ -557,6 +632,7 @@ mod tests {
             // A day of history before the recent period, which it fills.
             first: T0 - 14 * H,
             last: T0 + 11 * H - 1,
+            baseline_start: T0 - 14 * H,
             baseline,
             recent,
         };

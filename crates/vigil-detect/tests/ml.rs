@@ -169,7 +169,7 @@ fn the_model_file_keeps_its_training_and_refuses_another_version() {
     let other = Model::train(w.clone(), &vigil_ml::Params { seed: 8, ..p.clone() }, 0.0, &market, &account, vec![]).unwrap();
     assert_ne!(other.part(Scope::Account).unwrap().score(&odd), part.score(&odd), "another seed, other trees");
 
-    let text = std::fs::read_to_string(&path).unwrap().replacen("\"version\":1", "\"version\":99", 1);
+    let text = std::fs::read_to_string(&path).unwrap().replacen("\"version\":2", "\"version\":99", 1);
     std::fs::write(&path2, text).unwrap();
     let e = Model::load(&path2).unwrap_err();
     assert!(e.contains("again.json") && e.contains("version 99") && e.contains("vigil train"), "{e}");

@@ -316,16 +316,24 @@ impl IsolationForest {
         }
         // Every walk takes `depth` steps: no tree may be deeper (a batch would stop short of a
         // leaf where a single walk goes on); every number is finite.
-        let mut stack: Vec<(usize, usize)> = f.roots.iter().map(|&r| (r as usize, 0)).collect();
-        while let Some((i, d)) = stack.pop() {
-            if f.nodes[i].is_leaf(i) {
+        // One pass in index order (a parent comes before its children), each node's depth the
+        // deepest way to it: linear however the nodes are shared.
+        let mut depth = vec![usize::MAX; n];
+        for &r in &f.roots {
+            depth[r as usize] = 0;
+        }
+        for i in 0..n {
+            let d = depth[i];
+            if d == usize::MAX || f.nodes[i].is_leaf(i) {
                 continue;
             }
             if d + 1 > f.depth {
                 return Err(format!("a tree is deeper than the model's depth {}", f.depth));
             }
             let l = f.nodes[i].left as usize;
-            stack.extend([(l, d + 1), (l + 1, d + 1)]);
+            for c in [l, l + 1] {
+                depth[c] = if depth[c] == usize::MAX { d + 1 } else { depth[c].max(d + 1) };
+            }
         }
         if !f.c_psi.is_finite() || f.c_psi <= 0.0 || f.value.iter().any(|v| !v.is_finite()) || f.nodes.iter().any(|x| x.threshold.is_nan()) {
             return Err("the trees hold numbers that are not finite".into());

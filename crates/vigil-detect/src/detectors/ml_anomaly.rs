@@ -92,6 +92,8 @@ struct Market {
     r2: f64,
     last_price: f64,
     last_trade: i64,
+    /// When idle accounts were last swept out.
+    swept: i64,
     trades: u32,
     news: u32,
     cancels: u32,
@@ -243,13 +245,13 @@ impl Market {
     }
 
     fn reset(&mut self, start: i64) {
-        let (accounts, last_price, last_trade) = (std::mem::take(&mut self.accounts), self.last_price, self.last_trade);
+        let (accounts, last_price, last_trade, swept) = (std::mem::take(&mut self.accounts), self.last_price, self.last_trade, self.swept);
         let mut by_account = std::mem::take(&mut self.by_account);
         by_account.clear();
         let mut active = std::mem::take(&mut self.active);
         active.clear();
         let usual = std::mem::take(&mut self.usual);
-        *self = Market { open: true, start, last: start, last_price, last_trade, accounts, by_account, active, usual, ..Market::default() };
+        *self = Market { open: true, start, last: start, last_price, last_trade, swept, accounts, by_account, active, usual, ..Market::default() };
     }
 }
 
@@ -283,10 +285,11 @@ impl MlAnomaly {
             acct.roll(hour);
         }
         m.active = active;
-        // Now and then (a window in 64, by its start), the accounts idle for a week go.
-        if (m.start / w.window_ns) % 64 == 0 {
+        // Once a day of event time, the accounts idle for a week go.
+        if m.start - m.swept >= 86_400_000_000_000 {
             let start = m.start;
             m.accounts.retain(|_, a| start - a.seen <= IDLE_NS);
+            m.swept = start;
         }
         let (start, last, trades) = (m.start, m.last, m.trades);
         if let Some(c) = &self.collect {
