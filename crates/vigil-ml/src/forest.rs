@@ -11,9 +11,9 @@
 //! number of rows. The trees live in flat arrays, one entry a node; a leaf keeps its depth plus
 //! c(n), so that scoring a row is a walk and a sum.
 
-use crate::rng::Rng;
 use crate::{Error, Matrix};
 use serde::{Deserialize, Serialize};
+use vigil_core::Rng;
 
 /// The model file's format name and version: a file of another version is refused.
 pub const FORMAT: &str = "vigil-isolation-forest";
@@ -129,7 +129,7 @@ impl IsolationForest {
         for _ in 0..params.trees {
             // ψ rows without replacement: a partial Fisher-Yates shuffle.
             for i in 0..psi {
-                let j = i + rng.below(data.rows - i);
+                let j = i + rng.below_unbiased(data.rows - i);
                 all.swap(i, j);
             }
             rows.clear();
@@ -151,7 +151,7 @@ impl IsolationForest {
                 let mut live = features.len();
                 let mut split = None;
                 while live > 0 {
-                    let j = rng.below(live);
+                    let j = rng.below_unbiased(live);
                     let q = features[j];
                     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                     for &r in here.iter() {

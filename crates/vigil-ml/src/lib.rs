@@ -6,7 +6,6 @@
 pub mod auc;
 pub mod forest;
 pub mod mat;
-mod rng;
 
 pub use forest::{IsolationForest, Params};
 
