@@ -461,3 +461,25 @@ fn what_reports_read_narratives_audit_entries_alert_rows_and_decision_times() {
         assert_eq!(s.narrative(case).unwrap().unwrap().body, "final");
     });
 }
+
+#[test]
+fn profiles_replace_by_account_and_an_accounts_risk_leaves_out_false_positives() {
+    both("profiles", |s| {
+        people(s);
+        assert_eq!(s.save_profiles(&[("a1".into(), "{\"v\":1}".into()), ("b_%".into(), "{\"v\":2}".into())]).unwrap(), 2);
+        assert_eq!(s.save_profiles(&[("a1".into(), "{\"v\":3}".into())]).unwrap(), 1);
+        assert_eq!(s.profile("a1").unwrap().as_deref(), Some("{\"v\":3}"), "the later profile replaces the earlier");
+        assert_eq!(s.profiles().unwrap(), ["{\"v\":3}", "{\"v\":2}"], "by account name");
+        assert_eq!(s.profile("nobody").unwrap(), None);
+        // Two alerts naming a1 (0.8 each, as `alert` makes them); one is then a false positive.
+        let mut low = alert("p1", Level::Medium, 10);
+        low.risk_score = 0.55;
+        s.insert_alerts(&[alert("p0", Level::High, 5), low], None).unwrap();
+        assert_eq!(s.account_alert_risk("a1").unwrap(), 0.8);
+        assert_eq!(s.resolve("p0", Status::FalsePositive, "ann", "a market maker").unwrap(), Outcome::Done);
+        assert_eq!(s.account_alert_risk("a1").unwrap(), 0.55);
+        assert_eq!(s.alert_risk_by_account().unwrap().get("a1"), Some(&0.55));
+        // LIKE's wildcards in a name match only that name.
+        assert_eq!(s.account_alert_risk("a_").unwrap(), 0.0);
+    });
+}
