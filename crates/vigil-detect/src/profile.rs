@@ -265,13 +265,6 @@ impl Profiles {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.accounts.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty()
-    }
-
     /// The profiles by name, sorted by account.
     pub fn named(&self, names: &Names) -> Vec<Profile> {
         let name = |c: &Counts<(VenueId, SymbolId)>| Counts::<String> {
@@ -427,7 +420,7 @@ const DAY_NS: i64 = 24 * 3_600_000_000_000;
 /// own baseline and against its peers in `index` (those with its main instrument and about its
 /// activity), with `alert_risk` the highest risk of its alerts.
 pub fn assess(p: &Profile, index: &Peers, alert_risk: f64) -> Assessment {
-    let p = p.as_of(p.last);
+    // As of its latest event, which the recent period always holds: nothing to roll.
     let mut own = Vec::new();
     let (b, r) = (&p.baseline, &p.recent);
     if b.events() >= MIN_HISTORY && !r.is_empty() {
