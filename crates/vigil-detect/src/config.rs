@@ -141,6 +141,7 @@ pub struct QuoteStuffingConfig {
     pub min_cancel_ratio: f64,
     pub rate_multiplier: f64,
     pub max_order_life: Duration,
+    pub max_requote_share: f64,
     pub cooldown: Duration,
 }
 
@@ -348,6 +349,7 @@ impl Config {
             ("detectors.pump_and_dump.min_top_share", d.pump_and_dump.min_top_share),
             ("detectors.pump_and_dump.dump_fraction", d.pump_and_dump.dump_fraction),
             ("detectors.quote_stuffing.min_cancel_ratio", d.quote_stuffing.min_cancel_ratio),
+            ("detectors.quote_stuffing.max_requote_share", d.quote_stuffing.max_requote_share),
             ("detectors.momentum_ignition.min_share", d.momentum_ignition.min_share),
             ("detectors.momentum_ignition.attempt_min_share", d.momentum_ignition.attempt_min_share),
             ("detectors.marking_the_close.min_share", d.marking_the_close.min_share),

@@ -776,6 +776,61 @@ fn quote_stuffing_needs_fleeting_orders_and_a_market_makers_storm_is_not() {
     assert!(qs[0].description.contains("resting 5.00 ms (median)"), "{}", qs[0].description);
 }
 
+/// A market maker's storm of fleeting quotes: quoting a two-sided ladder every second all along,
+/// then for 5 s moving all ten orders every 20 ms (1 000 messages a second, each version resting
+/// 20 ms), each order replaced in the same instant it was taken down. A maker moving its quotes is
+/// not stuffing; a stuffer that cancel/replaces one order on one side at the same pace is.
+#[test]
+fn quote_stuffing_spares_a_maker_moving_its_quotes_but_not_a_one_sided_replacer() {
+    let mut it = Interner::new();
+    let maker = it.account("maker");
+    let qs = it.account("stuffer");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 54);
+    let mut quotes: Vec<u64> = Vec::new();
+    let mut last: Option<u64> = None;
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let storm = (5000..5050).contains(&step);
+        if storm || step % 10 == 0 {
+            for j in 0..if storm { 5 } else { 1 } {
+                let t = ts + j * 20 * MS;
+                // Cancel/replace each order in the same instant, buys and sells.
+                let old: Vec<u64> = quotes.drain(..).collect();
+                for k in 0..10 {
+                    if let Some(&id) = old.get(k) {
+                        m.cancel(t, id);
+                    }
+                    let (side, p) = if k % 2 == 0 { (Side::Buy, 97.0 - (k / 2) as f64 * TICK) } else { (Side::Sell, 103.0 + (k / 2) as f64 * TICK) };
+                    quotes.push(m.order(t, maker, side, Some(round(p - (j % 2) as f64 * TICK)), 5.0));
+                }
+            }
+        }
+        // The stuffer: one sell order cancel/replaced every 2 ms for 2 s, a tick or two apart.
+        if (7000..7020).contains(&step) {
+            for i in 0..50 {
+                let t = ts + 2 * i * MS;
+                if let Some(id) = last.take() {
+                    m.cancel(t, id);
+                }
+                last = Some(m.order(t, qs, Side::Sell, Some(round(104.0 + (i % 2) as f64 * TICK)), 1.0));
+            }
+        }
+    }
+    let alerts = run(&m.events, &it);
+    let qs = of(&alerts, AlertType::QuoteStuffing);
+    assert_eq!(qs.len(), 1, "{qs:#?}");
+    assert_eq!(qs[0].accounts, ["stuffer"]);
+    assert!(qs[0].evidence["requote_share"].as_f64().unwrap() > 0.9, "{:?}", qs[0].evidence);
+    // Without the re-quote rule the maker's storm is a flood of fleeting orders.
+    let mut config = Config::default();
+    config.detectors.quote_stuffing.max_requote_share = 1.0;
+    let without = run_with(&config, &m.events, &it);
+    let accounts: Vec<&str> = of(&without, AlertType::QuoteStuffing).iter().map(|a| a.accounts[0].as_str()).collect();
+    assert_eq!(accounts, ["maker", "stuffer"]);
+}
+
 #[test]
 fn quote_stuffing_by_established_accounts_is_caught() {
     // An ordinary account that has traded now and then for 10 minutes, and a market maker that has

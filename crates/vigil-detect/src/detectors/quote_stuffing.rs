@@ -11,7 +11,11 @@
 //! `min_messages` (a flood in itself) is enough, once the instrument itself has sixty windows of
 //! history (at the start of a session everyone is new). The orders it took down must be fleeting:
 //! their median resting time at most `max_order_life` (a maker's re-quotes rest for its re-quote
-//! interval; a stuffer's for milliseconds).
+//! interval; a stuffer's for milliseconds). And the flood must not be a maker moving its two-sided
+//! quotes: more than `max_requote_share` of the orders it placed in the window re-quotes, each
+//! placed in the same instant as the account took down one of its orders on the same side (a
+//! cancel/replace; a ladder moved as one), on both sides (the lesser side at least a fifth of
+//! them). One order cancel/replaced again and again on one side is still stuffing.
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
 //! system, making it harder for others to identify genuine orders; SEC and CFTC market-access and
@@ -25,7 +29,7 @@ use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::collections::VecDeque;
 use vigil_book::BookChange;
-use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
+use vigil_core::{AccountId, AlertType, Event, EventKind, Side, Ts};
 
 /// How long an order taken down had rested, in microseconds.
 #[derive(Copy, Clone)]
@@ -39,17 +43,25 @@ enum Life {
 /// A burst passes the account's busiest window before by this factor.
 const RECORD: f64 = 1.5;
 
+/// Re-quotes are two-sided when the lesser side has at least this share of them.
+const TWO_SIDED: f64 = 0.2;
+
 struct Account {
     /// Messages in the window: (time, was a cancel or amend, messages in the window when it came,
     /// how long the order it took down had rested, in microseconds, since it was placed for a
     /// cancel (`Life::Cancel`) or since it last entered the book or lost its priority for an amend
     /// (`Life::Amend`)).
-    recent: VecDeque<(Ts, bool, u32, Life)>,
+    recent: VecDeque<(Ts, bool, u32, Life, Option<usize>)>,
     /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
     /// read only when something is to leave it.
     oldest: i64,
     cancels: u32,
     news: u32,
+    /// New orders in the window that replaced, in the same instant, one taken down on their side,
+    /// by side (buy, sell).
+    requotes: [u32; 2],
+    /// When the account last took down (cancelled or amended) an order here, by side (buy, sell).
+    taken_down: [i64; 2],
     /// Messages that have left the window: the usual rate is these over the time before it.
     before: u64,
     first: Option<Ts>,
@@ -89,14 +101,17 @@ impl Detector for QuoteStuffing {
 
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let micros = |since: Ts| ((ev.ts.0 - since.0).max(0) / 1000).min(u32::MAX as i64 - 1) as u32;
-        let (account, cancel, life) = match (&ev.kind, cx.change) {
-            (EventKind::New(n), _) => (n.account, false, Life::New),
-            (EventKind::Amend(a), BookChange::Amended { before, after }) => (a.account.or(after.account), true, Life::Amend(micros(before.ts))),
-            (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true, Life::Cancel(micros(o.placed))),
+        // The side of the order placed or taken down, where known.
+        let (account, cancel, life, side) = match (&ev.kind, cx.change) {
+            (EventKind::New(n), _) => (n.account, false, Life::New, Some(n.side)),
+            (EventKind::Amend(a), BookChange::Amended { before, after }) => {
+                (a.account.or(after.account), true, Life::Amend(micros(before.ts)), Some(before.side))
+            }
+            (EventKind::Cancel(c), BookChange::Cancelled(o)) => (c.account.or(o.account), true, Life::Cancel(micros(o.placed)), Some(o.side)),
             // An amend to nothing is a cancel.
-            (EventKind::Amend(a), BookChange::Cancelled(o)) => (a.account.or(o.account), true, Life::Cancel(micros(o.placed))),
-            (EventKind::Amend(a), _) => (a.account, true, Life::Unknown),
-            (EventKind::Cancel(c), _) => (c.account, true, Life::Unknown),
+            (EventKind::Amend(a), BookChange::Cancelled(o)) => (a.account.or(o.account), true, Life::Cancel(micros(o.placed)), Some(o.side)),
+            (EventKind::Amend(a), _) => (a.account, true, Life::Unknown, None),
+            (EventKind::Cancel(c), _) => (c.account, true, Life::Unknown, None),
             _ => return,
         };
         let cfg = &self.cfg;
@@ -116,6 +131,8 @@ impl Detector for QuoteStuffing {
             oldest: i64::MAX,
             cancels: 0,
             news: 0,
+            requotes: [0; 2],
+            taken_down: [i64::MIN; 2],
             before: 0,
             first: None,
             peak: 0,
@@ -124,23 +141,35 @@ impl Detector for QuoteStuffing {
         st.first.get_or_insert(now);
         // Messages leaving the window feed the usual rate.
         if st.oldest < now.0.saturating_sub(cfg.window.0) {
-            while let Some(&(t, c, seen, _)) = st.recent.front() {
+            while let Some(&(t, c, seen, _, requote)) = st.recent.front() {
                 if now.0 - t.0 <= cfg.window.0 {
                     break;
                 }
                 st.recent.pop_front();
                 st.cancels -= u32::from(c);
                 st.news -= u32::from(!c);
+                if let Some(i) = requote {
+                    st.requotes[i] -= 1;
+                }
                 st.before += 1;
                 st.peak = st.peak.max(seen);
             }
             st.oldest = st.recent.front().map_or(i64::MAX, |x| x.0 .0);
         }
         let n = st.recent.len() as u32 + 1;
-        st.recent.push_back((now, cancel, n, life));
+        let side_ix = side.map(|s| usize::from(s == Side::Sell));
+        // A re-quote: the side of the new order that replaced one taken down there in this instant.
+        let requote = side_ix.filter(|&i| !cancel && st.taken_down[i] == now.0);
+        if let (true, Some(i)) = (cancel, side_ix) {
+            st.taken_down[i] = now.0;
+        }
+        st.recent.push_back((now, cancel, n, life, requote));
         st.oldest = st.oldest.min(now.0);
         st.cancels += u32::from(cancel);
         st.news += u32::from(!cancel);
+        if let Some(i) = requote {
+            st.requotes[i] += 1;
+        }
         let peak = st.peak;
         if n < cfg.min_messages {
             return;
@@ -188,6 +217,14 @@ impl Detector for QuoteStuffing {
         if i64::from(median_life) * 1000 > cfg.max_order_life.0 {
             return;
         }
+        // A maker moving its two-sided quotes: most of what it placed replaced, in the same instant,
+        // an order it took down on that side, and on both sides.
+        let requotes = st.requotes[0] + st.requotes[1];
+        let requote_share = f64::from(requotes) / f64::from(st.news.max(1));
+        let two_sided = f64::from(st.requotes[0].min(st.requotes[1])) >= TWO_SIDED * f64::from(requotes);
+        if requote_share > cfg.max_requote_share && two_sided {
+            return;
+        }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &account.0.to_le_bytes()]);
         if cx.repeat(AlertType::QuoteStuffing, behaviour, now, cfg.cooldown.0, out) {
             return;
@@ -228,6 +265,8 @@ impl Detector for QuoteStuffing {
             "market_activity": round(activity, 4),
             "previous_peak_messages": peak,
             "median_order_life_ms": round(f64::from(median_life) / 1000.0, 3),
+            "requote_share": round(requote_share, 4),
+            "max_requote_share": cfg.max_requote_share,
             "max_order_life_ms": cfg.max_order_life.0 as f64 / 1e6,
             "window_ns": cfg.window.0,
             "trigger_seq": ev.seq,
