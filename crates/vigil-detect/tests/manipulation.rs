@@ -1057,28 +1057,37 @@ fn momentum_ignition_attempt_after_a_pump_is_judged_against_the_usual_move() {
     assert!(usual < 0.001, "usual 10 s move {usual}");
 }
 
-#[test]
-fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
+/// The marker's buying (a 40-lot market order every 2.5 s) in `spans` (seconds after 10:00).
+fn marker_buying(spans: &[std::ops::Range<i64>]) -> Vec<Alert> {
     let mut it = Interner::new();
     let mc = it.account("marker");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 71);
     crowd.follow = true;
-    // 10:00 to 11:00:30: the same buying at 10:27 (no reference time) and at 10:57 (before 11:00).
     for step in 0..3630 * SEC / STEP {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
         let s = step * STEP / SEC;
-        if ((1620..1680).contains(&s) || (3420..3480).contains(&s)) && step % 25 == 0 {
+        if spans.iter().any(|r| r.contains(&s)) && step % 25 == 0 {
             m.order(ts, mc, Side::Buy, None, 40.0);
         }
     }
-    let alerts = run(&m.events, &it);
-    let mc = of(&alerts, AlertType::MarkingTheClose);
-    assert_eq!(mc.len(), 1, "{:#?}", manipulation(&alerts));
+    run(&m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
+}
+
+#[test]
+fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
+    // The same buying at 10:28:30 (no reference time) and at 10:58:30, into 11:00's final minute.
+    let mc = marker_buying(&[1710..1770, 3510..3570]);
+    assert_eq!(mc.len(), 1, "{mc:#?}");
     assert_eq!(mc[0].accounts, ["marker"]);
-    assert!(mc[0].ts > T0 + 3420 * SEC && mc[0].ts < T0 + 3600 * SEC);
+    assert_eq!(mc[0].evidence["pattern"], "window");
+    assert!(mc[0].ts >= T0 + 3540 * SEC && mc[0].ts < T0 + 3600 * SEC, "in the final minute");
     assert!(mc[0].description.contains("11:00:00 UTC reference time"), "{}", mc[0].description);
+    // The same buying stopped two minutes before the hour does not set the closing price (a pump's
+    // buyers in the five minutes before the hour): nothing.
+    let early = marker_buying(&[3420..3480]);
+    assert!(early.is_empty(), "{early:#?}");
 }
 
 /// A busy book (a noise trade every step): `buyer` buys 15 lots every `every` steps from `from`

@@ -182,7 +182,9 @@ impl Detector for MarkingTheClose {
         // Net of what it traded the other way, aggressive or passive: a party trading heavily both
         // ways is busy, not pushing the price one way.
         let share = (f.vol[i] - f.vol[1 - i] - f.pas[1 - i]).max(0.0) / st.volume;
-        let whole = share >= cfg.min_share && moved >= cfg.min_move;
+        // Judged in the final window only: a party that built its share minutes before the
+        // reference time and stopped does not set the closing price.
+        let whole = is_final && share >= cfg.min_share && moved >= cfg.min_move;
         let fraction = f.fin[i] / f.vol[i];
         let final_share = (f.fin[i] - f.fin[1 - i] - f.fin_pas[1 - i]).max(0.0) / st.final_volume.max(f64::MIN_POSITIVE);
         let final_moved = rel(st.final_open);
