@@ -189,6 +189,7 @@ pub struct PriceDiscrepancyConfig {
     pub threshold: f64,
     pub staleness: Duration,
     pub persistence: Duration,
+    pub rejoin: Duration,
     pub cooldown: Duration,
 }
 

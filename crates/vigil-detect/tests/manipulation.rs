@@ -1163,11 +1163,13 @@ fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
         let ts = T0 + step * STEP;
         for (k, &v) in venues.iter().enumerate() {
             let mut mid = 100.0 + (step % 7) as f64 * 0.01;
-            // vb: a 1.5 % blip for half a second at step 1000, then 2 % apart for 10 s at step 3000.
+            // vb: a 1.5 % blip for half a second at step 1000, then 2 % apart for 10 s at step 3000
+            // (back in line for a second in the middle: the same departure), then, 70 s after the
+            // prices met, apart again for 10 s: a second episode.
             if k == 1 && (1000..1005).contains(&step) {
                 mid *= 1.015;
             }
-            if k == 1 && (3000..3100).contains(&step) {
+            if k == 1 && ((3000..3050).contains(&step) || (3060..3100).contains(&step) || (3800..3900).contains(&step)) {
                 mid *= 1.02;
             }
             let q = |p: f64| Some(Price((p * 1e8).round() as i64));
@@ -1182,9 +1184,17 @@ fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
     }
     let alerts = run(&events, &it);
     let pd = of(&alerts, AlertType::PriceDiscrepancy);
-    assert_eq!(pd.len(), 1, "{pd:#?}");
-    assert_eq!(pd[0].venue.as_deref(), Some("vb"));
+    assert_eq!(pd.len(), 2, "{pd:#?}");
+    assert!(pd.iter().all(|a| a.venue.as_deref() == Some("vb")));
     assert!(pd[0].ts >= T0 + 3020 * STEP && pd[0].ts < T0 + 3030 * STEP, "raised once the 2 s persistence passed");
+    assert!(pd[1].ts >= T0 + 3820 * STEP && pd[1].ts < T0 + 3830 * STEP, "the second episode, within the first's cooldown");
+    // Had the venues to agree for longer than they did, the second departure would be a repeat of
+    // the first; had a second's agreement been enough, the dip would have split the first in two.
+    for (rejoin, n) in [(100 * SEC, 1), (SEC / 2, 3)] {
+        let mut c = Config::default();
+        c.detectors.price_discrepancy.rejoin = vigil_detect::config::Duration(rejoin);
+        assert_eq!(of(&run_with(&c, &events, &it), AlertType::PriceDiscrepancy).len(), n, "rejoin {rejoin}");
+    }
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! price with the median of the other venues' prices not older than `staleness`, and alerts when the
 //! departure has stayed beyond `threshold` for `persistence` (arbitrage closes brief gaps; a
 //! manipulated or broken venue stays apart). With two venues it cannot tell which one departed and
-//! names neither; with three or more it names the one apart from the median.
+//! names neither; with three or more it names the one apart from the median. One episode is one
+//! alert (its later moments within `cooldown` are repeats of it); once every venue has agreed again
+//! for `rejoin`, the next departure is a new episode with its own alert.
 //!
 //! Basis: EU MAR Art. 12(1)(a)(ii) (securing the price at an abnormal level) and Annex I(A)(b) across
 //! venues; cross-market surveillance under ESMA's MAR guidelines. An anomaly, not an accusation.
@@ -24,9 +26,21 @@ struct Venue {
     apart_since: Option<Ts>,
 }
 
+/// One instrument across its venues.
+#[derive(Default)]
+struct Instrument {
+    venues: Vec<Venue>,
+    /// Episodes begun: part of the alert's behaviour, so a new episode is not a repeat.
+    episode: u32,
+    /// Since when no venue has been apart.
+    calm_since: Option<Ts>,
+    /// The venues have agreed for `rejoin` since the last alert: the next departure is new.
+    rejoined: bool,
+}
+
 pub struct PriceDiscrepancy {
     cfg: PriceDiscrepancyConfig,
-    symbols: FxHashMap<SymbolId, Vec<Venue>>,
+    symbols: FxHashMap<SymbolId, Instrument>,
     others: Vec<f64>,
 }
 
@@ -57,7 +71,8 @@ impl Detector for PriceDiscrepancy {
             return;
         }
         let cfg = &self.cfg;
-        let venues = self.symbols.entry(ev.symbol).or_default();
+        let inst = self.symbols.entry(ev.symbol).or_default();
+        let venues = &mut inst.venues;
         let i = match venues.iter().position(|v| v.venue == ev.venue) {
             Some(i) => i,
             None => {
@@ -76,13 +91,21 @@ impl Detector for PriceDiscrepancy {
         let dev = (price - med) / med;
         if dev.abs() < cfg.threshold {
             venues[i].apart_since = None;
+            if venues.iter().all(|v| v.apart_since.is_none()) {
+                let calm = *inst.calm_since.get_or_insert(ev.ts);
+                inst.rejoined |= ev.ts.0 - calm.0 >= cfg.rejoin.0;
+            }
             return;
         }
+        inst.calm_since = None;
         let since = *venues[i].apart_since.get_or_insert(ev.ts);
         if ev.ts.0 - since.0 < cfg.persistence.0 {
             return;
         }
-        let behaviour = key(&[&ev.symbol.0.to_le_bytes()]);
+        if std::mem::take(&mut inst.rejoined) {
+            inst.episode += 1;
+        }
+        let behaviour = key(&[&ev.symbol.0.to_le_bytes(), &inst.episode.to_le_bytes()]);
         if cx.repeat(AlertType::PriceDiscrepancy, behaviour, ev.ts, cfg.cooldown.0, out) {
             return;
         }
