@@ -931,6 +931,55 @@ fn momentum_ignition_is_caught_and_a_hedging_market_maker_is_not() {
     assert!(manipulation(&alerts).iter().all(|a| a.kind == AlertType::MomentumIgnition), "{:#?}", manipulation(&alerts));
 }
 
+/// The igniter of the test above alone: `bait` sells set out together 25 ticks up (a tick apart),
+/// five hard buys, the chasers following until its sells fill.
+fn lone_or_set_out(bait: u32, config: &Config) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let mi = it.account("igniter");
+    let chasers: Vec<AccountId> = (0..5).map(|i| it.account(&format!("chaser{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 61);
+    crowd.follow = true;
+    for step in 0..600 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let k = step - 3000;
+        if k == 0 {
+            for b in 0..bait {
+                m.order(ts, mi, Side::Sell, Some(round(crowd.mid + 0.25 + f64::from(b) * TICK)), 20.0);
+            }
+        }
+        if (10..60).contains(&k) && k % 10 == 0 {
+            m.order(ts, mi, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+        }
+        if (60..100).contains(&k) && k % 4 == 0 {
+            m.order(ts, chasers[(k % 5) as usize], Side::Buy, None, 60.0);
+        }
+    }
+    run_with(config, &m.events, &it).into_iter().filter(|a| a.kind == AlertType::MomentumIgnition).collect()
+}
+
+/// A lone resting order filled after the party's own push is a trader's limit order as often as
+/// bait: it needs a push of `single_min_move_sigmas` usual moves, while orders set out together
+/// need only the usual bar.
+#[test]
+fn momentum_ignition_by_a_lone_order_needs_a_larger_push_than_bait_set_out_together() {
+    let lone = lone_or_set_out(1, &Config::default());
+    assert_eq!(lone.len(), 1, "{lone:#?}");
+    let e = &lone[0].evidence;
+    assert_eq!(e["pattern"], "filled");
+    assert_eq!(e["orders_set_out_together"], 1);
+    let pushed = e["move"].as_f64().unwrap() / e["usual_move_10s"].as_f64().unwrap();
+    assert!(pushed >= 3.0, "{e:?}");
+    // Ask more of a lone order than this push: nothing; the same push toward two sells set out
+    // together still alerts.
+    let mut c = Config::default();
+    c.detectors.momentum_ignition.single_min_move_sigmas = 1.5 * pushed;
+    assert!(lone_or_set_out(1, &c).iter().all(|a| a.evidence["pattern"] != "filled"));
+    let set_out = lone_or_set_out(2, &c);
+    assert!(set_out.iter().any(|a| a.evidence["pattern"] == "filled" && a.evidence["orders_set_out_together"] == 2), "{set_out:#?}");
+}
+
 /// The attempt: an igniter sets out three sells 30-32 ticks up, then buys hard four times toward
 /// them; nobody follows and its sells never fill, but the attempt is the offence (MAR Art. 15).
 /// A second igniter does the same with a bid of its own resting far below from its trading

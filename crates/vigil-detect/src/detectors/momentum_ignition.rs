@@ -387,6 +387,21 @@ impl Detector for MomentumIgnition {
         if moved < need {
             return;
         }
+        // A lone order filled after a push of a few usual moves is a trader's limit order as often
+        // as bait: a lone order needs a push of `single_min_move_sigmas`; bait set out together
+        // (`min_bait_orders` on that side within `bait_span`, this one among them) needs only the
+        // usual bar.
+        let together = 1 + cx
+            .instrument
+            .book
+            .iter_orders()
+            .filter(|(_, r)| {
+                r.side == o.side && r.slot != o.slot && (r.placed.0 - o.placed.0).abs() <= cfg.bait_span.0 && r.account.is_some_and(|a| cx.party(a) == p)
+            })
+            .count();
+        if together < cfg.min_bait_orders as usize && sigma.is_some_and(|s| moved < cfg.single_min_move_sigmas * s) {
+            return;
+        }
         let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == aggressor && x.0 < now).map(|x| x.2).sum();
         let share = if market > 0.0 { vol / market } else { 0.0 };
         if share < cfg.min_share {
@@ -440,6 +455,8 @@ impl Detector for MomentumIgnition {
             "min_move_sigmas": cfg.min_move_sigmas,
             "min_move_floor": cfg.min_move_floor,
             "min_move": cfg.min_move,
+            "orders_set_out_together": together,
+            "single_min_move_sigmas": cfg.single_min_move_sigmas,
             "aggression_start_price": p0,
             "aggressive_trade_seqs": seqs,
             "trade_id": t.trade_id.as_str(),
