@@ -797,7 +797,7 @@ fn quote_stuffing_spares_a_maker_moving_its_quotes_but_not_a_one_sided_replacer(
             for j in 0..if storm { 5 } else { 1 } {
                 let t = ts + j * 20 * MS;
                 // Cancel/replace each order in the same instant, buys and sells.
-                let old: Vec<u64> = quotes.drain(..).collect();
+                let old: Vec<u64> = std::mem::take(&mut quotes);
                 for k in 0..10 {
                     if let Some(&id) = old.get(k) {
                         m.cancel(t, id);
@@ -1106,8 +1106,9 @@ fn momentum_ignition_attempt_after_a_pump_is_judged_against_the_usual_move() {
     assert!(usual < 0.001, "usual 10 s move {usual}");
 }
 
-/// The marker's buying (a 40-lot market order every 2.5 s) in `spans` (seconds after 10:00).
-fn marker_buying(spans: &[std::ops::Range<i64>]) -> Vec<Alert> {
+/// The marker's buying (a 40-lot market order every 2.5 s) in `spans`: (from, to) seconds after
+/// 10:00.
+fn marker_buying(spans: &[(i64, i64)]) -> Vec<Alert> {
     let mut it = Interner::new();
     let mc = it.account("marker");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
@@ -1117,7 +1118,7 @@ fn marker_buying(spans: &[std::ops::Range<i64>]) -> Vec<Alert> {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
         let s = step * STEP / SEC;
-        if spans.iter().any(|r| r.contains(&s)) && step % 25 == 0 {
+        if spans.iter().any(|&(from, to)| (from..to).contains(&s)) && step % 25 == 0 {
             m.order(ts, mc, Side::Buy, None, 40.0);
         }
     }
@@ -1127,7 +1128,7 @@ fn marker_buying(spans: &[std::ops::Range<i64>]) -> Vec<Alert> {
 #[test]
 fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
     // The same buying at 10:28:30 (no reference time) and at 10:58:30, into 11:00's final minute.
-    let mc = marker_buying(&[1710..1770, 3510..3570]);
+    let mc = marker_buying(&[(1710, 1770), (3510, 3570)]);
     assert_eq!(mc.len(), 1, "{mc:#?}");
     assert_eq!(mc[0].accounts, ["marker"]);
     assert_eq!(mc[0].evidence["pattern"], "window");
@@ -1135,7 +1136,7 @@ fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
     assert!(mc[0].description.contains("11:00:00 UTC reference time"), "{}", mc[0].description);
     // The same buying stopped two minutes before the hour does not set the closing price (a pump's
     // buyers in the five minutes before the hour): nothing.
-    let early = marker_buying(&[3420..3480]);
+    let early = marker_buying(&[(3420, 3480)]);
     assert!(early.is_empty(), "{early:#?}");
 }
 

@@ -387,6 +387,15 @@ impl Detector for MomentumIgnition {
         if moved < need {
             return;
         }
+        let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == aggressor && x.0 < now).map(|x| x.2).sum();
+        let share = if market > 0.0 { vol / market } else { 0.0 };
+        if share < cfg.min_share {
+            return;
+        }
+        // A market maker quoting the side it took is not positioned for the move it made.
+        if st.quoting(p, aggressor, t0, (o.placed.0, o.placed.0), cfg.bait_span.0, cx) {
+            return;
+        }
         // A lone order filled after a push of a few usual moves is a trader's limit order as often
         // as bait: a lone order needs a push of `single_min_move_sigmas`; bait set out together
         // (`min_bait_orders` on that side within `bait_span`, this one among them) needs only the
@@ -400,15 +409,6 @@ impl Detector for MomentumIgnition {
             })
             .count();
         if together < cfg.min_bait_orders as usize && sigma.is_some_and(|s| moved < cfg.single_min_move_sigmas * s) {
-            return;
-        }
-        let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == aggressor && x.0 < now).map(|x| x.2).sum();
-        let share = if market > 0.0 { vol / market } else { 0.0 };
-        if share < cfg.min_share {
-            return;
-        }
-        // A market maker quoting the side it took is not positioned for the move it made.
-        if st.quoting(p, aggressor, t0, (o.placed.0, o.placed.0), cfg.bait_span.0, cx) {
             return;
         }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
