@@ -785,10 +785,12 @@ fn quote_stuffing_spares_a_maker_moving_its_quotes_but_not_a_one_sided_replacer(
     let mut it = Interner::new();
     let maker = it.account("maker");
     let qs = it.account("stuffer");
+    let burster = it.account("burster");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 54);
     let mut quotes: Vec<u64> = Vec::new();
     let mut last: Option<u64> = None;
+    let mut kept: Vec<u64> = Vec::new();
     for step in 0..900 * SEC / STEP {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
@@ -817,18 +819,35 @@ fn quote_stuffing_spares_a_maker_moving_its_quotes_but_not_a_one_sided_replacer(
                 last = Some(m.order(t, qs, Side::Sell, Some(round(104.0 + (i % 2) as f64 * TICK)), 1.0));
             }
         }
+        // A two-sided stuffer: every 100 ms for 2 s it cancels one buy and one sell and, in that
+        // instant, places twelve of each (pulled 5 ms later but the two it keeps): two re-quotes,
+        // not twenty-four.
+        if (8000..8020).contains(&step) {
+            for id in kept.drain(..) {
+                m.cancel(ts, id);
+            }
+            let ids: Vec<u64> = (0..24)
+                .map(|j| if j % 2 == 0 { m.order(ts, burster, Side::Buy, Some(96.0), 1.0) } else { m.order(ts, burster, Side::Sell, Some(104.0), 1.0) })
+                .collect();
+            for &id in &ids[2..] {
+                m.cancel(ts + 5 * MS, id);
+            }
+            kept = ids[..2].to_vec();
+        }
     }
     let alerts = run(&m.events, &it);
     let qs = of(&alerts, AlertType::QuoteStuffing);
-    assert_eq!(qs.len(), 1, "{qs:#?}");
+    assert_eq!(qs.len(), 2, "{qs:#?}");
     assert_eq!(qs[0].accounts, ["stuffer"]);
     assert!(qs[0].evidence["requote_share"].as_f64().unwrap() > 0.9, "{:?}", qs[0].evidence);
+    assert_eq!(qs[1].accounts, ["burster"]);
+    assert!(qs[1].evidence["requote_share"].as_f64().unwrap() < 0.2, "{:?}", qs[1].evidence);
     // Without the re-quote rule the maker's storm is a flood of fleeting orders.
     let mut config = Config::default();
     config.detectors.quote_stuffing.max_requote_share = 1.0;
     let without = run_with(&config, &m.events, &it);
     let accounts: Vec<&str> = of(&without, AlertType::QuoteStuffing).iter().map(|a| a.accounts[0].as_str()).collect();
-    assert_eq!(accounts, ["maker", "stuffer"]);
+    assert_eq!(accounts, ["maker", "stuffer", "burster"]);
 }
 
 #[test]
@@ -1185,6 +1204,12 @@ fn marking_the_close_in_a_busy_book_is_caught_and_steady_buying_is_not() {
     // The same buying kept up through the whole five minutes (five times the volume): as large a
     // share of the last minute, but not concentrated at the end.
     assert!(busy_close(20, 300, 15.0).is_empty());
+    // Begun two and a half minutes out: 40 % of it in the last minute, a pace there at least twice
+    // the pace before, is concentrated enough (it was not at 50 %).
+    assert_eq!(busy_close(20, 150, 15.0).len(), 1);
+    let mut half = Config::default();
+    half.detectors.marking_the_close.min_final_fraction = 0.5;
+    assert!(busy_close_with(&half, 20, 150, 15.0, 0.0).is_empty());
 }
 
 /// A two-way trader busy at the close, its net leaning to the buy side (it buys 15 lots and sells
@@ -1245,6 +1270,43 @@ fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
         c.detectors.price_discrepancy.rejoin = vigil_detect::config::Duration(rejoin);
         assert_eq!(of(&run_with(&c, &events, &it), AlertType::PriceDiscrepancy).len(), n, "rejoin {rejoin}");
     }
+}
+
+/// A venue that goes quiet while apart (a halted venue) does not hold the others' agreement back:
+/// vd departs 3 % and falls silent; vb departs twice, 70 s apart, each its own episode.
+#[test]
+fn price_discrepancy_episodes_survive_a_venue_gone_quiet_while_apart() {
+    use vigil_core::{EventKind, Price, Qty, Quote, Ts};
+    let mut it = Interner::new();
+    let venues: Vec<_> = ["va", "vb", "vc", "vd"].iter().map(|v| it.venue(v)).collect();
+    let sym = it.symbol("ABC-USD");
+    let mut events = Vec::new();
+    for step in 0..6000i64 {
+        let ts = T0 + step * STEP;
+        for (k, &v) in venues.iter().enumerate() {
+            if k == 3 && step > 1100 {
+                continue;
+            }
+            let mut mid = 100.0 + (step % 7) as f64 * 0.01;
+            if k == 3 && step >= 1000 {
+                mid *= 1.03;
+            }
+            if k == 1 && ((3000..3100).contains(&step) || (3800..3900).contains(&step)) {
+                mid *= 1.02;
+            }
+            let q = |p: f64| Some(Price((p * 1e8).round() as i64));
+            events.push(Event {
+                ts: Ts(ts + k as i64 * MS),
+                seq: events.len() as u64 + 1,
+                venue: v,
+                symbol: sym,
+                kind: EventKind::Quote(Quote { bid: q(mid - 0.01), bid_qty: Some(Qty(1)), ask: q(mid + 0.01), ask_qty: Some(Qty(1)) }),
+            });
+        }
+    }
+    let alerts = run(&events, &it);
+    let venues: Vec<_> = of(&alerts, AlertType::PriceDiscrepancy).iter().map(|a| a.venue.clone().unwrap_or_default()).collect();
+    assert_eq!(venues, ["vd", "vb", "vb"]);
 }
 
 #[test]

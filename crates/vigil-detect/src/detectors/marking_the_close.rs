@@ -2,8 +2,8 @@
 //! reference time, when a closing price, a fixing or a funding rate is set from the market. The
 //! reference times are every `every` from midnight UTC (hourly by default: hourly fixings, a 00:00
 //! UTC daily close, the 00/08/16 UTC funding times) and the daily `reference_times`. It alerts,
-//! before the reference time, at the trade where a party has sent `min_trades` aggressive orders in
-//! one direction in the window (a sweep through several levels is one), holds `min_share` of the
+//! before the reference time, at a trade of the party's in the last `final_window` where it has
+//! sent `min_trades` aggressive orders in one direction in the window (a sweep through several levels is one), holds `min_share` of the
 //! window's volume net of its aggression the other way (here, and on other venues: an arbitrageur
 //! buys here what it sells there), and the price has moved `min_move` in its direction since the
 //! window opened. Or, in a busy book where the push is a small part of the window: at a trade within

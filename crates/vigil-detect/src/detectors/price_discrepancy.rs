@@ -91,7 +91,9 @@ impl Detector for PriceDiscrepancy {
         let dev = (price - med) / med;
         if dev.abs() < cfg.threshold {
             venues[i].apart_since = None;
-            if venues.iter().all(|v| v.apart_since.is_none()) {
+            // (A venue gone quiet while apart, whose price is stale, does not hold the others'
+            // agreement back.)
+            if venues.iter().all(|v| v.apart_since.is_none() || ev.ts.0 - v.ts.0 > cfg.staleness.0) {
                 let calm = *inst.calm_since.get_or_insert(ev.ts);
                 inst.rejoined |= ev.ts.0 - calm.0 >= cfg.rejoin.0;
             }

@@ -60,8 +60,9 @@ struct Account {
     /// New orders in the window that replaced, in the same instant, one taken down on their side,
     /// by side (buy, sell).
     requotes: [u32; 2],
-    /// When the account last took down (cancelled or amended) an order here, by side (buy, sell).
-    taken_down: [i64; 2],
+    /// By side (buy, sell): the instant the account last took down (cancelled or amended) an order
+    /// here, and how many it took down then that no new order has yet replaced (one each).
+    taken_down: [(i64, u32); 2],
     /// Messages that have left the window: the usual rate is these over the time before it.
     before: u64,
     first: Option<Ts>,
@@ -132,7 +133,7 @@ impl Detector for QuoteStuffing {
             cancels: 0,
             news: 0,
             requotes: [0; 2],
-            taken_down: [i64::MIN; 2],
+            taken_down: [(i64::MIN, 0); 2],
             before: 0,
             first: None,
             peak: 0,
@@ -158,10 +159,15 @@ impl Detector for QuoteStuffing {
         }
         let n = st.recent.len() as u32 + 1;
         let side_ix = side.map(|s| usize::from(s == Side::Sell));
-        // A re-quote: the side of the new order that replaced one taken down there in this instant.
-        let requote = side_ix.filter(|&i| !cancel && st.taken_down[i] == now.0);
+        // A re-quote: the side of a new order that replaced one taken down there in this instant,
+        // one new order for each taken down (a cancel followed by a hundred orders replaces one).
+        let requote = side_ix.filter(|&i| !cancel && st.taken_down[i].0 == now.0 && st.taken_down[i].1 > 0);
+        if let Some(i) = requote {
+            st.taken_down[i].1 -= 1;
+        }
         if let (true, Some(i)) = (cancel, side_ix) {
-            st.taken_down[i] = now.0;
+            let t = &mut st.taken_down[i];
+            *t = if t.0 == now.0 { (t.0, t.1.saturating_add(1)) } else { (now.0, 1) };
         }
         st.recent.push_back((now, cancel, n, life, requote));
         st.oldest = st.oldest.min(now.0);
