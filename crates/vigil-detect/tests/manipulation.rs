@@ -1227,29 +1227,18 @@ fn a_two_way_trader_leaning_one_way_at_the_close_is_not_marking() {
     assert!(mc[0].evidence["other_way_volume"].as_f64().unwrap() > 0.15 * mc[0].evidence["party_volume"].as_f64().unwrap());
 }
 
-#[test]
-fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
+/// Quotes of one symbol on `venues`, every step for 10 minutes, each venue 1 ms after the last:
+/// mid 100 (a few cents of wobble) times `apart(step, venue index)`, nothing where that is `None`.
+fn venue_quotes(venues: &[vigil_core::VenueId], sym: vigil_core::SymbolId, apart: impl Fn(i64, usize) -> Option<f64>) -> Vec<Event> {
     use vigil_core::{EventKind, Price, Qty, Quote, Ts};
-    let mut it = Interner::new();
-    let venues: Vec<_> = ["va", "vb", "vc"].iter().map(|v| it.venue(v)).collect();
-    let sym = it.symbol("ABC-USD");
+    let q = |p: f64| Some(Price((p * 1e8).round() as i64));
     let mut events = Vec::new();
     for step in 0..6000i64 {
-        let ts = T0 + step * STEP;
         for (k, &v) in venues.iter().enumerate() {
-            let mut mid = 100.0 + (step % 7) as f64 * 0.01;
-            // vb: a 1.5 % blip for half a second at step 1000, then 2 % apart for 10 s at step 3000
-            // (back in line for a second in the middle: the same departure), then, 70 s after the
-            // prices met, apart again for 10 s: a second episode.
-            if k == 1 && (1000..1005).contains(&step) {
-                mid *= 1.015;
-            }
-            if k == 1 && ((3000..3050).contains(&step) || (3060..3100).contains(&step) || (3800..3900).contains(&step)) {
-                mid *= 1.02;
-            }
-            let q = |p: f64| Some(Price((p * 1e8).round() as i64));
+            let Some(f) = apart(step, k) else { continue };
+            let mid = (100.0 + (step % 7) as f64 * 0.01) * f;
             events.push(Event {
-                ts: Ts(ts + k as i64 * MS),
+                ts: Ts(T0 + step * STEP + k as i64 * MS),
                 seq: events.len() as u64 + 1,
                 venue: v,
                 symbol: sym,
@@ -1257,6 +1246,27 @@ fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
             });
         }
     }
+    events
+}
+
+#[test]
+fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
+    let mut it = Interner::new();
+    let venues: Vec<_> = ["va", "vb", "vc"].iter().map(|v| it.venue(v)).collect();
+    let sym = it.symbol("ABC-USD");
+    // vb: a 1.5 % blip for half a second at step 1000, then 2 % apart for 10 s at step 3000 (back
+    // in line for a second in the middle: the same departure), then, 70 s after the prices met,
+    // apart again for 10 s: a second episode.
+    let events = venue_quotes(&venues, sym, |step, k| {
+        let apart = k == 1 && ((3000..3050).contains(&step) || (3060..3100).contains(&step) || (3800..3900).contains(&step));
+        Some(if k == 1 && (1000..1005).contains(&step) {
+            1.015
+        } else if apart {
+            1.02
+        } else {
+            1.0
+        })
+    });
     let alerts = run(&events, &it);
     let pd = of(&alerts, AlertType::PriceDiscrepancy);
     assert_eq!(pd.len(), 2, "{pd:#?}");
@@ -1276,34 +1286,15 @@ fn price_discrepancy_that_persists_is_caught_and_arbitrage_blips_are_not() {
 /// vd departs 3 % and falls silent; vb departs twice, 70 s apart, each its own episode.
 #[test]
 fn price_discrepancy_episodes_survive_a_venue_gone_quiet_while_apart() {
-    use vigil_core::{EventKind, Price, Qty, Quote, Ts};
     let mut it = Interner::new();
     let venues: Vec<_> = ["va", "vb", "vc", "vd"].iter().map(|v| it.venue(v)).collect();
     let sym = it.symbol("ABC-USD");
-    let mut events = Vec::new();
-    for step in 0..6000i64 {
-        let ts = T0 + step * STEP;
-        for (k, &v) in venues.iter().enumerate() {
-            if k == 3 && step > 1100 {
-                continue;
-            }
-            let mut mid = 100.0 + (step % 7) as f64 * 0.01;
-            if k == 3 && step >= 1000 {
-                mid *= 1.03;
-            }
-            if k == 1 && ((3000..3100).contains(&step) || (3800..3900).contains(&step)) {
-                mid *= 1.02;
-            }
-            let q = |p: f64| Some(Price((p * 1e8).round() as i64));
-            events.push(Event {
-                ts: Ts(ts + k as i64 * MS),
-                seq: events.len() as u64 + 1,
-                venue: v,
-                symbol: sym,
-                kind: EventKind::Quote(Quote { bid: q(mid - 0.01), bid_qty: Some(Qty(1)), ask: q(mid + 0.01), ask_qty: Some(Qty(1)) }),
-            });
-        }
-    }
+    let events = venue_quotes(&venues, sym, |step, k| match k {
+        3 if step > 1100 => None,
+        3 if step >= 1000 => Some(1.03),
+        1 if (3000..3100).contains(&step) || (3800..3900).contains(&step) => Some(1.02),
+        _ => Some(1.0),
+    });
     let alerts = run(&events, &it);
     let venues: Vec<_> = of(&alerts, AlertType::PriceDiscrepancy).iter().map(|a| a.venue.clone().unwrap_or_default()).collect();
     assert_eq!(venues, ["vd", "vb", "vb"]);
