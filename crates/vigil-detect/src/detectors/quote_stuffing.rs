@@ -13,8 +13,8 @@
 //! their median resting time at most `max_order_life` (a maker's re-quotes rest for its re-quote
 //! interval; a stuffer's for milliseconds). And the flood must not be a maker moving its two-sided
 //! quotes: more than `max_requote_share` of the orders it placed in the window re-quotes, each
-//! placed in the same instant as the account took down one of its orders on the same side (a
-//! cancel/replace; a ladder moved as one), on both sides (the lesser side at least a fifth of
+//! placed in the same instant as the account took down one of its orders on the same side, after
+//! it, one for each taken down (a cancel/replace; a ladder moved as one), on both sides (the lesser side at least a fifth of
 //! them). One order cancel/replaced again and again on one side is still stuffing.
 //!
 //! Basis: EU MAR Annex II 1(c) and (e) — disrupting or delaying the functioning of the trading
@@ -50,7 +50,7 @@ struct Account {
     /// Messages in the window: (time, was a cancel or amend, messages in the window when it came,
     /// how long the order it took down had rested, in microseconds, since it was placed for a
     /// cancel (`Life::Cancel`) or since it last entered the book or lost its priority for an amend
-    /// (`Life::Amend`)).
+    /// (`Life::Amend`), and for a new order that was a re-quote, its side: 0 buy, 1 sell).
     recent: VecDeque<(Ts, bool, u32, Life, Option<usize>)>,
     /// The time of the oldest of `recent` (`i64::MAX` when none): the old end of the queue is
     /// read only when something is to leave it.
