@@ -240,6 +240,37 @@ impl Flows {
         Some(Flow { to, from, trades: p.trades[w] })
     }
 
+    /// Whether `a` could trade `share` of its volume in window `w` inside a ring of at most `size`
+    /// accounts: its largest `size - 1` flows bound what any ring holding it keeps inside. Summed in
+    /// the map's order with a little slack, it turns away only what the exact test (in name order)
+    /// would; it spares that test's sorting of names for a market's participants, who deal with too
+    /// many to pass and whose net position crosses flat again and again.
+    fn could_ring(&self, a: AccountId, w: usize, size: usize, share: f64) -> bool {
+        const MAX: usize = 16;
+        let k = size.saturating_sub(1);
+        let Some(n) = self.nodes.get(&a) else { return false };
+        if k > MAX || n.cps.len() <= k {
+            return true;
+        }
+        // The k largest flows, largest first.
+        let mut top = [0.0f64; MAX];
+        let mut total = 0.0;
+        for &c in &n.cps {
+            let Some(f) = self.flow(a, c, w) else { continue };
+            let v = f.to + f.from;
+            total += v;
+            if v > top[k - 1] {
+                let mut i = k - 1;
+                while i > 0 && top[i - 1] < v {
+                    top[i] = top[i - 1];
+                    i -= 1;
+                }
+                top[i] = v;
+            }
+        }
+        top[..k].iter().sum::<f64>() >= share * total * (1.0 - 1e-9)
+    }
+
     /// `a`'s counterparties in the longest window, in no particular order.
     fn counterparties(&self, a: AccountId) -> impl Iterator<Item = AccountId> + '_ {
         self.nodes.get(&a).into_iter().flat_map(|n| n.cps.iter().copied())
@@ -587,6 +618,9 @@ fn internal(flows: &Flows, w: usize, ring: &[AccountId]) -> (u32, f64) {
 
 /// Grows a ring from a trade's two accounts; `None` if none qualifies.
 fn find_ring(flows: &Flows, w: usize, a: AccountId, b: AccountId, cfg: &WashTradingConfig, names: &vigil_core::Names) -> Option<Vec<AccountId>> {
+    if !(flows.could_ring(a, w, cfg.max_ring_size, cfg.min_internal_share) && flows.could_ring(b, w, cfg.max_ring_size, cfg.min_internal_share)) {
+        return None;
+    }
     let mut ring = vec![a, b];
     let inside = |m: AccountId, ring: &[AccountId]| -> (f64, f64, Option<AccountId>) {
         let mut inn = 0.0;
@@ -694,6 +728,30 @@ mod tests {
         assert_eq!(f.trades.len(), 2);
         assert_eq!(f.totals(a, 1), (3.0, 0.0, 2));
         assert_eq!(f.totals(a, 0), (1.0, 0.0, 1));
+    }
+
+    #[test]
+    fn only_an_account_whose_largest_flows_could_hold_it_in_a_ring_is_searched() {
+        let mut f = Flows::new(&[Duration(60 * MIN)]);
+        let acct = AccountId;
+        // A market's participant: ten counterparties alike. Seven of them, the most a ring of
+        // eight could hold, are 70 % of its trading, under the 90 % a ring's member needs.
+        for c in 0..10 {
+            f.add(Ts(c), 0, acct(100), acct(200 + c as u32), 1.0, 0);
+        }
+        assert!(!f.could_ring(acct(100), 0, 8, 0.9));
+        // A ring of eleven could hold all ten.
+        assert!(f.could_ring(acct(100), 0, 11, 0.9));
+        // Seven counterparties of 9 and seven of 1: the largest seven are exactly 90 %, which the
+        // exact test passes, so this one must not turn it away.
+        for c in 0..14u32 {
+            f.add(Ts(100 + i64::from(c)), 0, acct(1), acct(10 + c), if c < 7 { 9.0 } else { 1.0 }, 0);
+        }
+        assert!(f.could_ring(acct(1), 0, 8, 0.9));
+        assert!(!f.could_ring(acct(1), 0, 8, 0.91));
+        // Few counterparties, or none: nothing to rule out.
+        assert!(f.could_ring(acct(200), 0, 8, 0.9));
+        assert!(!f.could_ring(acct(999), 0, 8, 0.9), "an account not in the graph");
     }
 
     #[test]
