@@ -77,6 +77,9 @@ struct State {
     chunks: VecDeque<Chunk>,
     /// Baseline: (buy volume, trades) of finished chunks, oldest first.
     history: VecDeque<(f64, u32)>,
+    /// The sums of `history` (buy volume, trades), taken when it changes (once a chunk, not at
+    /// every trade; summed in its order, as a fresh sum would be).
+    history_sums: (f64, f64),
     last_price: Option<f64>,
     /// The millisecond of the last aggressive buy, the distinct hands that bought in it, and the
     /// accounts of those hands (where trades name them).
@@ -118,6 +121,7 @@ impl State {
             while self.history.len() > cfg.baseline_chunks {
                 self.history.pop_front();
             }
+            self.history_sums = (self.history.iter().map(|x| x.0).sum(), self.history.iter().map(|x| x.1 as f64).sum());
         }
         self.chunks.push_back(Chunk { index: c, open: self.last_price.unwrap_or(price), ..Default::default() });
         while self.chunks.front().is_some_and(|f| c - f.index >= cfg.window_chunks as i64) {
@@ -285,8 +289,8 @@ impl Detector for PumpAndDump {
             return;
         }
         let n = st.history.len() as f64;
-        let base_vol = st.history.iter().map(|x| x.0).sum::<f64>() / n * cfg.window_chunks as f64;
-        let base_trades = st.history.iter().map(|x| x.1 as f64).sum::<f64>() / n * cfg.window_chunks as f64;
+        let base_vol = st.history_sums.0 / n * cfg.window_chunks as f64;
+        let base_trades = st.history_sums.1 / n * cfg.window_chunks as f64;
         let open = st.chunks.front().map_or(price, |c| c.open);
         let rise = if open > 0.0 { price / open - 1.0 } else { 0.0 };
         let (mut vol, mut trades, mut rush, mut bursts) = (0.0, 0u32, 0u32, 0u32);
