@@ -70,6 +70,11 @@ pub trait Detector: Send {
     fn name(&self) -> &'static str;
     fn alert_type(&self) -> AlertType;
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>);
+    /// Whether it looks at trades and nothing else: the shard then calls it for trades only (most
+    /// events are order messages, and a call that returns at once still costs).
+    fn trades_only(&self) -> bool {
+        false
+    }
 }
 
 /// Counters a shard keeps.
@@ -112,6 +117,8 @@ pub struct Shard {
     index: FxHashMap<(VenueId, SymbolId), u32>,
     owners: Vec<OwnerId>,
     detectors: Vec<Box<dyn Detector>>,
+    /// The positions in `detectors` of those that look at more than trades, in order.
+    not_trades_only: Vec<usize>,
     builder: AlertBuilder,
     names: Arc<Names>,
     signals: Vec<Signal>,
@@ -124,11 +131,13 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(config: &Config, names: Arc<Names>) -> Self {
+        let detectors = detectors::build(config);
         Shard {
             instruments: Vec::new(),
             index: FxHashMap::default(),
             owners: Vec::new(),
-            detectors: detectors::build(config),
+            not_trades_only: (0..detectors.len()).filter(|&i| !detectors[i].trades_only()).collect(),
+            detectors,
             builder: AlertBuilder::default(),
             names,
             signals: Vec::new(),
@@ -187,8 +196,14 @@ impl Shard {
             activity: &self.activity,
             builder: &self.builder,
         };
-        for d in &mut self.detectors {
-            d.on_event(ev, &cx, &mut self.signals);
+        if matches!(ev.kind, EventKind::Trade(_)) {
+            for d in &mut self.detectors {
+                d.on_event(ev, &cx, &mut self.signals);
+            }
+        } else {
+            for &i in &self.not_trades_only {
+                self.detectors[i].on_event(ev, &cx, &mut self.signals);
+            }
         }
         if !self.signals.is_empty() {
             let mut rank = 0;

@@ -59,6 +59,9 @@ impl Detector for ConcentratedTrading {
         AlertType::ConcentratedTrading
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else { return };
         if t.buy_account.is_none() && t.sell_account.is_none() {

@@ -113,6 +113,9 @@ impl Detector for MarkingTheClose {
         AlertType::MarkingTheClose
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else { return };
         let r = self.next_reference(ev.ts.0);

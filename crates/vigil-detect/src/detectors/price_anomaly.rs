@@ -115,6 +115,9 @@ impl Detector for PriceAnomaly {
         AlertType::PriceAnomaly
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else {
             return;

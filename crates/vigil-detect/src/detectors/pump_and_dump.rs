@@ -138,6 +138,9 @@ impl Detector for PumpAndDump {
         AlertType::PumpAndDump
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else { return };
         let cfg = &self.cfg;

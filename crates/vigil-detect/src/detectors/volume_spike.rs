@@ -97,6 +97,9 @@ impl Detector for VolumeSpike {
         AlertType::VolumeSpike
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else {
             return;

@@ -355,6 +355,9 @@ impl Detector for WashTrading {
         AlertType::WashTrading
     }
 
+    fn trades_only(&self) -> bool {
+        true
+    }
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let EventKind::Trade(t) = &ev.kind else { return };
         let (Some(buyer), Some(seller)) = (t.buy_account, t.sell_account) else { return };
