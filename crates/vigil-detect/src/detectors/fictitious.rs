@@ -277,6 +277,21 @@ impl Fictitious {
         }
     }
 
+    /// Whether `self.group` fails the size tests [`Self::emit`] makes before reading the party's
+    /// trades: it is under `min_size_ratio` times the least its genuine interest can be (what faced
+    /// the orders as they went in, or rests on the other side now), or under `min_depth_share` of
+    /// the depth it joined. Most cancels of a two-sided quoter that also trades end here.
+    fn too_small(&self, cx: &Context<'_>, p: Party) -> bool {
+        let cfg = &self.spoof;
+        let inst = &self.slots[cx.slot];
+        let size: f64 = self.group.iter().map(|x| x.size.to_f64()).sum();
+        let state = |x: &RestingOrder| inst.slots.get(x.slot as usize).copied().unwrap_or_default();
+        let facing = self.group.iter().map(|x| state(x).facing).fold(0.0, f64::max);
+        let floor = facing.max(self.resting(cx, p, self.group[0].side.opposite()));
+        let depth = self.group.iter().map(|x| state(x).depth).fold(0.0, f64::max);
+        size < cfg.min_size_ratio * floor || (depth > 0.0 && size / depth < cfg.min_depth_share)
+    }
+
     /// The party's resting size on `side` of this book.
     fn resting(&self, cx: &Context<'_>, p: Party, side: Side) -> f64 {
         self.slots[cx.slot].parties.get(&p).map_or(0.0, |po| po.resting[side as usize])
@@ -314,6 +329,9 @@ impl Fictitious {
         self.group.clear();
         self.group.push(*o);
         self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
+        if self.too_small(cx, p) {
+            return;
+        }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(now);
         let (here, there) = Self::opposite(cx, p, o.side.opposite(), earliest);
         // The opposite fill came soon after the orders were placed (they drew it), and the cancel
