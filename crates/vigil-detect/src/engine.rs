@@ -64,14 +64,16 @@ impl Context<'_> {
 }
 
 /// A detector: one module, one alert type, state per instrument slot, configured from `vigil.toml`.
-/// It sees every event of its shard in input order, after the book has applied it.
+/// It sees every event of its shard (every trade, if it is [`Detector::trades_only`]) in input
+/// order, after the book has applied it.
 pub trait Detector: Send {
     /// Its section under `[detectors]` in `vigil.toml`.
     fn name(&self) -> &'static str;
     fn alert_type(&self) -> AlertType;
     fn on_event(&mut self, ev: &Event, cx: &Context<'_>, out: &mut Vec<Signal>);
     /// Whether it looks at trades and nothing else: the shard then calls it for trades only (most
-    /// events are order messages, and a call that returns at once still costs).
+    /// events are order messages, and a call that returns at once still costs). True only of a
+    /// detector whose `on_event` changes nothing and raises nothing for any other event.
     fn trades_only(&self) -> bool {
         false
     }

@@ -277,10 +277,11 @@ impl Fictitious {
         }
     }
 
-    /// Whether `self.group` fails the size tests [`Self::emit`] makes before reading the party's
-    /// trades: it is under `min_size_ratio` times the least its genuine interest can be (what faced
-    /// the orders as they went in, or rests on the other side now), or under `min_depth_share` of
-    /// the depth it joined. Most cancels of a two-sided quoter that also trades end here.
+    /// Whether `self.group` would fail [`Self::emit`]'s size or depth test whatever the party's
+    /// trades show: it is under `min_size_ratio` times the least its genuine interest can be (what
+    /// faced the orders as they went in, or rests on the other side now), or under
+    /// `min_depth_share` of the depth it joined. Most cancels of a two-sided quoter that also
+    /// trades end here, before its trades are read.
     fn too_small(&self, cx: &Context<'_>, p: Party) -> bool {
         let cfg = &self.spoof;
         let inst = &self.slots[cx.slot];
