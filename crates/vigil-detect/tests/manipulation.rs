@@ -185,6 +185,66 @@ fn golden_coscia_is_layering() {
     assert!(layering.last().unwrap().confidence > layering[0].confidence);
 }
 
+/// Coscia's stack of three, in two variants the published pattern leaves open: the genuine order,
+/// unfilled, pulled and sent again as a marketable one (`chase`), and the nearest layer moved back
+/// onto the next one's price, so the three rest at two prices (`squeeze`). Each is still layering:
+/// the genuine interest rested before the stack, and the stack went in at three levels.
+fn coscia_variant(chase: bool, squeeze: bool) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let coscia = it.account("coscia");
+    let seller = it.account("hit");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 7);
+    let (mut layers, mut genuine_id, mut away) = (Vec::new(), 0, 0.0);
+    for step in 0..1200 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let phase = step % 600;
+        if step < 3000 {
+            continue;
+        }
+        match phase {
+            0 => {
+                let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
+                // Behind the touch when it is to be chased (it does not fill where it rests).
+                let gp = if chase { round(bb - 2.0 * TICK) } else { round(bb + TICK) };
+                genuine_id = m.order(ts, coscia, Side::Buy, Some(gp), 17.0);
+                away = ba;
+                for (k, size) in [122.0, 85.0, 54.0].into_iter().enumerate() {
+                    layers.push(m.order(ts + MS, coscia, Side::Sell, Some(round(ba + (k as f64 + 1.0) * TICK)), size));
+                }
+            }
+            2 if squeeze => m.amend(ts, layers[0], round(away + 2.0 * TICK)),
+            3 if chase => {
+                // Taking what the makers offer at the touch (not its own layers beyond it).
+                m.cancel(ts, genuine_id);
+                let (ask, qty) = (m.best_ask().unwrap(), m.touch_qty(Side::Sell).min(17.0));
+                m.order(ts, coscia, Side::Buy, Some(ask), qty);
+            }
+            3 => {
+                m.order(ts, seller, Side::Sell, None, 17.0);
+            }
+            6 => {
+                for id in layers.drain(..) {
+                    m.cancel(ts, id);
+                }
+            }
+            _ => {}
+        }
+    }
+    run(&m.events, &it)
+}
+
+#[test]
+fn a_coscia_stack_whose_genuine_order_is_chased_or_whose_layers_are_moved_together_is_layering() {
+    for (chase, squeeze) in [(true, false), (false, true)] {
+        let alerts = coscia_variant(chase, squeeze);
+        let man = manipulation(&alerts);
+        assert!(man.len() >= 5, "chase {chase}, squeeze {squeeze}: {man:#?}");
+        assert!(man.iter().all(|a| a.kind == AlertType::Layering && a.accounts == ["coscia"]), "chase {chase}, squeeze {squeeze}: {man:#?}");
+    }
+}
+
 /// Sarao (2009-15): 4-6 large sell orders one tick apart, kept 3-4 levels from the best ask,
 /// modified constantly, never executed, while trading on the other side.
 #[test]

@@ -14,7 +14,8 @@
 //!   The genuine interest includes what the party executed on the other side.
 //! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia; the
 //!   prices where the party's orders on that side were filled since the group was placed count
-//!   too: a layer the market partly took is still a layer), or — the
+//!   too: a layer the market partly took is still a layer; so do the prices the orders went in
+//!   at, where moving them back from the touch has stacked some at one price), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
 //!   other side within `window`.
@@ -35,7 +36,7 @@ use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::collections::VecDeque;
 use vigil_book::{BookChange, RestingOrder};
-use vigil_core::{AlertType, Event, EventKind, Side, Ts};
+use vigil_core::{AlertType, Event, EventKind, Price, Side, Ts};
 
 /// The episodes counted for repetition are at most this many (the count is evidence; the decision
 /// needs `min_episodes`).
@@ -55,13 +56,20 @@ struct PartyOrders {
     /// When its episodes met every condition, signalled or not (a repeat within the cooldown, or
     /// one held for want of repetition), within `repeat_window`.
     qualified: VecDeque<Ts>,
+    /// Per side (buy, sell): when the last order it cancelled there had been placed, and when it
+    /// was cancelled (a genuine order pulled to be sent again as a marketable one).
+    pulled: [(i64, i64); 2],
 }
 
 impl Default for PartyOrders {
     fn default() -> Self {
-        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new(), qualified: VecDeque::new() }
+        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new(), qualified: VecDeque::new(), pulled: [(i64::MAX, i64::MIN); 2] }
     }
 }
+
+/// A genuine order cancelled and sent again as a marketable one within this long is one interest:
+/// it was there from when it was first placed.
+const RESENT: i64 = 1_000_000_000;
 
 /// What the detector keeps of one open order, by book slot.
 #[derive(Copy, Clone)]
@@ -72,6 +80,8 @@ struct SlotState {
     /// The party's resting size on the other side when the order was placed — a market maker's
     /// quotes face each other; a spoof faces a small genuine order.
     facing: f64,
+    /// The price it went in at (an order moved back from the touch since still went in there).
+    price_in: Price,
     /// The party whose list the slot is on, while `linked`.
     party: Party,
     prev: u32,
@@ -83,7 +93,7 @@ struct SlotState {
 
 impl Default for SlotState {
     fn default() -> Self {
-        SlotState { depth: 0.0, facing: 0.0, party: Party(0), prev: NIL, next: NIL, linked: false, alerted: false }
+        SlotState { depth: 0.0, facing: 0.0, price_in: Price(0), party: Party(0), prev: NIL, next: NIL, linked: false, alerted: false }
     }
 }
 
@@ -200,13 +210,14 @@ impl Detector for Fictitious {
                 let facing = po.resting[o.side.opposite() as usize];
                 link(&mut inst.slots, po, p, o.slot);
                 let st = &mut inst.slots[s];
-                (st.depth, st.facing, st.alerted) = (depth, facing, false);
+                (st.depth, st.facing, st.price_in, st.alerted) = (depth, facing, o.price, false);
             }
             BookChange::Cancelled(o) => {
                 let Some(a) = o.account else { return };
                 let p = cx.party(a);
                 if let Some(po) = inst.parties.get_mut(&p) {
                     po.resting[o.side as usize] = (po.resting[o.side as usize] - o.qty.to_f64()).max(0.0);
+                    po.pulled[o.side as usize] = (o.placed.0, ev.ts.0);
                     unlink(&mut inst.slots, po, p, o.slot);
                     if let Some(st) = inst.slots.get_mut(o.slot as usize).filter(|st| st.alerted) {
                         st.alerted = false;
@@ -343,9 +354,15 @@ impl Fictitious {
             let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
             prices.sort_unstable();
             prices.dedup();
+            // The levels the orders went in at, where moving them back from the touch has since
+            // stacked some at one price: a layer kept away from the market is still a layer.
+            let slots = &self.slots[cx.slot].slots;
+            let mut placed: Vec<_> = self.group.iter().map(|x| slots.get(x.slot as usize).map_or(x.price, |s| s.price_in)).collect();
+            placed.sort_unstable();
+            placed.dedup();
             // A layer some of whose orders the market filled on the way is still a layer: the
             // party's passive fills on this side, at other prices, since the group was placed.
-            let mut levels = prices.len();
+            let mut levels = prices.len().max(placed.len());
             if levels < self.layer.min_levels_first {
                 let mut filled: Vec<_> = cx
                     .activity
@@ -360,7 +377,11 @@ impl Fictitious {
             // Coscia's layering: the genuine order rests first and the stack goes in to draw its
             // fill. A stack placed first that draws the genuine order after it is spoofing with a
             // few orders unless it has `min_levels_first` levels.
-            let genuine_first = here.placed.is_some_and(|g| g < earliest);
+            // (Or it rested before them, was pulled while they rested, and was sent again as a
+            // marketable order that drew the fill: the same interest, chased.)
+            let pulled = self.slots[cx.slot].parties.get(&p).map_or((i64::MAX, i64::MIN), |po| po.pulled[o.side.opposite() as usize]);
+            let resent = here.first.is_some_and(|f| pulled.0 < earliest.0 && pulled.1 >= earliest.0 && f.0 >= pulled.1 && f.0 - pulled.1 <= RESENT);
+            let genuine_first = here.placed.is_some_and(|g| g < earliest) || resent;
             if levels >= self.layer.min_levels && (genuine_first || levels >= self.layer.min_levels_first) {
                 if !self.layer.enabled {
                     return;
