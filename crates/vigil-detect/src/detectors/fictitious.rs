@@ -14,8 +14,9 @@
 //!   The genuine interest includes what the party executed on the other side.
 //! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia; the
 //!   prices where the party's orders on that side were filled since the group was placed count
-//!   too: a layer the market partly took is still a layer; so do the prices the orders went in
-//!   at, where moving them back from the touch has stacked some at one price), or — the
+//!   too: a layer the market partly took is still a layer; the count is of the prices the orders
+//!   went in at where that is more: a layer moved back from the touch onto fewer prices is still a
+//!   layer), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
 //!   other side within `window`.
@@ -80,7 +81,7 @@ struct SlotState {
     /// The party's resting size on the other side when the order was placed — a market maker's
     /// quotes face each other; a spoof faces a small genuine order.
     facing: f64,
-    /// The price it went in at (an order moved back from the touch since still went in there).
+    /// The price it went in at: an order since moved back from the touch still counts there.
     price_in: Price,
     /// The party whose list the slot is on, while `linked`.
     party: Party,
@@ -352,35 +353,37 @@ impl Fictitious {
             |x: &Opposite| x.first.is_some_and(|f| f.0 - earliest.0 <= cfg.max_fill_wait.0) && x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
         let (kind, opp) = if recent(&here) {
             let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
-            prices.sort_unstable();
-            prices.dedup();
-            // The levels the orders went in at, where moving them back from the touch has since
+            // The prices the orders went in at, where moving them back from the touch has since
             // stacked some at one price: a layer kept away from the market is still a layer.
             let slots = &self.slots[cx.slot].slots;
             let mut placed: Vec<_> = self.group.iter().map(|x| slots.get(x.slot as usize).map_or(x.price, |s| s.price_in)).collect();
-            placed.sort_unstable();
-            placed.dedup();
             // A layer some of whose orders the market filled on the way is still a layer: the
-            // party's passive fills on this side, at other prices, since the group was placed.
-            let mut levels = prices.len().max(placed.len());
-            if levels < self.layer.min_levels_first {
-                let mut filled: Vec<_> = cx
-                    .activity
-                    .since(cx.instrument.symbol, p, earliest)
-                    .filter(|t| t.side == o.side && !t.aggressive && t.venue == cx.instrument.venue && prices.binary_search(&t.price).is_err())
-                    .map(|t| t.price)
-                    .collect();
-                filled.sort_unstable();
-                filled.dedup();
-                levels += filled.len();
-            }
+            // party's passive fills on this side since the group was placed, at other prices.
+            let filled: Vec<_> = cx
+                .activity
+                .since(cx.instrument.symbol, p, earliest)
+                .filter(|t| t.side == o.side && !t.aggressive && t.venue == cx.instrument.venue)
+                .map(|t| t.price)
+                .collect();
+            let distinct = |v: &mut Vec<Price>| {
+                v.extend_from_slice(&filled);
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            };
+            let levels = distinct(&mut prices).max(distinct(&mut placed));
             // Coscia's layering: the genuine order rests first and the stack goes in to draw its
             // fill. A stack placed first that draws the genuine order after it is spoofing with a
-            // few orders unless it has `min_levels_first` levels.
-            // (Or it rested before them, was pulled while they rested, and was sent again as a
-            // marketable order that drew the fill: the same interest, chased.)
+            // few orders unless it has `min_levels_first` levels. (Or the genuine order rested
+            // first, was pulled while the stack rested, and an incoming order the party placed
+            // within `RESENT` after the pull drew the fill: the same interest, chased.)
             let pulled = self.slots[cx.slot].parties.get(&p).map_or((i64::MAX, i64::MIN), |po| po.pulled[o.side.opposite() as usize]);
-            let resent = here.first.is_some_and(|f| pulled.0 < earliest.0 && pulled.1 >= earliest.0 && f.0 >= pulled.1 && f.0 - pulled.1 <= RESENT);
+            let resent = pulled.0 < earliest.0
+                && pulled.1 >= earliest.0
+                && cx
+                    .activity
+                    .since(cx.instrument.symbol, p, Ts(pulled.1))
+                    .any(|t| t.side != o.side && t.aggressive && t.venue == cx.instrument.venue && (0..=RESENT).contains(&(t.placed().0 - pulled.1)));
             let genuine_first = here.placed.is_some_and(|g| g < earliest) || resent;
             if levels >= self.layer.min_levels && (genuine_first || levels >= self.layer.min_levels_first) {
                 if !self.layer.enabled {
