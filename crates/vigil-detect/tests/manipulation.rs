@@ -246,6 +246,11 @@ fn a_coscia_stack_whose_genuine_order_is_chased_or_whose_layers_are_moved_togeth
         // One alert an episode from the second (the first alone is held).
         assert_eq!(man.len(), episodes - 1, "chase {chase}, squeeze {squeeze}: {man:#?}");
         assert!(man.iter().all(|a| a.kind == AlertType::Layering && a.accounts == ["coscia"]), "chase {chase}, squeeze {squeeze}: {man:#?}");
+        // The evidence says what the type was decided on.
+        assert!(man.iter().all(|a| a.evidence["price_levels_counted"] == 3), "{man:#?}");
+        if squeeze {
+            assert!(man.iter().all(|a| a.evidence["price_levels"] == 2 && a.description.contains("(3 levels counting where they went in")), "{man:#?}");
+        }
     }
 }
 

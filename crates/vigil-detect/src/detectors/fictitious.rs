@@ -144,11 +144,14 @@ pub struct Fictitious {
     cross: CrossVenueConfig,
     slots: Vec<Inst>,
     group: Vec<RestingOrder>,
+    /// The price levels the group was judged at (with the prices it went in at and its fills'),
+    /// for the alert's evidence.
+    levels: usize,
 }
 
 impl Fictitious {
     pub fn new(spoof: SpoofingConfig, layer: LayeringConfig, cross: CrossVenueConfig) -> Self {
-        Fictitious { spoof, layer, cross, slots: Vec::new(), group: Vec::new() }
+        Fictitious { spoof, layer, cross, slots: Vec::new(), group: Vec::new(), levels: 0 }
     }
 }
 
@@ -372,6 +375,7 @@ impl Fictitious {
                 v.len()
             };
             let levels = distinct(&mut prices).max(distinct(&mut placed));
+            self.levels = levels;
             // Coscia's layering: the genuine order rests first and the stack goes in to draw its
             // fill. A stack placed first that draws the genuine order after it is spoofing with a
             // few orders unless it has `min_levels_first` levels. (Or the genuine order rested
@@ -425,6 +429,7 @@ impl Fictitious {
         if prices.len() < lc.min_levels {
             return;
         }
+        self.levels = prices.len();
         let (here, there) = Self::opposite(cx, p, o.side.opposite(), ev.ts.saturating_sub(lc.window.0));
         let kind = if here.last.is_some() {
             AlertType::Layering
@@ -542,6 +547,8 @@ impl Fictitious {
         } else {
             format!("at {} price levels from {} to {}", prices.len(), prices[0], prices[prices.len() - 1])
         };
+        // Where the levels it was judged at (where the orders went in, and its fills) are more.
+        let at = if self.levels > prices.len() { format!("{at} ({} levels counting where they went in and were filled)", self.levels) } else { at };
         let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
         let again = if seen > 1 {
             format!(" It is the party's episode {seen} of orders cancelled after drawing a fill in this book within {} s.", cfg.repeat_window.0 / 1_000_000_000)
@@ -572,6 +579,7 @@ impl Fictitious {
             "order_prices": self.group.iter().map(|x| x.price.to_string()).collect::<Vec<_>>(),
             "order_amends": self.group.iter().map(|x| x.amends).collect::<Vec<_>>(),
             "price_levels": prices.len(),
+            "price_levels_counted": self.levels,
             "side": side.as_str(),
             "total_size": round(size, 8),
             "filled": round(filled, 8),

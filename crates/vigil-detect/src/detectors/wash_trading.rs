@@ -251,7 +251,9 @@ impl Flows {
         const MAX: usize = 16;
         let k = size.saturating_sub(1);
         let Some(n) = self.nodes.get(&a) else { return false };
-        if k > MAX || n.cps.len() <= k {
+        // Nothing to rule out: a ring of one (refused by the configuration), one too large for
+        // the buffer below, or no more counterparties than the ring could hold.
+        if k == 0 || k > MAX || n.cps.len() <= k {
             return true;
         }
         // The k largest flows, largest first.
