@@ -145,7 +145,8 @@ pub struct Fictitious {
     slots: Vec<Inst>,
     group: Vec<RestingOrder>,
     /// The price levels the group was judged at (with the prices it went in at and its fills'),
-    /// for the alert's evidence.
+    /// for the alert's evidence; 0 where none were counted (cross-venue). Reset with `group`: a
+    /// value left from another event would make the evidence depend on what the shard saw before.
     levels: usize,
 }
 
@@ -343,6 +344,7 @@ impl Fictitious {
         }
         let cfg = self.spoof.clone();
         self.group.clear();
+        self.levels = 0;
         self.group.push(*o);
         self.collect(cx, p, o.side, |x| fill_ratio(x) <= cfg.max_fill_ratio && now.0 - x.placed.0 <= cfg.max_lifetime.0);
         if self.too_small(cx, p) {
@@ -422,6 +424,7 @@ impl Fictitious {
             return;
         }
         self.group.clear();
+        self.levels = 0;
         self.collect(cx, p, o.side, |x| x.amends >= lc.min_amends && x.filled.0 == 0 && away(x));
         let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
         prices.sort_unstable();
@@ -548,7 +551,8 @@ impl Fictitious {
             format!("at {} price levels from {} to {}", prices.len(), prices[0], prices[prices.len() - 1])
         };
         // Where the levels it was judged at (where the orders went in, and its fills) are more.
-        let at = if self.levels > prices.len() { format!("{at} ({} levels counting where they went in and were filled)", self.levels) } else { at };
+        let counted = self.levels.max(prices.len());
+        let at = if counted > prices.len() { format!("{at} ({counted} levels counting where they went in and were filled)") } else { at };
         let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
         let again = if seen > 1 {
             format!(" It is the party's episode {seen} of orders cancelled after drawing a fill in this book within {} s.", cfg.repeat_window.0 / 1_000_000_000)
@@ -579,7 +583,7 @@ impl Fictitious {
             "order_prices": self.group.iter().map(|x| x.price.to_string()).collect::<Vec<_>>(),
             "order_amends": self.group.iter().map(|x| x.amends).collect::<Vec<_>>(),
             "price_levels": prices.len(),
-            "price_levels_counted": self.levels,
+            "price_levels_counted": counted,
             "side": side.as_str(),
             "total_size": round(size, 8),
             "filled": round(filled, 8),
