@@ -300,13 +300,21 @@ impl Fictitious {
     /// trades end here, before its trades are read.
     fn too_small(&self, cx: &Context<'_>, p: Party) -> bool {
         let cfg = &self.spoof;
+        let (size, floor, depth) = self.measure(cx, p);
+        size < cfg.min_size_ratio * floor || (depth > 0.0 && size / depth < cfg.min_depth_share)
+    }
+
+    /// `self.group`'s total size; the least the party's genuine interest on the other side can
+    /// be, whatever its trades (the largest resting size that faced the orders as they went in, or
+    /// what rests there now); and the largest depth the orders joined.
+    fn measure(&self, cx: &Context<'_>, p: Party) -> (f64, f64, f64) {
         let inst = &self.slots[cx.slot];
         let size: f64 = self.group.iter().map(|x| x.size.to_f64()).sum();
         let state = |x: &RestingOrder| inst.slots.get(x.slot as usize).copied().unwrap_or_default();
         let facing = self.group.iter().map(|x| state(x).facing).fold(0.0, f64::max);
         let floor = facing.max(self.resting(cx, p, self.group[0].side.opposite()));
         let depth = self.group.iter().map(|x| state(x).depth).fold(0.0, f64::max);
-        size < cfg.min_size_ratio * floor || (depth > 0.0 && size / depth < cfg.min_depth_share)
+        (size, floor, depth)
     }
 
     /// The party's resting size on `side` of this book.
@@ -449,18 +457,16 @@ impl Fictitious {
     fn emit(&mut self, ev: &Event, cx: &Context<'_>, p: Party, kind: AlertType, opp: Opposite, how: &str, out: &mut Vec<Signal>) {
         let cfg = &self.spoof;
         let side = self.group[0].side;
-        let size: f64 = self.group.iter().map(|x| x.size.to_f64()).sum();
         let filled: f64 = self.group.iter().map(|x| x.filled.to_f64()).sum();
         let inst = &self.slots[cx.slot];
-        let facing = self.group.iter().map(|x| inst.slots.get(x.slot as usize).map_or(0.0, |s| s.facing)).fold(0.0, f64::max);
+        let (size, floor, depth) = self.measure(cx, p);
         // The party's genuine interest on the other side: its largest order there, resting or
         // behind its fills, or what it executed there, whichever is larger (a party trading heavily
         // both ways is not drawing one small fill).
-        let genuine = opp.genuine.max(opp.qty).max(facing).max(self.resting(cx, p, side.opposite()));
+        let genuine = opp.genuine.max(opp.qty).max(floor);
         if genuine <= 0.0 || size < cfg.min_size_ratio * genuine {
             return;
         }
-        let depth = self.group.iter().map(|x| inst.slots.get(x.slot as usize).map_or(0.0, |s| s.depth)).fold(0.0, f64::max);
         let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
         if depth_share < cfg.min_depth_share {
             return;
