@@ -140,6 +140,19 @@ pub struct Session {
     pub injected: Vec<Injected>,
 }
 
+/// How many stored alerts are held for lists that resume.
+const RECENT: usize = 4096;
+
+/// A stored alert and its number in the order stored.
+pub type Numbered = (u64, Arc<vigil_store::StoredAlert>);
+
+/// The last alerts stored, with their numbers.
+#[derive(Default)]
+pub struct Recent {
+    last: u64,
+    held: std::collections::VecDeque<Numbered>,
+}
+
 pub struct Monitor {
     pub config: Config,
     pub session: Mutex<Session>,
@@ -151,9 +164,12 @@ pub struct Monitor {
     writer: crossbeam_channel::Sender<(u64, Alert)>,
     /// Every alert raised, as it is raised (gRPC subscriptions).
     pub live: tokio::sync::broadcast::Sender<Alert>,
-    /// Every alert once stored, with its triage (suppressed by a rule, or active): the dashboard's
-    /// live lists, where an alert shown can be opened.
-    pub stored_live: tokio::sync::broadcast::Sender<Arc<vigil_store::StoredAlert>>,
+    /// Every alert once stored, with its triage (suppressed by a rule, or active) and its number
+    /// in the order stored: the dashboard's live lists, where an alert shown can be opened.
+    pub stored_live: tokio::sync::broadcast::Sender<Numbered>,
+    /// The last alerts stored, numbered, so that a list resumes after the last it showed (the page
+    /// drawn before its stream connected, a reconnect) without a gap.
+    pub recent: Mutex<Recent>,
     /// The recent market, for people (charts, replay, the trade stream).
     pub market: Arc<crate::web::market::Market>,
     /// The configuration in force, as the settings page shows it.
@@ -179,7 +195,8 @@ impl Monitor {
             stored: AtomicU64::new(0),
             writer: tx,
             live: tokio::sync::broadcast::channel(4096).0,
-            stored_live: tokio::sync::broadcast::channel(4096).0,
+            stored_live: tokio::sync::broadcast::channel(RECENT).0,
+            recent: Mutex::new(Recent::default()),
             market: Arc::new(crate::web::market::Market::new(100_000)),
             config_json,
             inject_queue: Mutex::new(Vec::new()),
@@ -192,6 +209,37 @@ impl Monitor {
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The number of the last alert stored (0 before the first): a list drawn now resumes after it.
+    pub fn stored_seq(&self) -> u64 {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).last
+    }
+
+    /// A stream of stored alerts after number `after`: those still held (and how many are no
+    /// longer held, when some are missing), then every one stored from now on. A number beyond the
+    /// last is a client of an earlier run of the server: everything held is new to it.
+    pub fn stored_after(&self, after: u64) -> (u64, Vec<Numbered>, tokio::sync::broadcast::Receiver<Numbered>) {
+        // Subscribing under the lock the writer numbers and sends under: nothing falls between.
+        let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let live = self.stored_live.subscribe();
+        let after = if after > r.last { 0 } else { after };
+        let first = r.held.front().map_or(r.last + 1, |x| x.0);
+        let missed = first.saturating_sub(after + 1);
+        (missed, r.held.iter().filter(|x| x.0 > after).cloned().collect(), live)
+    }
+
+    /// Numbers a stored alert, holds it, and sends it to the live lists.
+    fn stored(&self, x: vigil_store::StoredAlert) {
+        let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        r.last += 1;
+        let x = (r.last, Arc::new(x));
+        if r.held.len() == RECENT {
+            r.held.pop_front();
+        }
+        r.held.push_back(x.clone());
+        // No list listening is no error.
+        let _ = self.stored_live.send(x);
     }
 
     /// Starts a session on its own thread; refused while one runs.
@@ -353,11 +401,12 @@ fn write_loop(store: &mut Store, location: &str, rx: &crossbeam_channel::Receive
                 Ok(new) => {
                     m.stored.fetch_add(alerts.len() as u64, Ordering::SeqCst);
                     // Only what is new: a rerun's alerts are already stored (and maybe triaged).
-                    if m.stored_live.receiver_count() > 0 {
-                        for a in new.iter().map(|&i| &alerts[i]) {
-                            if let Ok(Some(x)) = store.alert(&a.alert_id) {
-                                let _ = m.stored_live.send(Arc::new(x));
-                            }
+                    for a in new.iter().map(|&i| &alerts[i]) {
+                        match store.alert(&a.alert_id) {
+                            Ok(Some(x)) => m.stored(x),
+                            // Stored and not read back: the lists show it on their next load.
+                            Ok(None) => eprintln!("vigil serve: alert {} was stored but is not found", a.alert_id),
+                            Err(e) => eprintln!("vigil serve: alert {} was stored but could not be read back for the live lists: {e}", a.alert_id),
                         }
                     }
                     break;

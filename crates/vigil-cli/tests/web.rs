@@ -320,13 +320,14 @@ fn streams_metrics_sign_in_and_bad_input() {
     let url = desk.url.clone();
     let analyst = desk.token("analyst").to_string();
     // Subscribe to alerts and trades before anything happens.
-    let stream = |path: &str| {
+    let stream_with = |path: &str, headers: &str| {
         let addr = url.trim_start_matches("http://").to_string();
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {analyst}\r\n\r\n").unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {analyst}\r\n{headers}\r\n").unwrap();
         s
     };
+    let stream = |path: &str| stream_with(path, "");
     let mut alerts_sse = stream("/api/stream/alerts");
     let mut trades_sse = stream("/api/stream/trades?symbol=ETH-USD");
     let stored = desk.session(&["BTC-USD", "ETH-USD"], 60.0, 1, 3);
@@ -350,6 +351,35 @@ fn streams_metrics_sign_in_and_bad_input() {
     let data = text.lines().skip_while(|l| !l.starts_with("event: trade")).find_map(|l| l.strip_prefix("data: ")).unwrap();
     let t: Value = serde_json::from_str(data).unwrap();
     assert!(t["symbol"] == "ETH-USD" && t["price"].as_f64().unwrap() > 0.0, "only the symbol asked: {t}");
+    // A list resumes after the last alert it had, without a gap: from the start (`after=0`), every
+    // alert stored, numbered in the order stored; a reconnect's Last-Event-ID wins over `after`.
+    let ids = |text: &str| -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let mut id = None;
+        for l in text.lines() {
+            if let Some(n) = l.strip_prefix("id: ") {
+                id = n.trim().parse::<u64>().ok();
+            } else if let (Some(n), Some(d)) = (id, l.strip_prefix("data: ")) {
+                out.push((n, serde_json::from_str::<Value>(d).unwrap()["alert_id"].as_str().unwrap().to_string()));
+                id = None;
+            }
+        }
+        out
+    };
+    // Up to the end of the third event.
+    let third = |mut s: std::net::TcpStream| {
+        let mut text = read_until(&mut s, "id: 3\n");
+        while !text[text.find("id: 3\n").unwrap()..].contains("\n\n") {
+            text.push_str(&read_until(&mut s, "\n"));
+        }
+        text
+    };
+    let listed: Vec<&str> = stored.iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
+    let resumed = ids(&third(stream("/api/stream/alerts?after=0")));
+    assert_eq!(resumed.iter().map(|x| x.0).take(3).collect::<Vec<_>>(), [1, 2, 3], "{resumed:?}");
+    assert!(resumed.iter().take(3).all(|x| listed.contains(&x.1.as_str())), "the alerts stored: {resumed:?} {listed:?}");
+    let reconnected = ids(&third(stream_with("/api/stream/alerts?after=0", "Last-Event-ID: 2\r\n")));
+    assert_eq!(reconnected.first(), resumed.get(2), "resumed after the id the reconnect had");
 
     // Metrics: requests by route and code, events, alerts; a streams gauge.
     let (code, h, body) = call(&url, "GET", "/metrics", &[("Authorization", &bearer(&analyst))], b"");
@@ -369,6 +399,8 @@ fn streams_metrics_sign_in_and_bad_input() {
     let bad: &[(&str, &str, &str, u16, &str)] = &[
         ("GET", "/api/alerts?level=loud", "", 400, "level:"),
         ("GET", "/api/alerts?limit=0", "", 400, "limit:"),
+        ("GET", "/api/stream/alerts?after=-1", "", 400, "after:"),
+        ("GET", "/api/stream/alerts?after=soon", "", 400, "after:"),
         ("GET", "/api/alerts?limit=ten", "", 400, "limit:"),
         ("GET", "/api/alerts?colour=red", "", 400, "colour:"),
         ("GET", "/api/cases?status=sleeping", "", 400, "status:"),

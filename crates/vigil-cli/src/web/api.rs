@@ -177,6 +177,11 @@ const STREAM_QUERY: &[Param] = &[
     pe("level", LEVELS, "Only this level."),
     pe("status", STATUSES, "Only alerts stored in this state (active, or suppressed by a rule)."),
     p("symbol", "string", "Only alerts naming this symbol."),
+    p(
+        "after",
+        "integer",
+        "Resume after the alert with this event id (ids number alerts in the order stored): those stored since come first, from the last 4096 held, after a `lagged` event when older ones are no longer held. A reconnect's Last-Event-ID header overrides it.",
+    ),
 ];
 
 /// Every route the server has. The order is the OpenAPI document's.
@@ -1408,12 +1413,19 @@ fn trades(w: &Web, r: &Req) -> Result<Resp, ApiError> {
 
 /// What a stream carries.
 pub enum Stream {
-    Alerts { kind: Option<AlertType>, level: Option<Level>, status: Option<Status>, symbol: Option<String> },
+    Alerts { kind: Option<AlertType>, level: Option<Level>, status: Option<Status>, symbol: Option<String>, after: u64 },
     Trades { symbol: Option<String> },
 }
 
 fn stream_alerts(_: &Web, r: &Req) -> Result<Resp, ApiError> {
+    // A reconnect says the last id it had; an id of another kind (not a number) resumes nothing.
+    let after = match (r.last_event_id.as_deref().and_then(|v| v.trim().parse::<u64>().ok()), r.query("after")) {
+        (Some(n), _) => n,
+        (None, Some(v)) => v.parse::<u64>().map_err(|_| ApiError::bad("after", format!("{v:?} is not an alert's event id (a whole number from 0)")))?,
+        (None, None) => u64::MAX,
+    };
     Ok(Resp::Sse(Stream::Alerts {
+        after,
         kind: r.query("type").and_then(AlertType::parse),
         level: r.query("level").and_then(Level::parse),
         status: r.query("status").and_then(Status::parse),
@@ -1445,22 +1457,27 @@ pub fn sse(web: Arc<Web>, s: Stream) -> Response<Body> {
     let lagged = |n: u64| Some(Ok::<_, std::convert::Infallible>(Event::default().event("lagged").data(json!({"missed": n}).to_string())));
     let keep = KeepAlive::new().interval(std::time::Duration::from_secs(15));
     match s {
-        Stream::Alerts { kind, level, status, symbol } => {
+        Stream::Alerts { kind, level, status, symbol, after } => {
             let g = gauge.clone();
-            let st = BroadcastStream::new(web.monitor.stored_live.subscribe()).filter_map(move |x| {
+            // Without `after`, only what is stored from now on.
+            let (missed, held, live) = if after == u64::MAX { (0, Vec::new(), web.monitor.stored_live.subscribe()) } else { web.monitor.stored_after(after) };
+            let event = move |(n, x): (u64, Arc<StoredAlert>)| {
+                let a = &x.alert;
+                let wanted = kind.is_none_or(|k| a.kind == k)
+                    && level.is_none_or(|l| a.level == l)
+                    && status.is_none_or(|s| x.status == s)
+                    && symbol.as_ref().is_none_or(|s| a.symbols.contains(s));
+                wanted.then(|| Ok(Event::default().event("alert").id(n.to_string()).data(alert_json(&x).to_string())))
+            };
+            let first = (missed > 0).then(|| lagged(missed)).flatten();
+            let held = tokio_stream::iter(first.into_iter().chain(held.into_iter().filter_map(event.clone())));
+            let st = held.chain(BroadcastStream::new(live).filter_map(move |x| {
                 let _ = &g;
                 match x {
-                    Ok(x) => {
-                        let a = &x.alert;
-                        let wanted = kind.is_none_or(|k| a.kind == k)
-                            && level.is_none_or(|l| a.level == l)
-                            && status.is_none_or(|s| x.status == s)
-                            && symbol.as_ref().is_none_or(|s| a.symbols.contains(s));
-                        wanted.then(|| Ok(Event::default().event("alert").id(a.alert_id.clone()).data(alert_json(&x).to_string())))
-                    }
+                    Ok(x) => event(x),
                     Err(BroadcastStreamRecvError::Lagged(n)) => lagged(n),
                 }
-            });
+            }));
             Sse::new(st).keep_alive(keep).into_response()
         }
         Stream::Trades { symbol } => {

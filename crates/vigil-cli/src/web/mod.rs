@@ -185,6 +185,8 @@ pub struct Req {
     pub token: Option<String>,
     pub params: Vec<(&'static str, String)>,
     pub query: Vec<(String, String)>,
+    /// The last event id a reconnecting event stream had (its Last-Event-ID header).
+    pub last_event_id: Option<String>,
     pub body: axum::body::Bytes,
 }
 
@@ -700,8 +702,9 @@ async fn answer(
         Err(e) => return refuse(400, &format!("body: unreadable: {e}"), user.as_ref()),
     };
     let w = web.clone();
+    let last_event_id = text("last-event-id").map(str::to_string);
     let outcome = tokio::task::spawn_blocking(move || -> Result<Resp, (ApiError, Option<User>)> {
-        let req = Req { user, token, params, query, body: bytes };
+        let req = Req { user, token, params, query, last_event_id, body: bytes };
         (route.handler)(&w, &req).map_err(|e| (e, req.user.clone()))
     })
     .await;

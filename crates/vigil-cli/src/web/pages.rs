@@ -317,6 +317,9 @@ fn select(name: &str, values: &[&str], chosen: Option<&str>) -> String {
 
 pub fn alerts(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     let f = api::alert_filter(r)?;
+    // The live list resumes after the last alert stored before the list was read: one stored in
+    // between comes twice, and the page keeps one.
+    let seq = w.monitor.stored_seq();
     let list = w.pool.get()?.alerts(&f)?;
     let types: Vec<&str> = vigil_core::AlertType::ALL.iter().map(|t| t.as_str()).collect();
     let mut b = String::from("<h1>Alerts</h1><form method=\"get\" class=\"filters\" id=\"filters\">");
@@ -331,7 +334,7 @@ pub fn alerts(w: &Web, r: &Req) -> Result<Resp, ApiError> {
     );
     // New alerts are active: a list of another status has nothing to add live.
     let live = matches!(r.query("status"), None | Some("active")) && r.query("before").is_none();
-    let mut sse = String::from("/api/stream/alerts?");
+    let mut sse = format!("/api/stream/alerts?after={seq}&");
     for k in ["type", "level", "status", "symbol"] {
         if let Some(v) = r.query(k) {
             let _ = write!(sse, "{k}={}&", percent_encode(v));
@@ -805,7 +808,9 @@ pub fn simulation(w: &Web, r: &Req) -> Result<Resp, ApiError> {
         b.push_str("</tbody></table>");
     }
     b.push_str("</div>");
-    b.push_str("<h2>Live alerts</h2><table id=\"alerts\" data-sse-alerts=\"/api/stream/alerts\"><thead><tr><th>time</th><th>type</th><th>level</th><th>risk</th><th>status</th><th>symbols</th><th>accounts</th><th>story</th></tr></thead><tbody></tbody></table>");
+    // From the page's drawing on: an alert raised before the stream connects is not lost.
+    let _ = write!(b, "<h2>Live alerts</h2><table id=\"alerts\" data-sse-alerts=\"/api/stream/alerts?after={}\">", w.monitor.stored_seq());
+    b.push_str("<thead><tr><th>time</th><th>type</th><th>level</th><th>risk</th><th>status</th><th>symbols</th><th>accounts</th><th>story</th></tr></thead><tbody></tbody></table>");
     page(r, "Simulation", "Simulation", &b)
 }
 

@@ -82,6 +82,11 @@
       body.insertAdjacentHTML("afterbegin", alertRow(a));
       while (body.rows.length > 500) body.deleteRow(-1);
     });
+    // More were stored than the server still holds for a list catching up: say so.
+    es.addEventListener("lagged", (e) => {
+      const n = JSON.parse(e.data).missed;
+      table.tBodies[0].insertAdjacentHTML("afterbegin", '<tr class="lagged"><td colspan="8">' + esc(String(n)) + " alerts not shown here: reload the page for the full list</td></tr>");
+    });
   }
 
   // Live trades.
