@@ -170,6 +170,9 @@ pub struct Monitor {
     /// The last alerts stored, numbered, so that a list resumes after the last it showed (the page
     /// drawn before its stream connected, a reconnect) without a gap.
     pub recent: Mutex<Recent>,
+    /// This run of the server (its start, in ms since the epoch): the first part of an alert's
+    /// event id, so that a client of an earlier run resuming is not taken at its numbers.
+    boot: u64,
     /// The recent market, for people (charts, replay, the trade stream).
     pub market: Arc<crate::web::market::Market>,
     /// The configuration in force, as the settings page shows it.
@@ -197,6 +200,7 @@ impl Monitor {
             live: tokio::sync::broadcast::channel(4096).0,
             stored_live: tokio::sync::broadcast::channel(RECENT).0,
             recent: Mutex::new(Recent::default()),
+            boot: vigil_store::now_ns().max(0) as u64 / 1_000_000,
             market: Arc::new(crate::web::market::Market::new(100_000)),
             config_json,
             inject_queue: Mutex::new(Vec::new()),
@@ -211,19 +215,32 @@ impl Monitor {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The number of the last alert stored (0 before the first): a list drawn now resumes after it.
-    pub fn stored_seq(&self) -> u64 {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).last
+    /// The event id of the last alert stored (number 0 before the first): a list drawn now
+    /// resumes after it.
+    pub fn stored_seq(&self) -> String {
+        self.event_id(self.recent.lock().unwrap_or_else(|e| e.into_inner()).last)
+    }
+
+    /// An alert's event id: this run of the server, and the alert's number in the order stored.
+    pub fn event_id(&self, n: u64) -> String {
+        format!("{}-{n}", self.boot)
+    }
+
+    /// The number an event id stands for in this run: 0 (before every alert) for an id of another
+    /// run, whose numbers mean nothing here; None for what is not an event id.
+    pub fn event_number(&self, id: &str) -> Option<u64> {
+        let (boot, n) = id.trim().split_once('-')?;
+        let (boot, n) = (boot.parse::<u64>().ok()?, n.parse::<u64>().ok()?);
+        Some(if boot == self.boot { n } else { 0 })
     }
 
     /// A stream of stored alerts after number `after`: those still held (and how many are no
-    /// longer held, when some are missing), then every one stored from now on. A number beyond the
-    /// last is a client of an earlier run of the server: everything held is new to it.
+    /// longer held, when some are missing), then every one stored from now on.
     pub fn stored_after(&self, after: u64) -> (u64, Vec<Numbered>, tokio::sync::broadcast::Receiver<Numbered>) {
         // Subscribing under the lock the writer numbers and sends under: nothing falls between.
         let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let live = self.stored_live.subscribe();
-        let after = if after > r.last { 0 } else { after };
+        let after = after.min(r.last);
         let first = r.held.front().map_or(r.last + 1, |x| x.0);
         let missed = first.saturating_sub(after + 1);
         (missed, r.held.iter().filter(|x| x.0 > after).cloned().collect(), live)

@@ -179,8 +179,8 @@ const STREAM_QUERY: &[Param] = &[
     p("symbol", "string", "Only alerts naming this symbol."),
     p(
         "after",
-        "integer",
-        "Resume after the alert with this event id (ids number alerts in the order stored): those stored since come first, from the last 4096 held, after a `lagged` event when older ones are no longer held. A reconnect's Last-Event-ID header overrides it.",
+        "string",
+        "Resume after the alert with this event id (`RUN-N`: the server's run and the alert's number in the order stored): those stored since come first, from the last 4096 held, after a `lagged` event when older ones are no longer held (counting alerts of every kind). An id of an earlier run resumes from the first held. A reconnect's Last-Event-ID header overrides it.",
     ),
 ];
 
@@ -1413,16 +1413,16 @@ fn trades(w: &Web, r: &Req) -> Result<Resp, ApiError> {
 
 /// What a stream carries.
 pub enum Stream {
-    Alerts { kind: Option<AlertType>, level: Option<Level>, status: Option<Status>, symbol: Option<String>, after: u64 },
+    Alerts { kind: Option<AlertType>, level: Option<Level>, status: Option<Status>, symbol: Option<String>, after: Option<u64> },
     Trades { symbol: Option<String> },
 }
 
-fn stream_alerts(_: &Web, r: &Req) -> Result<Resp, ApiError> {
-    // A reconnect says the last id it had; an id of another kind (not a number) resumes nothing.
-    let after = match (r.last_event_id.as_deref().and_then(|v| v.trim().parse::<u64>().ok()), r.query("after")) {
-        (Some(n), _) => n,
-        (None, Some(v)) => v.parse::<u64>().map_err(|_| ApiError::bad("after", format!("{v:?} is not an alert's event id (a whole number from 0)")))?,
-        (None, None) => u64::MAX,
+fn stream_alerts(w: &Web, r: &Req) -> Result<Resp, ApiError> {
+    // A reconnect says the last id it had; an id of another kind resumes nothing.
+    let after = match (r.last_event_id.as_deref().and_then(|v| w.monitor.event_number(v)), r.query("after")) {
+        (Some(n), _) => Some(n),
+        (None, Some(v)) => Some(w.monitor.event_number(v).ok_or_else(|| ApiError::bad("after", format!("{v:?} is not an alert's event id (RUN-N)")))?),
+        (None, None) => None,
     };
     Ok(Resp::Sse(Stream::Alerts {
         after,
@@ -1460,14 +1460,21 @@ pub fn sse(web: Arc<Web>, s: Stream) -> Response<Body> {
         Stream::Alerts { kind, level, status, symbol, after } => {
             let g = gauge.clone();
             // Without `after`, only what is stored from now on.
-            let (missed, held, live) = if after == u64::MAX { (0, Vec::new(), web.monitor.stored_live.subscribe()) } else { web.monitor.stored_after(after) };
+            let (missed, held, live) = match after {
+                None => (0, Vec::new(), web.monitor.stored_live.subscribe()),
+                Some(n) => web.monitor.stored_after(n),
+            };
+            let monitor = web.monitor.clone();
             let event = move |(n, x): (u64, Arc<StoredAlert>)| {
                 let a = &x.alert;
                 let wanted = kind.is_none_or(|k| a.kind == k)
                     && level.is_none_or(|l| a.level == l)
                     && status.is_none_or(|s| x.status == s)
                     && symbol.as_ref().is_none_or(|s| a.symbols.contains(s));
-                wanted.then(|| Ok(Event::default().event("alert").id(n.to_string()).data(alert_json(&x).to_string())))
+                let id = Event::default().id(monitor.event_id(n));
+                // An alert filtered out still moves the client's last id (an event without data
+                // is not dispatched), so that a reconnect resumes after it, not before.
+                Some(Ok(if wanted { id.event("alert").data(alert_json(&x).to_string()) } else { id }))
             };
             let first = (missed > 0).then(|| lagged(missed)).flatten();
             let held = tokio_stream::iter(first.into_iter().chain(held.into_iter().filter_map(event.clone())));

@@ -85,7 +85,7 @@
     // More were stored than the server still holds for a list catching up: say so.
     es.addEventListener("lagged", (e) => {
       const n = JSON.parse(e.data).missed;
-      table.tBodies[0].insertAdjacentHTML("afterbegin", '<tr class="lagged"><td colspan="8">' + esc(String(n)) + " alerts not shown here: reload the page for the full list</td></tr>");
+      table.tBodies[0].insertAdjacentHTML("afterbegin", '<tr class="lagged"><td colspan="8">' + esc(String(n)) + " alerts missed here: the Alerts page lists every one</td></tr>");
     });
   }
 
