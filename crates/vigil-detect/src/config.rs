@@ -85,6 +85,8 @@ pub struct LayeringConfig {
     pub enabled: bool,
     pub min_levels: usize,
     pub min_levels_first: usize,
+    pub min_size_ratio: f64,
+    pub min_depth_share: f64,
     pub min_amends: u32,
     pub window: Duration,
     pub cooldown: Duration,
@@ -346,6 +348,7 @@ impl Config {
         let fractions = [
             ("detectors.spoofing.max_fill_ratio", d.spoofing.max_fill_ratio),
             ("detectors.spoofing.min_depth_share", d.spoofing.min_depth_share),
+            ("detectors.layering.min_depth_share", d.layering.min_depth_share),
             ("detectors.wash_trading.net_margin", d.wash_trading.net_margin),
             ("detectors.wash_trading.min_internal_share", d.wash_trading.min_internal_share),
             ("detectors.pump_and_dump.min_top_share", d.pump_and_dump.min_top_share),
@@ -367,6 +370,7 @@ impl Config {
         }
         let positive = [
             ("detectors.spoofing.min_size_ratio", d.spoofing.min_size_ratio),
+            ("detectors.layering.min_size_ratio", d.layering.min_size_ratio),
             ("detectors.spoofing.min_typical_ratio", d.spoofing.min_typical_ratio),
             ("detectors.pump_and_dump.volume_multiplier", d.pump_and_dump.volume_multiplier),
             ("detectors.pump_and_dump.trades_multiplier", d.pump_and_dump.trades_multiplier),

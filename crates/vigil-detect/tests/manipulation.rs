@@ -254,6 +254,70 @@ fn a_coscia_stack_whose_genuine_order_is_chased_or_whose_layers_are_moved_togeth
     }
 }
 
+/// Coscia's pattern in a deep book (twelve makers): the stack (or one order of its whole size) is
+/// about a sixth of the displayed depth of its side.
+fn in_a_deep_book(sizes: &[f64], episodes: &mut usize) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let coscia = it.account("coscia");
+    let seller = it.account("hit");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 11);
+    crowd.mms = (0..12).map(|i| it.account(&format!("mm{i}"))).collect();
+    crowd.quotes = vec![Vec::new(); 12];
+    let (mut layers, mut genuine, mut rested) = (Vec::new(), 0, false);
+    for step in 0..1200 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step < 3000 {
+            continue;
+        }
+        match step % 600 {
+            0 => {
+                let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
+                genuine = m.order(ts, coscia, Side::Buy, Some(round(bb + TICK)), 4.0);
+                // Makers quoting about different mids can leave a one-tick spread: then it took.
+                rested = m.open_qty(genuine) == 4.0;
+                for (k, size) in sizes.iter().enumerate() {
+                    layers.push(m.order(ts + MS, coscia, Side::Sell, Some(round(ba + (k as f64 + 1.0) * TICK)), *size));
+                }
+            }
+            3 => {
+                m.order(ts, seller, Side::Sell, None, 4.0);
+            }
+            6 => {
+                for id in layers.drain(..) {
+                    m.cancel(ts, id);
+                }
+                // An episode when the genuine order rested and the seller met it (a maker's
+                // better bid can have come first).
+                if rested && m.open_qty(genuine) < 4.0 {
+                    *episodes += 1;
+                }
+                if m.is_open(genuine) {
+                    m.cancel(ts, genuine);
+                }
+            }
+            _ => {}
+        }
+    }
+    run(&m.events, &it)
+}
+
+#[test]
+fn a_layer_is_held_to_half_the_depth_share_a_single_spoof_order_is() {
+    // Three orders at three prices: seen by their shape as well as their size.
+    let mut episodes = 0;
+    let alerts = in_a_deep_book(&[26.0, 20.0, 14.0], &mut episodes);
+    let man = manipulation(&alerts);
+    assert_eq!(man.len(), episodes - 1, "{man:#?}");
+    assert!(man.iter().all(|a| a.kind == AlertType::Layering && a.accounts == ["coscia"]), "{man:#?}");
+    let share = man[0].evidence["depth_share"].as_f64().unwrap();
+    assert!((0.1..0.2).contains(&share), "{share}: a layer spoofing's size test would not pass");
+    // The same size in one order is one large order among many: not spoofing.
+    let alerts = in_a_deep_book(&[60.0], &mut 0);
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
 /// Sarao (2009-15): 4-6 large sell orders one tick apart, kept 3-4 levels from the best ask,
 /// modified constantly, never executed, while trading on the other side.
 #[test]

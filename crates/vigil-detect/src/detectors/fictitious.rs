@@ -16,7 +16,8 @@
 //!   prices where the party's orders on that side were filled since the group was placed count
 //!   too: a layer the market partly took is still a layer; the count is of the prices the orders
 //!   went in at where that is more: a layer moved back from the touch onto fewer prices is still a
-//!   layer), or — the
+//!   layer; its size tests are `layering.min_size_ratio` and `layering.min_depth_share`: a layer
+//!   is seen by its shape as well as its size), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
 //!   other side within `window`.
@@ -299,9 +300,14 @@ impl Fictitious {
     /// `min_depth_share` of the depth it joined. Most cancels of a two-sided quoter that also
     /// trades end here, before its trades are read.
     fn too_small(&self, cx: &Context<'_>, p: Party) -> bool {
-        let cfg = &self.spoof;
+        // The looser of spoofing's and layering's tests: which the group is, is decided later.
+        let (ratio, share) = if self.layer.enabled {
+            (self.spoof.min_size_ratio.min(self.layer.min_size_ratio), self.spoof.min_depth_share.min(self.layer.min_depth_share))
+        } else {
+            (self.spoof.min_size_ratio, self.spoof.min_depth_share)
+        };
         let (size, floor, depth) = self.measure(cx, p);
-        size < cfg.min_size_ratio * floor || (depth > 0.0 && size / depth < cfg.min_depth_share)
+        size < ratio * floor || (depth > 0.0 && size / depth < share)
     }
 
     /// `self.group`'s total size; the least the party's genuine interest on the other side can
@@ -464,11 +470,13 @@ impl Fictitious {
         // behind its fills, or what it executed there, whichever is larger (a party trading heavily
         // both ways is not drawing one small fill).
         let genuine = opp.genuine.max(opp.qty).max(floor);
-        if genuine <= 0.0 || size < cfg.min_size_ratio * genuine {
+        let (ratio, share) =
+            if kind == AlertType::Layering { (self.layer.min_size_ratio, self.layer.min_depth_share) } else { (cfg.min_size_ratio, cfg.min_depth_share) };
+        if genuine <= 0.0 || size < ratio * genuine {
             return;
         }
         let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
-        if depth_share < cfg.min_depth_share {
+        if depth_share < share {
             return;
         }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
@@ -598,9 +606,9 @@ impl Fictitious {
             "opposite_executed": round(opp.qty, 8),
             "genuine_fill_ratio": round(genuine_fill / 100.0, 4),
             "size_ratio": round(size_ratio, 4),
-            "min_size_ratio": cfg.min_size_ratio,
+            "min_size_ratio": ratio,
             "depth_share": if depth_share.is_finite() { json!(round(depth_share, 4)) } else { json!(null) },
-            "min_depth_share": cfg.min_depth_share,
+            "min_depth_share": share,
             "typical_order_size": round(typical, 8),
             "min_typical_ratio": cfg.min_typical_ratio,
             "lifetime_s": round(lifetime, 6),
