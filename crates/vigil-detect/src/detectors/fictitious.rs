@@ -12,7 +12,8 @@
 //!   most `max_fill_wait` after the group was placed and the cancel following it by at most
 //!   `max_cancel_delay`, while on the group's own side it executed at most `max_same_side` of that.
 //!   The genuine interest includes what the party executed on the other side.
-//! - `layering`: the same with the group at `min_levels` or more distinct prices (Coscia; the
+//! - `layering`: the same with the group at `min_levels` or more distinct prices (each with an order
+//!   at least `LEVEL_SHARE` of the group's largest: a token order is no level of a stack) (Coscia; the
 //!   prices where the party's orders on that side were filled since the group was placed count
 //!   too: a layer the market partly took is still a layer; the count is of the prices the orders
 //!   went in at where that is more: a layer moved back from the touch onto fewer prices is still a
@@ -72,6 +73,14 @@ impl Default for PartyOrders {
 /// A genuine order cancelled and sent again as a marketable one within this long is one interest:
 /// it was there from when it was first placed.
 const RESENT: i64 = 1_000_000_000;
+
+/// The largest part of a stack the market can take (its orders' passive fills, of all it placed)
+/// for those fills to be the risk a spoofer runs rather than the party trading that side.
+const STACK_TAKEN: f64 = 0.25;
+
+/// An order makes its price a level of a layer when it is at least this share of the group's
+/// largest order (Coscia's smallest layer was 0.44 of his largest).
+const LEVEL_SHARE: f64 = 0.1;
 
 /// What the detector keeps of one open order, by book slot.
 #[derive(Copy, Clone)]
@@ -371,11 +380,15 @@ impl Fictitious {
         let recent =
             |x: &Opposite| x.first.is_some_and(|f| f.0 - earliest.0 <= cfg.max_fill_wait.0) && x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
         let (kind, opp) = if recent(&here) {
-            let mut prices: Vec<_> = self.group.iter().map(|x| x.price).collect();
+            // A level is part of the layer when its order adds to the pressure: a token order
+            // beside one large order is that order's spoof, not a stack.
+            let largest = self.group.iter().map(|x| x.size).max().unwrap_or_default();
+            let material = |x: &&RestingOrder| x.size.to_f64() >= LEVEL_SHARE * largest.to_f64();
+            let mut prices: Vec<_> = self.group.iter().filter(material).map(|x| x.price).collect();
             // The prices the orders went in at, where moving them back from the touch has since
             // stacked some at one price: a layer kept away from the market is still a layer.
             let slots = &self.slots[cx.slot].slots;
-            let mut placed: Vec<_> = self.group.iter().map(|x| slots.get(x.slot as usize).map_or(x.price, |s| s.price_in)).collect();
+            let mut placed: Vec<_> = self.group.iter().filter(material).map(|x| slots.get(x.slot as usize).map_or(x.price, |s| s.price_in)).collect();
             // A layer some of whose orders the market filled on the way is still a layer: the
             // party's passive fills on this side since the group was placed, at other prices.
             let filled: Vec<_> = cx
@@ -481,10 +494,27 @@ impl Fictitious {
         }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
         if how == "cancelled" {
-            // While the orders rested, the party's executions on their own side (beyond their own
-            // fills) stay under `max_same_side` of its opposite ones.
-            let same: f64 = cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == side).map(|t| t.qty).sum();
-            if same - filled > cfg.max_same_side * opp.qty {
+            // While the orders rested, the party's executions on their own side stay under
+            // `max_same_side` of its opposite ones. The market taking orders of the stack itself
+            // (resting orders of this side placed while the group went in, those still in it or
+            // filled beyond `max_fill_ratio` and so out of it) is the risk a spoofer runs, not the
+            // party choosing to trade that side.
+            let latest = self.group.iter().map(|x| x.placed).max().unwrap_or(ev.ts);
+            let window = earliest.0 - 1_000..=latest.0 + 1_000;
+            let (mut same, mut taken) = (0.0, 0.0);
+            for t in cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == side) {
+                if !t.aggressive && t.venue == cx.instrument.venue && window.contains(&t.placed().0) {
+                    taken += t.qty;
+                } else {
+                    same += t.qty;
+                }
+            }
+            // ...as long as the market took a small part of the stack: a ladder placed to fill,
+            // filling, is the party trading that side.
+            if taken > STACK_TAKEN * (size + taken) {
+                same += taken;
+            }
+            if same > cfg.max_same_side * opp.qty {
                 return;
             }
         }
