@@ -1944,11 +1944,16 @@ def plan(sim):
         gb = other[b.key]
         k = (b.key, gb.key) if (b.key, gb.key) in sim.xv else (gb.key, b.key)
         pr = [p for p in sim.xv[k] if p[0].id not in sc.used and p[1].id not in sc.used]
-        x, y = pr[0]
-        sc.used.update((x.id, y.id))
-        a, ga = (x, y) if k[0] == b.key else (y, x)
-        if rng.random() < 0.3:
-            ga = a  # the same account on both venues
+        if pr:
+            x, y = pr[0]
+            sc.used.update((x.id, y.id))
+            a, ga = (x, y) if k[0] == b.key else (y, x)
+            if rng.random() < 0.3:
+                ga = a  # the same account on both venues
+        else:
+            # Every pair trading these two venues is taken: one account on both.
+            a = sc.take(b.pool, 1, lambda a: True)[0]
+            ga = a
         lab = Label(sim, "cross_venue_manipulation", b, [a, ga])
         sim.spawn(sc.spoof(lab, b, a, gb, ga, st + S(dur), layered=rng.random() < 0.4), st)
 
