@@ -10,8 +10,9 @@ use vigil_sim::{SimConfig, Simulator};
 
 const SEC: i64 = 1_000_000_000;
 
-/// Seconds of event time from the injection to the first alert of its type (None: none within
-/// `within` seconds), for an injection `after` seconds into the session's span.
+/// Seconds of event time from the injection to the first alert of its type naming an account of the
+/// scenario's (None: none within `within` seconds), for an injection `after` seconds into the
+/// session's span.
 fn caught(kind: AlertType, after: i64, within: i64) -> Option<i64> {
     let mut it = Interner::new();
     // The browser test's session: two symbols, seed 2, an hour at five times the speed, no
@@ -29,8 +30,13 @@ fn caught(kind: AlertType, after: i64, within: i64) -> Option<i64> {
     let sink = got.clone();
     let mut engine = Engine::start(&Config::default(), 1, it.names(), Box::new(move |a| sink.lock().unwrap().push(a)));
     let at = sim.span().0 + after * SEC;
-    let (mut t, mut buf, mut placed) = (sim.config().start.0, Vec::new(), false);
-    while t < at + within * SEC {
+    let (mut t, mut buf, mut placed, mut end) = (sim.config().start.0, Vec::new(), false, at + within * SEC);
+    // Until ten seconds after the scenario is over (its label names its accounts; the engine
+    // holds the last instant's events until time moves on) or the time is up.
+    while t < end {
+        if !sim.labels().is_empty() {
+            end = end.min(t + 10 * SEC);
+        }
         if !placed && t >= at {
             assert!(sim.inject(&mut it, kind), "{kind:?} could not be placed");
             placed = true;
@@ -41,11 +47,11 @@ fn caught(kind: AlertType, after: i64, within: i64) -> Option<i64> {
             engine.push(ev);
         }
         engine.flush();
-        if let Some(a) = got.lock().unwrap().iter().find(|a| a.kind == kind) {
-            return Some((a.ts - at) / SEC);
-        }
     }
-    None
+    let label = sim.labels().first()?.clone();
+    assert_eq!(label.kind, kind.as_str());
+    let got = got.lock().unwrap();
+    got.iter().filter(|a| a.kind == kind && a.ts >= at && a.accounts.iter().any(|x| label.accounts.contains(x))).map(|a| (a.ts - at) / SEC).min()
 }
 
 #[test]
@@ -53,11 +59,11 @@ fn spoofing_and_layering_injected_at_any_moment_are_caught() {
     // Layering at 0 s and 49 s went uncaught when the market taking the stack's nearest order
     // counted as the party trading that side.
     for after in [0, 7, 14, 21, 28, 35, 42, 49] {
-        let t = caught(AlertType::Layering, after, 150);
-        assert!(t.is_some(), "layering injected {after} s in: not caught within 150 s");
+        let t = caught(AlertType::Layering, after, 300);
+        assert!(t.is_some(), "layering injected {after} s in: not caught by the end of the scenario");
     }
     for after in [0, 21, 42] {
-        let t = caught(AlertType::Spoofing, after, 150);
-        assert!(t.is_some(), "spoofing injected {after} s in: not caught within 150 s");
+        let t = caught(AlertType::Spoofing, after, 300);
+        assert!(t.is_some(), "spoofing injected {after} s in: not caught by the end of the scenario");
     }
 }

@@ -308,6 +308,7 @@ fn a_layer_is_held_to_half_the_depth_share_a_single_spoof_order_is() {
     // Three orders at three prices: seen by their shape as well as their size.
     let mut episodes = 0;
     let alerts = in_a_deep_book(&[26.0, 20.0, 14.0], &mut episodes);
+    assert!(episodes >= 10, "{episodes}");
     let man = manipulation(&alerts);
     assert_eq!(man.len(), episodes - 1, "{man:#?}");
     assert!(man.iter().all(|a| a.kind == AlertType::Layering && a.accounts == ["coscia"]), "{man:#?}");

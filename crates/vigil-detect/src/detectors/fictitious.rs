@@ -394,7 +394,7 @@ impl Fictitious {
             let filled: Vec<_> = cx
                 .activity
                 .since(cx.instrument.symbol, p, earliest)
-                .filter(|t| t.side == o.side && !t.aggressive && t.venue == cx.instrument.venue)
+                .filter(|t| t.side == o.side && !t.aggressive && t.venue == cx.instrument.venue && t.order_size >= LEVEL_SHARE * largest.to_f64())
                 .map(|t| t.price)
                 .collect();
             let distinct = |v: &mut Vec<Price>| {
@@ -503,15 +503,18 @@ impl Fictitious {
             let window = earliest.0 - 1_000..=latest.0 + 1_000;
             let (mut same, mut taken) = (0.0, 0.0);
             for t in cx.activity.since(cx.instrument.symbol, p, earliest).filter(|t| t.side == side) {
+                // Passive: the market came to them. (An order of the stack that crossed on entry
+                // traded that side.)
                 if !t.aggressive && t.venue == cx.instrument.venue && window.contains(&t.placed().0) {
                     taken += t.qty;
                 } else {
                     same += t.qty;
                 }
             }
-            // ...as long as the market took a small part of the stack: a ladder placed to fill,
-            // filling, is the party trading that side.
-            if taken > STACK_TAKEN * (size + taken) {
+            // ...as long as the market took a small part of all the stack placed (the group's
+            // sizes hold their own fills): a ladder placed to fill, filling, is the party trading
+            // that side.
+            if taken > STACK_TAKEN * (size + (taken - filled).max(0.0)) {
                 same += taken;
             }
             if same > cfg.max_same_side * opp.qty {
@@ -663,7 +666,7 @@ impl Fictitious {
             venue: if kind == AlertType::CrossVenueManipulation { None } else { Some(cx.instrument.venue) },
             symbols: vec![cx.instrument.symbol],
             accounts: vec![account],
-            severity: size_ratio / cfg.min_size_ratio,
+            severity: size_ratio / ratio,
             // More orders of evidence and repetition raise confidence.
             confidence: (0.6 + 0.1 * repeats.min(4) as f64) * (0.8 + 0.2 * (1.0 - fill_pct / 100.0)),
             behaviour,
