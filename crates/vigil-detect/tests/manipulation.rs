@@ -317,6 +317,66 @@ fn a_layer_is_held_to_half_the_depth_share_a_single_spoof_order_is() {
     // The same size in one order is one large order among many: not spoofing.
     let alerts = in_a_deep_book(&[60.0], &mut 0);
     assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+    // Nor with token orders beside it at two more prices: they are no levels of a stack.
+    let alerts = in_a_deep_book(&[60.0, 3.0, 2.0], &mut 0);
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
+/// A party's buy ladder of three from a tick above the makers' best bid, its small sell a tick
+/// below their best ask (the makers quote two ticks from the mid); a seller takes `take` out of
+/// the ladder's top order; a buyer meets the small sell; the party cancels the ladder. Every
+/// minute.
+fn ladder_taken(take: f64) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let party = it.account("ladder");
+    let (seller, buyer) = (it.account("s"), it.account("b"));
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 5);
+    crowd.gap = 2;
+    let mut ladder = Vec::new();
+    for step in 0..1200 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step < 3000 {
+            continue;
+        }
+        match step % 600 {
+            0 => {
+                let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
+                m.order(ts, party, Side::Sell, Some(round(ba - TICK)), 4.0);
+                for (k, size) in [40.0, 35.0, 30.0].into_iter().enumerate() {
+                    ladder.push(m.order(ts + MS, party, Side::Buy, Some(round(bb + (1.0 - k as f64) * TICK)), size));
+                }
+            }
+            2 => {
+                m.order(ts, seller, Side::Sell, None, take);
+            }
+            3 => {
+                m.order(ts, buyer, Side::Buy, None, 4.0);
+            }
+            6 => {
+                for id in ladder.drain(..) {
+                    if m.is_open(id) {
+                        m.cancel(ts, id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    run(&m.events, &it)
+}
+
+#[test]
+fn a_layer_the_market_took_a_little_of_is_layering_a_ladder_it_filled_is_not() {
+    // A tenth of the stack taken: the risk a spoofer runs when the market comes to its nearest
+    // layer, not the party trading that side.
+    let alerts = ladder_taken(10.0);
+    let layering = of(&alerts, AlertType::Layering);
+    assert!(layering.len() >= 5 && layering.iter().all(|a| a.accounts == ["ladder"]), "{:#?}", manipulation(&alerts));
+    // Over a quarter taken: a ladder placed to fill, filling. The party buys.
+    let alerts = ladder_taken(36.0);
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
 }
 
 /// Sarao (2009-15): 4-6 large sell orders one tick apart, kept 3-4 levels from the best ask,
