@@ -535,6 +535,60 @@ fn a_three_order_stack_placed_before_the_genuine_order_is_spoofing() {
     }
 }
 
+/// CFTC-pattern episodes a minute and a half apart, the spoof order of each the given size against
+/// a genuine order of 4; returns the spoofing alerts.
+fn cftc_episodes(sizes: &[f64]) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let sp = it.account("spoofer");
+    let hit = it.account("hit");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 5);
+    crowd.gap = 3;
+    let mut spoof = None;
+    for step in 0..(300 + 90 * sizes.len() as i64) * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step < 3000 {
+            continue;
+        }
+        let phase = step % 900;
+        crowd.take = if phase < 30 { 0.0 } else { 0.3 };
+        let Some(&size) = sizes.get(((step - 3000) / 900) as usize) else { continue };
+        match phase {
+            0 => {
+                let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
+                m.order(ts, sp, Side::Sell, Some(round(ba - TICK)), 4.0);
+                spoof = Some(m.order(ts + MS, sp, Side::Buy, Some(round(bb + TICK)), size));
+            }
+            5 => {
+                m.order(ts, hit, Side::Buy, None, 3.56);
+            }
+            25 => m.cancel(ts, spoof.take().unwrap()),
+            _ => {}
+        }
+    }
+    let alerts = run(&m.events, &it);
+    of(&alerts, AlertType::Spoofing).into_iter().cloned().collect()
+}
+
+/// A spoofer's orders vary in size: an earlier episode at 7.5 times its genuine order, under the
+/// 10 times an alert needs but over half of it, is a repetition of the pattern; the episode at 15
+/// times that follows it alerts as the party's second. An earlier one at 3.75 times is not (nor
+/// does a weak episode alert itself, first or second).
+#[test]
+fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
+    let alerts = cftc_episodes(&[30.0, 60.0]);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].evidence["episodes_in_repeat_window"], 2);
+    assert!((alerts[0].evidence["size_ratio"].as_f64().unwrap() - 15.0).abs() < 1e-9, "{:?}", alerts[0].evidence);
+    for sizes in [[15.0, 60.0], [60.0, 30.0], [30.0, 30.0]] {
+        let alerts = cftc_episodes(&sizes);
+        assert!(alerts.is_empty(), "{sizes:?}: {alerts:#?}");
+    }
+    // Two full episodes alert at the second, as before.
+    assert_eq!(cftc_episodes(&[60.0, 60.0]).len(), 1);
+}
+
 /// One CFTC-pattern episode alone, its order about the size of the book at its level, is held:
 /// a trader's large order cancelled by chance after a small fill looks the same. The same episode
 /// with an order many times the book's depth alerts at once.

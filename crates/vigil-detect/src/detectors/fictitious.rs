@@ -25,6 +25,10 @@
 //! - `cross_venue_manipulation`: either pattern where the party's opposite execution was on another
 //!   venue only.
 //!
+//! A single cancelled episode of spoofing or layering is held until the party repeats it within
+//! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`); an
+//! episode at half the size tests or more counts toward the repetition without alerting itself.
+//!
 //! A genuine large order cancelled because the market moved away has no opposite execution; a market
 //! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
 //! Basis: CEA §4c(a)(5)(C); EU MAR Art. 12(1)(a), Annex I(A)(c) and Annex II 1(c)/(d); the Coscia
@@ -44,6 +48,12 @@ use vigil_core::{AlertType, Event, EventKind, Price, Side, Ts};
 /// The episodes counted for repetition are at most this many (the count is evidence; the decision
 /// needs `min_episodes`).
 const MAX_EPISODES: usize = 64;
+
+/// An episode whose group is at least this fraction of the size and depth tests (and meets every
+/// other condition) counts toward the party's repetition (`min_episodes`) without alerting: a
+/// spoofer's orders vary in size from one episode to the next, and one that repeats the pattern
+/// at 7 times its genuine order instead of 10 has still repeated it.
+const WEAK: f64 = 0.5;
 
 /// No slot: the end of a party's list of open orders.
 const NIL: u32 = u32::MAX;
@@ -316,7 +326,7 @@ impl Fictitious {
             (self.spoof.min_size_ratio, self.spoof.min_depth_share)
         };
         let (size, floor, depth) = self.measure(cx, p);
-        size < ratio * floor || (depth > 0.0 && size / depth < share)
+        size < WEAK * ratio * floor || (depth > 0.0 && size / depth < WEAK * share)
     }
 
     /// `self.group`'s total size; the least the party's genuine interest on the other side can
@@ -485,13 +495,16 @@ impl Fictitious {
         let genuine = opp.genuine.max(opp.qty).max(floor);
         let (ratio, share) =
             if kind == AlertType::Layering { (self.layer.min_size_ratio, self.layer.min_depth_share) } else { (cfg.min_size_ratio, cfg.min_depth_share) };
-        if genuine <= 0.0 || size < ratio * genuine {
+        if genuine <= 0.0 || size < WEAK * ratio * genuine {
             return;
         }
         let depth_share = if depth > 0.0 { size / depth } else { f64::INFINITY };
-        if depth_share < share {
+        if depth_share < WEAK * share {
             return;
         }
+        // Short of the size tests but within `WEAK` of them: an episode that counts toward the
+        // party's repetition, never alerting itself.
+        let weak = size < ratio * genuine || depth_share < share;
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
         if how == "cancelled" {
             // While the orders rested, the party's executions on their own side stay under
@@ -527,6 +540,10 @@ impl Fictitious {
             return;
         }
         let now = ev.ts;
+        let weak_kind = matches!(kind, AlertType::Spoofing | AlertType::Layering);
+        if weak && !(weak_kind && how == "cancelled") {
+            return;
+        }
         let cooldown = match kind {
             AlertType::Layering => self.layer.cooldown.0,
             AlertType::CrossVenueManipulation => self.cross.cooldown.0,
@@ -552,6 +569,9 @@ impl Fictitious {
             if po.qualified.len() > MAX_EPISODES {
                 po.qualified.pop_front();
             }
+        }
+        if weak {
+            return;
         }
         let seen = po.qualified.len().max(1);
         // A single episode of orders cancelled after an opposite fill is an ordinary trader's large
