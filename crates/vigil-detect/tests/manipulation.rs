@@ -257,14 +257,21 @@ fn a_coscia_stack_whose_genuine_order_is_chased_or_whose_layers_are_moved_togeth
 /// Coscia's pattern in a deep book (twelve makers): the stack (or one order of its whole size) is
 /// about a sixth of the displayed depth of its side.
 fn in_a_deep_book(sizes: &[f64], episodes: &mut usize) -> Vec<Alert> {
+    coscia_among(12, 4.0, sizes, episodes)
+}
+
+/// Coscia's pattern among `makers` market makers (quoting 5-14 at three levels a side): a genuine
+/// buy of `genuine` a tick inside the spread, a sell stack of `sizes` from a tick above the best
+/// ask, a seller meeting the buy, the stack cancelled. Every minute.
+fn coscia_among(makers: usize, genuine: f64, sizes: &[f64], episodes: &mut usize) -> Vec<Alert> {
     let mut it = Interner::new();
     let coscia = it.account("coscia");
     let seller = it.account("hit");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 11);
-    crowd.mms = (0..12).map(|i| it.account(&format!("mm{i}"))).collect();
-    crowd.quotes = vec![Vec::new(); 12];
-    let (mut layers, mut genuine, mut rested) = (Vec::new(), 0, false);
+    crowd.mms = (0..makers).map(|i| it.account(&format!("mm{i}"))).collect();
+    crowd.quotes = vec![Vec::new(); makers];
+    let (mut layers, mut genuine_id, mut rested) = (Vec::new(), 0, false);
     for step in 0..1200 * SEC / STEP {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
@@ -274,15 +281,15 @@ fn in_a_deep_book(sizes: &[f64], episodes: &mut usize) -> Vec<Alert> {
         match step % 600 {
             0 => {
                 let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
-                genuine = m.order(ts, coscia, Side::Buy, Some(round(bb + TICK)), 4.0);
+                genuine_id = m.order(ts, coscia, Side::Buy, Some(round(bb + TICK)), genuine);
                 // Makers quoting about different mids can leave a one-tick spread: then it took.
-                rested = m.open_qty(genuine) == 4.0;
+                rested = m.open_qty(genuine_id) == genuine;
                 for (k, size) in sizes.iter().enumerate() {
                     layers.push(m.order(ts + MS, coscia, Side::Sell, Some(round(ba + (k as f64 + 1.0) * TICK)), *size));
                 }
             }
             3 => {
-                m.order(ts, seller, Side::Sell, None, 4.0);
+                m.order(ts, seller, Side::Sell, None, genuine);
             }
             6 => {
                 for id in layers.drain(..) {
@@ -290,11 +297,11 @@ fn in_a_deep_book(sizes: &[f64], episodes: &mut usize) -> Vec<Alert> {
                 }
                 // An episode when the genuine order rested and the seller met it (a maker's
                 // better bid can have come first).
-                if rested && m.open_qty(genuine) < 4.0 {
+                if rested && m.open_qty(genuine_id) < genuine {
                     *episodes += 1;
                 }
-                if m.is_open(genuine) {
-                    m.cancel(ts, genuine);
+                if m.is_open(genuine_id) {
+                    m.cancel(ts, genuine_id);
                 }
             }
             _ => {}
@@ -319,6 +326,25 @@ fn a_layer_is_held_to_half_the_depth_share_a_single_spoof_order_is() {
     assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
     // Nor with token orders beside it at two more prices: they are no levels of a stack.
     let alerts = in_a_deep_book(&[60.0, 3.0, 2.0], &mut 0);
+    assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
+}
+
+/// In a book of large quotes (two makers quoting 5-14 a level), a stack of 16 at three prices is
+/// under 2.5 times the median order, spoofing's test of an order large for the market, but at
+/// least the median order and, with its depth share, a third of its side's book: layering's
+/// tests. One order of 16 is not spoofing.
+#[test]
+fn a_layer_among_large_quotes_need_only_be_larger_than_the_median_order() {
+    let mut episodes = 0;
+    let alerts = coscia_among(2, 1.0, &[7.0, 5.0, 4.0], &mut episodes);
+    assert!(episodes >= 10, "{episodes}");
+    let man = manipulation(&alerts);
+    assert_eq!(man.len(), episodes - 1, "{man:#?}");
+    assert!(man.iter().all(|a| a.kind == AlertType::Layering && a.accounts == ["coscia"]), "{man:#?}");
+    let typical = man[0].evidence["typical_order_size"].as_f64().unwrap();
+    assert!((16.0 / 2.5..16.0).contains(&typical), "{typical}: the median order");
+    assert_eq!(man[0].evidence["min_typical_ratio"], 1.0);
+    let alerts = coscia_among(2, 1.0, &[16.0], &mut 0);
     assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
 }
 

@@ -17,7 +17,8 @@
 //!   prices where the party's orders on that side were filled since the group was placed count
 //!   too: a layer the market partly took is still a layer; the count is of the prices the orders
 //!   went in at where that is more: a layer moved back from the touch onto fewer prices is still a
-//!   layer; its size tests are `layering.min_size_ratio` and `layering.min_depth_share`: a layer
+//!   layer; its size tests are `layering.min_size_ratio`, `layering.min_depth_share` and
+//!   `layering.min_typical_ratio`: a layer
 //!   is seen by its shape as well as its size), or — the
 //!   repricing variant (Sarao) — at an amend, `min_levels` of the party's orders on one side, none at
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
@@ -536,7 +537,8 @@ impl Fictitious {
         }
         let mut sizes = inst.sizes.clone();
         let typical = super::median(&mut sizes).unwrap_or(0.0);
-        if size < cfg.min_typical_ratio * typical {
+        let typical_ratio = if kind == AlertType::Layering { self.layer.min_typical_ratio } else { cfg.min_typical_ratio };
+        if size < typical_ratio * typical {
             return;
         }
         let now = ev.ts;
@@ -663,7 +665,7 @@ impl Fictitious {
             "depth_share": if depth_share.is_finite() { json!(round(depth_share, 4)) } else { json!(null) },
             "min_depth_share": share,
             "typical_order_size": round(typical, 8),
-            "min_typical_ratio": cfg.min_typical_ratio,
+            "min_typical_ratio": typical_ratio,
             "lifetime_s": round(lifetime, 6),
             "max_lifetime_s": cfg.max_lifetime.0 as f64 / 1e9,
             "cancel_after_fill_s": round(delay, 6),
