@@ -834,6 +834,68 @@ fn spoofing_on_one_venue_while_trading_on_another_is_cross_venue() {
     assert!(cross[0].description.contains("on another venue"), "{}", cross[0].description);
 }
 
+/// A buy stack of `sizes` from the best bid down on venue A, in a deep book (twelve makers), while
+/// the party sells 4 on venue B and a buyer meets it; the stack cancelled. Every minute.
+fn stack_here_trade_there(sizes: &[f64]) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let sp = it.account("xlayer");
+    let hit = it.account("hit");
+    let mut a = Market::new(&mut it, "venuea", "ABC-USD");
+    let mut b = Market::new(&mut it, "venueb", "ABC-USD");
+    let mut ca = Crowd::new(&mut it, 21);
+    ca.mms = (0..12).map(|i| it.account(&format!("mm{i}"))).collect();
+    ca.quotes = vec![Vec::new(); 12];
+    let mut cb = Crowd::new(&mut it, 22);
+    let mut stack = Vec::new();
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        ca.step(&mut a, ts);
+        cb.step(&mut b, ts);
+        if step < 3000 {
+            continue;
+        }
+        ca.take = if step % 600 < 30 { 0.0 } else { 0.3 };
+        match step % 600 {
+            0 => {
+                let bb = a.best_bid().unwrap();
+                for (k, size) in sizes.iter().enumerate() {
+                    stack.push(a.order(ts, sp, Side::Buy, Some(round(bb - k as f64 * TICK)), *size));
+                }
+                b.order(ts + 10 * MS, sp, Side::Sell, Some(round(b.best_ask().unwrap() - TICK)), 4.0);
+            }
+            10 => {
+                b.order(ts, hit, Side::Buy, None, 4.0);
+            }
+            20 => {
+                for id in stack.drain(..) {
+                    a.cancel(ts, id);
+                }
+            }
+            _ => {}
+        }
+    }
+    run(&merge(&[&a, &b]), &it)
+}
+
+/// Cross-venue manipulation by a stack is held to a layer's size tests: four orders at four prices
+/// (the stack placed before the trade it drew, as `layering.min_levels_first` asks) at about a
+/// sixth of the book's depth are caught, where one order of a like share, or the stack's first
+/// three orders at three prices, must reach spoofing's fifth.
+#[test]
+fn a_stack_drawing_a_trade_on_another_venue_is_held_to_a_layers_size_tests() {
+    let alerts = stack_here_trade_there(&[26.0, 20.0, 14.0, 10.0]);
+    let cross = of(&alerts, AlertType::CrossVenueManipulation);
+    assert_eq!(cross.len(), 10, "{:?}", cross.iter().map(|a| ((a.ts - T0) / SEC, a.evidence["depth_share"].clone())).collect::<Vec<_>>());
+    assert!(manipulation(&alerts).iter().all(|x| x.kind == AlertType::CrossVenueManipulation && x.accounts == ["xlayer"]), "{:#?}", manipulation(&alerts));
+    let share = cross[0].evidence["depth_share"].as_f64().unwrap();
+    assert!((0.1..0.2).contains(&share), "{share}: spoofing's size test would not pass");
+    assert_eq!(cross[0].evidence["min_depth_share"], 0.1);
+    for sizes in [&[48.0][..], &[26.0, 20.0, 14.0]] {
+        let alerts = stack_here_trade_there(sizes);
+        assert!(manipulation(&alerts).is_empty(), "{sizes:?}: {:#?}", manipulation(&alerts));
+    }
+}
+
 #[test]
 fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     let mut it = Interner::new();

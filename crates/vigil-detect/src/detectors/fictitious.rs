@@ -24,7 +24,8 @@
 //!   the best price, each amended `min_amends` times and never filled, while the party traded the
 //!   other side within `window`.
 //! - `cross_venue_manipulation`: either pattern where the party's opposite execution was on another
-//!   venue only.
+//!   venue only; a stack of `layering.min_levels_first` levels or more is held to a layer's size
+//!   tests, any other group to spoofing's.
 //!
 //! A single cancelled episode of spoofing or layering is held until the party repeats it within
 //! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`); an
@@ -390,7 +391,11 @@ impl Fictitious {
         // soon after the last of it (their work was done).
         let recent =
             |x: &Opposite| x.first.is_some_and(|f| f.0 - earliest.0 <= cfg.max_fill_wait.0) && x.last.is_some_and(|l| now.0 - l.0 <= cfg.max_cancel_delay.0);
-        let (kind, opp) = if recent(&here) {
+        let (near, far) = (recent(&here), recent(&there) && self.cross.enabled);
+        if !near && !far {
+            return;
+        }
+        {
             // A level is part of the layer when its order adds to the pressure: a token order
             // beside one large order is that order's spoof, not a stack.
             let largest = self.group.iter().map(|x| x.size).max().unwrap_or_default();
@@ -414,8 +419,10 @@ impl Fictitious {
                 v.dedup();
                 v.len()
             };
-            let levels = distinct(&mut prices).max(distinct(&mut placed));
-            self.levels = levels;
+            self.levels = distinct(&mut prices).max(distinct(&mut placed));
+        }
+        let levels = self.levels;
+        let (kind, opp) = if near {
             // Coscia's layering: the genuine order rests first and the stack goes in to draw its
             // fill. A stack placed first that draws the genuine order after it is spoofing with a
             // few orders unless it has `min_levels_first` levels. (Or the genuine order rested
@@ -440,10 +447,8 @@ impl Fictitious {
                 }
                 (AlertType::Spoofing, here)
             }
-        } else if recent(&there) && self.cross.enabled {
-            (AlertType::CrossVenueManipulation, there)
         } else {
-            return;
+            (AlertType::CrossVenueManipulation, there)
         };
         self.emit(ev, cx, p, kind, opp, "cancelled", out);
     }
@@ -494,8 +499,11 @@ impl Fictitious {
         // behind its fills, or what it executed there, whichever is larger (a party trading heavily
         // both ways is not drawing one small fill).
         let genuine = opp.genuine.max(opp.qty).max(floor);
-        let (ratio, share) =
-            if kind == AlertType::Layering { (self.layer.min_size_ratio, self.layer.min_depth_share) } else { (cfg.min_size_ratio, cfg.min_depth_share) };
+        // A layer's size tests for a layer, here or drawing a fill on another venue (the stack
+        // placed first: `min_levels_first` levels).
+        let layered =
+            kind == AlertType::Layering || kind == AlertType::CrossVenueManipulation && self.layer.enabled && self.levels >= self.layer.min_levels_first;
+        let (ratio, share) = if layered { (self.layer.min_size_ratio, self.layer.min_depth_share) } else { (cfg.min_size_ratio, cfg.min_depth_share) };
         if genuine <= 0.0 || size < WEAK * ratio * genuine {
             return;
         }
@@ -537,7 +545,7 @@ impl Fictitious {
         }
         let mut sizes = inst.sizes.clone();
         let typical = super::median(&mut sizes).unwrap_or(0.0);
-        let typical_ratio = if kind == AlertType::Layering { self.layer.min_typical_ratio } else { cfg.min_typical_ratio };
+        let typical_ratio = if layered { self.layer.min_typical_ratio } else { cfg.min_typical_ratio };
         if size < typical_ratio * typical {
             return;
         }
