@@ -1345,6 +1345,44 @@ fn momentum_ignition_by_a_lone_order_needs_a_larger_push_than_bait_set_out_toget
     assert!(set_out.iter().any(|a| a.evidence["pattern"] == "filled" && a.evidence["orders_set_out_together"] == 2), "{set_out:#?}");
 }
 
+/// A trader's sell resting a tick above the ask; a seller then sweeps the bids ten times, the
+/// makers following the price down; the trader buys hard as the igniter above does, the chasers
+/// following, and its sell fills. The push made the way back to an order the market had left
+/// behind, not the way to bait set out beyond the price: not momentum ignition. (The same push to
+/// a sell set out 25 ticks up is, above.)
+#[test]
+fn a_lone_order_the_market_left_behind_is_no_bait_when_a_push_brings_the_price_back() {
+    let mut it = Interner::new();
+    let trader = it.account("trader");
+    let seller = it.account("seller");
+    let chasers: Vec<AccountId> = (0..5).map(|i| it.account(&format!("chaser{i}"))).collect();
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 61);
+    crowd.follow = true;
+    let mut sell = 0;
+    for step in 0..600 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        let k = step - 3000;
+        if k == 0 {
+            sell = m.order(ts, trader, Side::Sell, Some(round(m.best_ask().unwrap() + TICK)), 20.0);
+        }
+        if (5..55).contains(&k) && k % 5 == 0 {
+            m.order(ts, seller, Side::Sell, None, 200.0);
+        }
+        if (100..150).contains(&k) && k % 10 == 0 {
+            m.order(ts, trader, Side::Buy, Some(round(m.best_ask().unwrap() + 2.0 * TICK)), 60.0);
+        }
+        if (150..250).contains(&k) && k % 4 == 0 && m.is_open(sell) {
+            m.order(ts, chasers[(k % 5) as usize], Side::Buy, None, 60.0);
+        }
+    }
+    assert!(!m.is_open(sell), "the push and the chasers reached the sell");
+    let alerts = run(&m.events, &it);
+    let mi = of(&alerts, AlertType::MomentumIgnition);
+    assert!(mi.iter().all(|a| a.evidence["pattern"] != "filled"), "{mi:#?}");
+}
+
 /// The attempt: an igniter sets out three sells 30-32 ticks up, then buys hard four times toward
 /// them; nobody follows and its sells never fill, but the attempt is the offence (MAR Art. 15).
 /// A second igniter does the same with a bid of its own resting far below from its trading

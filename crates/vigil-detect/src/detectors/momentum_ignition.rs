@@ -7,7 +7,9 @@
 //! aggressive volume on that side meanwhile, and the fill is beyond the price where its aggression
 //! began, in the aggression's direction, by at least `min_move_sigmas` times the instrument's usual
 //! 10 s move and `min_move_floor`, or by `min_move` if that is smaller (`min_move` alone before
-//! there are 5 minutes of history). A market maker's occasional hedge neither moves the price that
+//! there are 5 minutes of history). A lone order (not set out with others) needs a push of
+//! `single_min_move_sigmas` usual moves, and must have gone in beyond the price of the moment by
+//! between half and twice the way the push then made. A market maker's occasional hedge neither moves the price that
 //! far nor dominates the aggressive flow, and a party that was quoting the side it was taking
 //! (see `State::quoting`) is quoting both ways, not igniting.
 //!
@@ -46,7 +48,7 @@ const QUOTE_RECENT: i64 = 10_000_000_000;
 #[derive(Default)]
 struct State {
     /// Aggressive trades of the instrument within the window: (time, side, qty).
-    aggressive: VecDeque<(Ts, Side, f64)>,
+    aggressive: VecDeque<(Ts, Side, f64, f64)>,
     /// The last mid-price sample: (time, log mid).
     sample: Option<(i64, f64)>,
     /// The last `VOL_WINDOW` absolute log mid returns per `VOL_STEP`, oldest first, and the
@@ -320,7 +322,7 @@ impl Detector for MomentumIgnition {
         while st.aggressive.front().is_some_and(|x| now.0 - x.0 .0 > cfg.window.0) {
             st.aggressive.pop_front();
         }
-        st.aggressive.push_back((now, aggressor, t.qty.to_f64()));
+        st.aggressive.push_back((now, aggressor, t.qty.to_f64(), t.price.to_f64()));
         st.sample(now.0, &cx.instrument.book);
         let BookChange::Traded { buy, sell } = cx.change else { return };
         let taker = match aggressor {
@@ -411,6 +413,14 @@ impl Detector for MomentumIgnition {
         if together < cfg.min_bait_orders as usize && sigma.is_some_and(|s| moved < cfg.single_min_move_sigmas * s) {
             return;
         }
+        // A lone order is bait when it went in beyond the price of the moment, where the push then
+        // carried the price: the push made between half and twice the way from that price to it.
+        // (A trader's order resting at the touch that a later move came back to, or one far out
+        // that the market had mostly reached before the push, is not.)
+        let ahead = st.aggressive.iter().rev().find(|x| x.0 <= o.placed).map(|x| dir * (fill - x.3) / x.3);
+        if together < cfg.min_bait_orders as usize && ahead.is_some_and(|d| !(0.5 * d..=2.0 * d).contains(&moved)) {
+            return;
+        }
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
         if cx.repeat(AlertType::MomentumIgnition, behaviour, now, cfg.cooldown.0, out) {
             return;
@@ -457,6 +467,7 @@ impl Detector for MomentumIgnition {
             "min_move": cfg.min_move,
             "orders_set_out_together": together,
             "single_min_move_sigmas": cfg.single_min_move_sigmas,
+            "beyond_price_when_placed": ahead.map(|d| round(d, 6)),
             "aggression_start_price": p0,
             "aggressive_trade_seqs": seqs,
             "trade_id": t.trade_id.as_str(),
