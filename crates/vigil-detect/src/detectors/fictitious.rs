@@ -29,7 +29,8 @@
 //!
 //! A single cancelled episode of spoofing or layering is held until the party repeats it within
 //! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`); an
-//! episode at half the size tests or more counts toward the repetition without alerting itself.
+//! episode within half of the size-ratio and depth-share tests counts toward the repetition without
+//! alerting itself.
 //!
 //! A genuine large order cancelled because the market moved away has no opposite execution; a market
 //! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
@@ -110,7 +111,8 @@ struct SlotState {
     prev: u32,
     next: u32,
     linked: bool,
-    /// Already part of an alert: its cancel is that episode, not a new one.
+    /// Already part of an alert, or of a weak episode counted toward repetition (see `WEAK`): its
+    /// cancel is that episode, not a new one.
     alerted: bool,
 }
 
@@ -167,7 +169,8 @@ pub struct Fictitious {
     slots: Vec<Inst>,
     group: Vec<RestingOrder>,
     /// The price levels the group was judged at (with the prices it went in at and its fills'),
-    /// for the alert's evidence; 0 where none were counted (cross-venue). Reset with `group`: a
+    /// for the alert's evidence (and, across venues, whether a stack is held to a layer's size
+    /// tests). Reset with `group`: a
     /// value left from another event would make the evidence depend on what the shard saw before.
     levels: usize,
 }
@@ -316,9 +319,9 @@ impl Fictitious {
     }
 
     /// Whether `self.group` would fail [`Self::emit`]'s size or depth test whatever the party's
-    /// trades show: it is under `min_size_ratio` times the least its genuine interest can be (what
-    /// faced the orders as they went in, or rests on the other side now), or under
-    /// `min_depth_share` of the depth it joined. Most cancels of a two-sided quoter that also
+    /// trades show, even as a weak episode: it is under `WEAK` times `min_size_ratio` times the
+    /// least its genuine interest can be (what faced the orders as they went in, or rests on the
+    /// other side now), or under `WEAK` times `min_depth_share` of the depth it joined. Most cancels of a two-sided quoter that also
     /// trades end here, before its trades are read.
     fn too_small(&self, cx: &Context<'_>, p: Party) -> bool {
         // The looser of spoofing's and layering's tests: which the group is, is decided later.
@@ -511,9 +514,14 @@ impl Fictitious {
         if depth_share < WEAK * share {
             return;
         }
-        // Short of the size tests but within `WEAK` of them: an episode that counts toward the
-        // party's repetition, never alerting itself.
+        // Short of the size-ratio or depth-share test but within `WEAK` of them: an episode that
+        // counts toward the party's repetition, never alerting itself. Only a cancelled episode of
+        // spoofing or layering counts. (Its orders are then part of it: a later cancel of one of
+        // them is not judged again, as for an alert.)
         let weak = size < ratio * genuine || depth_share < share;
+        if weak && !(matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled") {
+            return;
+        }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
         if how == "cancelled" {
             // While the orders rested, the party's executions on their own side stay under
@@ -550,10 +558,6 @@ impl Fictitious {
             return;
         }
         let now = ev.ts;
-        let weak_kind = matches!(kind, AlertType::Spoofing | AlertType::Layering);
-        if weak && !(weak_kind && how == "cancelled") {
-            return;
-        }
         let cooldown = match kind {
             AlertType::Layering => self.layer.cooldown.0,
             AlertType::CrossVenueManipulation => self.cross.cooldown.0,

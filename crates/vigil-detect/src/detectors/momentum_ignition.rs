@@ -47,7 +47,7 @@ const QUOTE_RECENT: i64 = 10_000_000_000;
 
 #[derive(Default)]
 struct State {
-    /// Aggressive trades of the instrument within the window: (time, side, qty).
+    /// Aggressive trades of the instrument within the window: (time, side, qty, price).
     aggressive: VecDeque<(Ts, Side, f64, f64)>,
     /// The last mid-price sample: (time, log mid).
     sample: Option<(i64, f64)>,
@@ -60,6 +60,8 @@ struct State {
     /// least `QUOTE_LIFE` without trading, cancelled or re-priced. (The rest of an order that
     /// traded on arrival, or an immediate-or-cancel order, is not a quote.)
     quoted: FxHashMap<Party, [i64; 2]>,
+    /// The price of the last trade to leave `aggressive` (the price before its first).
+    before: f64,
 }
 
 impl State {
@@ -320,7 +322,9 @@ impl Detector for MomentumIgnition {
         let st = slot(&mut self.slots, cx.slot);
         let now = ev.ts;
         while st.aggressive.front().is_some_and(|x| now.0 - x.0 .0 > cfg.window.0) {
-            st.aggressive.pop_front();
+            if let Some(x) = st.aggressive.pop_front() {
+                st.before = x.3;
+            }
         }
         st.aggressive.push_back((now, aggressor, t.qty.to_f64(), t.price.to_f64()));
         st.sample(now.0, &cx.instrument.book);
@@ -417,7 +421,8 @@ impl Detector for MomentumIgnition {
         // carried the price: the push made between half and twice the way from that price to it.
         // (A trader's order resting at the touch that a later move came back to, or one far out
         // that the market had mostly reached before the push, is not.)
-        let ahead = st.aggressive.iter().rev().find(|x| x.0 <= o.placed).map(|x| dir * (fill - x.3) / x.3);
+        let then = st.aggressive.iter().rev().find(|x| x.0 <= o.placed).map_or(st.before, |x| x.3);
+        let ahead = (then > 0.0).then(|| dir * (fill - then) / then);
         if together < cfg.min_bait_orders as usize && ahead.is_some_and(|d| !(0.5 * d..=2.0 * d).contains(&moved)) {
             return;
         }
