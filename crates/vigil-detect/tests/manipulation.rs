@@ -620,35 +620,7 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
 /// with an order many times the book's depth alerts at once.
 #[test]
 fn a_single_spoofing_episode_alerts_only_when_it_dwarfs_the_book() {
-    let single = |size: f64| {
-        let mut it = Interner::new();
-        let sp = it.account("spoofer");
-        let hit = it.account("hit");
-        let mut m = Market::new(&mut it, "testx", "ABC-USD");
-        let mut crowd = Crowd::new(&mut it, 5);
-        crowd.gap = 3;
-        let mut spoof = None;
-        for step in 0..600 * SEC / STEP {
-            let ts = T0 + step * STEP;
-            crowd.step(&mut m, ts);
-            let phase = step - 3000;
-            crowd.take = if (0..30).contains(&phase) { 0.0 } else { 0.3 };
-            match phase {
-                0 => {
-                    let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
-                    m.order(ts, sp, Side::Sell, Some(round(ba - TICK)), 4.0);
-                    spoof = Some(m.order(ts + MS, sp, Side::Buy, Some(round(bb + TICK)), size));
-                }
-                5 => {
-                    m.order(ts, hit, Side::Buy, None, 3.56);
-                }
-                25 => m.cancel(ts, spoof.take().unwrap()),
-                _ => {}
-            }
-        }
-        let alerts = run(&m.events, &it);
-        of(&alerts, AlertType::Spoofing).into_iter().cloned().collect::<Vec<_>>()
-    };
+    let single = |size: f64| cftc_episodes(&[size]);
     assert!(single(60.0).is_empty());
     let big = single(400.0);
     assert_eq!(big.len(), 1, "{big:#?}");
