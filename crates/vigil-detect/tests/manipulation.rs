@@ -186,7 +186,8 @@ fn golden_coscia_is_layering() {
 }
 
 /// Coscia's stack of three, in two variants the published pattern leaves open: the genuine order,
-/// unfilled, pulled and sent again as a marketable one (`chase`), and the nearest layer moved back
+/// unfilled, pulled and sent again as an immediate-or-cancel one (`chase`; the cancel of its rest
+/// is no pull of a resting order), and the nearest layer moved back
 /// onto the next one's price, so the three rest at two prices (`squeeze`). Each is still layering:
 /// the genuine interest rested before the stack, and the stack went in at three levels.
 fn coscia_variant(chase: bool, squeeze: bool, episodes: &mut usize) -> Vec<Alert> {
@@ -218,9 +219,12 @@ fn coscia_variant(chase: bool, squeeze: bool, episodes: &mut usize) -> Vec<Alert
             3 if chase => {
                 // Taking what the makers offer at the touch, never its own layers beyond it.
                 m.cancel(ts, genuine_id);
+                // Immediate-or-cancel: what the touch does not fill is cancelled at once.
                 let ask = m.best_ask().unwrap().min(round(away));
-                let qty = m.touch_qty(Side::Sell).min(17.0);
-                m.order(ts, coscia, Side::Buy, Some(ask), qty);
+                let ioc = m.order(ts, coscia, Side::Buy, Some(ask), 17.0);
+                if m.is_open(ioc) {
+                    m.cancel(ts, ioc);
+                }
             }
             3 => {
                 m.order(ts, seller, Side::Sell, None, 17.0);
@@ -564,13 +568,35 @@ fn a_three_order_stack_placed_before_the_genuine_order_is_spoofing() {
 /// CFTC-pattern episodes a minute and a half apart, the spoof order of each the given size against
 /// a genuine order of 4; returns the spoofing alerts.
 fn cftc_episodes(sizes: &[f64]) -> Vec<Alert> {
+    cftc_with(&Config::default(), sizes, Cftc::default())
+}
+
+/// How a CFTC-pattern episode of [`cftc_with`] goes.
+struct Cftc {
+    /// When the genuine sell goes in after the spoof bid (before it where negative).
+    genuine_at: i64,
+    /// A second sell of the party's, of 2, goes in 0.3 s later at the best ask and fills too.
+    second: bool,
+    /// The spoof bid's price in ticks from the best bid.
+    ticks: f64,
+    /// The genuine sell, 1 of it filled, is pulled and the rest sold at market at once.
+    chase: bool,
+}
+
+impl Default for Cftc {
+    fn default() -> Self {
+        Cftc { genuine_at: -MS, second: false, ticks: 1.0, chase: false }
+    }
+}
+
+fn cftc_with(config: &Config, sizes: &[f64], how: Cftc) -> Vec<Alert> {
     let mut it = Interner::new();
     let sp = it.account("spoofer");
     let hit = it.account("hit");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 5);
     crowd.gap = 3;
-    let mut spoof = None;
+    let (mut spoof, mut genuine) = (None, None);
     for step in 0..(300 + 90 * sizes.len() as i64) * SEC / STEP {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
@@ -583,17 +609,34 @@ fn cftc_episodes(sizes: &[f64]) -> Vec<Alert> {
         match phase {
             0 => {
                 let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
-                m.order(ts, sp, Side::Sell, Some(round(ba - TICK)), 4.0);
-                spoof = Some(m.order(ts + MS, sp, Side::Buy, Some(round(bb + TICK)), size));
+                let bid = round(bb + how.ticks * TICK);
+                if how.genuine_at < 0 {
+                    genuine = Some(m.order(ts, sp, Side::Sell, Some(round(ba - TICK)), 4.0));
+                    spoof = Some(m.order(ts - how.genuine_at, sp, Side::Buy, Some(bid), size));
+                } else {
+                    spoof = Some(m.order(ts, sp, Side::Buy, Some(bid), size));
+                    genuine = Some(m.order(ts + how.genuine_at, sp, Side::Sell, Some(round(ba - TICK)), 4.0));
+                }
             }
-            5 => {
-                m.order(ts, hit, Side::Buy, None, 3.56);
+            2 if how.chase => {
+                m.order(ts, hit, Side::Buy, None, 1.0);
+            }
+            4 if how.chase => {
+                m.cancel(ts, genuine.take().unwrap());
+                m.order(ts, sp, Side::Sell, None, 3.0);
+            }
+            3 if how.second => {
+                let ba = m.best_ask().unwrap();
+                m.order(ts, sp, Side::Sell, Some(ba), 2.0);
+            }
+            5 if !how.chase => {
+                m.order(ts, hit, Side::Buy, None, if how.second { 5.56 } else { 3.56 });
             }
             25 => m.cancel(ts, spoof.take().unwrap()),
             _ => {}
         }
     }
-    let alerts = run(&m.events, &it);
+    let alerts = run_with(config, &m.events, &it);
     of(&alerts, AlertType::Spoofing).into_iter().cloned().collect()
 }
 
@@ -617,15 +660,53 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
 
 /// One CFTC-pattern episode alone, its order about the size of the book at its level, is held:
 /// a trader's large order cancelled by chance after a small fill looks the same. The same episode
-/// with an order many times the book's depth alerts at once.
+/// with an order many times the book's depth alerts at once, if it also has the spoof's sequence:
+/// one genuine order, placed with the spoof (a millisecond before it or after it) or later, filled,
+/// and then the spoof cancelled. Where the genuine order was there half a second first, or the
+/// party's sells filled from two orders while the bid rested, it is held for a repetition like any
+/// other (a genuine order pulled and sent again at
+/// once as a marketable one is still one).
 #[test]
-fn a_single_spoofing_episode_alerts_only_when_it_dwarfs_the_book() {
-    let single = |size: f64| cftc_episodes(&[size]);
-    assert!(single(60.0).is_empty());
-    let big = single(400.0);
+fn a_single_spoofing_episode_alerts_only_when_it_dwarfs_the_book_in_the_spoofs_sequence() {
+    let after = || Cftc { genuine_at: MS, ..Cftc::default() };
+    let single = |size: f64, how: Cftc| cftc_with(&Config::default(), &[size], how);
+    assert!(single(60.0, after()).is_empty());
+    let big = single(400.0, after());
     assert_eq!(big.len(), 1, "{big:#?}");
     assert!(big[0].evidence["depth_share"].as_f64().unwrap() >= 2.0, "{:?}", big[0].evidence);
     assert_eq!(big[0].evidence["episodes_in_repeat_window"], 1);
+    assert_eq!(big[0].evidence["opposite_orders"], 1);
+    assert!(big[0].evidence["genuine_placed_after_s"].as_f64().unwrap() > 0.0, "{:?}", big[0].evidence);
+    let with = single(400.0, Cftc::default());
+    assert_eq!(with.len(), 1, "{with:#?}");
+    let first = single(400.0, Cftc { genuine_at: -500 * MS, ..Cftc::default() });
+    assert!(first.is_empty(), "{first:#?}");
+    let busy = single(400.0, Cftc { second: true, ..after() });
+    assert!(busy.is_empty(), "{busy:#?}");
+    // A genuine order partly filled, then pulled and sold at market at once, is one interest,
+    // chased: the spoof's sequence still.
+    let chased = single(400.0, Cftc { chase: true, ticks: -1.0, ..after() });
+    assert_eq!(chased.len(), 1, "{chased:#?}");
+    assert_eq!(chased[0].evidence["opposite_orders"], 2);
+    // Repeated, both are the pattern.
+    assert_eq!(cftc_with(&Config::default(), &[400.0, 400.0], Cftc { genuine_at: -500 * MS, ..Cftc::default() }).len(), 1);
+    assert_eq!(cftc_with(&Config::default(), &[400.0, 400.0], Cftc { second: true, ..after() }).len(), 1);
+}
+
+/// The depth a spoof order is measured against is the best `depth_levels` levels of its side
+/// without the order itself; an order placed deeper than them is not among them, so it is not
+/// taken off them (which left nothing, an infinite share, and a single episode alerting).
+#[test]
+fn a_spoof_order_deeper_than_the_depth_levels_is_measured_against_them_whole() {
+    let mut config = Config::default();
+    config.detectors.spoofing.depth_levels = 2;
+    let deep = |size: f64| cftc_with(&config, &[size], Cftc { genuine_at: MS, ticks: -5.0, ..Cftc::default() });
+    // The best two bid levels hold about 40: 60 is about 1.5 times them, held as a single episode.
+    assert!(deep(60.0).is_empty(), "{:#?}", deep(60.0));
+    let big = deep(400.0);
+    assert_eq!(big.len(), 1, "{big:#?}");
+    let share = big[0].evidence["depth_share"].as_f64().unwrap();
+    assert!((4.0..20.0).contains(&share), "{share}");
 }
 
 /// The look-alike of the CFTC pattern: a trader's large order, cancelled 8 s after a fill of its
