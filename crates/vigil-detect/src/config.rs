@@ -164,6 +164,9 @@ pub struct MomentumIgnitionConfig {
     pub attempt_min_move_sigmas: f64,
     pub attempt_min_share: f64,
     pub attempt_max_bait_sigmas: f64,
+    pub short_push_min_levels: usize,
+    pub short_push_max_bait_sigmas: f64,
+    pub short_push_min_typical_ratio: f64,
     pub single_min_move_sigmas: f64,
     pub cooldown: Duration,
 }
@@ -384,6 +387,8 @@ impl Config {
             ("detectors.momentum_ignition.attempt_min_move_sigmas", d.momentum_ignition.attempt_min_move_sigmas),
             ("detectors.momentum_ignition.attempt_max_bait_sigmas", d.momentum_ignition.attempt_max_bait_sigmas),
             ("detectors.momentum_ignition.single_min_move_sigmas", d.momentum_ignition.single_min_move_sigmas),
+            ("detectors.momentum_ignition.short_push_max_bait_sigmas", d.momentum_ignition.short_push_max_bait_sigmas),
+            ("detectors.momentum_ignition.short_push_min_typical_ratio", d.momentum_ignition.short_push_min_typical_ratio),
             ("detectors.marking_the_close.min_move", d.marking_the_close.min_move),
             ("detectors.price_discrepancy.threshold", d.price_discrepancy.threshold),
             ("detectors.unusual_timing.record_multiplier", d.unusual_timing.record_multiplier),

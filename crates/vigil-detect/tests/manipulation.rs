@@ -1524,6 +1524,76 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
     assert!(a.description.contains("rested 3 sell orders"), "{}", a.description);
 }
 
+/// One sweep at a ladder: the party sets out `ladder` sells together ten ticks up, another account
+/// offers 10 lots on each of the four ticks above the makers' quotes, and two seconds later one buy
+/// of `sweep` takes the offers up to seven ticks up, stopping short of the party's sells. Returns the
+/// momentum ignition alerts.
+fn short_push(ladder: usize, sweep: f64, config: &Config) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let igniter = it.account("igniter");
+    let deep = it.account("deep");
+    let mut m = Market::new(&mut it, "testx", "ABC-USD");
+    let mut crowd = Crowd::new(&mut it, 71);
+    crowd.follow = true;
+    let at = |s: i64| s * SEC / STEP;
+    let mut mid = 0.0;
+    for step in 0..900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd.step(&mut m, ts);
+        if step == at(750) {
+            mid = crowd.mid;
+            for k in 0..ladder {
+                m.order(ts, igniter, Side::Sell, Some(round(mid + (10 + k) as f64 * TICK)), 20.0);
+            }
+            for k in 4..8 {
+                m.order(ts, deep, Side::Sell, Some(round(mid + k as f64 * TICK)), 10.0);
+            }
+        }
+        if step == at(752) {
+            m.order(ts, igniter, Side::Buy, Some(round(mid + 7.0 * TICK)), sweep);
+        }
+    }
+    let alerts = run_with(config, &m.events, &it);
+    of(&alerts, AlertType::MomentumIgnition).into_iter().cloned().collect()
+}
+
+/// In a thin book one sweep through several levels moves the price as far as many small orders: a
+/// single buy of 90 lots (ten times the median order) taking seven ticks of offers toward the three
+/// sells its party set out together two seconds before, stopping short of them, is an attempt. Two
+/// sells are a trader's take-profit orders, not a ladder; and a push that is not large for the
+/// market (here, the bar raised to twenty times the median order) is a trader's ordinary order.
+#[test]
+fn a_single_sweep_at_a_ladder_set_out_together_is_an_attempt() {
+    let config = Config::default();
+    let mi = short_push(3, 90.0, &config);
+    assert_eq!(mi.len(), 1, "{mi:#?}");
+    let e = &mi[0].evidence;
+    assert_eq!(e["pattern"], "attempt");
+    assert_eq!(e["short_push"], true);
+    assert_eq!(e["aggressive_trades"], 1);
+    assert_eq!(e["passive_levels"], 3);
+    let x = e["aggressive_volume"].as_f64().unwrap() / e["typical_order_size"].as_f64().unwrap();
+    assert!(x >= 2.5, "{e:?}");
+    assert!(mi[0].description.contains("bought aggressively once"), "{}", mi[0].description);
+    let two = short_push(2, 90.0, &config);
+    assert!(two.is_empty(), "{two:#?}");
+    let mut high = Config::default();
+    high.detectors.momentum_ignition.short_push_min_typical_ratio = 20.0;
+    assert!(short_push(3, 90.0, &high).is_empty());
+    // The rules bite: with two prices enough, the take-profit pair alerts; with short pushes off,
+    // the ladder does not.
+    let mut loose = Config::default();
+    loose.detectors.momentum_ignition.short_push_min_levels = 2;
+    assert_eq!(short_push(2, 90.0, &loose).len(), 1);
+    let mut off = Config::default();
+    off.detectors.momentum_ignition.short_push_min_levels = 0;
+    assert!(short_push(3, 90.0, &off).is_empty());
+    // Bait a tenth of a usual move beyond the price the push reached, or nearer, only.
+    let mut near = Config::default();
+    near.detectors.momentum_ignition.short_push_max_bait_sigmas = 0.1;
+    assert!(short_push(3, 90.0, &near).is_empty());
+}
+
 /// The usual move an attempt is judged against is the median of the last half hour's: a pump and
 /// dump six minutes before (a minute of 10 s moves thirty times the usual) does not make the
 /// igniter's push look small afterwards.

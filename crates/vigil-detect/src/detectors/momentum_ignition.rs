@@ -14,7 +14,8 @@
 //! (see `State::quoting`) is quoting both ways, not igniting.
 //!
 //! The attempt alerts too, at the party's own aggressive trade, when its bait still rests ahead of
-//! the push: see `MomentumIgnition::attempt`.
+//! the push: see `MomentumIgnition::attempt` (a short push of one or two sweeps only at a ladder
+//! of bait close ahead, and large for the market).
 //!
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
@@ -44,6 +45,8 @@ const MEDIAN_ABS: f64 = 0.674_489_75;
 const QUOTE_LIFE: i64 = 100_000_000;
 /// A quote taken down this long before a run began still counts as quoting during it.
 const QUOTE_RECENT: i64 = 10_000_000_000;
+/// The instrument's typical order size is the median of its last this many orders to rest.
+const TYPICAL: usize = 512;
 
 #[derive(Default)]
 struct State {
@@ -62,6 +65,9 @@ struct State {
     quoted: FxHashMap<Party, [i64; 2]>,
     /// The price of the last trade to leave `aggressive` (the price before its first).
     before: f64,
+    /// The sizes of the instrument's last `TYPICAL` orders to rest, and the next to replace.
+    sizes: Vec<f64>,
+    next_size: usize,
 }
 
 impl State {
@@ -160,7 +166,10 @@ impl MomentumIgnition {
     /// distinct prices on the other side, placed within `window` before the run began and within
     /// `bait_span` of each other, each beyond the price where the run began by that move and
     /// beyond the price now, by at most `attempt_max_bait_sigmas` usual moves: it pushed the market
-    /// toward orders it had set out where the push would take it. A trader with one take-profit order, a seller whose ladder stood long before
+    /// toward orders it had set out where the push would take it. A short push (fewer than
+    /// `attempt_min_trades` orders) needs a ladder of `short_push_min_levels` prices, the nearest
+    /// within `short_push_max_bait_sigmas` usual moves, and `short_push_min_typical_ratio` times
+    /// the instrument's median order. A trader with one take-profit order, a seller whose ladder stood long before
     /// it bought, a trader whose orders gathered one by one, or a market maker quoting the side it
     /// takes, is not that.
     fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
@@ -177,7 +186,9 @@ impl MomentumIgnition {
         let Some(&Run { n, vol, t0, p0, .. }) = cx.activity.last_run(symbol, p).filter(|r| r.venue == venue && r.side == side && r.last == now) else {
             return;
         };
-        if n < cfg.attempt_min_trades || p0 <= 0.0 {
+        // A short push (one sweep or two) is judged below, against a ladder and the market's size.
+        let short_push = n < cfg.attempt_min_trades;
+        if p0 <= 0.0 || short_push && cfg.short_push_min_levels == 0 {
             return;
         }
         // A book whose mid has not moved has no usual move to judge a push against.
@@ -217,6 +228,18 @@ impl MomentumIgnition {
         if levels < cfg.min_bait_orders as usize || st.quoting(p, side, t0, placed, cfg.bait_span.0, cx) {
             return;
         }
+        // A short push at a ladder of bait: `short_push_min_levels` prices, the nearest within
+        // `short_push_max_bait_sigmas` usual moves of the price now (the push stopped just short of
+        // its own orders), and the push `short_push_min_typical_ratio` times the instrument's
+        // median order (a trader's ordinary market order moving a thin book toward a ladder it had
+        // set out is not a push).
+        let nearest_bait = bait.iter().map(|b| dir * (b.0 - price) / price).fold(f64::INFINITY, f64::min);
+        let typical = if short_push { super::median(&mut st.sizes.clone()).unwrap_or(f64::INFINITY) } else { f64::NAN };
+        if short_push
+            && (levels < cfg.short_push_min_levels || nearest_bait > cfg.short_push_max_bait_sigmas * sigma || vol < cfg.short_push_min_typical_ratio * typical)
+        {
+            return;
+        }
         let behaviour = key(&[&venue.0.to_le_bytes(), &symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
         if cx.repeat(AlertType::MomentumIgnition, behaviour, now, cfg.cooldown.0, out) {
             return;
@@ -233,16 +256,21 @@ impl MomentumIgnition {
         let (lo, hi) = (bait[0].0, bait[bait.len() - 1].0);
         let nearest = if side == Side::Buy { lo } else { hi };
         let description = format!(
-            "{acct} rested {} {rest} order{} of {} {symbol_name} in all at {} to {} on {venue_name}, then {agg} aggressively {n} times in {} s ({} lots, {}% of all aggressive {} volume), moving the price {}% from {} to {} ({}x its usual 10 s move of {}%) toward them.",
+            "{acct} rested {} {rest} order{} of {} {symbol_name} in all at {} to {} on {venue_name}, then {agg} aggressively {} ({} lots, {}% of all aggressive {} volume{}), moving the price {}% from {} to {} ({}x its usual 10 s move of {}%) toward them.",
             bait.len(),
             if bait.len() == 1 { "" } else { "s" },
             num(bait_qty),
             num(lo),
             num(hi),
-            short((now.0 - t0.0) as f64 / 1e9),
+            match n {
+                1 => "once".to_string(),
+                2 => format!("twice in {} s", short((now.0 - t0.0) as f64 / 1e9)),
+                _ => format!("{n} times in {} s", short((now.0 - t0.0) as f64 / 1e9)),
+            },
             num(vol),
             short(100.0 * share),
             side.as_str(),
+            if typical.is_finite() { format!(", {}x the median order", short(vol / typical)) } else { String::new() },
             short(100.0 * moved),
             num(p0),
             t.price,
@@ -263,6 +291,8 @@ impl MomentumIgnition {
             "price": t.price.to_string(),
             "aggressive_trades": n,
             "attempt_min_trades": cfg.attempt_min_trades,
+            "typical_order_size": if typical.is_finite() { json!(round(typical, 8)) } else { json!(null) },
+            "short_push": short_push,
             "aggressive_volume": round(vol, 8),
             "aggressive_share": round(share, 4),
             "attempt_min_share": cfg.attempt_min_share,
@@ -309,6 +339,17 @@ impl Detector for MomentumIgnition {
             BookChange::Amended { before, after } if before.price != after.price => Some(before),
             _ => None,
         };
+        // The sizes of orders as they go in, for the instrument's typical order.
+        if let BookChange::Added(o) = cx.change {
+            let st = slot(&mut self.slots, cx.slot);
+            if st.sizes.len() < TYPICAL {
+                st.sizes.push(o.size.to_f64());
+            } else {
+                st.sizes[st.next_size] = o.size.to_f64();
+                st.next_size = (st.next_size + 1) % TYPICAL;
+            }
+            return;
+        }
         if let Some(o) = left {
             if let (true, true, Some(a)) = (o.filled == Qty::ZERO, ev.ts.0 - o.ts.0 >= QUOTE_LIFE, o.account) {
                 let st = slot(&mut self.slots, cx.slot);
