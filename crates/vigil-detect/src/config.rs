@@ -433,6 +433,12 @@ impl Config {
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {
             return bad("detectors.momentum_ignition.min_bait_orders", "min_bait_orders and attempt_min_trades must be at least 1");
         }
+        if m.short_push_min_levels != 0 && m.short_push_min_levels < m.min_bait_orders as usize {
+            return bad("detectors.momentum_ignition.short_push_min_levels", "must be 0 (no short pushes) or at least min_bait_orders");
+        }
+        if m.short_push_max_bait_sigmas > m.attempt_max_bait_sigmas {
+            return bad("detectors.momentum_ignition.short_push_max_bait_sigmas", "must be at most attempt_max_bait_sigmas");
+        }
         if m.attempt_max_bait_sigmas < m.attempt_min_move_sigmas {
             return bad("detectors.momentum_ignition.attempt_max_bait_sigmas", "must be at least attempt_min_move_sigmas");
         }

@@ -606,7 +606,16 @@ fn cftc_with(config: &Config, sizes: &[f64], how: Cftc) -> Vec<Alert> {
         let phase = step % 900;
         crowd.take = if phase < 30 { 0.0 } else { 0.3 };
         let Some(&size) = sizes.get(((step - 3000) / 900) as usize) else { continue };
+        let lead = -how.genuine_at;
         match phase {
+            // A genuine order a step or more ahead: the spoof bid goes in that much later.
+            p if lead >= STEP && p == lead / STEP => {
+                let bb = m.best_bid().unwrap();
+                spoof = Some(m.order(ts + lead % STEP, sp, Side::Buy, Some(round(bb + how.ticks * TICK)), size));
+            }
+            0 if lead >= STEP => {
+                genuine = Some(m.order(ts, sp, Side::Sell, Some(round(m.best_ask().unwrap() - TICK)), 4.0));
+            }
             0 => {
                 let (bb, ba) = (m.best_bid().unwrap(), m.best_ask().unwrap());
                 let bid = round(bb + how.ticks * TICK);
@@ -662,7 +671,7 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
 /// a trader's large order cancelled by chance after a small fill looks the same. The same episode
 /// with an order many times the book's depth alerts at once, if it also has the spoof's sequence:
 /// one genuine order, placed with the spoof (a millisecond before it or after it) or later, filled,
-/// and then the spoof cancelled. Where the genuine order was there half a second first, or the
+/// and then the spoof cancelled. Where the genuine order was there 0.3 s first, or the
 /// party's sells filled from two orders while the bid rested, it is held for a repetition like any
 /// other (a genuine order pulled and sent again at
 /// once as a marketable one is still one).
@@ -679,7 +688,7 @@ fn a_single_spoofing_episode_alerts_only_when_it_dwarfs_the_book_in_the_spoofs_s
     assert!(big[0].evidence["genuine_placed_after_s"].as_f64().unwrap() > 0.0, "{:?}", big[0].evidence);
     let with = single(400.0, Cftc::default());
     assert_eq!(with.len(), 1, "{with:#?}");
-    let first = single(400.0, Cftc { genuine_at: -500 * MS, ..Cftc::default() });
+    let first = single(400.0, Cftc { genuine_at: -300 * MS, ..Cftc::default() });
     assert!(first.is_empty(), "{first:#?}");
     let busy = single(400.0, Cftc { second: true, ..after() });
     assert!(busy.is_empty(), "{busy:#?}");
@@ -689,7 +698,7 @@ fn a_single_spoofing_episode_alerts_only_when_it_dwarfs_the_book_in_the_spoofs_s
     assert_eq!(chased.len(), 1, "{chased:#?}");
     assert_eq!(chased[0].evidence["opposite_orders"], 2);
     // Repeated, both are the pattern.
-    assert_eq!(cftc_with(&Config::default(), &[400.0, 400.0], Cftc { genuine_at: -500 * MS, ..Cftc::default() }).len(), 1);
+    assert_eq!(cftc_with(&Config::default(), &[400.0, 400.0], Cftc { genuine_at: -300 * MS, ..Cftc::default() }).len(), 1);
     assert_eq!(cftc_with(&Config::default(), &[400.0, 400.0], Cftc { second: true, ..after() }).len(), 1);
 }
 

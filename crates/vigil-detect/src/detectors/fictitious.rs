@@ -38,7 +38,7 @@
 //! Basis: CEA §4c(a)(5)(C); EU MAR Art. 12(1)(a), Annex I(A)(c) and Annex II 1(c)/(d); the Coscia
 //! (2015), Sarao (2015) and CFTC spoofing orders.
 
-use super::{num, short, slot};
+use super::{num, short, slot, ON_ARRIVAL};
 use crate::activity::Party;
 use crate::builder::{key, round, Signal};
 use crate::config::{CrossVenueConfig, LayeringConfig, SpoofingConfig};
@@ -207,7 +207,8 @@ struct Opposite {
     last: Option<Ts>,
     /// When the earliest of the orders behind these executions was placed.
     placed: Option<Ts>,
-    /// When each order behind them was placed (distinct orders, up to `MAX_ORDERS`).
+    /// When each order behind them was placed (distinct orders, up to `MAX_ORDERS`: that many is
+    /// that many or more; a market order's fills in one instant are one order).
     orders: Vec<Ts>,
     trades: Vec<u64>,
 }
@@ -263,7 +264,7 @@ impl Detector for Fictitious {
                 if let Some(po) = inst.parties.get_mut(&p) {
                     po.resting[o.side as usize] = (po.resting[o.side as usize] - o.qty.to_f64()).max(0.0);
                     // (The rest of a marketable order cancelled on arrival was never resting.)
-                    if ev.ts > o.placed {
+                    if ev.ts.0 - o.placed.0 > ON_ARRIVAL {
                         po.pulled[o.side as usize] = (o.placed.0, ev.ts.0);
                     }
                     unlink(&mut inst.slots, po, p, o.slot);
@@ -454,12 +455,7 @@ impl Fictitious {
             // first, was pulled while the stack rested, and an incoming order the party placed
             // within `RESENT` after the pull drew the fill: the same interest, chased.)
             let pulled = self.slots[cx.slot].parties.get(&p).map_or((i64::MAX, i64::MIN), |po| po.pulled[o.side.opposite() as usize]);
-            let resent = pulled.0 < earliest.0
-                && pulled.1 >= earliest.0
-                && cx
-                    .activity
-                    .since(cx.instrument.symbol, p, Ts(pulled.1))
-                    .any(|t| t.side != o.side && t.aggressive && t.venue == cx.instrument.venue && (0..=RESENT).contains(&(t.placed().0 - pulled.1)));
+            let resent = pulled.0 < earliest.0 && chased(cx, p, o.side.opposite(), pulled, earliest);
             let genuine_first = here.placed.is_some_and(|g| g < earliest) || resent;
             if levels >= self.layer.min_levels && (genuine_first || levels >= self.layer.min_levels_first) {
                 if !self.layer.enabled {
@@ -621,13 +617,10 @@ impl Fictitious {
         // lost). (A layer repriced for minutes is its own repetition; cross-venue manipulation is
         // judged by its other venue's trading.)
         let held = matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled";
-        // (A genuine order pulled and sent again at once as a marketable one is one order: the
-        // same interest, chased.)
-        let (pulled_placed, pulled_at) = po.pulled[side.opposite() as usize];
-        let same = |a: i64, b: i64| (a - b).abs() < 1_000;
-        let resent = opp.orders.len() == 2
-            && opp.orders.iter().any(|g| same(g.0, pulled_placed))
-            && opp.orders.iter().any(|g| (-1_000..=RESENT).contains(&(g.0 - pulled_at)));
+        // (A genuine order pulled while they rested and sent again at once as a marketable one is
+        // one order: the same interest, chased. `placed` is known to the microsecond.)
+        let pulled = po.pulled[side.opposite() as usize];
+        let resent = opp.orders.len() == 2 && opp.orders.iter().any(|g| (g.0 - pulled.0).abs() < 1_000) && chased(cx, p, side.opposite(), pulled, earliest);
         let sequence = (opp.orders.len() == 1 || resent) && opp.placed.is_some_and(|g| g.0 >= earliest.0 - TOGETHER);
         if held && seen < cfg.min_episodes && (depth_share < cfg.single_depth_share || !sequence) {
             return;
@@ -747,6 +740,17 @@ impl Fictitious {
             evidence,
         });
     }
+}
+
+/// Whether the party's order on `side` pulled at `pulled` (placed, cancelled) while a group placed
+/// from `earliest` rested was chased: an incoming order of the party's, placed within `RESENT`
+/// after the pull, traded that side aggressively on this venue.
+fn chased(cx: &Context<'_>, p: Party, side: Side, pulled: (i64, i64), earliest: Ts) -> bool {
+    pulled.1 >= earliest.0
+        && cx
+            .activity
+            .since(cx.instrument.symbol, p, Ts(pulled.1))
+            .any(|t| t.side == side && t.aggressive && t.venue == cx.instrument.venue && (0..=RESENT).contains(&(t.placed().0.saturating_sub(pulled.1))))
 }
 
 /// "122, 85 and 54".

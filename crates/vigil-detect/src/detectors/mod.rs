@@ -200,6 +200,11 @@ pub const CATALOGUE: [Pattern; 14] = [
     },
 ];
 
+/// An order's fills or cancel within this long of its placement happened on arrival: a marketable
+/// order's sweep and the cancel of its unfilled rest (immediate-or-cancel) are one act, not an
+/// order that rested (a feed may stamp them a few microseconds apart).
+pub(crate) const ON_ARRIVAL: i64 = 1_000_000;
+
 /// Median of a small sample (the baselines are tens of windows); `None` when empty.
 pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {
     if xs.is_empty() {

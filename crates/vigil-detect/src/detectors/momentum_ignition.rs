@@ -20,7 +20,7 @@
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
 
-use super::{num, short, slot};
+use super::{num, short, slot, ON_ARRIVAL};
 use crate::activity::{Party, Run};
 use crate::builder::{key, round, Signal};
 use crate::config::MomentumIgnitionConfig;
@@ -65,9 +65,12 @@ struct State {
     quoted: FxHashMap<Party, [i64; 2]>,
     /// The price of the last trade to leave `aggressive` (the price before its first).
     before: f64,
-    /// The sizes of the instrument's last `TYPICAL` orders to rest, and the next to replace.
+    /// The sizes of the instrument's last `TYPICAL` orders to rest, and the next to replace; their
+    /// median as last computed, and how many have gone in since.
     sizes: Vec<f64>,
     next_size: usize,
+    typical: f64,
+    stale: usize,
 }
 
 impl State {
@@ -100,6 +103,20 @@ impl State {
         self.sample = Some((now, lm));
     }
 
+    /// The median size of the instrument's recent orders (computed again once `TYPICAL / 8` more
+    /// have gone in: a short push is judged against it at each of its fills).
+    fn typical(&mut self) -> f64 {
+        if self.stale > 0 && (self.stale >= TYPICAL / 8 || self.sizes.len() < TYPICAL) {
+            self.typical = super::median(&mut self.sizes.clone()).unwrap_or(f64::INFINITY);
+            self.stale = 0;
+        }
+        if self.sizes.is_empty() {
+            f64::INFINITY
+        } else {
+            self.typical
+        }
+    }
+
     /// The usual 10 s move as a fraction, once there is enough history.
     fn sigma(&self) -> Option<f64> {
         (self.samples >= VOL_MIN_SAMPLES).then_some(self.usual)
@@ -115,7 +132,11 @@ impl State {
     fn quoting(&self, p: Party, side: Side, t0: Ts, placed: (i64, i64), span: i64, cx: &Context<'_>) -> bool {
         self.quoted.get(&p).is_some_and(|q| q[side as usize] >= t0.0 - QUOTE_RECENT)
             || cx.instrument.book.iter_orders().any(|(_, r)| {
-                r.side == side && r.placed < t0 && r.placed.0 >= placed.0 - span && r.placed.0 <= placed.1 + span && r.account.is_some_and(|a| cx.party(a) == p)
+                r.side == side
+                    && r.placed.0 < t0.0 - ON_ARRIVAL
+                    && r.placed.0 >= placed.0 - span
+                    && r.placed.0 <= placed.1 + span
+                    && r.account.is_some_and(|a| cx.party(a) == p)
             })
     }
 }
@@ -199,6 +220,13 @@ impl MomentumIgnition {
         if moved <= 0.0 || moved < need {
             return;
         }
+        // A short push must be large for the market (`short_push_min_typical_ratio` times the
+        // instrument's median order: a trader's ordinary market order moving a thin book is not a
+        // push); the cheapest of its tests, so first.
+        let typical = if short_push { st.typical() } else { f64::NAN };
+        if short_push && vol < cfg.short_push_min_typical_ratio * typical {
+            return;
+        }
         let market: f64 = st.aggressive.iter().filter(|x| x.0 >= t0 && x.1 == side).map(|x| x.2).sum();
         let share = if market > 0.0 { vol / market } else { 0.0 };
         if share < cfg.attempt_min_share {
@@ -230,14 +258,9 @@ impl MomentumIgnition {
         }
         // A short push at a ladder of bait: `short_push_min_levels` prices, the nearest within
         // `short_push_max_bait_sigmas` usual moves of the price now (the push stopped just short of
-        // its own orders), and the push `short_push_min_typical_ratio` times the instrument's
-        // median order (a trader's ordinary market order moving a thin book toward a ladder it had
-        // set out is not a push).
+        // its own orders).
         let nearest_bait = bait.iter().map(|b| dir * (b.0 - price) / price).fold(f64::INFINITY, f64::min);
-        let typical = if short_push { super::median(&mut st.sizes.clone()).unwrap_or(f64::INFINITY) } else { f64::NAN };
-        if short_push
-            && (levels < cfg.short_push_min_levels || nearest_bait > cfg.short_push_max_bait_sigmas * sigma || vol < cfg.short_push_min_typical_ratio * typical)
-        {
+        if short_push && (levels < cfg.short_push_min_levels || nearest_bait > cfg.short_push_max_bait_sigmas * sigma) {
             return;
         }
         let behaviour = key(&[&venue.0.to_le_bytes(), &symbol.0.to_le_bytes(), &p.0.to_le_bytes()]);
@@ -348,6 +371,7 @@ impl Detector for MomentumIgnition {
                 st.sizes[st.next_size] = o.size.to_f64();
                 st.next_size = (st.next_size + 1) % TYPICAL;
             }
+            st.stale += 1;
             return;
         }
         if let Some(o) = left {
