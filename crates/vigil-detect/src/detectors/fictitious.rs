@@ -38,7 +38,7 @@
 //! Basis: CEA §4c(a)(5)(C); EU MAR Art. 12(1)(a), Annex I(A)(c) and Annex II 1(c)/(d); the Coscia
 //! (2015), Sarao (2015) and CFTC spoofing orders.
 
-use super::{num, short, slot, ON_ARRIVAL};
+use super::{num, short, slot, RecentSizes, ON_ARRIVAL};
 use crate::activity::Party;
 use crate::builder::{key, round, Signal};
 use crate::config::{CrossVenueConfig, LayeringConfig, SpoofingConfig};
@@ -164,12 +164,9 @@ struct Inst {
     /// Per book slot.
     slots: Vec<SlotState>,
     parties: FxHashMap<Party, PartyOrders>,
-    /// Sizes of the instrument's last orders (a ring), for its typical order size.
-    sizes: Vec<f64>,
-    next_size: usize,
+    /// Sizes of the instrument's last orders, for its typical order size.
+    sizes: RecentSizes,
 }
-
-const TYPICAL: usize = 512;
 
 pub struct Fictitious {
     spoof: SpoofingConfig,
@@ -244,12 +241,7 @@ impl Detector for Fictitious {
                 let n = self.spoof.depth_levels;
                 let own = if side.rank(o.price).is_some_and(|r| r < n) { o.qty.to_f64() } else { 0.0 };
                 let depth = (side.depth(n).to_f64() - own).max(0.0);
-                if inst.sizes.len() < TYPICAL {
-                    inst.sizes.push(o.size.to_f64());
-                } else {
-                    inst.sizes[inst.next_size] = o.size.to_f64();
-                    inst.next_size = (inst.next_size + 1) % TYPICAL;
-                }
+                inst.sizes.push(o.size.to_f64());
                 let p = cx.party(a);
                 let po = inst.parties.entry(p).or_default();
                 po.resting[o.side as usize] += o.qty.to_f64();
@@ -569,8 +561,7 @@ impl Fictitious {
                 return;
             }
         }
-        let mut sizes = inst.sizes.clone();
-        let typical = super::median(&mut sizes).unwrap_or(0.0);
+        let typical = inst.sizes.median().unwrap_or(0.0);
         let typical_ratio = if layered { self.layer.min_typical_ratio } else { cfg.min_typical_ratio };
         if size < typical_ratio * typical {
             return;
@@ -620,9 +611,12 @@ impl Fictitious {
         // (A genuine order pulled while they rested and sent again at once as a marketable one is
         // one order: the same interest, chased. `placed` is known to the microsecond.)
         let pulled = po.pulled[side.opposite() as usize];
-        let resent = opp.orders.len() == 2 && opp.orders.iter().any(|g| (g.0 - pulled.0).abs() < 1_000) && chased(cx, p, side.opposite(), pulled, earliest);
-        let sequence = (opp.orders.len() == 1 || resent) && opp.placed.is_some_and(|g| g.0 >= earliest.0 - TOGETHER);
-        if held && seen < cfg.min_episodes && (depth_share < cfg.single_depth_share || !sequence) {
+        let sequence = || {
+            let resent =
+                || opp.orders.iter().any(|g| g.0.saturating_sub(pulled.0).saturating_abs() < 1_000) && chased(cx, p, side.opposite(), pulled, earliest);
+            (opp.orders.len() == 1 || opp.orders.len() == 2 && resent()) && opp.placed.is_some_and(|g| g.0 >= earliest.0 - TOGETHER)
+        };
+        if held && seen < cfg.min_episodes && (depth_share < cfg.single_depth_share || !sequence()) {
             return;
         }
         if cx.repeat(kind, behaviour, now, cooldown, out) {

@@ -205,6 +205,40 @@ pub const CATALOGUE: [Pattern; 14] = [
 /// order that rested (a feed may stamp them a few microseconds apart).
 pub(crate) const ON_ARRIVAL: i64 = 1_000_000;
 
+/// The sizes of an instrument's last `RecentSizes::N` orders to rest (a ring), for its typical
+/// order size: large for the market is judged against their median.
+#[derive(Default)]
+pub(crate) struct RecentSizes {
+    sizes: Vec<f64>,
+    next: usize,
+}
+
+impl RecentSizes {
+    pub(crate) const N: usize = 512;
+
+    pub(crate) fn push(&mut self, size: f64) {
+        if self.sizes.len() < Self::N {
+            self.sizes.push(size);
+        } else {
+            self.sizes[self.next] = size;
+            self.next = (self.next + 1) % Self::N;
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+
+    /// Their median; `None` before the first.
+    pub(crate) fn median(&self) -> Option<f64> {
+        median(&mut self.sizes.clone())
+    }
+}
+
 /// Median of a small sample (the baselines are tens of windows); `None` when empty.
 pub(crate) fn median(xs: &mut [f64]) -> Option<f64> {
     if xs.is_empty() {

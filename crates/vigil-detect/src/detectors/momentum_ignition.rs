@@ -20,7 +20,7 @@
 //! Basis: EU MAR Annex II 1(a) and (c); ESMA's MAR guidelines and IOSCO's description of momentum
 //! ignition; FCA and CFTC disruptive-trading cases.
 
-use super::{num, short, slot, ON_ARRIVAL};
+use super::{num, short, slot, RecentSizes, ON_ARRIVAL};
 use crate::activity::{Party, Run};
 use crate::builder::{key, round, Signal};
 use crate::config::MomentumIgnitionConfig;
@@ -45,8 +45,6 @@ const MEDIAN_ABS: f64 = 0.674_489_75;
 const QUOTE_LIFE: i64 = 100_000_000;
 /// A quote taken down this long before a run began still counts as quoting during it.
 const QUOTE_RECENT: i64 = 10_000_000_000;
-/// The instrument's typical order size is the median of its last this many orders to rest.
-const TYPICAL: usize = 512;
 
 #[derive(Default)]
 struct State {
@@ -65,10 +63,9 @@ struct State {
     quoted: FxHashMap<Party, [i64; 2]>,
     /// The price of the last trade to leave `aggressive` (the price before its first).
     before: f64,
-    /// The sizes of the instrument's last `TYPICAL` orders to rest, and the next to replace; their
-    /// median as last computed, and how many have gone in since.
-    sizes: Vec<f64>,
-    next_size: usize,
+    /// The sizes of the instrument's last orders to rest; their median as last computed, and how
+    /// many have gone in since.
+    sizes: RecentSizes,
     typical: f64,
     stale: usize,
 }
@@ -103,11 +100,11 @@ impl State {
         self.sample = Some((now, lm));
     }
 
-    /// The median size of the instrument's recent orders (computed again once `TYPICAL / 8` more
-    /// have gone in: a short push is judged against it at each of its fills).
+    /// The median size of the instrument's recent orders (computed again once an eighth of them
+    /// are new: a short push is judged against it at each of its fills).
     fn typical(&mut self) -> f64 {
-        if self.stale > 0 && (self.stale >= TYPICAL / 8 || self.sizes.len() < TYPICAL) {
-            self.typical = super::median(&mut self.sizes.clone()).unwrap_or(f64::INFINITY);
+        if self.stale > 0 && (self.stale >= RecentSizes::N / 8 || self.sizes.len() < RecentSizes::N) {
+            self.typical = self.sizes.median().unwrap_or(f64::INFINITY);
             self.stale = 0;
         }
         if self.sizes.is_empty() {
@@ -365,12 +362,7 @@ impl Detector for MomentumIgnition {
         // The sizes of orders as they go in, for the instrument's typical order.
         if let BookChange::Added(o) = cx.change {
             let st = slot(&mut self.slots, cx.slot);
-            if st.sizes.len() < TYPICAL {
-                st.sizes.push(o.size.to_f64());
-            } else {
-                st.sizes[st.next_size] = o.size.to_f64();
-                st.next_size = (st.next_size + 1) % TYPICAL;
-            }
+            st.sizes.push(o.size.to_f64());
             st.stale += 1;
             return;
         }
