@@ -7,6 +7,7 @@ use crate::activity::{Activity, Party};
 use crate::builder::{AlertBuilder, Signal};
 use crate::config::Config;
 use crate::detectors;
+use crate::detectors::unusual_timing::{Schedule, Schedules};
 use crate::health::VenueHealth;
 use crate::profile::{Act, Profiles};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -41,6 +42,9 @@ pub struct Context<'a> {
     /// Every party's recent trades in this shard's instruments.
     pub activity: &'a Activity,
     pub builder: &'a AlertBuilder,
+    /// For an order off the schedule its account keeps to across every instrument (which no shard
+    /// can see alone), that schedule.
+    pub schedule: Option<&'a Schedule>,
 }
 
 impl Context<'_> {
@@ -129,6 +133,9 @@ pub struct Shard {
     activity: Activity,
     health: VenueHealth,
     profiles: Option<Profiles>,
+    /// Every account's schedule, when this shard sees every order (it runs alone); the engine
+    /// keeps them for its shards.
+    schedules: Option<Schedules>,
 }
 
 impl Shard {
@@ -148,11 +155,19 @@ impl Shard {
             activity: Activity::new(config.activity_horizon(), config.detectors.momentum_ignition.window.0),
             health: VenueHealth::default(),
             profiles: config.profiles.enabled.then(|| Profiles::new(config.profiles.period.0, config.profiles.baseline_block.0)),
+            schedules: Schedules::new(&config.detectors.unusual_timing),
         }
     }
 
-    /// Handles one event; alerts it raises are appended to `out`.
+    /// Handles one event; alerts it raises are appended to `out`. The shard must see every event,
+    /// as a shard that runs alone does (else an [`Engine`] feeds it).
     pub fn process(&mut self, ev: &Event, out: &mut Vec<Placed>) {
+        let schedule = self.schedules.as_mut().and_then(|s| s.observe(ev));
+        self.handle(ev, schedule.as_ref(), out);
+    }
+
+    /// Handles one event with what the engine found of its account's schedule.
+    fn handle(&mut self, ev: &Event, schedule: Option<&Schedule>, out: &mut Vec<Placed>) {
         self.events += 1;
         self.clock.advance(ev.ts);
         if let EventKind::Account { account, owner } = ev.kind {
@@ -197,6 +212,7 @@ impl Shard {
             clock: &self.clock,
             activity: &self.activity,
             builder: &self.builder,
+            schedule,
         };
         if matches!(ev.kind, EventKind::Trade(_)) {
             for d in &mut self.detectors {
@@ -281,6 +297,8 @@ pub fn shard_of(symbol: &str, shards: usize) -> usize {
 
 struct Batch {
     events: Vec<Event>,
+    /// The schedules orders among them left, by input position, in order.
+    schedules: Vec<(u64, Schedule)>,
     /// Every event up to this position has been sent to its shard.
     upto: u64,
 }
@@ -296,7 +314,10 @@ struct Output {
 pub struct Engine {
     txs: Vec<Sender<Batch>>,
     pending: Vec<Vec<Event>>,
+    pending_schedules: Vec<Vec<(u64, Schedule)>>,
     pending_len: usize,
+    /// Every account's schedule across its instruments: only here is every order seen.
+    schedules: Option<Schedules>,
     upto: u64,
     routes: Vec<u16>,
     names: Arc<Names>,
@@ -317,6 +338,7 @@ impl Engine {
             let (tx, rx) = bounded::<Batch>(16);
             txs.push(tx);
             let mut shard = Shard::new(config, names.clone());
+            shard.schedules = None;
             let out_tx = out_tx.clone();
             shards.push(
                 std::thread::Builder::new()
@@ -324,8 +346,10 @@ impl Engine {
                     .spawn(move || {
                         for batch in rx.iter() {
                             let mut alerts = Vec::new();
+                            let mut schedules = batch.schedules.iter().peekable();
                             for ev in &batch.events {
-                                shard.process(ev, &mut alerts);
+                                let schedule = schedules.next_if(|s| s.0 == ev.seq).map(|s| &s.1);
+                                shard.handle(ev, schedule, &mut alerts);
                             }
                             if out_tx.send(Output { shard: i, alerts, upto: batch.upto }).is_err() {
                                 break;
@@ -342,7 +366,9 @@ impl Engine {
         Engine {
             txs,
             pending: (0..n).map(|_| Vec::with_capacity(BATCH)).collect(),
+            pending_schedules: (0..n).map(|_| Vec::new()).collect(),
             pending_len: 0,
+            schedules: Schedules::new(&config.detectors.unusual_timing),
             upto: 0,
             routes: Vec::new(),
             names,
@@ -376,6 +402,9 @@ impl Engine {
             }
         } else {
             let s = if self.txs.len() == 1 { 0 } else { self.route(ev.symbol) };
+            if let Some(schedule) = self.schedules.as_mut().and_then(|c| c.observe(&ev)) {
+                self.pending_schedules[s].push((ev.seq, schedule));
+            }
             self.pending[s].push(ev);
         }
         self.pending_len += 1;
@@ -389,8 +418,9 @@ impl Engine {
     pub fn flush(&mut self) {
         for (i, tx) in self.txs.iter().enumerate() {
             let events = std::mem::replace(&mut self.pending[i], Vec::with_capacity(BATCH));
+            let schedules = std::mem::take(&mut self.pending_schedules[i]);
             // A send fails only if the shard thread died; finish() reports that.
-            let _ = tx.send(Batch { events, upto: self.upto });
+            let _ = tx.send(Batch { events, schedules, upto: self.upto });
         }
         self.pending_len = 0;
     }

@@ -5,7 +5,7 @@
 //! price-time priority, so every trade names real orders.
 
 use vigil_core::{AccountId, Alert, AlertType, Event, Interner, Side};
-use vigil_detect::{Config, Shard};
+use vigil_detect::{Config, Engine, Shard};
 use vigil_sim::{merge, Market, Rng};
 
 const SEC: i64 = 1_000_000_000;
@@ -93,6 +93,19 @@ fn run_with(config: &Config, events: &[Event], it: &Interner) -> Vec<Alert> {
         shard.process(e, &mut out);
     }
     out.into_iter().map(|(_, _, a)| a).collect()
+}
+
+/// The events through an [`Engine`] of `threads` shards.
+fn engine_run(events: &[Event], it: &Interner, threads: usize) -> Vec<Alert> {
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = alerts.clone();
+    let mut engine = Engine::start(&Config::default(), threads, it.names(), Box::new(move |a| sink.lock().unwrap().push(a)));
+    for e in events {
+        engine.push(e.clone());
+    }
+    engine.finish().unwrap();
+    let v = alerts.lock().unwrap().clone();
+    v
 }
 
 fn of(alerts: &[Alert], t: AlertType) -> Vec<&Alert> {
@@ -1952,6 +1965,86 @@ fn a_scheduled_account_leaving_its_second_of_the_minute_is_unusual_timing() {
     assert_eq!(a.evidence["off_rhythm_seconds"], serde_json::json!([5, 12, 20]));
     assert!(a.description.starts_with("cron placed 3 orders in ABC-USD on testx at :05, :12 and :20 past the minute"), "{}", a.description);
     assert_eq!(a.evidence["history_minutes"], 31, "thirty minutes at :42, and this one");
+}
+
+/// A scheduled algorithm keeps one clock whatever it trades: "cron" placed its orders in ABC-USD
+/// at :42-:43 of every minute for half an hour, then places four in XYZ-USD, where it never
+/// traded, at other seconds within a minute. Off its rhythm, learnt across its instruments: one
+/// alert, in XYZ-USD, the same for any number of threads (the two instruments' shards differ for
+/// some). "steady", which keeps to :00 in ABC-USD and starts on XYZ-USD at :00, and the noise
+/// traders of both books, who act at any second in both, raise nothing of the kind; nor does
+/// "stuffer", whose three bursts of 300 orders at :30 are most of its orders but three of the 33
+/// seconds it placed any in (its others come one a minute at any second), before it too turns to
+/// XYZ-USD.
+#[test]
+fn a_scheduled_account_trading_a_new_instrument_off_its_second_of_the_minute_is_unusual_timing() {
+    let mut it = Interner::new();
+    let cron = it.account("cron");
+    let steady = it.account("steady");
+    let stuffer = it.account("stuffer");
+    let mut abc = Market::new(&mut it, "testx", "ABC-USD");
+    let mut xyz = Market::new(&mut it, "testx", "XYZ-USD");
+    let mut crowd_abc = Crowd::new(&mut it, 21);
+    let mut crowd_xyz = Crowd::new(&mut it, 22);
+    let mut rng = Rng::new(4);
+    let off = [1805, 1812, 1820, 1829]; // :05, :12, :20, :29 of minute 30
+    for step in 0..2000 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd_abc.step(&mut abc, ts);
+        crowd_xyz.step(&mut xyz, ts);
+        let s = step * STEP / SEC;
+        if step % (SEC / STEP) != 0 {
+            continue;
+        }
+        if s % 60 == 42 && s < 1800 {
+            let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+            abc.order(ts + rng.below(1500) as i64 * MS, cron, side, None, 1.0);
+        }
+        if s % 60 == 0 {
+            let m = if s < 1800 { &mut abc } else { &mut xyz };
+            m.order(ts + rng.below(3) as i64 * MS, steady, Side::Buy, None, 1.0);
+        }
+        if off.contains(&s) {
+            xyz.order(ts, cron, Side::Buy, None, 5.0);
+            xyz.order(ts + 300 * MS, stuffer, Side::Sell, None, 5.0);
+        }
+        if s < 1800 && s % 60 == 30 && [5, 12, 20].contains(&(s / 60)) {
+            for k in 0..300 {
+                abc.order(ts + k * MS, stuffer, Side::Buy, Some(50.0), 1.0);
+            }
+        }
+        if s < 1800 && s % 60 == 7 {
+            abc.order(ts + rng.below(50) as i64 * SEC, stuffer, Side::Buy, None, 1.0);
+        }
+    }
+    let events = merge(&[&abc, &xyz]);
+    let rhythm = |alerts: Vec<Alert>| -> Vec<Alert> {
+        alerts.into_iter().filter(|a| a.kind == AlertType::UnusualTiming && a.evidence["pattern"] == "off_rhythm").collect()
+    };
+    let alone = rhythm(run(&events, &it));
+    assert_eq!(alone.len(), 1, "{alone:#?}");
+    let a = &alone[0];
+    assert_eq!((a.accounts.as_slice(), a.symbols.as_slice()), (["cron".to_string()].as_slice(), ["XYZ-USD".to_string()].as_slice()));
+    assert_eq!(a.ts, T0 + 1820 * SEC, "the third order off the rhythm");
+    assert_eq!(a.evidence["schedule_learnt_from"], "every_instrument");
+    assert_eq!(a.evidence["usual_band_start_second"], 42);
+    assert_eq!(a.evidence["off_rhythm_seconds"], serde_json::json!([5, 12, 20]));
+    assert_eq!(a.evidence["history_order_seconds"], 32, "thirty at :42, and two off it");
+    assert!(
+        a.description.contains("93.8% of the 32 seconds in which it placed earlier orders across instruments, over 31 minutes, were at :42-:44"),
+        "{}",
+        a.description
+    );
+    // The engine keeps the accounts' clocks before it routes orders to shards: the same alert
+    // whichever shard each instrument lands in.
+    let split = [2, 3, 4].iter().any(|&n| vigil_detect::engine::shard_of("ABC-USD", n) != vigil_detect::engine::shard_of("XYZ-USD", n));
+    assert!(split, "some thread count puts the instruments in different shards");
+    let one = rhythm(engine_run(&events, &it, 1));
+    assert_eq!(one.len(), 1, "{one:#?}");
+    assert_eq!((one[0].ts, &one[0].description), (a.ts, &a.description));
+    for threads in [2, 3, 4] {
+        assert_eq!(rhythm(engine_run(&events, &it, threads)), one, "{threads} threads");
+    }
 }
 
 /// Four ordinary accounts of a busy book, each trading with the crowd for half an hour, pass 10

@@ -5,10 +5,16 @@
 //!   least `min_hours_away` hours from every hour in which the account did at least `quiet_share` of
 //!   its activity alerts (say, an account that trades 09:00-17:00 placing orders at 03:00).
 //! - Off rhythm: an account that keeps to one moment of the minute in an instrument (a scheduled
-//!   algorithm: `min_rhythm_share` of its orders, placed in at least `min_rhythm_minutes` distinct
-//!   minutes over `min_rhythm_span`, in one 3-second band of the minute) placing `min_off_rhythm`
-//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument, as the
-//!   hours are: a shard sees its own instruments only, and alerts must not depend on the sharding.
+//!   algorithm: `min_rhythm_share` of the seconds in which it placed orders, in at least
+//!   `min_rhythm_minutes` distinct minutes over `min_rhythm_span`, in one 3-second band of the
+//!   minute) placing `min_off_rhythm`
+//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument, and
+//!   per account across every instrument ([`Schedules`]): a scheduled algorithm keeps one clock,
+//!   so an account that keeps to :49 in one instrument and then places orders at any second in
+//!   another, where it never traded, is off its rhythm too. The instrument's own schedule decides
+//!   where it has one. (A shard sees its own instruments only, and alerts must not depend on the
+//!   sharding: the account's clock is kept where every order passes in input order, by the engine
+//!   before it routes the order to its shard, and travels with the order.)
 //! - Same instant: orders from at least `min_accounts` distinct accounts on one side of one
 //!   instrument within one `instant`, and at least `record_multiplier` times the busiest ordinary
 //!   instant among the last `baseline_instants` (so a venue whose gateway batches orders is not
@@ -35,18 +41,40 @@ struct Profile {
     hours: [u32; 24],
     total: u32,
     first: Ts,
-    /// Its orders by second of the minute, and how many; the minutes with any, and the last of
-    /// them. (A schedule recurs minute after minute: one burst of thousands of orders is not one.)
+    rhythm: Rhythm,
+    /// Its last orders off its schedule.
+    off: VecDeque<Ts>,
+}
+
+/// Where in the minute an account places its orders.
+struct Rhythm {
+    first: Ts,
+    /// Its moments by second of the minute (a moment: a second of a minute in which it placed
+    /// orders, however many), and how many; the minutes with any, and the last of them. (A
+    /// schedule recurs minute after minute: one burst of thousands of orders is not one.)
     secs: [u16; 60],
-    orders: u32,
+    moments: u32,
     minutes: u32,
     minute: i64,
-    /// The 3-second band of the minute holding most of its orders (its first second), and the
-    /// orders in it.
+    /// The seconds of the current minute already counted (bit `s` for second `s`).
+    seen: u64,
+    /// The 3-second band of the minute holding most of its moments (its first second), and the
+    /// moments in it.
     band: u8,
     band_count: u32,
-    /// Its last orders outside the band.
-    off: VecDeque<Ts>,
+}
+
+/// A schedule an order left: the band of the minute the account keeps to and what shows it, as it
+/// stood before the order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Whether it was learnt from the account's orders in every instrument, not this one's alone.
+    pub across_instruments: bool,
+    pub band: u8,
+    pub share: f64,
+    pub minutes: u32,
+    pub moments: u32,
+    pub secs: [u16; 60],
 }
 
 /// Seconds in the band of the minute that a scheduled account keeps to...
@@ -56,30 +84,70 @@ const MARGIN: usize = 2;
 
 impl Profile {
     fn new(ts: Ts) -> Self {
-        Profile { hours: [0; 24], total: 0, first: ts, secs: [0; 60], orders: 0, minutes: 0, minute: i64::MIN, band: 0, band_count: 0, off: VecDeque::new() }
+        Profile { hours: [0; 24], total: 0, first: ts, rhythm: Rhythm::new(ts), off: VecDeque::new() }
+    }
+}
+
+fn second_of_minute(ts: Ts) -> usize {
+    (ts.0.rem_euclid(60_000_000_000) / 1_000_000_000) as usize
+}
+
+impl Rhythm {
+    fn new(ts: Ts) -> Self {
+        Rhythm { first: ts, secs: [0; 60], moments: 0, minutes: 0, minute: i64::MIN, seen: 0, band: 0, band_count: 0 }
     }
 
-    /// Counts an order at second `sec` of `minute`. The band is found again at the 8th, 16th, 32nd
-    /// and 64th order and every 64th after (a schedule, once seen, stays put); its count is kept
-    /// in between.
+    /// The schedule an order at `ts` leaves, if the account keeps to one and the order is off it
+    /// (judged on the orders before it).
+    fn left(&self, cfg: &UnusualTimingConfig, ts: Ts, across_instruments: bool) -> Option<Schedule> {
+        (self.scheduled(cfg, ts) && !self.near_band(second_of_minute(ts))).then(|| Schedule {
+            across_instruments,
+            band: self.band,
+            share: self.share(),
+            minutes: self.minutes,
+            moments: self.moments,
+            secs: self.secs,
+        })
+    }
+
+    /// Whether the account keeps to a schedule (judged at `ts`, on its orders so far).
+    fn scheduled(&self, cfg: &UnusualTimingConfig, ts: Ts) -> bool {
+        self.minutes >= cfg.min_rhythm_minutes && ts.0 - self.first.0 >= cfg.min_rhythm_span.0 && self.share() >= cfg.min_rhythm_share
+    }
+
+    /// Counts an order at `ts`.
+    fn count(&mut self, ts: Ts) {
+        self.order(ts.0.div_euclid(60_000_000_000), second_of_minute(ts));
+    }
+
+    /// Counts an order at second `sec` of `minute`, unless an earlier one was counted in that
+    /// second: a burst of a thousand orders in one second is one moment of the minute, not a
+    /// thousand (else a quote stuffer's bursts make it look scheduled at their second). The band
+    /// is found again at the 8th, 16th, 32nd and 64th count and every 64th after (a schedule, once
+    /// seen, stays put); its count is kept in between.
     fn order(&mut self, minute: i64, sec: usize) {
         if minute != self.minute {
             self.minute = minute;
             self.minutes += 1;
+            self.seen = 0;
         }
+        if self.seen & (1 << sec) != 0 {
+            return;
+        }
+        self.seen |= 1 << sec;
         if self.secs[sec] == u16::MAX {
             // Halve the histogram, its total and the band's count alike: the shares stand.
             for c in &mut self.secs {
                 *c /= 2;
             }
-            (self.orders, self.band_count) = (self.orders / 2, self.band_count / 2);
+            (self.moments, self.band_count) = (self.moments / 2, self.band_count / 2);
         }
         self.secs[sec] += 1;
-        self.orders += 1;
+        self.moments += 1;
         if (sec + 60 - self.band as usize) % 60 < BAND {
             self.band_count += 1;
         }
-        let n = self.orders;
+        let n = self.moments;
         if (n >= 8 && n.is_power_of_two() && n <= 64) || n.is_multiple_of(64) {
             let sum = |b: usize| (0..BAND).map(|k| u32::from(self.secs[(b + k) % 60])).sum::<u32>();
             // Ties go to the band that starts where orders are.
@@ -89,9 +157,9 @@ impl Profile {
         }
     }
 
-    /// The share of its orders in the band.
+    /// The share of its moments in the band.
     fn share(&self) -> f64 {
-        f64::from(self.band_count) / f64::from(self.orders.max(1))
+        f64::from(self.band_count) / f64::from(self.moments.max(1))
     }
 
     /// Whether second `sec` is in the band or within `MARGIN` of it.
@@ -194,7 +262,7 @@ impl UnusualTiming {
         p.hours[hour] += 1;
         p.total += 1;
         if order {
-            off_rhythm(cfg, p, ev, account, cx, out);
+            off_rhythm(cfg, p, ev, account, cx.schedule, cx, out);
         }
     }
 
@@ -302,15 +370,14 @@ impl UnusualTiming {
 }
 
 /// An order of an account that keeps to one band of the minute, placed outside it: the
-/// `min_off_rhythm`-th such within `off_rhythm_window` alerts.
-fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
-    let sec = (ev.ts.0.rem_euclid(60_000_000_000) / 1_000_000_000) as usize;
-    let scheduled = p.minutes >= cfg.min_rhythm_minutes && ev.ts.0 - p.first.0 >= cfg.min_rhythm_span.0 && p.share() >= cfg.min_rhythm_share;
-    let (off, band, share, history) = (!p.near_band(sec), p.band as usize, p.share(), p.minutes);
-    p.order(ev.ts.0.div_euclid(60_000_000_000), sec);
-    if !scheduled || !off {
+/// `min_off_rhythm`-th such within `off_rhythm_window` alerts. The account's schedule in this
+/// instrument decides where it has one; else its schedule across every instrument, `across`.
+fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, across: Option<&Schedule>, cx: &Context<'_>, out: &mut Vec<Signal>) {
+    let left = if p.rhythm.scheduled(cfg, ev.ts) { p.rhythm.left(cfg, ev.ts, false) } else { across.cloned() };
+    p.rhythm.count(ev.ts);
+    let Some(left) = left else {
         return;
-    }
+    };
     while p.off.front().is_some_and(|t| ev.ts.0 - t.0 > cfg.off_rhythm_window.0) {
         p.off.pop_front();
     }
@@ -322,34 +389,37 @@ fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: A
     if cx.repeat(AlertType::UnusualTiming, behaviour, ev.ts, cfg.cooldown.0, out) {
         return;
     }
-    let secs: Vec<i64> = p.off.iter().map(|t| t.0.rem_euclid(60_000_000_000) / 1_000_000_000).collect();
+    let secs: Vec<usize> = p.off.iter().map(|t| second_of_minute(*t)).collect();
     let at: Vec<String> = secs.iter().map(|s| format!(":{s:02}")).collect();
     let acct = cx.names.account(account);
     let symbol = cx.names.symbol(ev.symbol);
     let venue = cx.names.venue(ev.venue);
+    let (band, share, history) = (left.band as usize, left.share, left.minutes);
     let description = format!(
-"{acct} placed {} orders in {symbol} on {venue} at {} past the minute within {} s; {}% of its {} earlier orders, over {history} minutes, came at :{band:02}-:{:02} (a scheduled account keeping to one moment of the minute).",
+"{acct} placed {} orders in {symbol} on {venue} at {} past the minute within {} s; {}% of the {} seconds in which it placed earlier orders{}, over {history} minutes, were at :{band:02}-:{:02} (a scheduled account keeping to one moment of the minute).",
         p.off.len(),
         super::fictitious::join(&at),
         super::short((ev.ts.0 - p.off[0].0) as f64 / 1e9),
         super::short(100.0 * share),
-        p.orders - 1,
+        left.moments,
+        if left.across_instruments { " across instruments" } else { "" },
         (band + BAND - 1) % 60,
     );
     let evidence = json!({
         "pattern": "off_rhythm",
+        "schedule_learnt_from": if left.across_instruments { "every_instrument" } else { "this_instrument" },
         "usual_band_start_second": band,
         "band_seconds": BAND,
         "band_share": crate::builder::round(share, 4),
         "min_rhythm_share": cfg.min_rhythm_share,
         "band_margin_seconds": MARGIN,
         "history_minutes": history,
-        "history_orders": p.orders - 1,
+        "history_order_seconds": left.moments,
         "min_rhythm_minutes": cfg.min_rhythm_minutes,
         "off_rhythm_seconds": secs,
         "min_off_rhythm": cfg.min_off_rhythm,
         "off_rhythm_window_ns": cfg.off_rhythm_window.0,
-        "second_counts": p.secs.to_vec(),
+        "second_counts": left.secs.to_vec(),
         "trigger_seq": ev.seq,
     });
     let serde_json::Value::Object(evidence) = evidence else { unreachable!() };
@@ -400,5 +470,43 @@ impl Detector for UnusualTiming {
             }
             _ => {}
         }
+    }
+}
+
+/// Every account's rhythm across all its instruments. It must see every order in input order: the
+/// engine keeps it before routing orders to their shards and sends what it finds with the order; a
+/// shard that runs alone keeps its own.
+pub struct Schedules {
+    cfg: UnusualTimingConfig,
+    /// By account index, the account's place in `rhythms` (`u32::MAX`: none yet); an index costs
+    /// less than a hash on every order.
+    slots: Vec<u32>,
+    rhythms: Vec<Rhythm>,
+}
+
+impl Schedules {
+    /// None when `unusual_timing` is off.
+    pub fn new(cfg: &UnusualTimingConfig) -> Option<Self> {
+        cfg.enabled.then(|| Schedules { cfg: cfg.clone(), slots: Vec::new(), rhythms: Vec::new() })
+    }
+
+    /// Counts an order; returns the schedule it leaves, if its account keeps to one across its
+    /// instruments and the order is off it.
+    pub fn observe(&mut self, ev: &Event) -> Option<Schedule> {
+        let EventKind::New(n) = &ev.kind else {
+            return None;
+        };
+        let i = n.account?.index();
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, u32::MAX);
+        }
+        if self.slots[i] == u32::MAX {
+            self.slots[i] = self.rhythms.len() as u32;
+            self.rhythms.push(Rhythm::new(ev.ts));
+        }
+        let r = &mut self.rhythms[self.slots[i] as usize];
+        let left = r.left(&self.cfg, ev.ts, true);
+        r.count(ev.ts);
+        left
     }
 }
