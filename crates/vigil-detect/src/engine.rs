@@ -1,7 +1,9 @@
 //! The engine. State is sharded by instrument symbol (the same symbol on every venue lands in one
 //! shard, so cross-venue detectors see it all); each [`Shard`] is single-threaded and owns its
 //! books, windows and detector state. [`Engine`] runs N shards on N threads and merges their
-//! alerts back into input order, so the output is the same for any N.
+//! alerts back into input order, so the output is the same for any N. The one piece of state no
+//! shard can keep, each account's clock across its instruments (`unusual_timing`), [`Engine`]
+//! keeps as it routes, and sends with the orders that leave it.
 
 use crate::activity::{Activity, Party};
 use crate::builder::{AlertBuilder, Signal};
@@ -42,8 +44,8 @@ pub struct Context<'a> {
     /// Every party's recent trades in this shard's instruments.
     pub activity: &'a Activity,
     pub builder: &'a AlertBuilder,
-    /// For an order off the schedule its account keeps to across every instrument (which no shard
-    /// can see alone), that schedule.
+    /// For an order off the schedule its account keeps to across its instruments (which no shard
+    /// of an [`Engine`] can see alone), that schedule.
     pub schedule: Option<&'a Schedule>,
 }
 
@@ -159,8 +161,8 @@ impl Shard {
         }
     }
 
-    /// Handles one event; alerts it raises are appended to `out`. The shard must see every event,
-    /// as a shard that runs alone does (else an [`Engine`] feeds it).
+    /// Handles one event; alerts it raises are appended to `out`. The shard keeps the accounts'
+    /// clocks across the instruments it sees: all of them when it runs alone on a whole stream.
     pub fn process(&mut self, ev: &Event, out: &mut Vec<Placed>) {
         let schedule = self.schedules.as_mut().and_then(|s| s.observe(ev));
         self.handle(ev, schedule.as_ref(), out);

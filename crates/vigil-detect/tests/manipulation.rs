@@ -95,6 +95,53 @@ fn run_with(config: &Config, events: &[Event], it: &Interner) -> Vec<Alert> {
     out.into_iter().map(|(_, _, a)| a).collect()
 }
 
+/// An account's history in an instrument decides there once it is long enough: "cron" keeps to
+/// :42-:44 in ABC-USD (three orders a minute for 80 minutes) and has traded XYZ-USD by hand, at
+/// any second, every other minute of the first 44. Across its instruments over 90 % of its
+/// seconds are at :42-:44, yet four orders at other seconds in XYZ-USD in minute 80 are what it
+/// always did there: no alert. "fresh", with the same schedule in ABC-USD and no history in
+/// XYZ-USD, is judged by its clock and alerts for the same four orders.
+#[test]
+fn an_account_trading_by_hand_where_it_always_has_is_not_off_its_rhythm() {
+    let mut it = Interner::new();
+    let cron = it.account("cron");
+    let fresh = it.account("fresh");
+    let mut abc = Market::new(&mut it, "testx", "ABC-USD");
+    let mut xyz = Market::new(&mut it, "testx", "XYZ-USD");
+    let mut crowd_abc = Crowd::new(&mut it, 31);
+    let mut crowd_xyz = Crowd::new(&mut it, 32);
+    let mut rng = Rng::new(5);
+    let off = [4805, 4812, 4820, 4829]; // :05, :12, :20, :29 of minute 80
+    for step in 0..4900 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd_abc.step(&mut abc, ts);
+        crowd_xyz.step(&mut xyz, ts);
+        let s = step * STEP / SEC;
+        if step % (SEC / STEP) != 0 {
+            continue;
+        }
+        if (42..45).contains(&(s % 60)) && s < 4800 {
+            for who in [cron, fresh] {
+                let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+                abc.order(ts + rng.below(900) as i64 * MS, who, side, None, 1.0);
+            }
+        }
+        if s < 44 * 60 && s % 120 == 1 {
+            xyz.order(ts + rng.below(58) as i64 * SEC, cron, Side::Buy, None, 1.0);
+        }
+        if off.contains(&s) {
+            xyz.order(ts, cron, Side::Buy, None, 5.0);
+            xyz.order(ts + 200 * MS, fresh, Side::Buy, None, 5.0);
+        }
+    }
+    let events = merge(&[&abc, &xyz]);
+    let alerts = run(&events, &it);
+    let rhythm: Vec<_> = of(&alerts, AlertType::UnusualTiming).into_iter().filter(|a| a.evidence["pattern"] == "off_rhythm").collect();
+    assert_eq!(rhythm.len(), 1, "{rhythm:#?}");
+    assert_eq!(rhythm[0].accounts, ["fresh"]);
+    assert_eq!(rhythm[0].evidence["schedule_learnt_from"], "every_instrument");
+}
+
 /// The events through an [`Engine`] of `threads` shards.
 fn engine_run(events: &[Event], it: &Interner, threads: usize) -> Vec<Alert> {
     let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -8,13 +8,15 @@
 //!   algorithm: `min_rhythm_share` of the seconds in which it placed orders, in at least
 //!   `min_rhythm_minutes` distinct minutes over `min_rhythm_span`, in one 3-second band of the
 //!   minute) placing `min_off_rhythm`
-//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument, and
-//!   per account across every instrument ([`Schedules`]): a scheduled algorithm keeps one clock,
-//!   so an account that keeps to :49 in one instrument and then places orders at any second in
-//!   another, where it never traded, is off its rhythm too. The instrument's own schedule decides
-//!   where it has one. (A shard sees its own instruments only, and alerts must not depend on the
-//!   sharding: the account's clock is kept where every order passes in input order, by the engine
-//!   before it routes the order to its shard, and travels with the order.)
+//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument,
+//!   and per account across its instruments ([`Schedules`]): a scheduled algorithm keeps one
+//!   clock, so an account that keeps to :49 in one instrument and then places orders at any
+//!   second in another, where it has no history to judge by, is off its rhythm too. Where the
+//!   instrument has that history, it decides. (A shard sees its own instruments only, and alerts
+//!   must not depend on the sharding: the account's clock is kept where every order passes in
+//!   input order, by the engine before it routes the order to its shard, and travels with the
+//!   order. A Kafka worker's shard sees one partition, so its clock spans that partition's
+//!   instruments.)
 //! - Same instant: orders from at least `min_accounts` distinct accounts on one side of one
 //!   instrument within one `instant`, and at least `record_multiplier` times the busiest ordinary
 //!   instant among the last `baseline_instants` (so a venue whose gateway batches orders is not
@@ -32,6 +34,7 @@ use crate::config::UnusualTimingConfig;
 use crate::engine::{Context, Detector};
 use rustc_hash::FxHashMap;
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use vigil_core::{AccountId, AlertType, Event, EventKind, Side, SymbolId, Ts};
 
@@ -68,12 +71,17 @@ struct Rhythm {
 /// stood before the order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
-    /// Whether it was learnt from the account's orders in every instrument, not this one's alone.
+    /// Whether it was learnt from the account's orders in all its instruments, not this one's.
     pub across_instruments: bool,
+    /// The band's first second of the minute (the band is 3 seconds).
     pub band: u8,
+    /// The share of its moments (a second of a minute in which it placed orders) in the band.
     pub share: f64,
+    /// The distinct minutes in which it placed orders.
     pub minutes: u32,
+    /// Its moments (halved with `secs` if a second's count reaches `u16::MAX`).
     pub moments: u32,
+    /// Its moments by second of the minute.
     pub secs: [u16; 60],
 }
 
@@ -110,14 +118,20 @@ impl Rhythm {
         })
     }
 
+    /// Whether there is history enough at `ts` to judge whether the account keeps to a schedule.
+    fn known(&self, cfg: &UnusualTimingConfig, ts: Ts) -> bool {
+        self.minutes >= cfg.min_rhythm_minutes && ts.0 - self.first.0 >= cfg.min_rhythm_span.0
+    }
+
     /// Whether the account keeps to a schedule (judged at `ts`, on its orders so far).
     fn scheduled(&self, cfg: &UnusualTimingConfig, ts: Ts) -> bool {
-        self.minutes >= cfg.min_rhythm_minutes && ts.0 - self.first.0 >= cfg.min_rhythm_span.0 && self.share() >= cfg.min_rhythm_share
+        self.known(cfg, ts) && self.share() >= cfg.min_rhythm_share
     }
 
     /// Counts an order at `ts`.
     fn count(&mut self, ts: Ts) {
-        self.order(ts.0.div_euclid(60_000_000_000), second_of_minute(ts));
+        let minute = ts.0.div_euclid(60_000_000_000);
+        self.order(minute, ((ts.0 - minute * 60_000_000_000) / 1_000_000_000) as usize);
     }
 
     /// Counts an order at second `sec` of `minute`, unless an earlier one was counted in that
@@ -126,15 +140,19 @@ impl Rhythm {
     /// is found again at the 8th, 16th, 32nd and 64th count and every 64th after (a schedule, once
     /// seen, stays put); its count is kept in between.
     fn order(&mut self, minute: i64, sec: usize) {
-        if minute != self.minute {
+        if minute > self.minute {
             self.minute = minute;
             self.minutes += 1;
             self.seen = 0;
         }
-        if self.seen & (1 << sec) != 0 {
-            return;
+        // (A late order, of an earlier minute, is counted: which of that minute's seconds were
+        // counted is forgotten.)
+        if minute == self.minute {
+            if self.seen & (1 << sec) != 0 {
+                return;
+            }
+            self.seen |= 1 << sec;
         }
-        self.seen |= 1 << sec;
         if self.secs[sec] == u16::MAX {
             // Halve the histogram, its total and the band's count alike: the shares stand.
             for c in &mut self.secs {
@@ -370,10 +388,12 @@ impl UnusualTiming {
 }
 
 /// An order of an account that keeps to one band of the minute, placed outside it: the
-/// `min_off_rhythm`-th such within `off_rhythm_window` alerts. The account's schedule in this
-/// instrument decides where it has one; else its schedule across every instrument, `across`.
+/// `min_off_rhythm`-th such within `off_rhythm_window` alerts. The account's history in this
+/// instrument decides once it is long enough to judge, scheduled or not (an account that keeps to
+/// :42 in one instrument may trade another by hand, at any second, as it always has); until then
+/// its schedule across its instruments, `across`, does.
 fn off_rhythm(cfg: &UnusualTimingConfig, p: &mut Profile, ev: &Event, account: AccountId, across: Option<&Schedule>, cx: &Context<'_>, out: &mut Vec<Signal>) {
-    let left = if p.rhythm.scheduled(cfg, ev.ts) { p.rhythm.left(cfg, ev.ts, false) } else { across.cloned() };
+    let left = if p.rhythm.known(cfg, ev.ts) { p.rhythm.left(cfg, ev.ts, false).map(Cow::Owned) } else { across.map(Cow::Borrowed) };
     p.rhythm.count(ev.ts);
     let Some(left) = left else {
         return;
