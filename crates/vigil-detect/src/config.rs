@@ -186,6 +186,7 @@ pub struct MarkingTheCloseConfig {
     pub min_final_share: f64,
     pub min_final_fraction: f64,
     pub max_other_way: f64,
+    pub max_other_way_window: f64,
     pub cooldown: Duration,
 }
 
@@ -366,6 +367,7 @@ impl Config {
             ("detectors.unusual_timing.quiet_share", d.unusual_timing.quiet_share),
             ("detectors.marking_the_close.min_final_fraction", d.marking_the_close.min_final_fraction),
             ("detectors.marking_the_close.max_other_way", d.marking_the_close.max_other_way),
+            ("detectors.marking_the_close.max_other_way_window", d.marking_the_close.max_other_way_window),
         ];
         for (k, x) in fractions {
             if !(0.0..=1.0).contains(&x) {

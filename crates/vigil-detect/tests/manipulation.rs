@@ -1803,6 +1803,48 @@ fn a_two_way_trader_leaning_one_way_at_the_close_is_not_marking() {
     assert!(mc[0].evidence["other_way_volume"].as_f64().unwrap() > 0.15 * mc[0].evidence["party_volume"].as_f64().unwrap());
 }
 
+/// A party that traded both ways early in the window (5 lots bought every 2 s, 7 sold every 4 s,
+/// from five minutes to a minute out) and then bought 15 lots a second into the close marks it all
+/// the same: its last minute is one way, and what it sold, 28 % of its buying, is within
+/// `max_other_way_window`. With the window's bar for both (`max_other_way_window` at
+/// `max_other_way`) it passed for a two-way trader.
+#[test]
+fn a_one_way_push_into_the_close_after_two_way_trading_is_marking() {
+    let run_close = |config: &Config| {
+        let mut it = Interner::new();
+        let buyer = it.account("buyer");
+        let mut m = Market::new(&mut it, "testx", "ABC-USD");
+        let mut crowd = Crowd::new(&mut it, 73);
+        crowd.take = 1.0;
+        crowd.follow = true;
+        for step in 0..3610 * SEC / STEP {
+            let ts = T0 + step * STEP;
+            crowd.step(&mut m, ts);
+            let s = step * STEP / SEC;
+            if (3300..3540).contains(&s) && step % 20 == 0 {
+                m.order(ts, buyer, Side::Buy, None, 5.0);
+                if step % 40 == 0 {
+                    m.order(ts + MS, buyer, Side::Sell, None, 7.0);
+                }
+            }
+            if (3540..3599).contains(&s) && step % 10 == 0 {
+                m.order(ts, buyer, Side::Buy, None, 15.0);
+            }
+        }
+        run_with(config, &m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect::<Vec<_>>()
+    };
+    let mc = run_close(&Config::default());
+    assert_eq!(mc.len(), 1, "{mc:#?}");
+    let e = &mc[0].evidence;
+    assert_eq!(e["pattern"], "final_window");
+    assert_eq!(e["final_other_way_volume"], 0.0);
+    let other = e["other_way_volume"].as_f64().unwrap() / e["party_volume"].as_f64().unwrap();
+    assert!(other > 0.15 && other < 0.5, "{e:?}");
+    let mut strict = Config::default();
+    strict.detectors.marking_the_close.max_other_way_window = strict.detectors.marking_the_close.max_other_way;
+    assert!(run_close(&strict).is_empty());
+}
+
 /// Quotes of one symbol on `venues`, every step for 10 minutes, each venue 1 ms after the last:
 /// mid 100 (a few cents of wobble) times `apart(step, venue index)`, nothing where that is `None`.
 fn venue_quotes(venues: &[vigil_core::VenueId], sym: vigil_core::SymbolId, apart: impl Fn(i64, usize) -> Option<f64>) -> Vec<Event> {

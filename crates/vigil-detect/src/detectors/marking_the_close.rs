@@ -13,7 +13,10 @@
 //! minute may not move it, and the attempt is an offence too). The netting counts the party's
 //! resting orders taken the other way too: a market maker picking off stale quotes is not building
 //! a position. Either way the party traded one way: what it did the other way is at most
-//! `max_other_way` of its aggression (a two-way trader leaning one way at the close is busy).
+//! `max_other_way` of its aggression (a two-way trader leaning one way at the close is busy), over
+//! the window for the first pattern, over the final window for the second (with at most
+//! `max_other_way_window` over the whole window: trading both ways early on does not excuse a
+//! one-way push into the close).
 //!
 //! Basis: EU MAR Annex I(A)(a) and Annex II 1(b) (buying or selling at the close to mislead those
 //! acting on closing prices); CFTC and SEC marking-the-close actions (e.g. CFTC v. Optiver, 2008).
@@ -214,9 +217,15 @@ impl Detector for MarkingTheClose {
             return;
         }
         // One way: a party trading both ways at the close (a concentrated two-way trader whose net
-        // happens to lean one way) is busy, not marking.
+        // happens to lean one way) is busy, not marking. Over the window for the window's
+        // pattern; over the final window, where it is judged, for the final window's, with what
+        // it did before that bounded by `max_other_way_window` (a party that traded both ways early
+        // in the window and then pushed one way into the close marks it all the same).
         let other_way = f.vol[1 - i] + f.pas[1 - i] + elsewhere;
-        if other_way > cfg.max_other_way * f.vol[i] {
+        let other_final = f.fin[1 - i] + f.fin_pas[1 - i] + elsewhere_final;
+        let whole = whole && other_way <= cfg.max_other_way * f.vol[i];
+        let at_close = at_close && other_final <= cfg.max_other_way * f.fin[i] && other_way <= cfg.max_other_way_window * f.vol[i];
+        if !whole && !at_close {
             return;
         }
         let (fin, final_open, final_volume) = (f.fin[i], st.final_open, st.final_volume);
@@ -263,7 +272,9 @@ impl Detector for MarkingTheClose {
             "aggressive_trades": n,
             "min_trades": cfg.min_trades,
             "other_way_volume": round(other_way, 8),
+            "final_other_way_volume": round(other_final, 8),
             "max_other_way": cfg.max_other_way,
+            "max_other_way_window": cfg.max_other_way_window,
             "party_volume": round(vol, 8),
             "window_volume": round(st.volume, 8),
             "share": round(share, 4),
