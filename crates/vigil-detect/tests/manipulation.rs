@@ -1735,6 +1735,46 @@ fn marking_the_close_is_caught_before_the_hour_and_not_at_half_past() {
     assert!(early.is_empty(), "{early:#?}");
 }
 
+/// An arbitrageur that sold on another venue earlier in the window what it now buys into the close
+/// here is not building a position: the marker's buying of the test above, 10:58:30 to 10:59:30,
+/// after selling as much on "testy" from 10:55:20 to 10:56:20, raises nothing; after selling it
+/// before the window opened, from 10:53:20, it is caught. (The other venue's selling is netted over
+/// the whole window, not only over the last minute's party activity.)
+#[test]
+fn buying_into_the_close_what_was_sold_on_another_venue_in_the_window_is_not_marking() {
+    // Selling from 10:55:20 (in the window): nothing; from 10:53:20 (before it): the marker's
+    // buying alone, caught.
+    assert!(sold_elsewhere_then_bought(3320).is_empty());
+    assert_eq!(sold_elsewhere_then_bought(3200).len(), 1);
+}
+
+/// The marker's buying of the test above after selling as much on "testy" for a minute from
+/// `from` seconds after 10:00; the marking-the-close alerts.
+fn sold_elsewhere_then_bought(from: i64) -> Vec<Alert> {
+    let mut it = Interner::new();
+    let mc = it.account("marker");
+    let mut x = Market::new(&mut it, "testx", "ABC-USD");
+    let mut y = Market::new(&mut it, "testy", "ABC-USD");
+    let mut crowd_x = Crowd::new(&mut it, 71);
+    let mut crowd_y = Crowd::new(&mut it, 72);
+    crowd_x.follow = true;
+    crowd_y.follow = true;
+    for step in 0..3630 * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd_x.step(&mut x, ts);
+        crowd_y.step(&mut y, ts);
+        let s = step * STEP / SEC;
+        if (3510..3570).contains(&s) && step % 25 == 0 {
+            x.order(ts, mc, Side::Buy, None, 40.0);
+        }
+        if (from..from + 60).contains(&s) && step % 25 == 0 {
+            y.order(ts, mc, Side::Sell, None, 40.0);
+        }
+    }
+    let events = merge(&[&x, &y]);
+    run(&events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
+}
+
 /// A busy book (a noise trade every step): `buyer` buys 15 lots every `every` steps from `from`
 /// seconds before 11:00 until 1 s before it; returns the marking-the-close alerts.
 fn busy_close(every: i64, from: i64, qty: f64) -> Vec<Alert> {

@@ -28,7 +28,7 @@ use crate::config::MarkingTheCloseConfig;
 use crate::engine::{Context, Detector};
 use rustc_hash::FxHashMap;
 use serde_json::json;
-use vigil_core::{AccountId, AlertType, Event, EventKind, Side, Ts};
+use vigil_core::{AccountId, AlertType, Event, EventKind, Side, SymbolId, Ts};
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -81,13 +81,15 @@ pub struct MarkingTheClose {
     cfg: MarkingTheCloseConfig,
     offsets: Vec<i64>,
     slots: Vec<State>,
+    /// The slots of each symbol (its venues), for the party's trading on the others.
+    siblings: FxHashMap<SymbolId, Vec<usize>>,
 }
 
 impl MarkingTheClose {
     pub fn new(cfg: MarkingTheCloseConfig) -> Self {
         // Validated with the configuration.
         let offsets = reference_offsets(&cfg).unwrap_or_default();
-        MarkingTheClose { cfg, offsets, slots: Vec::new() }
+        MarkingTheClose { cfg, offsets, slots: Vec::new(), siblings: FxHashMap::default() }
     }
 
     /// The first reference time at or after `ts`.
@@ -136,6 +138,10 @@ impl Detector for MarkingTheClose {
             st.volume = 0.0;
             (st.in_final, st.final_open, st.final_volume) = (false, 0.0, 0.0);
             st.parties.clear();
+            let venues = self.siblings.entry(cx.instrument.symbol).or_default();
+            if !venues.contains(&cx.slot) {
+                venues.push(cx.slot);
+            }
         }
         let qty = t.qty.to_f64();
         st.volume += qty;
@@ -182,35 +188,41 @@ impl Detector for MarkingTheClose {
         if f.n[i] < cfg.min_trades {
             return;
         }
+        let f = *f;
+        let (open, volume, final_open, final_volume) = (st.open, st.volume, st.final_open, st.final_volume);
         let dir = if side == Side::Buy { 1.0 } else { -1.0 };
         let rel = |from: f64| if from > 0.0 { dir * (price - from) / from } else { 0.0 };
-        let moved = rel(st.open);
+        let moved = rel(open);
         // Net of what it traded the other way, aggressive or passive: a party trading heavily both
         // ways is busy, not pushing the price one way.
-        let share = (f.vol[i] - f.vol[1 - i] - f.pas[1 - i]).max(0.0) / st.volume;
+        let share = (f.vol[i] - f.vol[1 - i] - f.pas[1 - i]).max(0.0) / volume;
         // Judged in the final window only: a party that built its share minutes before the
         // reference time and stopped does not set the closing price.
         let whole = is_final && share >= cfg.min_share && moved >= cfg.min_move;
         let fraction = f.fin[i] / f.vol[i];
-        let final_share = (f.fin[i] - f.fin[1 - i] - f.fin_pas[1 - i]).max(0.0) / st.final_volume.max(f64::MIN_POSITIVE);
-        let final_moved = rel(st.final_open);
+        let final_share = (f.fin[i] - f.fin[1 - i] - f.fin_pas[1 - i]).max(0.0) / final_volume.max(f64::MIN_POSITIVE);
+        let final_moved = rel(final_open);
         let at_close = is_final && r - ev.ts.0 <= cfg.final_gap.0 && fraction >= cfg.min_final_fraction && final_share >= cfg.min_final_share;
         if !whole && !at_close {
             return;
         }
         // ...and net of what it did the other way on other venues meanwhile (an arbitrageur buys
         // here what it sells there).
+        // Its aggression the other way in the same window on the symbol's other venues, as their
+        // own windows counted it (the window is the same reference time's).
         let (mut elsewhere, mut elsewhere_final) = (0.0, 0.0);
-        for x in cx.activity.since(cx.instrument.symbol, p, Ts(r - cfg.window.0)) {
-            if x.venue != cx.instrument.venue && x.aggressive && x.side != side {
-                elsewhere += x.qty;
-                if r - x.ts.0 <= cfg.final_window.0 {
-                    elsewhere_final += x.qty;
-                }
+        for &s in self.siblings.get(&cx.instrument.symbol).into_iter().flatten() {
+            let other = &self.slots[s];
+            if s == cx.slot || other.reference != Some(r) {
+                continue;
+            }
+            if let Some(g) = other.parties.get(&p) {
+                elsewhere += g.vol[1 - i];
+                elsewhere_final += g.fin[1 - i];
             }
         }
-        let share = (share - elsewhere / st.volume).max(0.0);
-        let final_share = (final_share - elsewhere_final / st.final_volume.max(f64::MIN_POSITIVE)).max(0.0);
+        let share = (share - elsewhere / volume).max(0.0);
+        let final_share = (final_share - elsewhere_final / final_volume.max(f64::MIN_POSITIVE)).max(0.0);
         let whole = whole && share >= cfg.min_share;
         let at_close = at_close && final_share >= cfg.min_final_share;
         if !whole && !at_close {
@@ -228,7 +240,7 @@ impl Detector for MarkingTheClose {
         if !whole && !at_close {
             return;
         }
-        let (fin, final_open, final_volume) = (f.fin[i], st.final_open, st.final_volume);
+        let fin = f.fin[i];
         let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &p.0.to_le_bytes(), &r.to_le_bytes()]);
         let (n, vol) = (f.n[i], f.vol[i]);
         if cx.repeat(AlertType::MarkingTheClose, behaviour, ev.ts, cfg.cooldown.0, out) {
@@ -248,7 +260,7 @@ impl Detector for MarkingTheClose {
                 short(100.0 * share),
                 before_s.trim_end_matches(".00"),
                 short(100.0 * moved),
-                num(st.open),
+                num(open),
                 t.price,
             )
         } else {
@@ -276,12 +288,12 @@ impl Detector for MarkingTheClose {
             "max_other_way": cfg.max_other_way,
             "max_other_way_window": cfg.max_other_way_window,
             "party_volume": round(vol, 8),
-            "window_volume": round(st.volume, 8),
+            "window_volume": round(volume, 8),
             "share": round(share, 4),
             "min_share": cfg.min_share,
             "move": round(moved, 6),
             "min_move": cfg.min_move,
-            "window_open_price": st.open,
+            "window_open_price": open,
             "final_window_ns": cfg.final_window.0,
             "final_gap_ns": cfg.final_gap.0,
             "seconds_before_reference": round((r - ev.ts.0) as f64 / 1e9, 6),
