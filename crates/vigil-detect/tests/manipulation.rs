@@ -95,53 +95,6 @@ fn run_with(config: &Config, events: &[Event], it: &Interner) -> Vec<Alert> {
     out.into_iter().map(|(_, _, a)| a).collect()
 }
 
-/// An account's history in an instrument decides there once it is long enough: "cron" keeps to
-/// :42-:44 in ABC-USD (three orders a minute for 80 minutes) and has traded XYZ-USD by hand, at
-/// any second, every other minute of the first 44. Across its instruments over 90 % of its
-/// seconds are at :42-:44, yet four orders at other seconds in XYZ-USD in minute 80 are what it
-/// always did there: no alert. "fresh", with the same schedule in ABC-USD and no history in
-/// XYZ-USD, is judged by its clock and alerts for the same four orders.
-#[test]
-fn an_account_trading_by_hand_where_it_always_has_is_not_off_its_rhythm() {
-    let mut it = Interner::new();
-    let cron = it.account("cron");
-    let fresh = it.account("fresh");
-    let mut abc = Market::new(&mut it, "testx", "ABC-USD");
-    let mut xyz = Market::new(&mut it, "testx", "XYZ-USD");
-    let mut crowd_abc = Crowd::new(&mut it, 31);
-    let mut crowd_xyz = Crowd::new(&mut it, 32);
-    let mut rng = Rng::new(5);
-    let off = [4805, 4812, 4820, 4829]; // :05, :12, :20, :29 of minute 80
-    for step in 0..4900 * SEC / STEP {
-        let ts = T0 + step * STEP;
-        crowd_abc.step(&mut abc, ts);
-        crowd_xyz.step(&mut xyz, ts);
-        let s = step * STEP / SEC;
-        if step % (SEC / STEP) != 0 {
-            continue;
-        }
-        if (42..45).contains(&(s % 60)) && s < 4800 {
-            for who in [cron, fresh] {
-                let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
-                abc.order(ts + rng.below(900) as i64 * MS, who, side, None, 1.0);
-            }
-        }
-        if s < 44 * 60 && s % 120 == 1 {
-            xyz.order(ts + rng.below(58) as i64 * SEC, cron, Side::Buy, None, 1.0);
-        }
-        if off.contains(&s) {
-            xyz.order(ts, cron, Side::Buy, None, 5.0);
-            xyz.order(ts + 200 * MS, fresh, Side::Buy, None, 5.0);
-        }
-    }
-    let events = merge(&[&abc, &xyz]);
-    let alerts = run(&events, &it);
-    let rhythm: Vec<_> = of(&alerts, AlertType::UnusualTiming).into_iter().filter(|a| a.evidence["pattern"] == "off_rhythm").collect();
-    assert_eq!(rhythm.len(), 1, "{rhythm:#?}");
-    assert_eq!(rhythm[0].accounts, ["fresh"]);
-    assert_eq!(rhythm[0].evidence["schedule_learnt_from"], "every_instrument");
-}
-
 /// The events through an [`Engine`] of `threads` shards.
 fn engine_run(events: &[Event], it: &Interner, threads: usize) -> Vec<Alert> {
     let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -725,6 +678,24 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
     }
     // Two full episodes alert at the second, as before.
     assert_eq!(cftc_episodes(&[60.0, 60.0]).len(), 1);
+}
+
+/// The same for the test against the instrument's typical order: with that bar at 55 lots, an
+/// episode of 45 (within half of it, and 11 times the genuine order) counts toward repetition, and
+/// the 60-lot episode after it alerts as the party's second; one of 25 (under half the bar) does
+/// not count, and the 60 after it is a single episode, held.
+#[test]
+fn a_spoofing_episode_at_half_the_typical_size_test_counts_as_a_repetition() {
+    let base = cftc_episodes(&[60.0, 60.0]);
+    assert_eq!(base.len(), 1, "{base:#?}");
+    let typical = base[0].evidence["typical_order_size"].as_f64().unwrap();
+    let mut config = Config::default();
+    config.detectors.spoofing.min_typical_ratio = 55.0 / typical;
+    let alerts = cftc_with(&config, &[45.0, 60.0], Cftc::default());
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].evidence["episodes_in_repeat_window"], 2);
+    assert!(cftc_with(&config, &[25.0, 60.0], Cftc::default()).is_empty());
+    assert!(cftc_with(&config, &[60.0, 45.0], Cftc::default()).is_empty(), "a weak episode never alerts itself");
 }
 
 /// One CFTC-pattern episode alone, its order about the size of the book at its level, is held:
@@ -2111,26 +2082,15 @@ fn a_scheduled_account_trading_a_new_instrument_off_its_second_of_the_minute_is_
     let cron = it.account("cron");
     let steady = it.account("steady");
     let stuffer = it.account("stuffer");
-    let mut abc = Market::new(&mut it, "testx", "ABC-USD");
-    let mut xyz = Market::new(&mut it, "testx", "XYZ-USD");
-    let mut crowd_abc = Crowd::new(&mut it, 21);
-    let mut crowd_xyz = Crowd::new(&mut it, 22);
     let mut rng = Rng::new(4);
     let off = [1805, 1812, 1820, 1829]; // :05, :12, :20, :29 of minute 30
-    for step in 0..2000 * SEC / STEP {
-        let ts = T0 + step * STEP;
-        crowd_abc.step(&mut abc, ts);
-        crowd_xyz.step(&mut xyz, ts);
-        let s = step * STEP / SEC;
-        if step % (SEC / STEP) != 0 {
-            continue;
-        }
+    let events = two_books(&mut it, [21, 22], 2000, |abc, xyz, ts, s| {
         if s % 60 == 42 && s < 1800 {
             let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
             abc.order(ts + rng.below(1500) as i64 * MS, cron, side, None, 1.0);
         }
         if s % 60 == 0 {
-            let m = if s < 1800 { &mut abc } else { &mut xyz };
+            let m = if s < 1800 { &mut *abc } else { &mut *xyz };
             m.order(ts + rng.below(3) as i64 * MS, steady, Side::Buy, None, 1.0);
         }
         if off.contains(&s) {
@@ -2145,8 +2105,7 @@ fn a_scheduled_account_trading_a_new_instrument_off_its_second_of_the_minute_is_
         if s < 1800 && s % 60 == 7 {
             abc.order(ts + rng.below(50) as i64 * SEC, stuffer, Side::Buy, None, 1.0);
         }
-    }
-    let events = merge(&[&abc, &xyz]);
+    });
     let rhythm = |alerts: Vec<Alert>| -> Vec<Alert> {
         alerts.into_iter().filter(|a| a.kind == AlertType::UnusualTiming && a.evidence["pattern"] == "off_rhythm").collect()
     };
@@ -2174,6 +2133,59 @@ fn a_scheduled_account_trading_a_new_instrument_off_its_second_of_the_minute_is_
     for threads in [2, 3, 4] {
         assert_eq!(rhythm(engine_run(&events, &it, threads)), one, "{threads} threads");
     }
+}
+
+/// ABC-USD and XYZ-USD on testx, each with its crowd (seeded `seeds`), for `secs` seconds;
+/// `each_second(abc, xyz, ts, s)` is called at every whole second `s`. The events, merged.
+fn two_books(it: &mut Interner, seeds: [u64; 2], secs: i64, mut each_second: impl FnMut(&mut Market, &mut Market, i64, i64)) -> Vec<Event> {
+    let mut abc = Market::new(it, "testx", "ABC-USD");
+    let mut xyz = Market::new(it, "testx", "XYZ-USD");
+    let mut crowd_abc = Crowd::new(it, seeds[0]);
+    let mut crowd_xyz = Crowd::new(it, seeds[1]);
+    for step in 0..secs * SEC / STEP {
+        let ts = T0 + step * STEP;
+        crowd_abc.step(&mut abc, ts);
+        crowd_xyz.step(&mut xyz, ts);
+        if step % (SEC / STEP) == 0 {
+            each_second(&mut abc, &mut xyz, ts, step * STEP / SEC);
+        }
+    }
+    merge(&[&abc, &xyz])
+}
+
+/// An account's history in an instrument decides there once it is long enough: "cron" keeps to
+/// :42-:44 in ABC-USD (three orders a minute for 80 minutes) and has traded XYZ-USD by hand, at
+/// any second, every other minute of the first 44. Across its instruments over 90 % of its
+/// seconds are at :42-:44, yet four orders at other seconds in XYZ-USD in minute 80 are what it
+/// always did there: no alert. "fresh", with the same schedule in ABC-USD and no history in
+/// XYZ-USD, is judged by its clock and alerts for the same four orders.
+#[test]
+fn an_account_trading_by_hand_where_it_always_has_is_not_off_its_rhythm() {
+    let mut it = Interner::new();
+    let cron = it.account("cron");
+    let fresh = it.account("fresh");
+    let mut rng = Rng::new(5);
+    let off = [4805, 4812, 4820, 4829]; // :05, :12, :20, :29 of minute 80
+    let events = two_books(&mut it, [31, 32], 4900, |abc, xyz, ts, s| {
+        if (42..45).contains(&(s % 60)) && s < 4800 {
+            for who in [cron, fresh] {
+                let side = if rng.f64() < 0.5 { Side::Buy } else { Side::Sell };
+                abc.order(ts + rng.below(900) as i64 * MS, who, side, None, 1.0);
+            }
+        }
+        if s < 44 * 60 && s % 120 == 1 {
+            xyz.order(ts + rng.below(58) as i64 * SEC, cron, Side::Buy, None, 1.0);
+        }
+        if off.contains(&s) {
+            xyz.order(ts, cron, Side::Buy, None, 5.0);
+            xyz.order(ts + 200 * MS, fresh, Side::Buy, None, 5.0);
+        }
+    });
+    let alerts = run(&events, &it);
+    let rhythm: Vec<_> = of(&alerts, AlertType::UnusualTiming).into_iter().filter(|a| a.evidence["pattern"] == "off_rhythm").collect();
+    assert_eq!(rhythm.len(), 1, "{rhythm:#?}");
+    assert_eq!(rhythm[0].accounts, ["fresh"]);
+    assert_eq!(rhythm[0].evidence["schedule_learnt_from"], "every_instrument");
 }
 
 /// Four ordinary accounts of a busy book, each trading with the crowd for half an hour, pass 10

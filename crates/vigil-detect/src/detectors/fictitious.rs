@@ -563,9 +563,13 @@ impl Fictitious {
         }
         let typical = inst.sizes.median().unwrap_or(0.0);
         let typical_ratio = if layered { self.layer.min_typical_ratio } else { cfg.min_typical_ratio };
-        if size < typical_ratio * typical {
+        // Short of the typical-size test but within `WEAK` of it: a weak episode too, as for the
+        // size-ratio and depth-share tests.
+        let small = size < typical_ratio * typical;
+        if size < WEAK * typical_ratio * typical || small && !(matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled") {
             return;
         }
+        let weak = weak || small;
         let now = ev.ts;
         let cooldown = match kind {
             AlertType::Layering => self.layer.cooldown.0,
