@@ -1754,6 +1754,19 @@ fn busy_close(every: i64, from: i64, qty: f64) -> Vec<Alert> {
 
 /// As `busy_close`, the buyer also selling `sell` lots every other time it buys.
 fn busy_close_with(config: &Config, every: i64, from: i64, qty: f64, sell: f64) -> Vec<Alert> {
+    busy_close_by(config, |m, buyer, ts, step, s| {
+        if (3600 - from..3599).contains(&s) && step % every == 0 {
+            m.order(ts, buyer, Side::Buy, None, qty);
+            if sell > 0.0 && step % (2 * every) == 0 {
+                m.order(ts + MS, buyer, Side::Sell, None, sell);
+            }
+        }
+    })
+}
+
+/// The busy book of `busy_close` to 11:00:10, `buyer` trading as `orders(market, buyer, ts, step,
+/// second)` says at every step; the marking-the-close alerts.
+fn busy_close_by(config: &Config, mut orders: impl FnMut(&mut Market, AccountId, i64, i64, i64)) -> Vec<Alert> {
     let mut it = Interner::new();
     let buyer = it.account("buyer");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
@@ -1763,13 +1776,7 @@ fn busy_close_with(config: &Config, every: i64, from: i64, qty: f64, sell: f64) 
     for step in 0..3610 * SEC / STEP {
         let ts = T0 + step * STEP;
         crowd.step(&mut m, ts);
-        let s = step * STEP / SEC;
-        if (3600 - from..3599).contains(&s) && step % every == 0 {
-            m.order(ts, buyer, Side::Buy, None, qty);
-            if sell > 0.0 && step % (2 * every) == 0 {
-                m.order(ts + MS, buyer, Side::Sell, None, sell);
-            }
-        }
+        orders(&mut m, buyer, ts, step, step * STEP / SEC);
     }
     run_with(config, &m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect()
 }
@@ -1822,16 +1829,7 @@ fn a_two_way_trader_leaning_one_way_at_the_close_is_not_marking() {
 #[test]
 fn a_one_way_push_into_the_close_after_two_way_trading_is_marking() {
     let run_close = |config: &Config| {
-        let mut it = Interner::new();
-        let buyer = it.account("buyer");
-        let mut m = Market::new(&mut it, "testx", "ABC-USD");
-        let mut crowd = Crowd::new(&mut it, 73);
-        crowd.take = 1.0;
-        crowd.follow = true;
-        for step in 0..3610 * SEC / STEP {
-            let ts = T0 + step * STEP;
-            crowd.step(&mut m, ts);
-            let s = step * STEP / SEC;
+        busy_close_by(config, |m, buyer, ts, step, s| {
             if (3300..3540).contains(&s) && step % 20 == 0 {
                 m.order(ts, buyer, Side::Buy, None, 5.0);
                 if step % 40 == 0 {
@@ -1841,8 +1839,7 @@ fn a_one_way_push_into_the_close_after_two_way_trading_is_marking() {
             if (3540..3599).contains(&s) && step % 10 == 0 {
                 m.order(ts, buyer, Side::Buy, None, 15.0);
             }
-        }
-        run_with(config, &m.events, &it).into_iter().filter(|a| a.kind == AlertType::MarkingTheClose).collect::<Vec<_>>()
+        })
     };
     let mc = run_close(&Config::default());
     assert_eq!(mc.len(), 1, "{mc:#?}");
