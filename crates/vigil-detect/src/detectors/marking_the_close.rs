@@ -207,9 +207,8 @@ impl Detector for MarkingTheClose {
             return;
         }
         // ...and net of what it did the other way on other venues meanwhile (an arbitrageur buys
-        // here what it sells there).
-        // Its aggression the other way in the same window on the symbol's other venues, as their
-        // own windows counted it (the window is the same reference time's).
+        // here what it sells there): its aggression the other way on the symbol's other venues,
+        // as their own windows for the same reference time counted it.
         let (mut elsewhere, mut elsewhere_final) = (0.0, 0.0);
         for &s in self.siblings.get(&cx.instrument.symbol).into_iter().flatten() {
             let other = &self.slots[s];

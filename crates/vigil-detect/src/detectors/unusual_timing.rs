@@ -7,9 +7,8 @@
 //! - Off rhythm: an account that keeps to one moment of the minute in an instrument (a scheduled
 //!   algorithm: `min_rhythm_share` of the seconds in which it placed orders, in at least
 //!   `min_rhythm_minutes` distinct minutes over `min_rhythm_span`, in one 3-second band of the
-//!   minute) placing `min_off_rhythm`
-//!   orders more than 2 s outside the band within `off_rhythm_window`. Learnt per instrument,
-//!   and per account across its instruments ([`Schedules`]): a scheduled algorithm keeps one
+//!   minute) placing `min_off_rhythm` orders more than 2 s outside the band within
+//!   `off_rhythm_window`. Learnt per instrument, and per account across its instruments ([`Schedules`]): a scheduled algorithm keeps one
 //!   clock, so an account that keeps to :49 in one instrument and then places orders at any
 //!   second in another, where it has no history to judge by, is off its rhythm too. Where the
 //!   instrument has that history, it decides. (A shard sees its own instruments only, and alerts
