@@ -98,6 +98,7 @@ pub struct LayeringConfig {
 pub struct CrossVenueConfig {
     pub enabled: bool,
     pub cooldown: Duration,
+    pub repeat_window: Duration,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -430,6 +431,10 @@ impl Config {
         }
         if d.spoofing.min_episodes == 0 {
             return bad("detectors.spoofing.min_episodes", "must be at least 1");
+        }
+        // The party's episodes are kept for `spoofing.repeat_window`: a longer window would see no more.
+        if d.cross_venue_manipulation.repeat_window.0 > d.spoofing.repeat_window.0 {
+            return bad("detectors.cross_venue_manipulation.repeat_window", "must be at most spoofing.repeat_window");
         }
         let m = &d.momentum_ignition;
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {

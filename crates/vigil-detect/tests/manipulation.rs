@@ -879,8 +879,10 @@ fn genuine_large_order_cancelled_after_the_market_moved_away_is_not_spoofing() {
     assert!(manipulation(&alerts).is_empty(), "{:#?}", manipulation(&alerts));
 }
 
-#[test]
-fn spoofing_on_one_venue_while_trading_on_another_is_cross_venue() {
+/// A buy order of 150 at the best bid on venue A while the party sells `genuine` on venue B and a
+/// buyer meets it; the order cancelled 2 s after placing. Every `period` steps from minute 5 (an
+/// arbitrageur trades both venues throughout).
+fn spoof_here_sell_there(genuine: f64, period: i64) -> Vec<Alert> {
     let mut it = Interner::new();
     let sp = it.account("xspoof");
     let hit = it.account("hit");
@@ -903,28 +905,55 @@ fn spoofing_on_one_venue_while_trading_on_another_is_cross_venue() {
             continue;
         }
         // Takers on venue A stay off the spoof meanwhile, so it fills little.
-        ca.take = if step % 600 < 30 { 0.0 } else { 0.3 };
-        match step % 600 {
+        ca.take = if (step - 3000) % period < 30 { 0.0 } else { 0.3 };
+        match (step - 3000) % period {
             0 => {
                 // A large buy on venue A to lift the price everywhere...
                 spoof = Some(a.order(ts, sp, Side::Buy, Some(round(a.best_bid().unwrap())), 150.0));
                 // ...while it sells on venue B.
-                b.order(ts + 10 * MS, sp, Side::Sell, Some(round(b.best_ask().unwrap() - TICK)), 5.0);
+                b.order(ts + 10 * MS, sp, Side::Sell, Some(round(b.best_ask().unwrap() - TICK)), genuine);
             }
             10 => {
-                b.order(ts, hit, Side::Buy, None, 5.0);
+                b.order(ts, hit, Side::Buy, None, genuine);
             }
             20 => a.cancel(ts, spoof.take().unwrap()),
             _ => {}
         }
     }
-    let events = merge(&[&a, &b]);
-    let alerts = run(&events, &it);
+    run(&merge(&[&a, &b]), &it)
+}
+
+#[test]
+fn spoofing_on_one_venue_while_trading_on_another_is_cross_venue() {
+    let alerts = spoof_here_sell_there(5.0, 600);
     let cross = of(&alerts, AlertType::CrossVenueManipulation);
     assert_eq!(cross.len(), 10, "{:#?}", manipulation(&alerts));
     assert!(manipulation(&alerts).iter().all(|x| x.kind == AlertType::CrossVenueManipulation && x.accounts == ["xspoof"]), "{:#?}", manipulation(&alerts));
     assert!(cross[0].venue.is_none());
     assert!(cross[0].description.contains("on another venue"), "{}", cross[0].description);
+    assert_eq!(cross[0].evidence["weak_episode"], false);
+}
+
+/// A spoof at 7.5 times the order it drew on the other venue (short of the 10 times asked, but
+/// more than half of it) is a weak episode: alone, or its repeat 5 minutes later, it raises
+/// nothing (a large order cancelled by chance), but repeated every minute it alerts from the
+/// second episode on. At 3.75 times it never counts.
+#[test]
+fn a_weak_cross_venue_spoof_repeated_within_two_minutes_is_cross_venue() {
+    let alerts = spoof_here_sell_there(20.0, 600);
+    let cross = of(&alerts, AlertType::CrossVenueManipulation);
+    assert!(manipulation(&alerts).iter().all(|x| x.kind == AlertType::CrossVenueManipulation && x.accounts == ["xspoof"]), "{:#?}", manipulation(&alerts));
+    // Episodes at minutes 5 to 14: the first is held, each later one alerts.
+    assert_eq!(cross.iter().map(|a| (a.ts - T0) / (60 * SEC)).collect::<Vec<_>>(), (6..15).collect::<Vec<_>>(), "{cross:#?}");
+    let ratio = cross[0].evidence["size_ratio"].as_f64().unwrap();
+    assert!((5.0..10.0).contains(&ratio), "{ratio}");
+    assert_eq!(cross[0].evidence["weak_episode"], true);
+    assert_eq!(cross[0].evidence["episodes_in_repeat_window"], 2);
+    assert!(cross[0].description.contains("episode 2 of orders cancelled after drawing a fill in this book within 120 s"), "{}", cross[0].description);
+    for (genuine, period) in [(20.0, 3000), (40.0, 600)] {
+        let alerts = spoof_here_sell_there(genuine, period);
+        assert!(manipulation(&alerts).is_empty(), "{genuine} every {period} steps: {:#?}", manipulation(&alerts));
+    }
 }
 
 /// A buy stack of `sizes` from the best bid down on venue A, in a deep book (twelve makers), while
@@ -973,7 +1002,8 @@ fn stack_here_trade_there(sizes: &[f64]) -> Vec<Alert> {
 /// Cross-venue manipulation by a stack is held to a layer's size tests: four orders at four prices
 /// (the stack placed before the trade it drew, as `layering.min_levels_first` asks) at about a
 /// sixth of the book's depth are caught, where one order of a like share, or the stack's first
-/// three orders at three prices, must reach spoofing's fifth.
+/// three orders at three prices, must reach spoofing's fifth: short of it, each of their episodes
+/// is weak, alerting only as the party's repeat (from the second minute on), never alone.
 #[test]
 fn a_stack_drawing_a_trade_on_another_venue_is_held_to_a_layers_size_tests() {
     let alerts = stack_here_trade_there(&[26.0, 20.0, 14.0, 10.0]);
@@ -983,9 +1013,13 @@ fn a_stack_drawing_a_trade_on_another_venue_is_held_to_a_layers_size_tests() {
     let share = cross[0].evidence["depth_share"].as_f64().unwrap();
     assert!((0.1..0.2).contains(&share), "{share}: spoofing's size test would not pass");
     assert_eq!(cross[0].evidence["min_depth_share"], 0.1);
+    assert_eq!(cross[0].evidence["weak_episode"], false);
     for sizes in [&[48.0][..], &[26.0, 20.0, 14.0]] {
         let alerts = stack_here_trade_there(sizes);
-        assert!(manipulation(&alerts).is_empty(), "{sizes:?}: {:#?}", manipulation(&alerts));
+        let weak = manipulation(&alerts);
+        assert!(weak.iter().all(|x| x.kind == AlertType::CrossVenueManipulation && x.evidence["weak_episode"] == true), "{sizes:?}: {weak:#?}");
+        assert_eq!(weak.len(), 9, "{sizes:?}: the first episode is held, {weak:#?}");
+        assert_eq!(weak[0].evidence["min_depth_share"], 0.2);
     }
 }
 

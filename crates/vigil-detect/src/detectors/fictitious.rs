@@ -30,8 +30,9 @@
 //! A single cancelled episode of spoofing or layering is held until the party repeats it within
 //! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`) and it
 //! has the spoof's sequence (one genuine order, placed with the orders or after them); an
-//! episode within half of the size-ratio and depth-share tests counts toward the repetition without
-//! alerting itself.
+//! episode within half of the size-ratio, depth-share and typical-size tests counts toward the
+//! repetition without alerting itself. Across venues such a weak episode alerts when it is the
+//! party's episode `min_episodes` or later within the cross-venue `repeat_window`.
 //!
 //! A genuine large order cancelled because the market moved away has no opposite execution; a market
 //! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
@@ -524,12 +525,13 @@ impl Fictitious {
         if depth_share < WEAK * share {
             return;
         }
-        // Short of the size-ratio or depth-share test but within `WEAK` of them: an episode that
-        // counts toward the party's repetition, never alerting itself. Only a cancelled episode of
-        // spoofing or layering counts. (Its orders are then part of it: a later cancel of one of
-        // them is not judged again, as for an alert.)
+        // Short of the size-ratio or depth-share test but within `WEAK` of them: a weak episode.
+        // Only a cancelled one counts: toward the party's repetition of spoofing or layering, never
+        // alerting itself; across venues, alerting when it is the party's episode `min_episodes`
+        // or later within the cross-venue `repeat_window`. (Its orders are then part of it: a later
+        // cancel of one of them is not judged again, as for an alert.)
         let weak = size < ratio * genuine || depth_share < share;
-        if weak && !(matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled") {
+        if weak && how != "cancelled" {
             return;
         }
         let earliest = self.group.iter().map(|x| x.placed).min().unwrap_or(ev.ts);
@@ -566,7 +568,7 @@ impl Fictitious {
         // Short of the typical-size test but within `WEAK` of it: a weak episode too, as for the
         // size-ratio and depth-share tests.
         let small = size < typical_ratio * typical;
-        if size < WEAK * typical_ratio * typical || small && !(matches!(kind, AlertType::Spoofing | AlertType::Layering) && how == "cancelled") {
+        if size < WEAK * typical_ratio * typical || small && how != "cancelled" {
             return;
         }
         let weak = weak || small;
@@ -597,10 +599,16 @@ impl Fictitious {
                 po.qualified.pop_front();
             }
         }
-        if weak {
+        // A weak episode across venues alerts as the party's episode `min_episodes` or later in
+        // this book within the cross-venue `repeat_window`: a spoof at 5 to 10 times the order it
+        // drew on the other venue is weaker evidence than one at 10, but repeated within minutes it
+        // is the pattern, not a large order cancelled by chance. (Cross-venue manipulation at full
+        // strength is not held: its other venue's trading is the evidence.)
+        let window = if weak { self.cross.repeat_window.0 } else { cfg.repeat_window.0 };
+        let seen = po.qualified.iter().filter(|t| now.0 - t.0 <= window).count().max(1);
+        if weak && (kind != AlertType::CrossVenueManipulation || seen < cfg.min_episodes) {
             return;
         }
-        let seen = po.qualified.len().max(1);
         // A single episode of orders cancelled after an opposite fill is an ordinary trader's large
         // order (or ladder) cancelled by chance as often as a spoof: it is held until the party
         // repeats it within `repeat_window`, unless the orders dwarf the book at their levels and
@@ -662,7 +670,7 @@ impl Fictitious {
         let at = if counted > prices.len() { format!("{at} ({counted} levels counting where they went in and were filled)") } else { at };
         let where_opp = if kind == AlertType::CrossVenueManipulation { " on another venue" } else { "" };
         let again = if seen > 1 {
-            format!(" It is the party's episode {seen} of orders cancelled after drawing a fill in this book within {} s.", cfg.repeat_window.0 / 1_000_000_000)
+            format!(" It is the party's episode {seen} of orders cancelled after drawing a fill in this book within {} s.", window / 1_000_000_000)
         } else {
             String::new()
         };
@@ -716,6 +724,8 @@ impl Fictitious {
             "trigger_seq": ev.seq,
             "repeats_last_hour": repeats,
             "episodes_in_repeat_window": seen,
+            "repeat_window_s": window as f64 / 1e9,
+            "weak_episode": weak,
             "min_episodes": cfg.min_episodes,
             "single_depth_share": cfg.single_depth_share,
         });
