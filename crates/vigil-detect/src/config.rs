@@ -75,6 +75,7 @@ pub struct SpoofingConfig {
     pub min_typical_ratio: f64,
     pub min_episodes: usize,
     pub repeat_window: Duration,
+    pub weak_repeat_window: Duration,
     pub single_depth_share: f64,
     pub cooldown: Duration,
 }
@@ -98,7 +99,6 @@ pub struct LayeringConfig {
 pub struct CrossVenueConfig {
     pub enabled: bool,
     pub cooldown: Duration,
-    pub repeat_window: Duration,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -433,8 +433,8 @@ impl Config {
             return bad("detectors.spoofing.min_episodes", "must be at least 1");
         }
         // The party's episodes are kept for `spoofing.repeat_window`: a longer window would see no more.
-        if d.cross_venue_manipulation.repeat_window.0 > d.spoofing.repeat_window.0 {
-            return bad("detectors.cross_venue_manipulation.repeat_window", "must be at most spoofing.repeat_window");
+        if d.spoofing.weak_repeat_window.0 > d.spoofing.repeat_window.0 {
+            return bad("detectors.spoofing.weak_repeat_window", "must be at most repeat_window");
         }
         let m = &d.momentum_ignition;
         if m.min_bait_orders == 0 || m.attempt_min_trades == 0 {
@@ -607,5 +607,9 @@ mod tests {
         assert!(e.0.contains("unknown unit"), "{e}");
         let e = Config::from_toml("[detectors.volume_spike]\nmultiplier = 0.5\n").unwrap_err();
         assert!(e.0.contains("multiplier"), "{e}");
+        // Episodes are kept for `repeat_window`: a longer window for weak ones would see no more.
+        let e = Config::from_toml("[detectors.spoofing]\nweak_repeat_window = \"20m\"\n").unwrap_err();
+        assert!(e.0.contains("detectors.spoofing.weak_repeat_window") && e.0.contains("repeat_window"), "{e}");
+        assert!(Config::from_toml("[detectors.spoofing]\nweak_repeat_window = \"10m\"\n").is_ok());
     }
 }

@@ -664,15 +664,22 @@ fn cftc_with(config: &Config, sizes: &[f64], how: Cftc) -> Vec<Alert> {
 
 /// A spoofer's orders vary in size: an earlier episode at 7.5 times its genuine order, under the
 /// 10 times an alert needs but over half of it, is a repetition of the pattern; the episode at 15
-/// times that follows it alerts as the party's second. An earlier one at 3.75 times is not (nor
-/// does a weak episode alert itself, first or second).
+/// times that follows it alerts as the party's second. The other way round too: the weak episode
+/// after a full one (held alone) alerts as its repeat. An episode at 3.75 times is no repetition,
+/// and weak episodes alone never alert.
 #[test]
 fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
     let alerts = cftc_episodes(&[30.0, 60.0]);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].evidence["episodes_in_repeat_window"], 2);
     assert!((alerts[0].evidence["size_ratio"].as_f64().unwrap() - 15.0).abs() < 1e-9, "{:?}", alerts[0].evidence);
-    for sizes in [[15.0, 60.0], [60.0, 30.0], [30.0, 30.0]] {
+    assert_eq!(alerts[0].evidence["weak_episode"], false);
+    let after = cftc_episodes(&[60.0, 30.0]);
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0].evidence["episodes_in_repeat_window"], 2);
+    assert_eq!(after[0].evidence["weak_episode"], true);
+    assert!((after[0].evidence["size_ratio"].as_f64().unwrap() - 7.5).abs() < 1e-9, "{:?}", after[0].evidence);
+    for sizes in [[15.0, 60.0], [60.0, 15.0], [30.0, 30.0]] {
         let alerts = cftc_episodes(&sizes);
         assert!(alerts.is_empty(), "{sizes:?}: {alerts:#?}");
     }
@@ -682,8 +689,8 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
 
 /// The same for the test against the instrument's typical order: with that bar at 55 lots, an
 /// episode of 45 (within half of it, and 11 times the genuine order) counts toward repetition, and
-/// the 60-lot episode after it alerts as the party's second; one of 25 (under half the bar) does
-/// not count, and the 60 after it is a single episode, held.
+/// the 60-lot episode after it alerts as the party's second (and the 45 after a 60 as its repeat);
+/// one of 25 (under half the bar) does not count, and the 60 after it is a single episode, held.
 #[test]
 fn a_spoofing_episode_at_half_the_typical_size_test_counts_as_a_repetition() {
     let base = cftc_episodes(&[60.0, 60.0]);
@@ -695,7 +702,8 @@ fn a_spoofing_episode_at_half_the_typical_size_test_counts_as_a_repetition() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].evidence["episodes_in_repeat_window"], 2);
     assert!(cftc_with(&config, &[25.0, 60.0], Cftc::default()).is_empty());
-    assert!(cftc_with(&config, &[60.0, 45.0], Cftc::default()).is_empty(), "a weak episode never alerts itself");
+    assert_eq!(cftc_with(&config, &[60.0, 45.0], Cftc::default()).len(), 1);
+    assert!(cftc_with(&config, &[60.0, 25.0], Cftc::default()).is_empty());
 }
 
 /// One CFTC-pattern episode alone, its order about the size of the book at its level, is held:

@@ -29,10 +29,10 @@
 //!
 //! A single cancelled episode of spoofing or layering is held until the party repeats it within
 //! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`) and it
-//! has the spoof's sequence (one genuine order, placed with the orders or after them); an
-//! episode within half of the size-ratio, depth-share and typical-size tests counts toward the
-//! repetition without alerting itself. Across venues such a weak episode alerts when it is the
-//! party's episode `min_episodes` or later within the cross-venue `repeat_window`.
+//! has the spoof's sequence (one genuine order, placed with the orders or after them). An episode
+//! within half of the size-ratio, depth-share and typical-size tests (a weak one) counts toward
+//! the repetition and alerts only as a repeat within `weak_repeat_window`: of spoofing or layering,
+//! after the party's full episode; across venues, after any episode of the party's.
 //!
 //! A genuine large order cancelled because the market moved away has no opposite execution; a market
 //! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
@@ -85,11 +85,14 @@ struct PartyOrders {
     /// Per side (buy, sell): when the last order it cancelled there had been placed, and when it
     /// was cancelled (a genuine order pulled to be sent again as a marketable one).
     pulled: [(i64, i64); 2],
+    /// When its last cancelled episode of spoofing or layering that met every condition in full
+    /// (not a weak one) was, alerted or held (`i64::MIN`: none).
+    full: i64,
 }
 
 impl Default for PartyOrders {
     fn default() -> Self {
-        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new(), qualified: VecDeque::new(), pulled: [(i64::MAX, i64::MIN); 2] }
+        PartyOrders { head: NIL, resting: [0.0; 2], episodes: VecDeque::new(), qualified: VecDeque::new(), pulled: [(i64::MAX, i64::MIN); 2], full: i64::MIN }
     }
 }
 
@@ -526,10 +529,9 @@ impl Fictitious {
             return;
         }
         // Short of the size-ratio or depth-share test but within `WEAK` of them: a weak episode.
-        // Only a cancelled one counts: toward the party's repetition of spoofing or layering, never
-        // alerting itself; across venues, alerting when it is the party's episode `min_episodes`
-        // or later within the cross-venue `repeat_window`. (Its orders are then part of it: a later
-        // cancel of one of them is not judged again, as for an alert.)
+        // Only a cancelled one counts, toward the party's repetition, and alerts only as a repeat
+        // (below). (Its orders are then part of it: a later cancel of one of them is not judged
+        // again, as for an alert.)
         let weak = size < ratio * genuine || depth_share < share;
         if weak && how != "cancelled" {
             return;
@@ -599,15 +601,21 @@ impl Fictitious {
                 po.qualified.pop_front();
             }
         }
-        // A weak episode across venues alerts as the party's episode `min_episodes` or later in
-        // this book within the cross-venue `repeat_window`: a spoof at 5 to 10 times the order it
-        // drew on the other venue is weaker evidence than one at 10, but repeated within minutes it
-        // is the pattern, not a large order cancelled by chance. (Cross-venue manipulation at full
-        // strength is not held: its other venue's trading is the evidence.)
-        let window = if weak { self.cross.repeat_window.0 } else { cfg.repeat_window.0 };
+        // A weak episode alerts only as a repeat within `weak_repeat_window`: a spoof at 5 to 10
+        // times the order it drew is weaker evidence than one at 10, but repeated within minutes
+        // it is the pattern, not a large order cancelled by chance. Of spoofing or layering, after
+        // the party's full episode (the repetition counts either way round, as a full episode
+        // after a weak one alerts as the party's second); across venues, after any episode of the
+        // party's in this book (`min_episodes`: a full cross-venue episode is not held, its other
+        // venue's trading is the evidence).
+        let single = matches!(kind, AlertType::Spoofing | AlertType::Layering);
+        let window = if weak { cfg.weak_repeat_window.0 } else { cfg.repeat_window.0 };
         let seen = po.qualified.iter().filter(|t| now.0 - t.0 <= window).count().max(1);
-        if weak && (kind != AlertType::CrossVenueManipulation || seen < cfg.min_episodes) {
+        if weak && (if single { po.full.saturating_add(window) < now.0 } else { seen < cfg.min_episodes }) {
             return;
+        }
+        if !weak && single && how == "cancelled" {
+            po.full = now.0;
         }
         // A single episode of orders cancelled after an opposite fill is an ordinary trader's large
         // order (or ladder) cancelled by chance as often as a spoof: it is held until the party
