@@ -55,9 +55,10 @@ use vigil_core::{AlertType, Event, EventKind, Price, Side, Ts};
 const MAX_EPISODES: usize = 64;
 
 /// An episode whose group is at least this fraction of the size and depth tests (and meets every
-/// other condition) counts toward the party's repetition (`min_episodes`) without alerting: a
-/// spoofer's orders vary in size from one episode to the next, and one that repeats the pattern
-/// at 7 times its genuine order instead of 10 has still repeated it.
+/// other condition) counts toward the party's repetition (`min_episodes`), alerting only as a
+/// repeat (`weak_repeat_window`): a spoofer's orders vary in size from one episode to the next,
+/// and one that repeats the pattern at 7 times its genuine order instead of 10 has still repeated
+/// it.
 const WEAK: f64 = 0.5;
 
 /// A genuine order placed at most this long before a spoof's orders went in with them: one
