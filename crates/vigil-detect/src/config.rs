@@ -432,7 +432,8 @@ impl Config {
         if d.spoofing.min_episodes == 0 {
             return bad("detectors.spoofing.min_episodes", "must be at least 1");
         }
-        // The party's episodes are kept for `spoofing.repeat_window`: a longer window would see no more.
+        // The party's episodes are kept for `spoofing.repeat_window`: a longer window for weak ones
+        // would count no more of them.
         if d.spoofing.weak_repeat_window.0 > d.spoofing.repeat_window.0 {
             return bad("detectors.spoofing.weak_repeat_window", "must be at most repeat_window");
         }

@@ -665,8 +665,9 @@ fn cftc_with(config: &Config, sizes: &[f64], how: Cftc) -> Vec<Alert> {
 /// A spoofer's orders vary in size: an earlier episode at 7.5 times its genuine order, under the
 /// 10 times an alert needs but over half of it, is a repetition of the pattern; the episode at 15
 /// times that follows it alerts as the party's second. The other way round too: the weak episode
-/// after a full one (held alone) alerts as its repeat. An episode at 3.75 times is no repetition,
-/// and weak episodes alone never alert.
+/// after a full one (held alone) alerts as its repeat, within `weak_repeat_window` (the episodes
+/// are 90 s apart: with a 60 s window it does not). An episode at 3.75 times is no repetition, and
+/// weak episodes alone never alert.
 #[test]
 fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
     let alerts = cftc_episodes(&[30.0, 60.0]);
@@ -683,6 +684,10 @@ fn a_spoofing_episode_at_half_the_size_test_counts_as_a_repetition() {
         let alerts = cftc_episodes(&sizes);
         assert!(alerts.is_empty(), "{sizes:?}: {alerts:#?}");
     }
+    let mut config = Config::default();
+    config.detectors.spoofing.weak_repeat_window = vigil_detect::config::Duration(60 * SEC);
+    let late = cftc_with(&config, &[60.0, 30.0], Cftc::default());
+    assert!(late.is_empty(), "{late:#?}");
     // Two full episodes alert at the second, as before.
     assert_eq!(cftc_episodes(&[60.0, 60.0]).len(), 1);
 }
@@ -702,7 +707,10 @@ fn a_spoofing_episode_at_half_the_typical_size_test_counts_as_a_repetition() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].evidence["episodes_in_repeat_window"], 2);
     assert!(cftc_with(&config, &[25.0, 60.0], Cftc::default()).is_empty());
-    assert_eq!(cftc_with(&config, &[60.0, 45.0], Cftc::default()).len(), 1);
+    let after = cftc_with(&config, &[60.0, 45.0], Cftc::default());
+    assert_eq!(after.len(), 1, "{after:#?}");
+    assert_eq!(after[0].evidence["weak_episode"], true);
+    assert_eq!(after[0].evidence["total_size"], 45.0);
     assert!(cftc_with(&config, &[60.0, 25.0], Cftc::default()).is_empty());
 }
 

@@ -31,8 +31,8 @@
 //! `repeat_window` (`min_episodes`), unless its orders dwarf the book (`single_depth_share`) and it
 //! has the spoof's sequence (one genuine order, placed with the orders or after them). An episode
 //! within half of the size-ratio, depth-share and typical-size tests (a weak one) counts toward
-//! the repetition and alerts only as a repeat within `weak_repeat_window`: of spoofing or layering,
-//! after the party's full episode; across venues, after any episode of the party's.
+//! the repetition and alerts only as a repeat: the party's episode `min_episodes` (at least 2) or
+//! later within `weak_repeat_window`, one of them a full one for spoofing or layering.
 //!
 //! A genuine large order cancelled because the market moved away has no opposite execution; a market
 //! maker cancelling most of its quotes keeps the other side quoted at a like size. Neither alerts.
@@ -54,8 +54,8 @@ use vigil_core::{AlertType, Event, EventKind, Price, Side, Ts};
 /// needs `min_episodes`).
 const MAX_EPISODES: usize = 64;
 
-/// An episode whose group is at least this fraction of the size and depth tests (and meets every
-/// other condition) counts toward the party's repetition (`min_episodes`), alerting only as a
+/// An episode whose group is at least this fraction of the size-ratio, depth-share and typical-size
+/// tests (and meets every other condition) counts toward the party's repetition (`min_episodes`), alerting only as a
 /// repeat (`weak_repeat_window`): a spoofer's orders vary in size from one episode to the next,
 /// and one that repeats the pattern at 7 times its genuine order instead of 10 has still repeated
 /// it.
@@ -80,7 +80,8 @@ struct PartyOrders {
     resting: [f64; 2],
     /// When the party's earlier episodes were signalled (for repetition), the last hour.
     episodes: VecDeque<Ts>,
-    /// When its episodes met every condition, signalled or not (a repeat within the cooldown, or
+    /// When its cancelled episodes (weak ones too, see `WEAK`) of any of the three kinds met every
+    /// condition, signalled or not (a repeat within the cooldown, or
     /// one held for want of repetition), within `repeat_window`.
     qualified: VecDeque<Ts>,
     /// Per side (buy, sell): when the last order it cancelled there had been placed, and when it
@@ -602,17 +603,17 @@ impl Fictitious {
                 po.qualified.pop_front();
             }
         }
-        // A weak episode alerts only as a repeat within `weak_repeat_window`: a spoof at 5 to 10
-        // times the order it drew is weaker evidence than one at 10, but repeated within minutes
-        // it is the pattern, not a large order cancelled by chance. Of spoofing or layering, after
-        // the party's full episode (the repetition counts either way round, as a full episode
-        // after a weak one alerts as the party's second); across venues, after any episode of the
-        // party's in this book (`min_episodes`: a full cross-venue episode is not held, its other
-        // venue's trading is the evidence).
+        // A weak episode alerts only as a repeat: the party's episode `min_episodes` (at least 2)
+        // or later in this book within `weak_repeat_window`. A spoof at 5 to 10 times the order it
+        // drew is weaker evidence than one at 10, but repeated within minutes it is the pattern,
+        // not a large order cancelled by chance. Of spoofing or layering, one of the episodes met
+        // every condition (the repetition counts either way round, as a full episode after a weak
+        // one alerts as the party's second); across venues any will do (a full cross-venue
+        // episode is not held: its other venue's trading is the evidence).
         let single = matches!(kind, AlertType::Spoofing | AlertType::Layering);
         let window = if weak { cfg.weak_repeat_window.0 } else { cfg.repeat_window.0 };
         let seen = po.qualified.iter().filter(|t| now.0 - t.0 <= window).count().max(1);
-        if weak && (if single { po.full.saturating_add(window) < now.0 } else { seen < cfg.min_episodes }) {
+        if weak && (seen < cfg.min_episodes.max(2) || single && po.full.saturating_add(window) < now.0) {
             return;
         }
         if !weak && single && how == "cancelled" {
