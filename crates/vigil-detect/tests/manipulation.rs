@@ -2236,12 +2236,9 @@ fn an_account_trading_by_hand_where_it_always_has_is_not_off_its_rhythm() {
 }
 
 /// Four ordinary accounts of a busy book, each trading with the crowd for half an hour, pass 10
-/// lots round (r1 to r2 to r3 to r4 to r1) inside a minute: over the hour they trade mostly
-/// elsewhere, over the ring's own minute only with each other, and each ends where it began. The
-/// ring is caught at the trade that closes it. Four others whose chain changes size on the way
-/// (10, 10, 7, 10) end nowhere near flat: no ring.
-#[test]
-fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
+/// lots round (r1 to r2 to r3 to r4 to r1) inside a minute, r2 buying `aside` lots from the crowd
+/// meanwhile (none when 0); four others pass 10, 10, 7 and 10 round.
+fn ring_of_ordinary_accounts(aside: f64) -> (Vec<Event>, Interner) {
     let mut it = Interner::new();
     let ring: Vec<AccountId> = ["r1", "r2", "r3", "r4"].iter().map(|n| it.account(n)).collect();
     let other: Vec<AccountId> = ["q1", "q2", "q3", "q4"].iter().map(|n| it.account(n)).collect();
@@ -2262,6 +2259,9 @@ fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
             m.order(ts, ring[k], Side::Sell, Some(mid), 10.0);
             m.order(ts + MS, ring[(k + 1) % 4], Side::Buy, Some(mid), 10.0);
         }
+        if step == 20002 && aside > 0.0 {
+            m.order(ts + 50 * MS, ring[1], Side::Buy, None, aside);
+        }
         if (21000..21004).contains(&step) {
             let k = (step - 21000) as usize;
             let q = if k == 2 { 7.0 } else { 10.0 };
@@ -2269,7 +2269,16 @@ fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
             m.order(ts + MS, other[(k + 1) % 4], Side::Buy, Some(mid), q);
         }
     }
-    let alerts = run(&m.events, &it);
+    (m.events, it)
+}
+
+/// The ring above is caught at the trade that closes it: over the hour its members trade mostly
+/// elsewhere, over the ring's own minute only with each other, and each ends where it began. The
+/// four whose chain changes size on the way end nowhere near flat: no ring.
+#[test]
+fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
+    let (events, it) = ring_of_ordinary_accounts(0.0);
+    let alerts = run(&events, &it);
     assert_eq!(manipulation(&alerts).len(), 1, "{:#?}", manipulation(&alerts));
     let a = of(&alerts, AlertType::WashTrading)[0];
     assert_eq!(a.accounts, ["r1", "r2", "r3", "r4"]);
@@ -2280,5 +2289,21 @@ fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
     // The 1 h and 1 d windows alone do not see it: the members' history outweighs the ring there.
     let mut windows_only = Config::default();
     windows_only.detectors.wash_trading.cycle_window = vigil_detect::config::Duration(1);
-    assert!(manipulation(&run_with(&windows_only, &m.events, &it)).is_empty());
+    assert!(manipulation(&run_with(&windows_only, &events, &it)).is_empty());
+}
+
+/// A member's trading outside the ring while it runs leaves it off flat by that much, not more:
+/// r2 buying half a lot from the crowd during the ring (2.4 % of its volume, over the 1 % margin)
+/// is still a ring member, the ring having passed its 10 lots back. Buying 3 lots, an eighth of
+/// its volume, it trades too much outside (`min_internal_share`): no ring.
+#[test]
+fn a_ring_member_trading_a_little_outside_while_it_runs_is_still_in_the_ring() {
+    let (events, it) = ring_of_ordinary_accounts(0.5);
+    let alerts = run(&events, &it);
+    assert_eq!(manipulation(&alerts).len(), 1, "{:#?}", manipulation(&alerts));
+    let a = of(&alerts, AlertType::WashTrading)[0];
+    assert_eq!(a.accounts, ["r1", "r2", "r3", "r4"]);
+    assert_eq!(a.evidence["found"], "closing_trade");
+    let (events, it) = ring_of_ordinary_accounts(3.0);
+    assert!(manipulation(&run(&events, &it)).is_empty(), "{:#?}", manipulation(&run(&events, &it)));
 }
