@@ -1124,6 +1124,44 @@ fn pump_market(burst: impl Fn(&mut Market, &[AccountId], i64, i64)) -> Vec<Alert
     run(&m.events, &it)
 }
 
+/// Six accounts (`p[from..from + 6]`) buy together every 0.2 s for 30 s from `at` steps in, three
+/// or four of them in the same millisecond: a pump, not sold back.
+fn pump_by(m: &mut Market, p: &[AccountId], ts: i64, k: i64, from: usize, at: i64) {
+    let k = k - at;
+    if (0..300).contains(&k) && k % 2 == 0 {
+        let first = (k / 2 % 6) as usize;
+        for j in 0..3 + (k / 2 % 2) as usize {
+            m.order(ts, p[from + (first + j) % 6], Side::Buy, None, 20.0);
+        }
+    }
+}
+
+/// A second pump in the same book three minutes after the first, by another group, is its own pump,
+/// not a repeat of the first within the cooldown; the same group pumping again is. One pump whose
+/// buyers change halfway, its buying never pausing, is one pump.
+#[test]
+fn a_pump_by_a_new_group_after_the_last_one_ended_is_a_new_pump() {
+    let pumps = |alerts: &[Alert]| of(alerts, AlertType::PumpAndDump).into_iter().cloned().collect::<Vec<_>>();
+    let two = pumps(&pump_market(|m, p, ts, k| {
+        pump_by(m, p, ts, k, 0, 0);
+        pump_by(m, p, ts, k, 6, 1800);
+    }));
+    assert_eq!(two.len(), 2, "{two:#?}");
+    assert!(two[0].accounts.iter().all(|a| ["p0", "p1", "p2", "p3", "p4", "p5"].contains(&a.as_str())), "{:?}", two[0].accounts);
+    assert!(two[1].ts > T0 + 2280 * SEC, "{}", two[1].ts);
+    assert!(two[1].accounts.iter().all(|a| ["p6", "p7", "p8", "p9", "p10", "p11"].contains(&a.as_str())), "{:?}", two[1].accounts);
+    let again = pumps(&pump_market(|m, p, ts, k| {
+        pump_by(m, p, ts, k, 0, 0);
+        pump_by(m, p, ts, k, 0, 1800);
+    }));
+    assert_eq!(again.len(), 1, "{again:#?}");
+    let handed_on = pumps(&pump_market(|m, p, ts, k| {
+        pump_by(m, p, ts, k, 0, 0);
+        pump_by(m, p, ts, k, 6, 300);
+    }));
+    assert_eq!(handed_on.len(), 1, "{handed_on:#?}");
+}
+
 #[test]
 fn pump_is_caught_as_it_happens_and_news_is_not() {
     // A group of six buys together every 0.2 s for 30 s (three or four of them in the same
