@@ -1155,11 +1155,13 @@ fn a_pump_by_a_new_group_after_the_last_one_ended_is_a_new_pump() {
         pump_by(m, p, ts, k, 0, 1800);
     }));
     assert_eq!(again.len(), 1, "{again:#?}");
+    assert!(again[0].ts < T0 + 2130 * SEC, "the first pump's alert: {again:#?}");
     let handed_on = pumps(&pump_market(|m, p, ts, k| {
         pump_by(m, p, ts, k, 0, 0);
         pump_by(m, p, ts, k, 6, 300);
     }));
     assert_eq!(handed_on.len(), 1, "{handed_on:#?}");
+    assert!(handed_on[0].accounts.iter().all(|a| ["p0", "p1", "p2", "p3", "p4", "p5"].contains(&a.as_str())), "{:?}", handed_on[0].accounts);
 }
 
 #[test]
@@ -2330,10 +2332,10 @@ fn a_ring_of_accounts_with_ordinary_history_is_caught_as_it_closes() {
     assert!(manipulation(&run_with(&windows_only, &events, &it)).is_empty());
 }
 
-/// A member's trading outside the ring while it runs leaves it off flat by that much, not more:
-/// r2 buying half a lot from the crowd during the ring (2.4 % of its volume, over the 1 % margin)
-/// is still a ring member, the ring having passed its 10 lots back. Buying 3 lots, an eighth of
-/// its volume, it trades too much outside (`min_internal_share`): no ring.
+/// A member's trading outside the ring while it runs leaves it off flat by that much: r2 buying
+/// half a lot from the crowd during the ring (2.4 % of its volume, over the 1 % margin) is still a
+/// ring member, the ring having passed its 10 lots back. Buying 3 lots, 13 % of its volume, it
+/// trades too much outside (`min_internal_share`): no ring.
 #[test]
 fn a_ring_member_trading_a_little_outside_while_it_runs_is_still_in_the_ring() {
     let (events, it) = ring_of_ordinary_accounts(0.5);

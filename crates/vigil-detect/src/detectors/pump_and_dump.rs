@@ -63,6 +63,8 @@ struct Pump {
     ts: Ts,
     /// The last trade at which the pump's conditions held (alerted or a repeat).
     last: Ts,
+    /// Every account named as its drivers while it was under way, sorted (at most `NAMED_MAX`).
+    named: Vec<AccountId>,
     start_price: f64,
     peak: f64,
     dumped: bool,
@@ -97,6 +99,9 @@ struct State {
     /// The pump's buyers selling since the pump, for the dump's story.
     sellers: FxHashMap<AccountId, f64>,
 }
+
+/// How many of a pump's drivers are kept to tell a new group's pump from it.
+const NAMED_MAX: usize = 256;
 
 /// How many of the rush accounts a pump alert names.
 const NAMED: usize = 10;
@@ -283,7 +288,7 @@ impl Detector for PumpAndDump {
                         accounts: sellers.iter().map(|x| x.0).collect(),
                         severity: if p.drivers.is_empty() { fall } else { sold_back } / cfg.dump_fraction,
                         confidence: 0.8,
-                        behaviour: key(&[&inst_key, b"dump"]),
+                        behaviour: if st.groups == 0 { key(&[&inst_key, b"dump"]) } else { key(&[&inst_key, b"dump", &st.groups.to_le_bytes()]) },
                         cooldown: cfg.cooldown.0,
                         identity: key(&[t.trade_id.as_bytes(), b"dump"]),
                         description,
@@ -381,26 +386,30 @@ impl Detector for PumpAndDump {
         let start = Ts(st.chunks.front().map_or(ev.ts.0, |c| c.index * cfg.chunk.0));
         drivers.sort_unstable();
         // A pump whose window began after the pump before it was last under way, driven by a new
-        // group (none of whom drove that one), is a new pump, not a repeat of it within the
-        // cooldown: pump groups strike the same thin book again minutes apart (on the independent
-        // simulator's seeds 1-55, three of its four pumps missed came 6 minutes after another in
-        // the same book, by other accounts). The largest buyers of one pump change as it goes on,
-        // so a new group alone is not a new pump.
-        let new_group = st.pump.as_ref().is_some_and(|p| {
-            ev.ts.0 - p.ts.0 <= cfg.cooldown.0
-                && start > p.last
-                && !p.drivers.is_empty()
-                && !drivers.is_empty()
-                && !drivers.iter().any(|a| p.drivers.binary_search(a).is_ok())
-        });
+        // group (none of whom was named as that one's drivers while it ran), is a new pump, not a
+        // repeat of it: pump groups strike the same thin book again minutes apart (on the
+        // independent simulator's seeds 1-55, three of its four pumps missed came 6 minutes after
+        // another in the same book, by other accounts). The largest buyers of one pump change as
+        // it goes on, so a new group alone is not a new pump. (The earlier pump's dump is no longer
+        // followed.)
+        let new_group = st
+            .pump
+            .as_ref()
+            .is_some_and(|p| start > p.last && !p.named.is_empty() && !drivers.is_empty() && !drivers.iter().any(|a| p.named.binary_search(a).is_ok()));
         if new_group {
             st.groups += 1;
         }
         if new_group || st.pump.as_ref().is_none_or(|p| p.dumped || ev.ts.0 - p.ts.0 > cfg.cooldown.0) {
-            st.pump = Some(Pump { ts: ev.ts, last: ev.ts, start_price: open, peak: price, dumped: false, held: driven, held_peak: driven, drivers });
+            let named = drivers.clone();
+            st.pump = Some(Pump { ts: ev.ts, last: ev.ts, named, start_price: open, peak: price, dumped: false, held: driven, held_peak: driven, drivers });
             st.sellers.clear();
         } else if let Some(p) = st.pump.as_mut() {
             p.last = ev.ts;
+            if p.named.len() < NAMED_MAX && drivers.iter().any(|a| p.named.binary_search(a).is_err()) {
+                p.named.extend_from_slice(&drivers);
+                p.named.sort_unstable();
+                p.named.dedup();
+            }
         }
         let behaviour = if st.groups == 0 { key(&[&inst_key, b"pump"]) } else { key(&[&inst_key, b"pump", &st.groups.to_le_bytes()]) };
         if cx.repeat(AlertType::PumpAndDump, behaviour, ev.ts, cfg.cooldown.0, out) {

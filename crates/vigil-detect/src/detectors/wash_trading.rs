@@ -15,9 +15,9 @@
 //! - Rings as they close: each account's last sale is kept with where both sides stood before it; a
 //!   trade whose buyer sold about this quantity within `cycle_window` to an account that sold it on,
 //!   ... to this trade's seller, closes a chain of 3 to `max_ring_size` accounts, which alerts if each
-//!   member's trading since its first link is mostly the chain's and nets to about flat, give or
-//!   take what it traded outside the chain (judged over the ring's own minutes: members with an
-//!   ordinary history are not flat over an hour).
+//!   member's trading since its first link is mostly the chain's (judged over the ring's own
+//!   minutes: members with an ordinary history trade mostly elsewhere over an hour); the chain's
+//!   matched quantities leave each member flat but for what it traded outside it.
 //!
 //! Basis: FINRA Rule 5210 and its supplementary material on self-trades; FINRA Rule 6140(b) (matched
 //! trades); CEA §4c(a)(2)(A); EU MAR Annex I(A)(a)/(b) and Annex II 1(a) (no change in beneficial
@@ -548,10 +548,11 @@ fn cycle(
             return false;
         }
         let share = (inside / volume).min(1.0);
-        // Flat within the margin, give or take what it traded outside the chain meanwhile (which
-        // `min_internal_share` keeps small): the ring passed its quantity back.
-        let outside = (volume - inside).max(0.0);
-        if share < cfg.min_internal_share || net.abs() > cfg.net_margin * volume + outside {
+        // The chain's quantities, matched within `net_margin` link by link, leave each member flat
+        // within that margin of the chain's volume: the ring passed its quantity back. What a
+        // member traded outside the chain meanwhile, in either direction, is at most the rest of
+        // its trading (`min_internal_share`); its net position is evidence, not a test.
+        if share < cfg.min_internal_share {
             return false;
         }
         let net = net.abs() / volume;
