@@ -127,6 +127,7 @@ pub struct PumpAndDumpConfig {
     pub volume_multiplier: f64,
     pub trades_multiplier: f64,
     pub min_rise: f64,
+    pub crowd_min_rise: f64,
     pub min_rush_orders: u32,
     pub min_top_share: f64,
     pub rush_buyers: u32,
@@ -383,6 +384,7 @@ impl Config {
             ("detectors.pump_and_dump.volume_multiplier", d.pump_and_dump.volume_multiplier),
             ("detectors.pump_and_dump.trades_multiplier", d.pump_and_dump.trades_multiplier),
             ("detectors.pump_and_dump.min_rise", d.pump_and_dump.min_rise),
+            ("detectors.pump_and_dump.crowd_min_rise", d.pump_and_dump.crowd_min_rise),
             ("detectors.quote_stuffing.rate_multiplier", d.quote_stuffing.rate_multiplier),
             ("detectors.momentum_ignition.min_move", d.momentum_ignition.min_move),
             ("detectors.momentum_ignition.min_move_sigmas", d.momentum_ignition.min_move_sigmas),
@@ -428,6 +430,9 @@ impl Config {
         }
         if d.layering.min_levels_first < d.layering.min_levels {
             return bad("detectors.layering.min_levels_first", "must be at least min_levels");
+        }
+        if d.pump_and_dump.crowd_min_rise > d.pump_and_dump.min_rise {
+            return bad("detectors.pump_and_dump.crowd_min_rise", "must be at most min_rise");
         }
         if d.spoofing.min_episodes == 0 {
             return bad("detectors.spoofing.min_episodes", "must be at least 1");

@@ -4,7 +4,8 @@
 //! era" (ICCCN 2020), who detect crypto pumps within 25 s from rush orders, trade count, volume and
 //! price over short chunks. A pump alerts at the trade where, over the window, aggressive buy volume
 //! is `volume_multiplier` × its baseline, trade count `trades_multiplier` × its baseline, the price
-//! has risen `min_rise` from the window's open, and a group drives the buying. A rush millisecond is
+//! has risen `min_rise` from the window's open (`crowd_min_rise` for a coordinated crowd), and a
+//! group drives the buying. A rush millisecond is
 //! one in which two or more hands bought aggressively (a hand is the account where trades name it;
 //! else the order, so one order sweeping the book is one hand; else the trade). The group is either
 //! of two shapes:
@@ -313,7 +314,12 @@ impl Detector for PumpAndDump {
             rush += c.rush;
             bursts += c.bursts;
         }
-        if rise < cfg.min_rise
+        // A rise short of `min_rise` (but `crowd_min_rise` or more) is a pump only when a
+        // coordinated crowd drives it (below): in a deep book the crowd's buying moves the price
+        // less, and its bursts are the evidence.
+        let low = rise < cfg.min_rise;
+        if rise < cfg.crowd_min_rise
+            || (low && bursts < cfg.min_rush_bursts)
             || (rush < cfg.min_rush_orders && bursts < cfg.min_rush_bursts)
             || vol < cfg.volume_multiplier * base_vol
             || (trades as f64) < cfg.trades_multiplier * base_trades.max(1.0)
@@ -371,6 +377,9 @@ impl Detector for PumpAndDump {
         }
         let mut rushers: Vec<AccountId> = counts.iter().filter(|x| x.1 >= 2 && 10 * x.1 >= rush).map(|x| x.0).collect();
         let is_crowd = crowd && rushers.len() >= cfg.rush_buyers as usize;
+        if low && !is_crowd {
+            return;
+        }
         if !few_drivers && !is_crowd {
             return;
         }
@@ -440,6 +449,7 @@ impl Detector for PumpAndDump {
             "phase": "pump",
             "rise": round(rise, 6),
             "min_rise": cfg.min_rise,
+            "crowd_min_rise": cfg.crowd_min_rise,
             "window_buy_volume": round(vol, 8),
             "baseline_buy_volume": round(base_vol, 8),
             "volume_multiplier": cfg.volume_multiplier,
