@@ -1191,6 +1191,23 @@ fn a_coordinated_crowd_that_moved_a_deep_book_little_is_a_pump() {
     config.detectors.pump_and_dump.crowd_min_rise = 0.02;
     let alerts = pump_market_with(&config, burst);
     assert!(of(&alerts, AlertType::PumpAndDump).is_empty(), "{:#?}", of(&alerts, AlertType::PumpAndDump));
+    // Three drivers buying two at a time (rush orders, never a burst of three hands) that move
+    // the price as little are no pump; buying enough to move it 2 % they are.
+    let few = |lots: f64| {
+        let alerts = pump_market(move |m, p, ts, k| {
+            if k < 300 && k % 2 == 0 {
+                for j in 0..2 {
+                    m.order(ts + 37 * MS, p[(k / 2 + j) as usize % 3], Side::Buy, None, lots);
+                }
+            }
+        });
+        of(&alerts, AlertType::PumpAndDump).into_iter().filter(|x| x.evidence["phase"] == "pump").cloned().collect::<Vec<_>>()
+    };
+    let low = few(6.0);
+    assert!(low.is_empty(), "{low:#?}");
+    let high = few(20.0);
+    assert_eq!(high.len(), 1, "{high:#?}");
+    assert_eq!(high[0].evidence["pattern"], "few_drivers");
 }
 
 #[test]

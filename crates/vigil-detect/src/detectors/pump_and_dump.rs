@@ -5,10 +5,9 @@
 //! price over short chunks. A pump alerts at the trade where, over the window, aggressive buy volume
 //! is `volume_multiplier` × its baseline, trade count `trades_multiplier` × its baseline, the price
 //! has risen `min_rise` from the window's open (`crowd_min_rise` for a coordinated crowd), and a
-//! group drives the buying. A rush millisecond is
-//! one in which two or more hands bought aggressively (a hand is the account where trades name it;
-//! else the order, so one order sweeping the book is one hand; else the trade). The group is either
-//! of two shapes:
+//! group drives the buying. A rush millisecond is one in which two or more hands bought
+//! aggressively (a hand is the account where trades name it; else the order, so one order sweeping
+//! the book is one hand; else the trade). The group is either of two shapes:
 //!
 //! - few drivers: `min_rush_orders` rush milliseconds, and the three largest buyers among the
 //!   accounts in them, each net of everything it sold meanwhile on any venue (a market maker filled
@@ -64,7 +63,8 @@ struct Pump {
     ts: Ts,
     /// The last trade at which the pump's conditions held (alerted or a repeat).
     last: Ts,
-    /// Every account named as its drivers while it was under way, sorted (at most `NAMED_MAX`).
+    /// Every account counted among its drivers while it was under way, sorted (it stops growing
+    /// once it holds `NAMED_MAX`).
     named: Vec<AccountId>,
     start_price: f64,
     peak: f64,
@@ -94,8 +94,7 @@ struct State {
     /// When the last counted rush burst began.
     last_burst: Option<i64>,
     pump: Option<Pump>,
-    /// How many pumps by a new group came within the cooldown of the one before (each is its own
-    /// behaviour, not a repeat of that one).
+    /// How many pumps by a new group there have been (each is its own pump and dump behaviour).
     groups: u32,
     /// The pump's buyers selling since the pump, for the dump's story.
     sellers: FxHashMap<AccountId, f64>,
@@ -483,7 +482,8 @@ impl Detector for PumpAndDump {
             venue: Some(cx.instrument.venue),
             symbols: vec![cx.instrument.symbol],
             accounts: top.iter().map(|x| x.0).collect(),
-            severity: (rise / cfg.min_rise).min(vol / (cfg.volume_multiplier * base_vol).max(f64::MIN_POSITIVE)),
+            // (Against the rise it had to clear: `crowd_min_rise` for a crowd short of `min_rise`.)
+            severity: (rise / if low { cfg.crowd_min_rise } else { cfg.min_rise }).min(vol / (cfg.volume_multiplier * base_vol).max(f64::MIN_POSITIVE)),
             confidence: if group == 0 { 0.6 } else { 0.85 },
             behaviour,
             cooldown: cfg.cooldown.0,

@@ -17,7 +17,8 @@
 //!   ... to this trade's seller, closes a chain of 3 to `max_ring_size` accounts, which alerts if each
 //!   member's trading since its first link is mostly the chain's (judged over the ring's own
 //!   minutes: members with an ordinary history trade mostly elsewhere over an hour); the chain's
-//!   matched quantities leave each member flat but for what it traded outside it.
+//!   matched quantities leave each member within `net_margin` of flat but for what it traded
+//!   outside it.
 //!
 //! Basis: FINRA Rule 5210 and its supplementary material on self-trades; FINRA Rule 6140(b) (matched
 //! trades); CEA §4c(a)(2)(A); EU MAR Annex I(A)(a)/(b) and Annex II 1(a) (no change in beneficial
