@@ -55,10 +55,10 @@ use vigil_core::{AlertType, Event, EventKind, Price, Side, Ts};
 const MAX_EPISODES: usize = 64;
 
 /// An episode whose group is at least this fraction of the size-ratio, depth-share and typical-size
-/// tests (and meets every other condition) counts toward the party's repetition (`min_episodes`), alerting only as a
-/// repeat (`weak_repeat_window`): a spoofer's orders vary in size from one episode to the next,
-/// and one that repeats the pattern at 7 times its genuine order instead of 10 has still repeated
-/// it.
+/// tests (and meets every other condition) counts toward the party's repetition (`min_episodes`),
+/// alerting only as a repeat (`weak_repeat_window`): a spoofer's orders vary in size from one
+/// episode to the next, and one that repeats the pattern at 7 times its genuine order instead of 10
+/// has still repeated it.
 const WEAK: f64 = 0.5;
 
 /// A genuine order placed at most this long before a spoof's orders went in with them: one
@@ -81,8 +81,8 @@ struct PartyOrders {
     /// When the party's earlier episodes were signalled (for repetition), the last hour.
     episodes: VecDeque<Ts>,
     /// When its cancelled episodes (weak ones too, see `WEAK`) of any of the three kinds met every
-    /// condition, signalled or not (a repeat within the cooldown, or
-    /// one held for want of repetition), within `repeat_window`.
+    /// condition, signalled or not (a repeat within the cooldown, or one held for want of
+    /// repetition), within `repeat_window`.
     qualified: VecDeque<Ts>,
     /// Per side (buy, sell): when the last order it cancelled there had been placed, and when it
     /// was cancelled (a genuine order pulled to be sent again as a marketable one).

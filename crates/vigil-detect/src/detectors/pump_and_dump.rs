@@ -100,6 +100,16 @@ struct State {
     sellers: FxHashMap<AccountId, f64>,
 }
 
+/// The behaviour key of an instrument's pump (or dump) `tag`: the first group's as it always was,
+/// each new group's its own.
+fn group_key(inst_key: &[u8], tag: &[u8], groups: u32) -> u64 {
+    if groups == 0 {
+        key(&[inst_key, tag])
+    } else {
+        key(&[inst_key, tag, &groups.to_le_bytes()])
+    }
+}
+
 /// How many of a pump's drivers are kept to tell a new group's pump from it.
 const NAMED_MAX: usize = 256;
 
@@ -288,7 +298,7 @@ impl Detector for PumpAndDump {
                         accounts: sellers.iter().map(|x| x.0).collect(),
                         severity: if p.drivers.is_empty() { fall } else { sold_back } / cfg.dump_fraction,
                         confidence: 0.8,
-                        behaviour: if st.groups == 0 { key(&[&inst_key, b"dump"]) } else { key(&[&inst_key, b"dump", &st.groups.to_le_bytes()]) },
+                        behaviour: group_key(&inst_key, b"dump", st.groups),
                         cooldown: cfg.cooldown.0,
                         identity: key(&[t.trade_id.as_bytes(), b"dump"]),
                         description,
@@ -376,10 +386,7 @@ impl Detector for PumpAndDump {
         }
         let mut rushers: Vec<AccountId> = counts.iter().filter(|x| x.1 >= 2 && 10 * x.1 >= rush).map(|x| x.0).collect();
         let is_crowd = crowd && rushers.len() >= cfg.rush_buyers as usize;
-        if low && !is_crowd {
-            return;
-        }
-        if !few_drivers && !is_crowd {
+        if !is_crowd && (low || !few_drivers) {
             return;
         }
         let (mut drivers, top) = if is_crowd {
@@ -419,7 +426,7 @@ impl Detector for PumpAndDump {
                 p.named.dedup();
             }
         }
-        let behaviour = if st.groups == 0 { key(&[&inst_key, b"pump"]) } else { key(&[&inst_key, b"pump", &st.groups.to_le_bytes()]) };
+        let behaviour = group_key(&inst_key, b"pump", st.groups);
         if cx.repeat(AlertType::PumpAndDump, behaviour, ev.ts, cfg.cooldown.0, out) {
             return;
         }
