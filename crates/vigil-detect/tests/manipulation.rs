@@ -1047,6 +1047,7 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     let (s1, s2) = (it.account("s1"), it.account("s2"));
     let ring: Vec<AccountId> = ["r1", "r2", "r3"].iter().map(|n| it.account(n)).collect();
     let lone = it.account("lone");
+    let pre = it.account("pre");
     let (owner_a, owner_b) = (it.owner("fund-a"), it.owner("fund-b"));
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 31);
@@ -1064,10 +1065,11 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
         crowd.step(&mut m, ts);
         let mid = crowd.mid;
         match step {
-            // Self-trades: w1 sells inside the spread and buys its own order, three times.
+            // Self-trades: w1 sells inside the spread and, 50 ms later, buys part of its own order,
+            // three times.
             6000 | 6050 | 6100 => {
                 m.order(ts, w, Side::Sell, Some(mid), 7.0);
-                m.order(ts + MS, w, Side::Buy, Some(mid), 7.0);
+                m.order(ts + 50 * MS, w, Side::Buy, Some(mid), 5.0);
             }
             // Same owner, two accounts, three times.
             12000 | 12100 | 12200 => {
@@ -1080,10 +1082,17 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
                 thin.order(ts, ring[k % 3], Side::Sell, Some(5.0), 10.0);
                 thin.order(ts + MS, ring[(k + 1) % 3], Side::Buy, Some(5.0), 10.0);
             }
-            // A single accidental self-match is no pattern.
+            // A single accidental self-match is no pattern: a resting order met by a smaller one
+            // of the account's own.
             30000 => {
-                m.order(ts, lone, Side::Sell, Some(mid), 2.0);
-                m.order(ts + MS, lone, Side::Buy, Some(mid), 2.0);
+                m.order(ts, lone, Side::Sell, Some(mid), 3.0);
+                m.order(ts + 50 * MS, lone, Side::Buy, Some(mid), 2.0);
+            }
+            // A single prearranged self-trade is: both orders in the same instant, each filled in
+            // full by the other.
+            33000 => {
+                m.order(ts, pre, Side::Sell, Some(mid), 40.0);
+                m.order(ts, pre, Side::Buy, Some(mid), 40.0);
             }
             _ => {}
         }
@@ -1096,13 +1105,25 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     let wash = of(&alerts, AlertType::WashTrading);
     assert_eq!(manipulation(&alerts).len(), wash.len(), "{:#?}", manipulation(&alerts));
     let accounts: Vec<Vec<String>> = wash.iter().map(|a| a.accounts.clone()).collect();
-    assert_eq!(accounts, vec![vec!["w1".to_string()], vec!["o1".into(), "o2".into()], vec!["r1".into(), "r2".into(), "r3".into()]], "{wash:#?}");
+    assert_eq!(
+        accounts,
+        vec![vec!["w1".to_string()], vec!["o1".into(), "o2".into()], vec!["r1".into(), "r2".into(), "r3".into()], vec!["pre".into()]],
+        "{wash:#?}"
+    );
     assert_eq!(wash[2].symbols, ["THIN-USD"]);
     assert_eq!(wash[0].evidence["pattern"], "self_trade");
     assert!(wash[1].description.contains("both owned by fund-a"), "{}", wash[1].description);
     assert_eq!(wash[2].evidence["pattern"], "ring");
     // Raised at the third self-trade, not later.
-    assert_eq!(wash[0].ts, T0 + 6100 * STEP + MS);
+    assert_eq!(wash[0].ts, T0 + 6100 * STEP + 50 * MS);
+    assert_eq!(wash[0].evidence["prearranged"], false);
+    // Two accounts of one owner whose orders went in a millisecond apart and filled each other in
+    // full prearranged their first trade.
+    assert_eq!(wash[1].ts, T0 + 12000 * STEP + MS);
+    assert_eq!(wash[1].evidence["prearranged"], true);
+    assert_eq!(wash[3].ts, T0 + 33000 * STEP);
+    assert_eq!((wash[3].evidence["trades"].as_u64(), wash[3].evidence["prearranged"].as_bool()), (Some(1), Some(true)));
+    assert!(wash[3].description.contains("each filled in full by the other"), "{}", wash[3].description);
     // The ring closes at its third trade (once round, each member flat again).
     assert_eq!(wash[2].ts, T0 + 20002 * STEP + MS);
 }

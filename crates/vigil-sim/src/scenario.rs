@@ -213,6 +213,8 @@ pub(crate) fn build(kind: AlertType, labelled: bool, plan: Plan, sym: usize, ven
                 qty: 0.0,
                 gap,
                 deadline: deadline + 60 * SEC,
+                accidental: pattern == 3,
+                resting: None,
             })
         }
         (AlertType::PumpAndDump, true) => {
@@ -569,7 +571,9 @@ impl Scenario for Whale {
 
 /// Wash trades: one account with itself, two accounts of one owner, or a ring of accounts passing
 /// the same quantity round until each is flat. Each trade: one member places a sell strictly inside
-/// the spread and the other buys it in the same instant.
+/// the spread and the other buys it in the same instant. The look-alike, one accidental self-match:
+/// an account's sell rests inside the spread and, 1.5 s later, a smaller buy of its own meets it
+/// (two of its strategies crossing, not one trade arranged).
 struct Wash {
     span: Span,
     inst: usize,
@@ -579,6 +583,9 @@ struct Wash {
     qty: f64,
     gap: i64,
     deadline: i64,
+    accidental: bool,
+    /// The look-alike's resting sell: its id and price.
+    resting: Option<(u64, f64)>,
 }
 
 impl Scenario for Wash {
@@ -595,8 +602,22 @@ impl Scenario for Wash {
             return None;
         }
         let Some(p) = w.between(i) else { return Some(now + 200 * MS) };
+        if self.accidental {
+            if let Some((sell, p)) = self.resting {
+                let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(p), World::lots(0.6 * self.qty));
+                w.insts[i].m.cancel(now, buy);
+                w.insts[i].m.cancel(now, sell);
+                self.span.mark(now);
+                return None;
+            }
+        }
         if n <= 2 || self.qty == 0.0 {
             self.qty = World::lots(w.base(i) * between(&mut w.rng, 1.0, 5.0));
+        }
+        if self.accidental {
+            self.resting = Some((w.insts[i].m.order(now, seller, Side::Sell, Some(p), self.qty), p));
+            self.span.mark(now);
+            return Some(now + 1500 * MS);
         }
         // Both orders in the same instant (pre-arranged): nobody else can step in between.
         let sell = w.insts[i].m.order(now, seller, Side::Sell, Some(p), self.qty);

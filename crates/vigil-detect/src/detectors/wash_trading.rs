@@ -24,7 +24,7 @@
 //! trades); CEA §4c(a)(2)(A); EU MAR Annex I(A)(a)/(b) and Annex II 1(a) (no change in beneficial
 //! interest).
 
-use super::{fictitious::join, num, short, slot};
+use super::{fictitious::join, num, short, slot, ON_ARRIVAL};
 use crate::activity::Party;
 use crate::builder::{key, round, Signal};
 use crate::config::WashTradingConfig;
@@ -32,8 +32,9 @@ use crate::engine::{Context, Detector};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 use std::collections::VecDeque;
+use vigil_book::BookChange;
 use vigil_core::time::format_duration;
-use vigil_core::{AccountId, AlertType, Event, EventKind, Ts};
+use vigil_core::{AccountId, AlertType, Event, EventKind, Qty, Ts};
 
 /// At most this many ring windows (checked when the configuration is read): every window's figures
 /// live side by side in one graph, so a trade is looked up once for all of them.
@@ -384,7 +385,12 @@ impl Detector for WashTrading {
                 q.pop_front();
             }
             q.push_back((ev.ts, qty, ev.seq));
-            if q.len() < cfg.min_trades as usize {
+            // One trade suffices when it was prearranged: both its orders went in together (within
+            // `ON_ARRIVAL`) and each traded in full with the other. An accidental self-match is a
+            // later order meeting an earlier one that rested.
+            let prearranged = matches!(cx.change, BookChange::Traded { buy: Some(b), sell: Some(s) }
+                if (b.placed.0 - s.placed.0).abs() <= ON_ARRIVAL && [b, s].iter().all(|o| o.filled == Qty::ZERO && o.qty == t.qty && o.size == t.qty));
+            if q.len() < cfg.min_trades as usize && !prearranged {
                 return;
             }
             let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &party.0.to_le_bytes()]);
@@ -401,17 +407,27 @@ impl Detector for WashTrading {
                 format!("{} and {}, both owned by {owner}, traded with each other", cx.names.account(buyer), cx.names.account(seller))
             };
             let (venue, symbol) = place();
-            let description = format!(
-                "{who} {n} times in {symbol} on {venue} within {} s ({} in all, last at {}): no change of beneficial ownership.",
-                short((ev.ts.0 - start.0) as f64 / 1e9),
-                num(volume),
-                t.price,
-            );
+            let description = if n == 1 {
+                format!(
+                    "{who} in {symbol} on {venue}: {} at {}, both orders placed together and each filled in full by the other (a prearranged trade): no change of beneficial ownership.",
+                    num(volume),
+                    t.price,
+                )
+            } else {
+                format!(
+                    "{who} {n} times in {symbol} on {venue} within {} s ({} in all, last at {}){}: no change of beneficial ownership.",
+                    short((ev.ts.0 - start.0) as f64 / 1e9),
+                    num(volume),
+                    t.price,
+                    if prearranged { ", the last with both orders placed together and each filled in full by the other" } else { "" },
+                )
+            };
             let evidence = json!({
                 "pattern": if buyer == seller { "self_trade" } else { "same_owner" },
                 "trades": n,
                 "volume": round(volume, 8),
                 "min_trades": cfg.min_trades,
+                "prearranged": prearranged,
                 "window_ns": cfg.window.0,
                 "trade_seqs": q.iter().rev().take(32).map(|x| x.2).collect::<Vec<_>>(),
                 "trade_id": t.trade_id.as_str(),
@@ -428,7 +444,8 @@ impl Detector for WashTrading {
                 venue: Some(cx.instrument.venue),
                 symbols: vec![cx.instrument.symbol],
                 accounts,
-                severity: n as f64 / cfg.min_trades as f64,
+                // A prearranged trade has crossed the bar by itself.
+                severity: if prearranged { (n as f64 / cfg.min_trades as f64).max(1.0) } else { n as f64 / cfg.min_trades as f64 },
                 confidence: if buyer == seller { 0.95 } else { 0.85 },
                 behaviour,
                 cooldown: cfg.cooldown.0,
