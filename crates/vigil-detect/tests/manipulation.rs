@@ -2344,7 +2344,8 @@ fn an_account_trading_by_hand_where_it_always_has_is_not_off_its_rhythm() {
 
 /// Four ordinary accounts of a busy book, each trading with the crowd for half an hour, pass 10
 /// lots round (r1 to r2 to r3 to r4 to r1) inside a minute, r2 buying `aside` lots from the crowd
-/// meanwhile (none when 0); four others pass 10, 10, 7 and 10 round.
+/// after its sale into the ring (selling, when negative; none when 0); four others pass 10, 10, 7
+/// and 10 round.
 fn ring_of_ordinary_accounts(aside: f64) -> (Vec<Event>, Interner) {
     let mut it = Interner::new();
     let ring: Vec<AccountId> = ["r1", "r2", "r3", "r4"].iter().map(|n| it.account(n)).collect();
@@ -2366,8 +2367,8 @@ fn ring_of_ordinary_accounts(aside: f64) -> (Vec<Event>, Interner) {
             m.order(ts, ring[k], Side::Sell, Some(mid), 10.0);
             m.order(ts + MS, ring[(k + 1) % 4], Side::Buy, Some(mid), 10.0);
         }
-        if step == 20002 && aside > 0.0 {
-            m.order(ts + 50 * MS, ring[1], Side::Buy, None, aside);
+        if step == 20002 && aside != 0.0 {
+            m.order(ts + 50 * MS, ring[1], if aside > 0.0 { Side::Buy } else { Side::Sell }, None, aside.abs());
         }
         if (21000..21004).contains(&step) {
             let k = (step - 21000) as usize;
@@ -2412,5 +2413,21 @@ fn a_ring_member_trading_a_little_outside_while_it_runs_is_still_in_the_ring() {
     assert_eq!(a.accounts, ["r1", "r2", "r3", "r4"]);
     assert_eq!(a.evidence["found"], "closing_trade");
     let (events, it) = ring_of_ordinary_accounts(3.0);
+    assert!(manipulation(&run(&events, &it)).is_empty(), "{:#?}", manipulation(&run(&events, &it)));
+}
+
+/// A member's small sale to the crowd after its sale into the ring is its latest sale, not the
+/// ring's link: the chain is still followed through the sale before it (an account's last four
+/// sales are links). Selling 3 lots aside, it trades too much outside: no ring.
+#[test]
+fn a_ring_member_selling_a_little_to_the_crowd_after_its_link_is_still_in_the_ring() {
+    let (events, it) = ring_of_ordinary_accounts(-0.5);
+    let alerts = run(&events, &it);
+    assert_eq!(manipulation(&alerts).len(), 1, "{:#?}", manipulation(&alerts));
+    let a = of(&alerts, AlertType::WashTrading)[0];
+    assert_eq!(a.accounts, ["r1", "r2", "r3", "r4"]);
+    assert_eq!(a.evidence["found"], "closing_trade");
+    assert!(a.description.contains("(r1 to r2, r2 to r3, r3 to r4 and r4 to r1)"), "{}", a.description);
+    let (events, it) = ring_of_ordinary_accounts(-3.0);
     assert!(manipulation(&run(&events, &it)).is_empty(), "{:#?}", manipulation(&run(&events, &it)));
 }

@@ -12,13 +12,13 @@
 //!   connected (everyone both sold and bought inside it), every member is flat and trades mostly
 //!   inside, and it holds `min_ring_trades` trades. Markets are not rings: a market maker or a noise
 //!   trader deals with many counterparties and is rarely flat.
-//! - Rings as they close: each account's last sale is kept with where both sides stood before it; a
-//!   trade whose buyer sold about this quantity within `cycle_window` to an account that sold it on,
-//!   ... to this trade's seller, closes a chain of 3 to `max_ring_size` accounts, which alerts if each
-//!   member's trading since its first link is mostly the chain's (judged over the ring's own
-//!   minutes: members with an ordinary history trade mostly elsewhere over an hour); the chain's
-//!   matched quantities leave each member within `net_margin` of flat but for what it traded
-//!   outside it.
+//! - Rings as they close: each account's last `LINKS` (4) sales are kept, with where both sides
+//!   stood before each; a trade whose buyer sold about this quantity within `cycle_window` to an
+//!   account that sold it on, ... to this trade's seller, closes a chain of 3 to `max_ring_size`
+//!   accounts, which alerts if each member's trading since its first link is mostly the chain's
+//!   (judged over the ring's own minutes: members with an ordinary history trade mostly elsewhere
+//!   over an hour); the chain's matched quantities leave each member within `net_margin` of flat
+//!   but for what it traded outside it.
 //!
 //! Basis: FINRA Rule 5210 and its supplementary material on self-trades; FINRA Rule 6140(b) (matched
 //! trades); CEA §4c(a)(2)(A); EU MAR Annex I(A)(a)/(b) and Annex II 1(a) (no change in beneficial
@@ -114,9 +114,10 @@ impl Flows {
                 n.running = (before.0 + qty, before.1 + bought - sold);
                 if a == buyer {
                     buyer_before = before;
-                    sold_lately = n.link.ts >= ts.saturating_sub(within);
+                    sold_lately = n.links[0].ts >= ts.saturating_sub(within);
                 } else {
-                    n.link = Link { ts, seq, buyer, qty, seller_before: before, buyer_before };
+                    n.links.copy_within(0..LINKS - 1, 1);
+                    n.links[0] = Link { ts, seq, buyer, qty, seller_before: before, buyer_before };
                 }
             }
             for w in ws.clone() {
@@ -187,7 +188,7 @@ impl Flows {
         window: i64,
         max_links: usize,
     ) -> Option<Vec<(AccountId, Link)>> {
-        if self.nodes.get(&from)?.link.ts < now.saturating_sub(window) {
+        if self.nodes.get(&from)?.links[0].ts < now.saturating_sub(window) {
             return None;
         }
         let mut path: Vec<(AccountId, Link)> = Vec::new();
@@ -209,25 +210,28 @@ impl Flows {
         path: &mut Vec<(AccountId, Link)>,
     ) -> bool {
         let Some(x) = self.nodes.get(&at) else { return false };
-        let l = x.link;
-        if l.ts < after || l.ts >= now || x.running.0 - l.seller_before.0 > limit {
-            return false;
-        }
-        if (l.qty - qty).abs() > margin * qty || l.buyer == at || path.iter().any(|(a, _)| *a == l.buyer) {
-            return false;
-        }
-        if self.running(l.buyer).0 - l.buyer_before.0 > limit {
-            return false;
-        }
-        path.push((at, l));
-        if l.buyer == to {
-            if path.len() >= 2 {
+        // Its sales, newest first, back to the link before (a later small sale to the crowd does
+        // not hide the one into the ring).
+        for &l in x.links.iter() {
+            if l.ts < after || x.running.0 - l.seller_before.0 > limit {
+                return false;
+            }
+            if l.ts >= now || (l.qty - qty).abs() > margin * qty || l.buyer == at || path.iter().any(|(a, _)| *a == l.buyer) {
+                continue;
+            }
+            if self.running(l.buyer).0 - l.buyer_before.0 > limit {
+                continue;
+            }
+            path.push((at, l));
+            if l.buyer == to {
+                if path.len() >= 2 {
+                    return true;
+                }
+            } else if path.len() < max_links && self.step(l.buyer, to, qty, margin, limit, l.ts, now, max_links, path) {
                 return true;
             }
-        } else if path.len() < max_links && self.step(l.buyer, to, qty, margin, limit, l.ts, now, max_links, path) {
-            return true;
+            path.pop();
         }
-        path.pop();
         false
     }
 
@@ -314,15 +318,16 @@ struct Node {
     trades: [u32; W],
     cps: FxHashSet<AccountId>,
     /// Everything it has traded (volume, and bought less sold) while in the graph, and its last
-    /// sale: the link of the chains a ring closes. (A member of a ring has traded little but the
-    /// ring since its link, so an older sale is never the one a chain goes through.)
+    /// `LINKS` sales, newest first: the links of the chains a ring closes. (A member of a ring has
+    /// traded little but the ring since its link, so a sale older than a few is never the one a
+    /// chain goes through; a small sale to the crowd after it may be its latest.)
     running: (f64, f64),
-    link: Link,
+    links: [Link; LINKS],
 }
 
 impl Default for Node {
     fn default() -> Self {
-        Node { bought: [0.0; W], sold: [0.0; W], trades: [0; W], cps: FxHashSet::default(), running: (0.0, 0.0), link: NO_LINK }
+        Node { bought: [0.0; W], sold: [0.0; W], trades: [0; W], cps: FxHashSet::default(), running: (0.0, 0.0), links: [NO_LINK; LINKS] }
     }
 }
 
@@ -344,6 +349,9 @@ struct Link {
     seller_before: (f64, f64),
     buyer_before: (f64, f64),
 }
+
+/// How many of an account's last sales are kept as links.
+const LINKS: usize = 4;
 
 /// No sale yet.
 const NO_LINK: Link = Link { ts: i64::MIN, seq: 0, buyer: AccountId(u32::MAX), qty: 0.0, seller_before: (0.0, 0.0), buyer_before: (0.0, 0.0) };
