@@ -166,6 +166,7 @@ pub struct MomentumIgnitionConfig {
     pub attempt_min_move_sigmas: f64,
     pub attempt_min_share: f64,
     pub attempt_max_bait_sigmas: f64,
+    pub attempt_max_bait_lead: Duration,
     pub short_push_min_levels: usize,
     pub short_push_max_bait_sigmas: f64,
     pub short_push_min_typical_ratio: f64,
@@ -454,6 +455,9 @@ impl Config {
         }
         if m.attempt_max_bait_sigmas < m.attempt_min_move_sigmas {
             return bad("detectors.momentum_ignition.attempt_max_bait_sigmas", "must be at least attempt_min_move_sigmas");
+        }
+        if m.attempt_max_bait_lead.0 <= 0 || m.attempt_max_bait_lead.0 > m.window.0 {
+            return bad("detectors.momentum_ignition.attempt_max_bait_lead", "must be positive and at most window");
         }
         if m.bait_span.0 > m.window.0 {
             return bad("detectors.momentum_ignition.bait_span", "must be at most window (the bait is placed within it)");

@@ -1638,7 +1638,8 @@ fn a_lone_order_the_market_left_behind_is_no_bait_when_a_push_brings_the_price_b
 /// A second igniter does the same with a bid of its own resting far below from its trading
 /// half a minute before: an order left from earlier is not a quote. Look-alikes: a trader with one
 /// take-profit sell buying the same way; a seller whose standing ladder was set out 100 s before
-/// its buying; a trader whose three sells gathered one at a time over half a minute (resting
+/// its buying, and one whose ladder was set out 30 s before (within `window`, beyond
+/// `attempt_max_bait_lead`); a trader whose three sells gathered one at a time over half a minute (resting
 /// orders, not a ladder set out for the push); a party that set out a bid with its sells, at
 /// the same instant (quoting both ways); and one whose three sells rest 300 ticks up, a hundred
 /// usual moves beyond the reach of any push.
@@ -1652,6 +1653,7 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
     let gatherer = it.account("gatherer");
     let twoway = it.account("twoway");
     let farout = it.account("farout");
+    let waited = it.account("waited");
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 67);
     crowd.follow = true;
@@ -1696,6 +1698,10 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
         if (at(640)..at(642)).contains(&step) && (step - at(640)) % 5 == 0 {
             m.order(ts, gatherer, Side::Buy, Some(round(m.best_ask().unwrap() + TICK)), 25.0);
         }
+        if step == at(680) {
+            sells(&mut m, waited, 3, crowd.mid);
+        }
+        push(&mut m, waited, step, at(710));
         if step == at(750) {
             sells(&mut m, igniter, 3, crowd.mid);
         }
@@ -1719,6 +1725,13 @@ fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathe
     assert_eq!(a.evidence["passive_levels"], 3);
     assert!(a.ts < T0 + 755 * SEC, "raised during the push");
     assert!(a.description.contains("rested 3 sell orders"), "{}", a.description);
+    assert_eq!(a.evidence["attempt_max_bait_lead_ns"], 15 * SEC);
+    // Bait may have rested up to a minute before the push: the ladder set out 30 s before is bait.
+    let mut minute = Config::default();
+    minute.detectors.momentum_ignition.attempt_max_bait_lead = vigil_detect::config::Duration(60 * SEC);
+    let alerts = run_with(&minute, &m.events, &it);
+    let mi = of(&alerts, AlertType::MomentumIgnition);
+    assert_eq!(mi.iter().map(|a| a.accounts[0].as_str()).collect::<Vec<_>>(), ["waited", "igniter", "igniter2"], "{mi:#?}");
 }
 
 /// One sweep at a ladder: the party sets out `ladder` sells together ten ticks up, another account

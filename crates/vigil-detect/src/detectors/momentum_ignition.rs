@@ -181,7 +181,7 @@ impl MomentumIgnition {
     /// other way or a pause of `RUN_GAP`), of at least `attempt_min_trades` orders and
     /// `attempt_min_share` of that side's aggressive volume, moved the price at least
     /// `attempt_min_move_sigmas` usual 10 s moves; and it has at least `min_bait_orders` orders at
-    /// distinct prices on the other side, placed within `window` before the run began and within
+    /// distinct prices on the other side, placed within `attempt_max_bait_lead` before the run began and within
     /// `bait_span` of each other, each beyond the price where the run began by that move and
     /// beyond the price now, by at most `attempt_max_bait_sigmas` usual moves: it pushed the market
     /// toward orders it had set out where the push would take it. A short push (fewer than
@@ -234,7 +234,7 @@ impl MomentumIgnition {
         for (_, r) in cx.instrument.book.iter_orders() {
             // Set out before the run and not moved since (an order re-priced during the run to
             // trail the price is not bait set out ahead of it).
-            if r.side == side || r.placed >= t0 || r.ts >= t0 || t0.0 - r.placed.0 > cfg.window.0 || r.account.is_none_or(|a| cx.party(a) != p) {
+            if r.side == side || r.placed >= t0 || r.ts >= t0 || t0.0 - r.placed.0 > cfg.attempt_max_bait_lead.0 || r.account.is_none_or(|a| cx.party(a) != p) {
                 continue;
             }
             let px = r.price.to_f64();
@@ -305,6 +305,7 @@ impl MomentumIgnition {
             "min_bait_orders": cfg.min_bait_orders,
             "bait_span_ns": cfg.bait_span.0,
             "attempt_max_bait_sigmas": cfg.attempt_max_bait_sigmas,
+            "attempt_max_bait_lead_ns": cfg.attempt_max_bait_lead.0,
             "passive_quantity": round(bait_qty, 8),
             "passive_prices": [num(lo), num(hi)],
             "nearest_passive_distance": round(dir * (nearest - price) / price, 6),
