@@ -456,8 +456,8 @@ impl Config {
         if m.attempt_max_bait_sigmas < m.attempt_min_move_sigmas {
             return bad("detectors.momentum_ignition.attempt_max_bait_sigmas", "must be at least attempt_min_move_sigmas");
         }
-        if m.attempt_max_bait_lead.0 <= 0 || m.attempt_max_bait_lead.0 > m.window.0 {
-            return bad("detectors.momentum_ignition.attempt_max_bait_lead", "must be positive and at most window");
+        if m.attempt_max_bait_lead.0 <= 0 {
+            return bad("detectors.momentum_ignition.attempt_max_bait_lead", "must be positive");
         }
         if m.bait_span.0 > m.window.0 {
             return bad("detectors.momentum_ignition.bait_span", "must be at most window (the bait is placed within it)");
@@ -471,8 +471,10 @@ impl Config {
         if d.pump_and_dump.min_rush_bursts == 0 || d.pump_and_dump.min_rush_orders == 0 {
             return bad("detectors.pump_and_dump.min_rush_bursts", "min_rush_bursts and min_rush_orders must be at least 1");
         }
-        if d.wash_trading.max_ring_size < 2 {
-            return bad("detectors.wash_trading.max_ring_size", "must be at least 2");
+        // A closing ring is searched through each member's last few sales: the search grows as
+        // their number to the power of the ring's size.
+        if !(2..=16).contains(&d.wash_trading.max_ring_size) {
+            return bad("detectors.wash_trading.max_ring_size", "must be 2 to 16");
         }
         if let Err(e) = crate::detectors::marking_the_close::reference_offsets(&d.marking_the_close) {
             return bad("detectors.marking_the_close.reference_times", &e);

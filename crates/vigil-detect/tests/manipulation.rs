@@ -1048,6 +1048,7 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     let ring: Vec<AccountId> = ["r1", "r2", "r3"].iter().map(|n| it.account(n)).collect();
     let lone = it.account("lone");
     let pre = it.account("pre");
+    let (apart, part, mkt) = (it.account("apart"), it.account("part"), it.account("mkt"));
     let (owner_a, owner_b) = (it.owner("fund-a"), it.owner("fund-b"));
     let mut m = Market::new(&mut it, "testx", "ABC-USD");
     let mut crowd = Crowd::new(&mut it, 31);
@@ -1071,10 +1072,10 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
                 m.order(ts, w, Side::Sell, Some(mid), 7.0);
                 m.order(ts + 50 * MS, w, Side::Buy, Some(mid), 5.0);
             }
-            // Same owner, two accounts, three times.
+            // Same owner, two accounts, three times, the buy 50 ms after the sell.
             12000 | 12100 | 12200 => {
                 m.order(ts, o1, Side::Sell, Some(mid), 9.0);
-                m.order(ts + MS, o2, Side::Buy, Some(mid), 9.0);
+                m.order(ts + 50 * MS, o2, Side::Buy, Some(mid), 9.0);
             }
             // A ring: r1 → r2 → r3 → r1, twice round, each ending flat.
             20000..=20005 => {
@@ -1088,11 +1089,25 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
                 m.order(ts, lone, Side::Sell, Some(mid), 3.0);
                 m.order(ts + 50 * MS, lone, Side::Buy, Some(mid), 2.0);
             }
+            // Nor one of equal sizes 50 ms apart, nor one in the same instant that fills only part
+            // of the sell.
+            31000 => {
+                m.order(ts, apart, Side::Sell, Some(mid), 4.0);
+                m.order(ts + 50 * MS, apart, Side::Buy, Some(mid), 4.0);
+            }
+            32000 => {
+                m.order(ts, part, Side::Sell, Some(mid), 6.0);
+                m.order(ts, part, Side::Buy, Some(mid), 4.0);
+            }
             // A single prearranged self-trade is: both orders in the same instant, each filled in
-            // full by the other.
+            // full by the other; also when the buy is a market order.
             33000 => {
                 m.order(ts, pre, Side::Sell, Some(mid), 40.0);
                 m.order(ts, pre, Side::Buy, Some(mid), 40.0);
+            }
+            34000 => {
+                m.order(ts, mkt, Side::Sell, Some(mid), 30.0);
+                m.order(ts, mkt, Side::Buy, None, 30.0);
             }
             _ => {}
         }
@@ -1107,7 +1122,7 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     let accounts: Vec<Vec<String>> = wash.iter().map(|a| a.accounts.clone()).collect();
     assert_eq!(
         accounts,
-        vec![vec!["w1".to_string()], vec!["o1".into(), "o2".into()], vec!["r1".into(), "r2".into(), "r3".into()], vec!["pre".into()]],
+        vec![vec!["w1".to_string()], vec!["o1".into(), "o2".into()], vec!["r1".into(), "r2".into(), "r3".into()], vec!["pre".into()], vec!["mkt".into()]],
         "{wash:#?}"
     );
     assert_eq!(wash[2].symbols, ["THIN-USD"]);
@@ -1117,13 +1132,13 @@ fn wash_trades_self_same_owner_and_rings_are_caught_but_not_lookalikes() {
     // Raised at the third self-trade, not later.
     assert_eq!(wash[0].ts, T0 + 6100 * STEP + 50 * MS);
     assert_eq!(wash[0].evidence["prearranged"], false);
-    // Two accounts of one owner whose orders went in a millisecond apart and filled each other in
-    // full prearranged their first trade.
-    assert_eq!(wash[1].ts, T0 + 12000 * STEP + MS);
-    assert_eq!(wash[1].evidence["prearranged"], true);
-    assert_eq!(wash[3].ts, T0 + 33000 * STEP);
-    assert_eq!((wash[3].evidence["trades"].as_u64(), wash[3].evidence["prearranged"].as_bool()), (Some(1), Some(true)));
-    assert!(wash[3].description.contains("each filled in full by the other"), "{}", wash[3].description);
+    assert_eq!(wash[1].ts, T0 + 12200 * STEP + 50 * MS);
+    assert_eq!(wash[1].evidence["prearranged"], false);
+    for (a, at) in [(wash[3], 33000), (wash[4], 34000)] {
+        assert_eq!(a.ts, T0 + at * STEP);
+        assert_eq!((a.evidence["trades"].as_u64(), a.evidence["prearranged"].as_bool()), (Some(1), Some(true)));
+        assert!(a.description.contains("each filled in full by the other (a prearranged trade)"), "{}", a.description);
+    }
     // The ring closes at its third trade (once round, each member flat again).
     assert_eq!(wash[2].ts, T0 + 20002 * STEP + MS);
 }
@@ -1639,9 +1654,9 @@ fn a_lone_order_the_market_left_behind_is_no_bait_when_a_push_brings_the_price_b
 /// half a minute before: an order left from earlier is not a quote. Look-alikes: a trader with one
 /// take-profit sell buying the same way; a seller whose standing ladder was set out 100 s before
 /// its buying, and one whose ladder was set out 30 s before (within `window`, beyond
-/// `attempt_max_bait_lead`); a trader whose three sells gathered one at a time over half a minute (resting
-/// orders, not a ladder set out for the push); a party that set out a bid with its sells, at
-/// the same instant (quoting both ways); and one whose three sells rest 300 ticks up, a hundred
+/// `attempt_max_bait_lead`); a trader whose three sells gathered one at a time over half a minute
+/// (resting orders, not a ladder set out for the push); a party that set out a bid with its sells,
+/// at the same instant (quoting both ways); and one whose three sells rest 300 ticks up, a hundred
 /// usual moves beyond the reach of any push.
 #[test]
 fn momentum_ignition_attempt_is_caught_and_a_take_profit_a_standing_ladder_gathered_far_or_two_way_orders_are_not() {

@@ -598,19 +598,22 @@ impl Scenario for Wash {
             2 => (self.members[self.k % 2], self.members[(self.k + 1) % 2]),
             _ => (self.members[self.k % n], self.members[(self.k + 1) % n]),
         };
+        // The look-alike's buy, when its sell still rests first in line (else the buy would meet
+        // others' offers), and the sell's end either way.
+        if let Some((sell, p)) = self.resting {
+            let open = w.insts[i].m.open_qty(sell);
+            if open > 0.0 && w.insts[i].m.to_fill(sell).is_some_and(|(_, _, ahead)| ahead <= open) {
+                let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(p), World::lots(0.6 * self.qty).min(open));
+                w.insts[i].m.cancel(now, buy);
+                self.span.mark(now);
+            }
+            w.insts[i].m.cancel(now, sell);
+            return None;
+        }
         if self.left == 0 || now > self.deadline {
             return None;
         }
         let Some(p) = w.between(i) else { return Some(now + 200 * MS) };
-        if self.accidental {
-            if let Some((sell, p)) = self.resting {
-                let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(p), World::lots(0.6 * self.qty));
-                w.insts[i].m.cancel(now, buy);
-                w.insts[i].m.cancel(now, sell);
-                self.span.mark(now);
-                return None;
-            }
-        }
         if n <= 2 || self.qty == 0.0 {
             self.qty = World::lots(w.base(i) * between(&mut w.rng, 1.0, 5.0));
         }

@@ -181,15 +181,15 @@ impl MomentumIgnition {
     /// other way or a pause of `RUN_GAP`), of at least `attempt_min_trades` orders and
     /// `attempt_min_share` of that side's aggressive volume, moved the price at least
     /// `attempt_min_move_sigmas` usual 10 s moves; and it has at least `min_bait_orders` orders at
-    /// distinct prices on the other side, placed within `attempt_max_bait_lead` before the run began and within
-    /// `bait_span` of each other, each beyond the price where the run began by that move and
-    /// beyond the price now, by at most `attempt_max_bait_sigmas` usual moves: it pushed the market
-    /// toward orders it had set out where the push would take it. A short push (fewer than
-    /// `attempt_min_trades` orders) needs a ladder of `short_push_min_levels` prices, the nearest
-    /// within `short_push_max_bait_sigmas` usual moves, and `short_push_min_typical_ratio` times
-    /// the instrument's median order. A trader with one take-profit order, a seller whose ladder stood long before
-    /// it bought, a trader whose orders gathered one by one, or a market maker quoting the side it
-    /// takes, is not that.
+    /// distinct prices on the other side, placed within `attempt_max_bait_lead` (or `window`)
+    /// before the run began and within `bait_span` of each other, each beyond the price where the
+    /// run began by that move and beyond the price now, by at most `attempt_max_bait_sigmas` usual
+    /// moves: it pushed the market toward orders it had set out where the push would take it. A
+    /// short push (fewer than `attempt_min_trades` orders) needs a ladder of `short_push_min_levels`
+    /// prices, the nearest within `short_push_max_bait_sigmas` usual moves, and
+    /// `short_push_min_typical_ratio` times the instrument's median order. A trader with one
+    /// take-profit order, a seller whose ladder stood long before it bought, a trader whose orders
+    /// gathered one by one, or a market maker quoting the side it takes, is not that.
     fn attempt(&mut self, ev: &Event, t: &vigil_core::Trade, side: Side, taker: vigil_core::AccountId, cx: &Context<'_>, out: &mut Vec<Signal>) {
         let cfg = &self.cfg;
         let st = slot(&mut self.slots, cx.slot);
@@ -234,7 +234,12 @@ impl MomentumIgnition {
         for (_, r) in cx.instrument.book.iter_orders() {
             // Set out before the run and not moved since (an order re-priced during the run to
             // trail the price is not bait set out ahead of it).
-            if r.side == side || r.placed >= t0 || r.ts >= t0 || t0.0 - r.placed.0 > cfg.attempt_max_bait_lead.0 || r.account.is_none_or(|a| cx.party(a) != p) {
+            if r.side == side
+                || r.placed >= t0
+                || r.ts >= t0
+                || t0.0 - r.placed.0 > cfg.attempt_max_bait_lead.0.min(cfg.window.0)
+                || r.account.is_none_or(|a| cx.party(a) != p)
+            {
                 continue;
             }
             let px = r.price.to_f64();

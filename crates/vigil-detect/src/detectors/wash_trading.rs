@@ -2,7 +2,9 @@
 //!
 //! - Self-trades and trades between two accounts of one owner (reference data): `min_trades` of them
 //!   by one party in one instrument within `window` alert (FINRA's self-trade guidance: an isolated
-//!   accidental self-match is not a pattern; a repeated one is).
+//!   accidental self-match is not a pattern; a repeated one is), and so does one that was
+//!   prearranged: both its orders went in with it and each traded in full with the other (FINRA
+//!   Rule 6140(b), matched trades).
 //! - Rings: accounts of different owners passing the instrument round among themselves. For each of
 //!   `ring_windows` the detector keeps the instrument's trade graph (who sold to whom, how much;
 //!   each trade added, and subtracted when it leaves the window). When a trade leaves both its
@@ -32,9 +34,9 @@ use crate::engine::{Context, Detector};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 use std::collections::VecDeque;
-use vigil_book::BookChange;
+use vigil_book::{BookChange, RestingOrder};
 use vigil_core::time::format_duration;
-use vigil_core::{AccountId, AlertType, Event, EventKind, Qty, Ts};
+use vigil_core::{AccountId, AlertType, Event, EventKind, Qty, Side, Ts};
 
 /// At most this many ring windows (checked when the configuration is read): every window's figures
 /// live side by side in one graph, so a trade is looked up once for all of them.
@@ -393,12 +395,17 @@ impl Detector for WashTrading {
                 q.pop_front();
             }
             q.push_back((ev.ts, qty, ev.seq));
-            // One trade suffices when it was prearranged: both its orders went in together (within
-            // `ON_ARRIVAL`) and each traded in full with the other. An accidental self-match is a
-            // later order meeting an earlier one that rested.
-            let prearranged = matches!(cx.change, BookChange::Traded { buy: Some(b), sell: Some(s) }
-                if (b.placed.0 - s.placed.0).abs() <= ON_ARRIVAL && [b, s].iter().all(|o| o.filled == Qty::ZERO && o.qty == t.qty && o.size == t.qty));
-            if q.len() < cfg.min_trades as usize && !prearranged {
+            // One trade suffices when it was prearranged: both its orders went in with it (within
+            // `ON_ARRIVAL` before it) and each traded in full with the other. An accidental
+            // self-match is a later order meeting an earlier one that rested. (A market order never
+            // rests: the book knows only its resting side, and the order arrived with the trade.)
+            let whole = |o: Option<RestingOrder>, side: Side| match o {
+                Some(o) => o.filled == Qty::ZERO && o.qty == t.qty && ev.ts.0 - o.placed.0 <= ON_ARRIVAL,
+                None => t.aggressor == Some(side),
+            };
+            let prearranged = matches!(cx.change, BookChange::Traded { buy, sell } if whole(*buy, Side::Buy) && whole(*sell, Side::Sell));
+            let single = q.len() < cfg.min_trades as usize;
+            if single && !prearranged {
                 return;
             }
             let behaviour = key(&[&cx.instrument.venue.0.to_le_bytes(), &cx.instrument.symbol.0.to_le_bytes(), &party.0.to_le_bytes()]);
@@ -415,11 +422,12 @@ impl Detector for WashTrading {
                 format!("{} and {}, both owned by {owner}, traded with each other", cx.names.account(buyer), cx.names.account(seller))
             };
             let (venue, symbol) = place();
-            let description = if n == 1 {
+            let description = if single {
                 format!(
-                    "{who} in {symbol} on {venue}: {} at {}, both orders placed together and each filled in full by the other (a prearranged trade): no change of beneficial ownership.",
-                    num(volume),
+                    "{who} in {symbol} on {venue}: {} at {}, both orders placed together and each filled in full by the other (a prearranged trade{}): no change of beneficial ownership.",
+                    t.qty,
                     t.price,
+                    if n > 1 { format!("; {n} such trades within {} s", short((ev.ts.0 - start.0) as f64 / 1e9)) } else { String::new() },
                 )
             } else {
                 format!(
@@ -454,7 +462,14 @@ impl Detector for WashTrading {
                 accounts,
                 // A prearranged trade has crossed the bar by itself.
                 severity: if prearranged { (n as f64 / cfg.min_trades as f64).max(1.0) } else { n as f64 / cfg.min_trades as f64 },
-                confidence: if buyer == seller { 0.95 } else { 0.85 },
+                // One prearranged trade is surer than chance (two of a firm's algorithms sending one
+                // clip in the same millisecond), less sure than a pattern.
+                confidence: match (buyer == seller, single) {
+                    (true, false) => 0.95,
+                    (false, false) => 0.85,
+                    (true, true) => 0.8,
+                    (false, true) => 0.7,
+                },
                 behaviour,
                 cooldown: cfg.cooldown.0,
                 identity: key(&[t.trade_id.as_bytes()]),
