@@ -471,8 +471,9 @@ impl Config {
         if d.pump_and_dump.min_rush_bursts == 0 || d.pump_and_dump.min_rush_orders == 0 {
             return bad("detectors.pump_and_dump.min_rush_bursts", "min_rush_bursts and min_rush_orders must be at least 1");
         }
-        // A closing ring is searched through each member's last few sales: the search grows as
-        // their number to the power of the ring's size.
+        // The ring search's buffers hold 16 members (`could_ring`); a closing ring is searched
+        // through each member's last four sales, kept small by following only members that have
+        // traded little else since.
         if !(2..=16).contains(&d.wash_trading.max_ring_size) {
             return bad("detectors.wash_trading.max_ring_size", "must be 2 to 16");
         }

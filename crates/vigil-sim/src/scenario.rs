@@ -602,7 +602,7 @@ impl Scenario for Wash {
         // others' offers), and the sell's end either way.
         if let Some((sell, p)) = self.resting {
             let open = w.insts[i].m.open_qty(sell);
-            if open > 0.0 && w.insts[i].m.to_fill(sell).is_some_and(|(_, _, ahead)| ahead <= open) {
+            if open > 0.0 && w.insts[i].m.to_fill(sell).is_some_and(|(_, _, through)| through <= open) {
                 let buy = w.insts[i].m.order(now, buyer, Side::Buy, Some(p), World::lots(0.6 * self.qty).min(open));
                 w.insts[i].m.cancel(now, buy);
                 self.span.mark(now);

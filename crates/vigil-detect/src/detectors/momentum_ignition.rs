@@ -310,7 +310,7 @@ impl MomentumIgnition {
             "min_bait_orders": cfg.min_bait_orders,
             "bait_span_ns": cfg.bait_span.0,
             "attempt_max_bait_sigmas": cfg.attempt_max_bait_sigmas,
-            "attempt_max_bait_lead_ns": cfg.attempt_max_bait_lead.0,
+            "attempt_max_bait_lead_ns": cfg.attempt_max_bait_lead.0.min(cfg.window.0),
             "passive_quantity": round(bait_qty, 8),
             "passive_prices": [num(lo), num(hi)],
             "nearest_passive_distance": round(dir * (nearest - price) / price, 6),

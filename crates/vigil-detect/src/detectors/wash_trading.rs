@@ -4,7 +4,8 @@
 //!   by one party in one instrument within `window` alert (FINRA's self-trade guidance: an isolated
 //!   accidental self-match is not a pattern; a repeated one is), and so does one that was
 //!   prearranged: both its orders went in with it and each traded in full with the other (FINRA
-//!   Rule 6140(b), matched trades).
+//!   Rule 6140(b), matched trades; a market order, which the book does not hold, is taken as
+//!   arriving with its trade when it was the aggressor, and its size is not checked).
 //! - Rings: accounts of different owners passing the instrument round among themselves. For each of
 //!   `ring_windows` the detector keeps the instrument's trade graph (who sold to whom, how much;
 //!   each trade added, and subtracted when it leaves the window). When a trade leaves both its
@@ -398,7 +399,8 @@ impl Detector for WashTrading {
             // One trade suffices when it was prearranged: both its orders went in with it (within
             // `ON_ARRIVAL` before it) and each traded in full with the other. An accidental
             // self-match is a later order meeting an earlier one that rested. (A market order never
-            // rests: the book knows only its resting side, and the order arrived with the trade.)
+            // rests: the book knows only its resting side, and the order arrived with the trade; its
+            // size is not known here, so only the resting side's is checked.)
             let whole = |o: Option<RestingOrder>, side: Side| match o {
                 Some(o) => o.filled == Qty::ZERO && o.qty == t.qty && ev.ts.0 - o.placed.0 <= ON_ARRIVAL,
                 None => t.aggressor == Some(side),
@@ -427,7 +429,7 @@ impl Detector for WashTrading {
                     "{who} in {symbol} on {venue}: {} at {}, both orders placed together and each filled in full by the other (a prearranged trade{}): no change of beneficial ownership.",
                     t.qty,
                     t.price,
-                    if n > 1 { format!("; {n} such trades within {} s", short((ev.ts.0 - start.0) as f64 / 1e9)) } else { String::new() },
+                    if n > 1 { format!("; {n} self-trades within {} s", short((ev.ts.0 - start.0) as f64 / 1e9)) } else { String::new() },
                 )
             } else {
                 format!(
